@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what is missing, then runs every test project.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need_apt=()
+# Debian packages the integration tests start for real (added as the tiers that need them land).
+for pkg in ${TEST_DEBIAN_PACKAGES:-}; do
+  command -v "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: missing ${need_apt[*]}; run as root or install them with apt-get" >&2
+    exit 1
+  fi
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+
+command -v dotnet >/dev/null 2>&1 || { echo "test.sh: the .NET 10 SDK is required (https://dot.net)" >&2; exit 1; }
+
+dotnet test ResponseCaching.sln --configuration Release "$@"
