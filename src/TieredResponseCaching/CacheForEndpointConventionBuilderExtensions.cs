@@ -1,0 +1,34 @@
+using TieredResponseCaching.Policies;
+
+namespace TieredResponseCaching;
+
+/// <summary>Turns caching on for minimal-API endpoints and endpoint groups.</summary>
+public static class CacheForEndpointConventionBuilderExtensions
+{
+    /// <summary>Caches the endpoint's responses for <paramref name="duration"/>, with optional further settings.</summary>
+    /// <example><c>app.MapGet("/products/{id}", Get).CacheFor(TimeSpan.FromMinutes(5), p => p.Tags("products"));</c></example>
+    public static TBuilder CacheFor<TBuilder>(this TBuilder builder, TimeSpan duration, Action<CachePolicyBuilder>? configure = null)
+        where TBuilder : IEndpointConventionBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var policy = new CachePolicyBuilder();
+        policy.Duration(duration);
+        configure?.Invoke(policy);
+        var metadata = new CachePolicyMetadata(policyName: null, policy.Options);
+        builder.Add(endpoint => endpoint.Metadata.Add(metadata));
+        return builder;
+    }
+
+    /// <summary>Caches the endpoint's responses with a policy added by <see cref="TieredResponseCacheOptions.AddPolicy"/>.</summary>
+    public static TBuilder CacheFor<TBuilder>(this TBuilder builder, string policyName, Action<CachePolicyBuilder>? configure = null)
+        where TBuilder : IEndpointConventionBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrWhiteSpace(policyName);
+        var policy = new CachePolicyBuilder();
+        configure?.Invoke(policy);
+        var metadata = new CachePolicyMetadata(policyName, policy.Options);
+        builder.Add(endpoint => endpoint.Metadata.Add(metadata));
+        return builder;
+    }
+}

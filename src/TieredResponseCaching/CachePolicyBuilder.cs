@@ -1,0 +1,121 @@
+using TieredResponseCaching.Policies;
+
+namespace TieredResponseCaching;
+
+/// <summary>Fluent setters for a cache policy, read aloud: <c>p.Duration(...).VaryByQuery("page").Tags("products")</c>.</summary>
+public sealed class CachePolicyBuilder
+{
+    internal CachePolicyBuilder(CachePolicyOptions? options = null) => Options = options ?? new CachePolicyOptions();
+
+    internal CachePolicyOptions Options { get; }
+
+    /// <summary>How long a stored response is fresh.</summary>
+    public CachePolicyBuilder Duration(TimeSpan duration)
+    {
+        Options.Duration = duration;
+        return this;
+    }
+
+    /// <summary>Serve a stale response for up to <paramref name="window"/> past its freshness while one background refresh runs.</summary>
+    public CachePolicyBuilder StaleWhileRevalidate(TimeSpan window)
+    {
+        Options.StaleWhileRevalidate = window;
+        return this;
+    }
+
+    /// <summary>Serve a stale response for up to <paramref name="window"/> past its freshness when the app fails.</summary>
+    public CachePolicyBuilder StaleIfError(TimeSpan window)
+    {
+        Options.StaleIfError = window;
+        return this;
+    }
+
+    /// <summary>Only these query keys form the cache key (compared without regard to case). No keys: ignore the query.</summary>
+    public CachePolicyBuilder VaryByQuery(params string[] keys)
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        Options.VaryByQuery = keys;
+        return this;
+    }
+
+    /// <summary>Every query key forms the cache key (the built-in default).</summary>
+    public CachePolicyBuilder VaryByAllQueryKeys()
+    {
+        Options.VaryByQuery = [PolicyCompiler.AllQueryKeys];
+        return this;
+    }
+
+    /// <summary>These request headers form the cache key and are listed in <c>Vary</c>.</summary>
+    public CachePolicyBuilder VaryByHeader(params string[] headers)
+    {
+        ArgumentNullException.ThrowIfNull(headers);
+        Options.VaryByHeader = headers;
+        return this;
+    }
+
+    /// <summary>These route values form the cache key.</summary>
+    public CachePolicyBuilder VaryByRouteValue(params string[] names)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        Options.VaryByRouteValue = names;
+        return this;
+    }
+
+    /// <summary>One entry per user; the entries are <c>private</c>.</summary>
+    public CachePolicyBuilder VaryByUser(bool enabled = true)
+    {
+        Options.VaryByUser = enabled;
+        return this;
+    }
+
+    /// <summary>Tags for invalidation.</summary>
+    public CachePolicyBuilder Tags(params string[] tags)
+    {
+        ArgumentNullException.ThrowIfNull(tags);
+        Options.Tags = tags;
+        return this;
+    }
+
+    /// <summary>Emit <c>Cache-Control: public</c> (the default).</summary>
+    public CachePolicyBuilder Public()
+    {
+        Options.Visibility = CacheVisibility.Public;
+        return this;
+    }
+
+    /// <summary>Emit <c>Cache-Control: private</c>: shared caches downstream must not store the response.</summary>
+    public CachePolicyBuilder Private()
+    {
+        Options.Visibility = CacheVisibility.Private;
+        return this;
+    }
+
+    /// <summary>Tell shared caches a lifetime of their own with <c>s-maxage</c>.</summary>
+    public CachePolicyBuilder SharedMaxAge(TimeSpan maxAge)
+    {
+        Options.SharedMaxAge = maxAge;
+        return this;
+    }
+
+    /// <summary>Do not cache this endpoint at all.</summary>
+    public CachePolicyBuilder NoStore(bool enabled = true)
+    {
+        Options.NoStore = enabled;
+        return this;
+    }
+
+    /// <summary>The response statuses that may be stored (default: 200).</summary>
+    public CachePolicyBuilder StatusCodes(params int[] statusCodes)
+    {
+        ArgumentNullException.ThrowIfNull(statusCodes);
+        Options.StatusCodes = statusCodes;
+        return this;
+    }
+
+    /// <summary>The largest body stored, in bytes.</summary>
+    public CachePolicyBuilder MaximumBodySize(long bytes)
+    {
+        Options.MaximumBodySize = bytes;
+        return this;
+    }
+}

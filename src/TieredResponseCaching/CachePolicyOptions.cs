@@ -1,0 +1,87 @@
+namespace TieredResponseCaching;
+
+/// <summary>
+/// The settings of one cache policy. Every setting is optional: when a policy is resolved for an endpoint, the
+/// most specific non-null value wins (endpoint, then named policy, then
+/// <see cref="TieredResponseCacheOptions.DefaultPolicy"/>, then the built-in default).
+/// </summary>
+/// <remarks>Lists are replaced, not merged: an endpoint that names tags replaces the tags of its named policy.</remarks>
+public sealed class CachePolicyOptions
+{
+    /// <summary>How long a stored response is fresh. Built-in default: 60 seconds.</summary>
+    public TimeSpan? Duration { get; set; }
+
+    /// <summary>
+    /// How long after <see cref="Duration"/> a stale response may still be served while one background refresh
+    /// replaces it (RFC 5861). Built-in default: zero (off).
+    /// </summary>
+    public TimeSpan? StaleWhileRevalidate { get; set; }
+
+    /// <summary>
+    /// How long after <see cref="Duration"/> a stale response may be served instead of an app failure (an
+    /// exception or a 5xx status). Built-in default: zero (off).
+    /// </summary>
+    public TimeSpan? StaleIfError { get; set; }
+
+    /// <summary>
+    /// The query keys that form the cache key, compared without regard to case. <c>null</c> inherits; the
+    /// built-in default is every key (<c>["*"]</c>); an empty list ignores the query string.
+    /// </summary>
+    public IReadOnlyList<string>? VaryByQuery { get; set; }
+
+    /// <summary>The request headers that form the cache key, also listed in the response's <c>Vary</c>.</summary>
+    public IReadOnlyList<string>? VaryByHeader { get; set; }
+
+    /// <summary>Route values that form the cache key (the path always does).</summary>
+    public IReadOnlyList<string>? VaryByRouteValue { get; set; }
+
+    /// <summary>
+    /// Cache one entry per user. Requests with an authenticated user or an <c>Authorization</c> header are
+    /// only cached when this is on; the entries are then <c>private</c>.
+    /// </summary>
+    public bool? VaryByUser { get; set; }
+
+    /// <summary>Tags for invalidation with <see cref="ITieredResponseCache.InvalidateTagAsync"/>.</summary>
+    public IReadOnlyList<string>? Tags { get; set; }
+
+    /// <summary><c>public</c> or <c>private</c> in the emitted <c>Cache-Control</c>. Built-in default: public.</summary>
+    public CacheVisibility? Visibility { get; set; }
+
+    /// <summary>The <c>s-maxage</c> told to shared caches; absent unless set.</summary>
+    public TimeSpan? SharedMaxAge { get; set; }
+
+    /// <summary>
+    /// Turn caching off for the endpoint: nothing is stored and the response is left as the app wrote it. Useful
+    /// to exempt one action from its controller's policy.
+    /// </summary>
+    public bool? NoStore { get; set; }
+
+    /// <summary>Response statuses that may be stored. Built-in default: 200 only.</summary>
+    public IReadOnlyList<int>? StatusCodes { get; set; }
+
+    /// <summary>
+    /// The largest body stored, in bytes; larger responses still reach the client in full but are not stored.
+    /// Built-in default: <see cref="TieredResponseCacheOptions.MaximumBodySize"/>.
+    /// </summary>
+    public long? MaximumBodySize { get; set; }
+
+    internal CachePolicyOptions Clone() => (CachePolicyOptions)MemberwiseClone();
+
+    /// <summary>Copies into this instance every setting that <paramref name="overrides"/> has.</summary>
+    internal void OverlayWith(CachePolicyOptions overrides)
+    {
+        Duration = overrides.Duration ?? Duration;
+        StaleWhileRevalidate = overrides.StaleWhileRevalidate ?? StaleWhileRevalidate;
+        StaleIfError = overrides.StaleIfError ?? StaleIfError;
+        VaryByQuery = overrides.VaryByQuery ?? VaryByQuery;
+        VaryByHeader = overrides.VaryByHeader ?? VaryByHeader;
+        VaryByRouteValue = overrides.VaryByRouteValue ?? VaryByRouteValue;
+        VaryByUser = overrides.VaryByUser ?? VaryByUser;
+        Tags = overrides.Tags ?? Tags;
+        Visibility = overrides.Visibility ?? Visibility;
+        SharedMaxAge = overrides.SharedMaxAge ?? SharedMaxAge;
+        NoStore = overrides.NoStore ?? NoStore;
+        StatusCodes = overrides.StatusCodes ?? StatusCodes;
+        MaximumBodySize = overrides.MaximumBodySize ?? MaximumBodySize;
+    }
+}

@@ -1,0 +1,171 @@
+using System.Collections.Concurrent;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Primitives;
+using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Http;
+using TieredResponseCaching.Policies;
+using TieredResponseCaching.Storage;
+
+namespace TieredResponseCaching.Coordination;
+
+/// <summary>
+/// Stale-while-revalidate: a stale hit answers at once and starts, at most once per key, a replay of the
+/// request's key inputs (method, URL, varied headers, route values, the user of a per-user entry) through the
+/// rest of the pipeline, off the request, in a DI scope of its own. A cacheable result replaces the entry; a
+/// failure leaves the stale one in place until its bound.
+/// </summary>
+/// <remarks>
+/// The replay skips routing: the original endpoint and route values are set on the replayed context. It carries
+/// no credentials: a per-user replay carries the authenticated principal, not the Authorization header.
+/// </remarks>
+internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFactory scopes, IHostApplicationLifetime? lifetime = null)
+{
+    private readonly ConcurrentDictionary<Task, bool> _running = new();
+
+    public int Running => _running.Count;
+
+    /// <summary>Starts a refresh of <paramref name="stale"/> unless one (or a miss) is already producing that key.</summary>
+    public void TryStart(HttpContext source, ResolvedPolicy policy, CachedResponse stale, RequestDelegate next)
+    {
+        if (runtime.Flights.IsInFlight(stale.Hash)
+            || runtime.Flights.Join(stale.Hash, stale.Key, isRefresh: true, out var flight) != FlightRole.Leader)
+        {
+            return;
+        }
+
+        var replay = ReplayRequest.From(source, policy);
+        var task = Task.Run(() => RefreshAsync(replay, policy, stale, flight, next));
+        _running.TryAdd(task, true);
+        task.ContinueWith(static (t, state) => ((ConcurrentDictionary<Task, bool>)state!).TryRemove(t, out _), _running, TaskScheduler.Default);
+    }
+
+    /// <summary>Completes when every refresh started so far has ended (tests and shutdown).</summary>
+    public Task WhenIdleAsync() => Task.WhenAll(_running.Keys);
+
+    private async Task RefreshAsync(ReplayRequest replay, ResolvedPolicy policy, CachedResponse stale, Flight flight, RequestDelegate next)
+    {
+        var outcome = FlightOutcome.Failed;
+        NotCachedReason reason = NotCachedReason.AppException;
+        Exception? failure = null;
+        try
+        {
+            using var timeout = new CancellationTokenSource(runtime.Options.BackgroundRefreshTimeout, runtime.Clock.TimeProvider);
+            using var aborted = lifetime is null
+                ? CancellationTokenSource.CreateLinkedTokenSource(timeout.Token)
+                : CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, lifetime.ApplicationStopping);
+            await using var scope = scopes.CreateAsyncScope();
+            var response = new ReplayResponse();
+            var context = replay.CreateContext(response, scope.ServiceProvider, aborted.Token);
+            var exchange = new OriginExchange(runtime, context, policy, stale.Key, stale.Hash, stale, isRefresh: true);
+            outcome = await exchange.RunAsync(next);
+            await response.FinishAsync();
+            reason = exchange.Refusal;
+            failure = exchange.Failure;
+            if (outcome.Entry is not null && exchange.Refusal != NotCachedReason.None)
+            {
+                // Withdrawn when the response started (a late Set-Cookie, say).
+                outcome = FlightOutcome.NotStored;
+            }
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+        finally
+        {
+            runtime.Flights.Complete(flight, outcome);
+        }
+
+        if (outcome.Entry is not null)
+        {
+            CacheCounters.Increment(ref runtime.Counters.Refreshes);
+            runtime.Metrics.Refresh(policy.EndpointName, "refreshed");
+            Log.Refreshed(runtime.Logger, policy.EndpointName);
+        }
+        else
+        {
+            CacheCounters.Increment(ref runtime.Counters.RefreshFailures);
+            runtime.Metrics.Refresh(policy.EndpointName, "failed");
+            Log.RefreshFailed(runtime.Logger, policy.EndpointName, reason.Token(), failure);
+        }
+    }
+
+    /// <summary>The inputs of a request that formed its key, copied off the request; memory only, never stored.</summary>
+    private sealed class ReplayRequest
+    {
+        private string _scheme = "";
+        private HostString _host;
+        private PathString _pathBase;
+        private PathString _path;
+        private QueryString _query;
+        private KeyValuePair<string, StringValues>[] _headers = [];
+        private ClaimsPrincipal? _user;
+        private Endpoint? _endpoint;
+        private RouteValueDictionary _routeValues = [];
+
+        public static ReplayRequest From(HttpContext context, ResolvedPolicy policy)
+        {
+            var request = context.Request;
+            var headers = new List<KeyValuePair<string, StringValues>>(policy.VaryByHeaders.Length);
+            foreach (var name in policy.VaryByHeaders)
+            {
+                if (request.Headers.TryGetValue(name, out var value))
+                {
+                    headers.Add(KeyValuePair.Create(name, new StringValues(value.ToArray())));
+                }
+            }
+
+            return new ReplayRequest
+            {
+                _scheme = request.Scheme,
+                _host = request.Host,
+                _pathBase = request.PathBase,
+                _path = request.Path,
+                _query = request.QueryString,
+                _headers = [.. headers],
+                _user = policy.VaryByUser ? context.User : null,
+                _endpoint = context.GetEndpoint(),
+                _routeValues = new RouteValueDictionary(request.RouteValues),
+            };
+        }
+
+        public DefaultHttpContext CreateContext(ReplayResponse response, IServiceProvider services, CancellationToken aborted)
+        {
+            var request = new HttpRequestFeature
+            {
+                Protocol = "HTTP/1.1",
+                Method = HttpMethods.Get,
+                Scheme = _scheme,
+                PathBase = _pathBase.Value ?? "",
+                Path = _path.Value ?? "/",
+                QueryString = _query.Value ?? "",
+                RawTarget = _pathBase.Add(_path).Value + _query.Value,
+            };
+            request.Headers.Host = _host.Value;
+            foreach (var (name, value) in _headers)
+            {
+                request.Headers[name] = value;
+            }
+
+            var features = new FeatureCollection();
+            features.Set<IHttpRequestFeature>(request);
+            features.Set<IHttpResponseFeature>(response);
+            features.Set<IHttpResponseBodyFeature>(response);
+            features.Set<IHttpResponseTrailersFeature>(response);
+            features.Set<IHttpRequestLifetimeFeature>(new HttpRequestLifetimeFeature { RequestAborted = aborted });
+            var context = new DefaultHttpContext(features) { RequestServices = services };
+            if (_user is not null)
+            {
+                context.User = _user;
+            }
+
+            context.SetEndpoint(_endpoint);
+            context.Request.RouteValues = new RouteValueDictionary(_routeValues);
+            return context;
+        }
+    }
+}

@@ -1,0 +1,40 @@
+using Microsoft.Extensions.Logging;
+
+namespace TieredResponseCaching.Diagnostics;
+
+/// <summary>Every log the cache writes, source-generated, with stable event ids (never renumber; add at the end).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Debug, "Request to {Endpoint} went to the app uncached: {Reason}.")]
+    public static partial void Bypassed(ILogger logger, string endpoint, string reason);
+
+    [LoggerMessage(2, LogLevel.Debug, "Response of {Endpoint} was not stored: {Reason}.")]
+    public static partial void NotStored(ILogger logger, string endpoint, string reason);
+
+    [LoggerMessage(3, LogLevel.Debug, "Stored a {StatusCode} response of {Endpoint}: {Bytes} bytes, fresh for {Duration}.")]
+    public static partial void Stored(ILogger logger, string endpoint, int statusCode, long bytes, TimeSpan duration);
+
+    [LoggerMessage(4, LogLevel.Warning, "Waited {Timeout} for the request producing the same entry of {Endpoint}; running the app instead.")]
+    public static partial void CollapsedWaitTimedOut(ILogger logger, string endpoint, TimeSpan timeout);
+
+    [LoggerMessage(5, LogLevel.Warning, "Background refresh of {Endpoint} did not produce a cacheable response ({Reason}); the stale entry stays until it expires.")]
+    public static partial void RefreshFailed(ILogger logger, string endpoint, string reason, Exception? exception);
+
+    [LoggerMessage(6, LogLevel.Warning, "The app failed for {Endpoint} ({Reason}); served the stale entry (stale-if-error, {Age} old).")]
+    public static partial void StaleIfErrorServed(ILogger logger, string endpoint, string reason, TimeSpan age);
+
+    [LoggerMessage(7, LogLevel.Error, "The cache policy of an endpoint is invalid; its requests go to the app uncached.")]
+    public static partial void PolicyError(ILogger logger, Exception exception);
+
+    [LoggerMessage(8, LogLevel.Warning, "{Endpoint} responds with 'Vary: {Vary}', but its policy does not key on every header listed, so its responses are not cached. Add the headers with VaryByHeader(...).")]
+    public static partial void VaryNotInKey(ILogger logger, string endpoint, string vary);
+
+    [LoggerMessage(9, LogLevel.Error, "TieredResponseCaching failed while handling {Endpoint}; the response was not stored.")]
+    public static partial void InternalError(ILogger logger, string endpoint, Exception exception);
+
+    [LoggerMessage(10, LogLevel.Information, "Invalidated {Kind} '{Target}'.")]
+    public static partial void Invalidated(ILogger logger, string kind, string target);
+
+    [LoggerMessage(11, LogLevel.Debug, "Background refresh of {Endpoint} replaced the stale entry.")]
+    public static partial void Refreshed(ILogger logger, string endpoint);
+}

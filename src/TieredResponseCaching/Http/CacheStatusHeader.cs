@@ -1,0 +1,79 @@
+using System.Globalization;
+using TieredResponseCaching.Storage;
+
+namespace TieredResponseCaching.Http;
+
+/// <summary>
+/// <c>Cache-Status</c> values (RFC 9211), precomputed for the configured cache name. Hits take their
+/// <c>ttl</c> from a per-entry, per-second cache, so a hit formats nothing more than once a second.
+/// </summary>
+internal sealed class CacheStatusHeader
+{
+    public const string Name = "Cache-Status";
+
+    private readonly string _name;
+    private readonly string[] _bypass;
+    private readonly string[] _notStored;
+    private readonly string[] _notStoredAfterStale;
+
+    public CacheStatusHeader(string cacheName)
+    {
+        _name = cacheName;
+        Miss = $"{cacheName}; fwd=uri-miss";
+        StaleMiss = $"{cacheName}; fwd=stale";
+        Collapsed = $"{cacheName}; fwd=uri-miss; collapsed";
+        _bypass = new string[NotCachedReasons.Count];
+        _notStored = new string[NotCachedReasons.Count];
+        _notStoredAfterStale = new string[NotCachedReasons.Count];
+        for (var i = 0; i < NotCachedReasons.Count; i++)
+        {
+            var reason = (NotCachedReason)i;
+            _bypass[i] = reason switch
+            {
+                NotCachedReason.Method => $"{cacheName}; fwd=method",
+                NotCachedReason.HeadMiss => $"{cacheName}; fwd=uri-miss; detail={reason.Token()}",
+                _ => $"{cacheName}; fwd=bypass; detail={reason.Token()}",
+            };
+            _notStored[i] = $"{Miss}; detail={reason.Token()}";
+            _notStoredAfterStale[i] = $"{StaleMiss}; detail={reason.Token()}";
+        }
+    }
+
+    /// <summary>No entry: the request went to the app.</summary>
+    public string Miss { get; }
+
+    /// <summary>An entry existed but was too stale to serve: the request went to the app.</summary>
+    public string StaleMiss { get; }
+
+    /// <summary>Served the entry another request produced while this one waited.</summary>
+    public string Collapsed { get; }
+
+    public string Bypass(NotCachedReason reason) => _bypass[(int)reason];
+
+    public string NotStored(NotCachedReason reason, bool staleEntryExisted) =>
+        (staleEntryExisted ? _notStoredAfterStale : _notStored)[(int)reason];
+
+    /// <summary>A hit; a negative ttl says the entry is stale (served under stale-while-revalidate).</summary>
+    public string Hit(long ttlSeconds) => string.Create(CultureInfo.InvariantCulture, $"{_name}; hit; ttl={ttlSeconds}");
+
+    public string StaleIfError(long ttlSeconds) =>
+        string.Create(CultureInfo.InvariantCulture, $"{_name}; fwd=stale; ttl={ttlSeconds}; detail=stale-if-error");
+
+    /// <summary>The Age and Cache-Status values of a hit on <paramref name="entry"/> at <paramref name="now"/>.</summary>
+    public HitHeaderValues HitValues(CachedResponse entry, DateTimeOffset now)
+    {
+        var age = Math.Max(0, (long)(now - entry.Created).TotalSeconds);
+        if (entry.ServeCache is HitHeaderValues cached && cached.AgeSeconds == age)
+        {
+            return cached;
+        }
+
+        var lifetime = (long)(entry.FreshUntil - entry.Created).TotalSeconds;
+        var values = new HitHeaderValues(age, age.ToString(CultureInfo.InvariantCulture), Hit(lifetime - age));
+        entry.ServeCache = values;
+        return values;
+    }
+}
+
+/// <summary>The per-second header values of hits on one entry.</summary>
+internal sealed record HitHeaderValues(long AgeSeconds, string Age, string CacheStatus);

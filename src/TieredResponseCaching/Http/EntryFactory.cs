@@ -1,0 +1,147 @@
+using System.Buffers.Text;
+using System.Globalization;
+using System.IO.Hashing;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
+using TieredResponseCaching.Invalidation;
+using TieredResponseCaching.Policies;
+using TieredResponseCaching.Storage;
+
+namespace TieredResponseCaching.Http;
+
+/// <summary>
+/// Builds the immutable entry for a response that may be stored: every header a hit writes is decided here,
+/// once, so a hit only copies references (DESIGN rule 8).
+/// </summary>
+internal static class EntryFactory
+{
+    private const int EntryOverhead = 512;
+
+    // Not stored: hop-by-hop fields (RFC 9110 §7.6.1), what the server writes per response, and what the cache
+    // writes itself (Cache-Control, Vary, ETag and Content-Length are re-emitted from the policy and the body).
+    private static readonly HashSet<string> NotStored = new(StringComparer.OrdinalIgnoreCase)
+    {
+        HeaderNames.Connection, HeaderNames.KeepAlive, "Proxy-Connection", HeaderNames.TE, HeaderNames.Trailer,
+        HeaderNames.TransferEncoding, HeaderNames.Upgrade, HeaderNames.ProxyAuthenticate, HeaderNames.ProxyAuthorization,
+        HeaderNames.Date, HeaderNames.Server, HeaderNames.Age, HeaderNames.SetCookie, CacheStatusHeader.Name,
+        HeaderNames.CacheControl, HeaderNames.Vary, HeaderNames.ETag, HeaderNames.ContentLength,
+    };
+
+    public static CachedResponse Create(
+        ResolvedPolicy policy,
+        byte[] key,
+        UInt128 hash,
+        int statusCode,
+        IHeaderDictionary responseHeaders,
+        CachedBody body,
+        DateTimeOffset created,
+        PathString path)
+    {
+        var etag = responseHeaders.ETag.Count > 0 ? responseHeaders.ETag.ToString() : StrongETag(body);
+        DateTimeOffset? lastModified = HeaderUtilities.TryParseDate(responseHeaders.LastModified.ToString(), out var parsed) ? parsed : null;
+
+        var headers = new List<HeaderField>(responseHeaders.Count + 4);
+        var notModified = new List<HeaderField>(4);
+        var connectionListed = responseHeaders.Connection;
+        long headerBytes = 0;
+        foreach (var (name, value) in responseHeaders)
+        {
+            if (NotStored.Contains(name) || IsListedIn(connectionListed, name))
+            {
+                continue;
+            }
+
+            var field = new HeaderField(name, Freeze(value));
+            headers.Add(field);
+            headerBytes += Size(field);
+            if (name.Equals(HeaderNames.Expires, StringComparison.OrdinalIgnoreCase)
+                || name.Equals(HeaderNames.ContentLocation, StringComparison.OrdinalIgnoreCase))
+            {
+                notModified.Add(field);
+            }
+        }
+
+        Add(new HeaderField(HeaderNames.CacheControl, policy.CacheControl));
+        if (policy.Vary is not null)
+        {
+            Add(new HeaderField(HeaderNames.Vary, policy.Vary));
+        }
+
+        Add(new HeaderField(HeaderNames.ETag, etag));
+        if (CanHaveBody(statusCode))
+        {
+            headers.Add(new HeaderField(HeaderNames.ContentLength, body.Length.ToString(CultureInfo.InvariantCulture)));
+        }
+
+        var fresh = created + policy.Duration;
+        return new CachedResponse
+        {
+            Key = key,
+            Hash = hash,
+            StatusCode = statusCode,
+            Headers = [.. headers],
+            NotModifiedHeaders = [.. notModified],
+            Body = body,
+            ETag = etag,
+            LastModified = lastModified,
+            Created = created,
+            FreshUntil = fresh,
+            StaleUntil = fresh + policy.StaleWhileRevalidate,
+            StaleIfErrorUntil = fresh + policy.StaleIfError,
+            Tags = [.. policy.Tags, PathTags.For(path)],
+            Size = body.Length + headerBytes + key.Length + EntryOverhead,
+        };
+
+        void Add(HeaderField field)
+        {
+            headers.Add(field);
+            notModified.Add(field);
+        }
+    }
+
+    /// <summary>A strong validator from the body's 128-bit hash: equal bodies, equal tags, across nodes and restarts.</summary>
+    public static string StrongETag(CachedBody body)
+    {
+        var hasher = new XxHash128();
+        foreach (var segment in body.Segments)
+        {
+            hasher.Append(segment);
+        }
+
+        Span<byte> hash = stackalloc byte[16];
+        hasher.GetCurrentHash(hash);
+        return "\"" + Base64Url.EncodeToString(hash) + "\"";
+    }
+
+    /// <summary>RFC 9110 §6.4.1: 1xx, 204 and 304 responses have no content.</summary>
+    public static bool CanHaveBody(int statusCode) => statusCode is >= 200 and not 204 and not 304;
+
+    private static StringValues Freeze(StringValues value) => value.Count <= 1 ? new StringValues(value.ToString()) : new StringValues(value.ToArray());
+
+    private static long Size(HeaderField field)
+    {
+        long size = field.Name.Length;
+        foreach (var value in field.Value)
+        {
+            size += value?.Length ?? 0;
+        }
+
+        return size * sizeof(char);
+    }
+
+    private static bool IsListedIn(StringValues connection, string name)
+    {
+        foreach (var value in connection)
+        {
+            foreach (var range in value.AsSpan().Split(','))
+            {
+                if (value.AsSpan(range).Trim().Equals(name, StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+}

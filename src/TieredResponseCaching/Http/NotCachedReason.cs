@@ -1,0 +1,71 @@
+namespace TieredResponseCaching.Http;
+
+/// <summary>
+/// Why a request was not served from or stored in the cache. Each value has a stable token used in
+/// <c>Cache-Status: ...; detail=</c>, in logs and in metrics.
+/// </summary>
+internal enum NotCachedReason
+{
+    None = 0,
+
+    // Request side: the app runs untouched, nothing is looked up or stored.
+    Method,
+    Authorization,
+    AuthenticatedUser,
+    PolicyNoStore,
+    KeyTooLarge,
+    TooManyQueryParameters,
+    InvalidQuery,
+    NoUserIdentifier,
+    HeadMiss,
+    PolicyError,
+
+    // Response side: the response reached the client but was not stored.
+    Status,
+    SetCookie,
+    ResponseNoStore,
+    ResponsePrivate,
+    VaryStar,
+    VaryNotInKey,
+    BodyTooLarge,
+    ClientAborted,
+    AppException,
+    ContentLengthMismatch,
+    StoreError,
+}
+
+internal static class NotCachedReasons
+{
+    private static readonly string[] Tokens =
+    [
+        "none",
+        "method",
+        "authorization",
+        "authenticated",
+        "no-store-policy",
+        "key-too-large",
+        "too-many-query-parameters",
+        "invalid-query",
+        "no-user-id",
+        "head-miss",
+        "policy-error",
+        "status",
+        "set-cookie",
+        "response-no-store",
+        "response-private",
+        "vary-star",
+        "vary-not-in-key",
+        "body-too-large",
+        "client-aborted",
+        "app-exception",
+        "content-length-mismatch",
+        "store-error",
+    ];
+
+    public static int Count => Tokens.Length;
+
+    /// <summary>The reason as an RFC 8941 token (safe in Cache-Status, log fields and metric tags).</summary>
+    public static string Token(this NotCachedReason reason) => Tokens[(int)reason];
+
+    public static bool IsRequestSide(this NotCachedReason reason) => reason is > NotCachedReason.None and < NotCachedReason.Status;
+}

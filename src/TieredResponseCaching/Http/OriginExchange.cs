@@ -1,0 +1,302 @@
+using System.Runtime.ExceptionServices;
+using Microsoft.AspNetCore.Http.Features;
+using TieredResponseCaching.Coordination;
+using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Policies;
+using TieredResponseCaching.Storage;
+
+namespace TieredResponseCaching.Http;
+
+/// <summary>
+/// One run of the app for the cache: a client's miss, or a background refresh replaying one. The response
+/// streams to the client while it is captured; once the app is done, the exchange decides whether the capture
+/// becomes an entry (DESIGN rules 2 and 3) and, for a held response, what the client gets.
+/// </summary>
+/// <remarks>
+/// The cache's own <c>OnStarting</c> callback is registered before the app runs, so it runs last and judges the
+/// final headers (a cookie added by another callback included). A response the app finished without starting
+/// is stored at once and withdrawn if the callback later refuses it.
+/// </remarks>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The capture stream holds pooled buffers only; RunAsync returns them in its finally block.")]
+internal sealed class OriginExchange
+{
+    private readonly CacheRuntime _runtime;
+    private readonly HttpContext _context;
+    private readonly ResolvedPolicy _policy;
+    private readonly byte[] _key;
+    private readonly UInt128 _hash;
+    private readonly CachedResponse? _stale;
+    private readonly bool _isRefresh;
+    private ResponseCapture? _capture;
+    private NotCachedReason _startRefusal;
+    private bool _started;
+    private bool _writingOwnResponse;
+    private CachedResponse? _storedBeforeStart;
+
+    public OriginExchange(CacheRuntime runtime, HttpContext context, ResolvedPolicy policy, byte[] key, UInt128 hash, CachedResponse? stale, bool isRefresh)
+    {
+        _runtime = runtime;
+        _context = context;
+        _policy = policy;
+        _key = key;
+        _hash = hash;
+        _stale = stale;
+        _isRefresh = isRefresh;
+    }
+
+    /// <summary>Why the response was not stored, once <see cref="RunAsync"/> is done.</summary>
+    public NotCachedReason Refusal { get; private set; }
+
+    /// <summary>The app's exception, when it threw (a refresh swallows it; a client's miss rethrows it).</summary>
+    public Exception? Failure { get; private set; }
+
+    public async Task<FlightOutcome> RunAsync(RequestDelegate next)
+    {
+        var response = _context.Response;
+        var created = _runtime.Clock.NextStamp();
+        var original = _context.Features.Get<IHttpResponseBodyFeature>()!;
+        var capture = _capture = new ResponseCapture(original, response, _policy.MaximumBodySize, ChooseHoldMode(created));
+        _context.Features.Set<IHttpResponseBodyFeature>(capture);
+        response.OnStarting(static state => ((OriginExchange)state).OnStarting(), this);
+        CacheCounters.Increment(ref _runtime.Counters.OriginRuns);
+
+        var time = _runtime.Clock.TimeProvider;
+        var started = time.GetTimestamp();
+        try
+        {
+            await next(_context);
+            await capture.FlushWriterAsync();
+        }
+        catch (Exception e)
+        {
+            Failure = e;
+        }
+        finally
+        {
+            _context.Features.Set(original);
+        }
+
+        _runtime.Metrics.OriginDuration(_policy.EndpointName, time.GetElapsedTime(started));
+        try
+        {
+            return await FinishAsync(created);
+        }
+        finally
+        {
+            capture.ReleaseBuffer();
+        }
+    }
+
+    /// <summary>Serves <paramref name="stale"/> in place of a failed response (stale-if-error, RFC 5861 §4).</summary>
+    public static Task ServeStaleIfErrorAsync(CacheRuntime runtime, HttpContext context, ResolvedPolicy policy, CachedResponse stale, NotCachedReason reason)
+    {
+        var now = runtime.Clock.UtcNow;
+        CacheCounters.Increment(ref runtime.Counters.StaleIfErrorServed);
+        runtime.Metrics.Request(policy.EndpointName, "stale", "l1");
+        Log.StaleIfErrorServed(runtime.Logger, policy.EndpointName, reason.Token(), now - stale.Created);
+        var age = Math.Max(0, (long)(now - stale.Created).TotalSeconds);
+        var ttl = (long)Math.Floor((stale.FreshUntil - now).TotalSeconds);
+        return ResponseWriter.ServeAsync(context, stale, age.ToString(System.Globalization.CultureInfo.InvariantCulture), runtime.StatusHeader.StaleIfError(ttl));
+    }
+
+    private HoldMode ChooseHoldMode(DateTimeOffset now) =>
+        _isRefresh ? HoldMode.Never
+        : ConditionalRequests.IsConditional(_context.Request) ? HoldMode.Always
+        : CanFallBack(now) ? HoldMode.OnServerError
+        : HoldMode.Never;
+
+    private bool CanFallBack(DateTimeOffset now) => !_isRefresh && _stale is not null && now < _stale.StaleIfErrorUntil;
+
+    private async Task<FlightOutcome> FinishAsync(DateTimeOffset created)
+    {
+        var response = _context.Response;
+        var capture = _capture!;
+        var failed = Failure is not null || response.StatusCode >= 500;
+        if (failed && CanFallBack(_runtime.Clock.UtcNow) && !response.HasStarted)
+        {
+            // Nothing reached the client yet (held, or never written): the stale entry answers instead.
+            capture.DiscardHeld();
+            _writingOwnResponse = true;
+            response.Clear();
+            Refusal = Failure is null ? NotCachedReason.Status : NotCachedReason.AppException;
+            await ServeStaleIfErrorAsync(_runtime, _context, _policy, _stale!, Refusal);
+            return FlightOutcome.Failed;
+        }
+
+        if (Failure is not null)
+        {
+            Refuse(NotCachedReason.AppException);
+            if (!_isRefresh)
+            {
+                ExceptionDispatchInfo.Throw(Failure);
+            }
+
+            return FlightOutcome.Failed;
+        }
+
+        try
+        {
+            return capture.Holding ? await FinishHeldAsync(created) : FinishStreamed(created);
+        }
+        catch (Exception e) when (!_context.RequestAborted.IsCancellationRequested)
+        {
+            Log.InternalError(_runtime.Logger, _policy.EndpointName, e);
+            Refuse(NotCachedReason.StoreError);
+            return new FlightOutcome(null, failed);
+        }
+    }
+
+    private FlightOutcome FinishStreamed(DateTimeOffset created)
+    {
+        var entry = TryCreateEntry(created);
+        if (entry is null)
+        {
+            return new FlightOutcome(null, _context.Response.StatusCode >= 500);
+        }
+
+        if (!_started)
+        {
+            _storedBeforeStart = entry;
+        }
+
+        Store(entry);
+        return new FlightOutcome(entry, false);
+    }
+
+    private async Task<FlightOutcome> FinishHeldAsync(DateTimeOffset created)
+    {
+        var response = _context.Response;
+        var capture = _capture!;
+        var entry = TryCreateEntry(created);
+        if (entry is not null && ConditionalRequests.Evaluate(_context.Request, entry) == ConditionalOutcome.NotModified)
+        {
+            // The client's validator matches what the app just produced: 304 instead of the body (RFC 9110 §13.1.2).
+            capture.DiscardHeld();
+            _writingOwnResponse = true;
+            response.Headers.Clear();
+            response.StatusCode = StatusCodes.Status304NotModified;
+            foreach (var field in entry.NotModifiedHeaders)
+            {
+                response.Headers[field.Name] = field.Value;
+            }
+
+            response.Headers[CacheStatusHeader.Name] = _stale is null ? _runtime.StatusHeader.Miss : _runtime.StatusHeader.StaleMiss;
+            await response.StartAsync(_context.RequestAborted);
+        }
+        else
+        {
+            if (response.ContentLength is null && capture.Buffer is { } buffer && EntryFactory.CanHaveBody(response.StatusCode))
+            {
+                response.ContentLength = buffer.Length;
+            }
+
+            await capture.ReleaseAsync(_context.RequestAborted);
+        }
+
+        // Starting the response ran the callbacks: a refusal they caused still stops the store.
+        if (entry is null || _startRefusal != NotCachedReason.None)
+        {
+            Refuse(_startRefusal != NotCachedReason.None ? _startRefusal : Refusal);
+            return new FlightOutcome(null, false);
+        }
+
+        Store(entry);
+        return new FlightOutcome(entry, false);
+    }
+
+    private CachedResponse? TryCreateEntry(DateTimeOffset created)
+    {
+        var response = _context.Response;
+        var capture = _capture!;
+        var reason = _started ? _startRefusal : CacheRules.CheckResponse(response, _policy);
+        if (reason == NotCachedReason.None)
+        {
+            reason = capture.WriteFailed || _context.RequestAborted.IsCancellationRequested ? NotCachedReason.ClientAborted
+                : capture.Overflowed ? NotCachedReason.BodyTooLarge
+                : capture.Buffer is null ? NotCachedReason.StoreError
+                : response.ContentLength is { } length && length != capture.Buffer.Length ? NotCachedReason.ContentLengthMismatch
+                : NotCachedReason.None;
+        }
+
+        if (reason != NotCachedReason.None)
+        {
+            Refuse(reason);
+            return null;
+        }
+
+        return EntryFactory.Create(_policy, _key, _hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, _context.Request.Path);
+    }
+
+    private void Store(CachedResponse entry)
+    {
+        _runtime.Store.Set(entry);
+        CacheCounters.Increment(ref _runtime.Counters.Stores);
+        Log.Stored(_runtime.Logger, _policy.EndpointName, entry.StatusCode, entry.Body.Length, _policy.Duration);
+    }
+
+    private void Refuse(NotCachedReason reason)
+    {
+        if (Refusal != NotCachedReason.None)
+        {
+            return;
+        }
+
+        Refusal = reason;
+        CacheCounters.Increment(ref _runtime.Counters.NotStored);
+        _runtime.Metrics.NotStored(_policy.EndpointName, reason.Token());
+        Log.NotStored(_runtime.Logger, _policy.EndpointName, reason.Token());
+    }
+
+    private Task OnStarting()
+    {
+        _started = true;
+        var response = _context.Response;
+        var headers = response.Headers;
+        if (_writingOwnResponse)
+        {
+            // A 304 or a stale entry: only a header another callback added (a cookie) can still forbid storing.
+            _startRefusal = CacheRules.CheckResponseHeaders(headers, _policy);
+            return Task.CompletedTask;
+        }
+
+        var refusal = _startRefusal = CacheRules.CheckResponse(response, _policy);
+        if (refusal != NotCachedReason.None && _storedBeforeStart is { } stored)
+        {
+            _runtime.Store.Remove(stored);
+            Refuse(refusal);
+        }
+
+        if (refusal == NotCachedReason.VaryNotInKey && !_policy.VaryMismatchLogged)
+        {
+            _policy.VaryMismatchLogged = true;
+            Log.VaryNotInKey(_runtime.Logger, _policy.EndpointName, headers.Vary.ToString());
+        }
+
+        if (refusal != NotCachedReason.None)
+        {
+            _capture?.StopCapturing();
+        }
+
+        if (_isRefresh)
+        {
+            return Task.CompletedTask;
+        }
+
+        if (refusal == NotCachedReason.None)
+        {
+            headers.CacheControl = _policy.CacheControl;
+            if (_policy.Vary is { } vary)
+            {
+                headers.Vary = vary;
+            }
+
+            headers[CacheStatusHeader.Name] = _stale is null ? _runtime.StatusHeader.Miss : _runtime.StatusHeader.StaleMiss;
+        }
+        else
+        {
+            headers[CacheStatusHeader.Name] = _runtime.StatusHeader.NotStored(refusal, _stale is not null);
+        }
+
+        return Task.CompletedTask;
+    }
+}

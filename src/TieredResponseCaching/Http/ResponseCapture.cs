@@ -1,0 +1,323 @@
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace TieredResponseCaching.Http;
+
+/// <summary>When a captured response is held back from the client instead of streamed.</summary>
+internal enum HoldMode
+{
+    /// <summary>Stream everything to the client as it is written.</summary>
+    Never,
+
+    /// <summary>Hold the whole response (up to the size limit): the client sent a validator, it may get a 304.</summary>
+    Always,
+
+    /// <summary>Hold a 5xx response: a stale entry may replace it (stale-if-error).</summary>
+    OnServerError,
+}
+
+/// <summary>
+/// The response body seen by the app on a miss. Every write goes to the client as it comes (the real body
+/// feature underneath) and into a capture buffer. Capture stops, and the client still gets everything, when the
+/// body passes the size limit or a write to the client fails. Writes, <c>BodyWriter</c>, <c>SendFileAsync</c>
+/// and <c>StartAsync</c> all pass through here, so the real response starts exactly when it would without the cache.
+/// </summary>
+/// <remarks>
+/// In hold mode nothing reaches the client until the middleware decides (a 304, a stale entry, or the held
+/// response). A held response that outgrows the limit is let go at once and streams from then on.
+/// </remarks>
+internal sealed class ResponseCapture : Stream, IHttpResponseBodyFeature
+{
+    private readonly IHttpResponseBodyFeature _inner;
+    private readonly HttpResponse _response;
+    private readonly long _limit;
+    private readonly HoldMode _holdMode;
+    private CaptureBuffer? _buffer = new();
+    private PipeWriter? _writer;
+    private bool _decided;
+    private bool _storeDisabled;
+    private bool _releasing;
+
+    public ResponseCapture(IHttpResponseBodyFeature inner, HttpResponse response, long limit, HoldMode holdMode)
+    {
+        _inner = inner;
+        _response = response;
+        _limit = limit;
+        _holdMode = holdMode;
+    }
+
+    /// <summary>The body is held back from the client.</summary>
+    public bool Holding { get; private set; }
+
+    /// <summary>The body passed the size limit: it is not (or no longer) captured.</summary>
+    public bool Overflowed { get; private set; }
+
+    /// <summary>A write to the client failed (the client went away): the response is incomplete.</summary>
+    public bool WriteFailed { get; private set; }
+
+    /// <summary>The captured body, or <c>null</c> once capture stopped.</summary>
+    public CaptureBuffer? Buffer => _storeDisabled ? null : _buffer;
+
+    public IHttpResponseBodyFeature Inner => _inner;
+
+    Stream IHttpResponseBodyFeature.Stream => this;
+
+    PipeWriter IHttpResponseBodyFeature.Writer => _writer ??= PipeWriter.Create(this, new StreamPipeWriterOptions(leaveOpen: true));
+
+    public override bool CanRead => false;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    /// <summary>Stops capturing for storage: the response will not be stored. A held body is kept until released.</summary>
+    public void StopCapturing()
+    {
+        _storeDisabled = true;
+        if (!Holding && !_releasing)
+        {
+            ReleaseBuffer();
+        }
+    }
+
+    /// <summary>Pushes what the app wrote through <c>BodyWriter</c> into this stream.</summary>
+    public async ValueTask FlushWriterAsync()
+    {
+        if (_writer is not null)
+        {
+            await _writer.CompleteAsync();
+        }
+    }
+
+    /// <summary>Sends the held body to the client and streams from then on.</summary>
+    public async ValueTask ReleaseAsync(CancellationToken cancellationToken)
+    {
+        if (!Holding)
+        {
+            return;
+        }
+
+        // Starting runs the OnStarting callbacks, which may stop capture: the held bytes must outlive that.
+        Holding = false;
+        _releasing = true;
+        try
+        {
+            await _inner.StartAsync(cancellationToken);
+            if (_buffer is not null)
+            {
+                foreach (var chunk in _buffer.Chunks())
+                {
+                    await _inner.Stream.WriteAsync(chunk, cancellationToken);
+                }
+            }
+        }
+        catch
+        {
+            WriteFailed = true;
+            throw;
+        }
+        finally
+        {
+            _releasing = false;
+            if (_storeDisabled)
+            {
+                ReleaseBuffer();
+            }
+        }
+    }
+
+    /// <summary>Drops a held body without sending it (a 304 or a stale entry goes out instead).</summary>
+    public void DiscardHeld()
+    {
+        Holding = false;
+        ReleaseBuffer();
+    }
+
+    public void ReleaseBuffer()
+    {
+        _buffer?.Dispose();
+        _buffer = null;
+    }
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void WriteByte(byte value) => Write([value]);
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        Decide();
+        try
+        {
+            if (Holding)
+            {
+                if (_buffer!.Length + buffer.Length <= _limit)
+                {
+                    _buffer.Append(buffer);
+                    return;
+                }
+
+                // Too big to hold (and to store): let the held part go and stream the rest.
+                Holding = false;
+                Overflowed = true;
+                foreach (var chunk in _buffer.Chunks())
+                {
+                    _inner.Stream.Write(chunk.Span);
+                }
+
+                ReleaseBuffer();
+            }
+
+            _inner.Stream.Write(buffer);
+        }
+        catch
+        {
+            WriteFailed = true;
+            throw;
+        }
+
+        Capture(buffer);
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        Decide();
+        if (Holding)
+        {
+            if (_buffer!.Length + buffer.Length <= _limit)
+            {
+                _buffer.Append(buffer.Span);
+                return;
+            }
+
+            Holding = false;
+            Overflowed = true;
+            try
+            {
+                foreach (var chunk in _buffer.Chunks())
+                {
+                    await _inner.Stream.WriteAsync(chunk, cancellationToken);
+                }
+            }
+            catch
+            {
+                WriteFailed = true;
+                throw;
+            }
+
+            ReleaseBuffer();
+        }
+
+        try
+        {
+            await _inner.Stream.WriteAsync(buffer, cancellationToken);
+        }
+        catch
+        {
+            WriteFailed = true;
+            throw;
+        }
+
+        Capture(buffer.Span);
+    }
+
+    public override void Flush()
+    {
+        Decide();
+        if (Holding)
+        {
+            return;
+        }
+
+        try
+        {
+            _inner.Stream.Flush();
+        }
+        catch
+        {
+            WriteFailed = true;
+            throw;
+        }
+    }
+
+    public override async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        Decide();
+        if (!Holding)
+        {
+            try
+            {
+                await _inner.Stream.FlushAsync(cancellationToken);
+            }
+            catch
+            {
+                WriteFailed = true;
+                throw;
+            }
+        }
+    }
+
+    public void DisableBuffering() => _inner.DisableBuffering();
+
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        Decide();
+        return Holding ? Task.CompletedTask : _inner.StartAsync(cancellationToken);
+    }
+
+    public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default) =>
+        SendFileFallback.SendFileAsync(this, path, offset, count, cancellationToken);
+
+    public async Task CompleteAsync()
+    {
+        await FlushWriterAsync();
+        if (!Holding)
+        {
+            await _inner.CompleteAsync();
+        }
+    }
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    private void Decide()
+    {
+        if (_decided)
+        {
+            return;
+        }
+
+        _decided = true;
+        Holding = _holdMode == HoldMode.Always || (_holdMode == HoldMode.OnServerError && _response.StatusCode >= 500);
+    }
+
+    private void Capture(ReadOnlySpan<byte> data)
+    {
+        if (_buffer is null || _storeDisabled)
+        {
+            return;
+        }
+
+        if (_buffer.Length + data.Length > _limit)
+        {
+            Overflowed = true;
+            ReleaseBuffer();
+            return;
+        }
+
+        _buffer.Append(data);
+    }
+}

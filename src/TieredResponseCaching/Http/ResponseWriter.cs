@@ -1,0 +1,72 @@
+using Microsoft.Net.Http.Headers;
+using TieredResponseCaching.Storage;
+
+namespace TieredResponseCaching.Http;
+
+/// <summary>Writes a stored response: headers by reference, the body segments as they are.</summary>
+internal static class ResponseWriter
+{
+    /// <summary>
+    /// Serves <paramref name="entry"/>, answering the request's preconditions from it (304, 412). Completes
+    /// synchronously, without allocating, when the transport accepts the body at once.
+    /// </summary>
+    public static Task ServeAsync(HttpContext context, CachedResponse entry, string age, string cacheStatus)
+    {
+        var response = context.Response;
+        var headers = response.Headers;
+        switch (ConditionalRequests.Evaluate(context.Request, entry))
+        {
+            case ConditionalOutcome.NotModified:
+                response.StatusCode = StatusCodes.Status304NotModified;
+                WriteHeaders(headers, entry.NotModifiedHeaders, age, cacheStatus);
+                return Task.CompletedTask;
+            case ConditionalOutcome.PreconditionFailed:
+                response.StatusCode = StatusCodes.Status412PreconditionFailed;
+                headers[CacheStatusHeader.Name] = cacheStatus;
+                headers.ContentLength = 0;
+                return Task.CompletedTask;
+        }
+
+        response.StatusCode = entry.StatusCode;
+        WriteHeaders(headers, entry.Headers, age, cacheStatus);
+        var body = entry.Body;
+        if (body.Length == 0 || HttpMethods.IsHead(context.Request.Method))
+        {
+            return Task.CompletedTask;
+        }
+
+        if (body.Segments.Length == 1)
+        {
+            var write = response.BodyWriter.WriteAsync(body.Segments[0]);
+            return write.IsCompletedSuccessfully ? Task.CompletedTask : AwaitWrite(write);
+        }
+
+        return WriteSegmentsAsync(response, body);
+    }
+
+    private static void WriteHeaders(IHeaderDictionary headers, HeaderField[] fields, string age, string cacheStatus)
+    {
+        foreach (var field in fields)
+        {
+            headers[field.Name] = field.Value;
+        }
+
+        headers[HeaderNames.Age] = age;
+        headers[CacheStatusHeader.Name] = cacheStatus;
+    }
+
+    private static async Task AwaitWrite(ValueTask<System.IO.Pipelines.FlushResult> write) => await write;
+
+    private static async Task WriteSegmentsAsync(HttpResponse response, CachedBody body)
+    {
+        var writer = response.BodyWriter;
+        foreach (var segment in body.Segments)
+        {
+            var result = await writer.WriteAsync(segment);
+            if (result.IsCanceled || result.IsCompleted)
+            {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,234 @@
+using System.Text;
+using TieredResponseCaching.Policies;
+
+namespace TieredResponseCaching.Keys;
+
+/// <summary>
+/// The canonical key of a REST request: protocol and version, method (HEAD shares GET's entries), scheme, host,
+/// path base, path, the varied query parameters, varied headers, route values and user. Builds into a
+/// per-thread buffer and allocates nothing.
+/// </summary>
+/// <remarks>
+/// Query parameters are percent-decoded (<c>%2f</c> and <c>%2F</c>, <c>+</c> and <c>%20</c> are the same
+/// byte), sorted by name ordinally, and repeated names keep their order, since <c>?a=1&amp;a=2</c> and
+/// <c>?a=2&amp;a=1</c> can mean different things to the app. Names listed in the policy match without regard to
+/// ASCII case, as ASP.NET Core's query collection does, but keep their spelling in the key.
+/// </remarks>
+internal static class RestKeyBuilder
+{
+    private const byte Protocol = (byte)'R';
+    private const byte Version = 1;
+    private const int InsertionSortLimit = 32;
+
+    [ThreadStatic]
+    private static byte[]? t_decoded;
+
+    [ThreadStatic]
+    private static QueryParameter[]? t_parameters;
+
+    public static KeyStatus Build(HttpContext context, ResolvedPolicy policy, int maximumKeySize, int maximumQueryParameters, out ReadOnlySpan<byte> key)
+    {
+        key = default;
+        var request = context.Request;
+        var writer = new KeyWriter(maximumKeySize);
+        writer.WriteByte(Protocol);
+        writer.WriteByte(Version);
+        writer.WriteText(HttpMethods.IsHead(request.Method) ? HttpMethods.Get : request.Method);
+        writer.WriteLowerAsciiText(request.Scheme);
+        writer.WriteLowerAsciiText(request.Host.Value);
+        writer.WriteText(request.PathBase.Value);
+        writer.WriteText(request.Path.Value);
+
+        var status = WriteQuery(ref writer, request.QueryString.Value, policy, maximumKeySize, maximumQueryParameters);
+        if (status != KeyStatus.Ok)
+        {
+            return status;
+        }
+
+        KeyParts.WriteHeaders(ref writer, request, policy);
+        KeyParts.WriteRouteValues(ref writer, request, policy);
+        if (!KeyParts.WriteUser(ref writer, context, policy))
+        {
+            return KeyStatus.NoUserIdentifier;
+        }
+
+        if (writer.Overflowed)
+        {
+            return KeyStatus.TooLarge;
+        }
+
+        key = writer.Written;
+        return KeyStatus.Ok;
+    }
+
+    private static KeyStatus WriteQuery(ref KeyWriter writer, string? query, ResolvedPolicy policy, int maximumKeySize, int maximumQueryParameters)
+    {
+        writer.WriteByte((byte)'Q');
+        if (string.IsNullOrEmpty(query) || query == "?" || (!policy.VaryByAllQueryKeys && policy.VaryByQueryKeys.Length == 0))
+        {
+            writer.WriteVarint(0);
+            return KeyStatus.Ok;
+        }
+
+        if (query.Length > maximumKeySize)
+        {
+            return KeyStatus.TooLarge;
+        }
+
+        // Decoded bytes never outnumber UTF-8 of the raw text: at most three bytes per char.
+        var decoded = t_decoded;
+        if (decoded is null || decoded.Length < query.Length * 3)
+        {
+            decoded = t_decoded = new byte[Math.Max(query.Length * 3, 1024)];
+        }
+
+        var parameters = t_parameters;
+        if (parameters is null || parameters.Length < maximumQueryParameters)
+        {
+            parameters = t_parameters = new QueryParameter[maximumQueryParameters];
+        }
+
+        var count = 0;
+        var written = 0;
+        var text = query.AsSpan(query[0] == '?' ? 1 : 0);
+        while (!text.IsEmpty)
+        {
+            var end = text.IndexOf('&');
+            var pair = end < 0 ? text : text[..end];
+            text = end < 0 ? default : text[(end + 1)..];
+            if (pair.IsEmpty)
+            {
+                continue;
+            }
+
+            var equals = pair.IndexOf('=');
+            var name = equals < 0 ? pair : pair[..equals];
+            var value = equals < 0 ? default : pair[(equals + 1)..];
+
+            var nameLength = PercentDecode(name, decoded.AsSpan(written));
+            if (nameLength < 0)
+            {
+                return KeyStatus.InvalidQuery;
+            }
+
+            if (!policy.VaryByAllQueryKeys && !IsVaried(decoded.AsSpan(written, nameLength), policy.VaryByQueryKeys))
+            {
+                continue;
+            }
+
+            var valueLength = PercentDecode(value, decoded.AsSpan(written + nameLength));
+            if (valueLength < 0)
+            {
+                return KeyStatus.InvalidQuery;
+            }
+
+            if (count == maximumQueryParameters)
+            {
+                return KeyStatus.TooManyQueryParameters;
+            }
+
+            parameters[count++] = new QueryParameter(written, nameLength, written + nameLength, valueLength, count);
+            written += nameLength + valueLength;
+        }
+
+        var sorted = parameters.AsSpan(0, count);
+        Sort(sorted, decoded);
+        writer.WriteVarint((ulong)count);
+        foreach (var parameter in sorted)
+        {
+            writer.WriteBytes(decoded.AsSpan(parameter.NameStart, parameter.NameLength));
+            writer.WriteBytes(decoded.AsSpan(parameter.ValueStart, parameter.ValueLength));
+        }
+
+        return KeyStatus.Ok;
+    }
+
+    private static bool IsVaried(ReadOnlySpan<byte> name, byte[][] varied)
+    {
+        foreach (var candidate in varied)
+        {
+            if (Ascii.EqualsIgnoreCase(name, candidate))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Decodes <c>%XX</c> and <c>+</c> as ASP.NET Core's query parsing does; malformed escapes stay literal (as
+    /// they do for the app). Returns the bytes written, or -1 for text that is not valid Unicode.
+    /// </summary>
+    internal static int PercentDecode(ReadOnlySpan<char> source, Span<byte> destination)
+    {
+        var written = 0;
+        for (var i = 0; i < source.Length; i++)
+        {
+            var c = source[i];
+            if (c == '+')
+            {
+                destination[written++] = (byte)' ';
+            }
+            else if (c == '%' && i + 2 < source.Length && char.IsAsciiHexDigit(source[i + 1]) && char.IsAsciiHexDigit(source[i + 2]))
+            {
+                destination[written++] = (byte)((HexValue(source[i + 1]) << 4) | HexValue(source[i + 2]));
+                i += 2;
+            }
+            else if (c < 0x80)
+            {
+                destination[written++] = (byte)c;
+            }
+            else
+            {
+                if (Rune.DecodeFromUtf16(source[i..], out var rune, out var consumed) != System.Buffers.OperationStatus.Done)
+                {
+                    return -1;
+                }
+
+                written += rune.EncodeToUtf8(destination[written..]);
+                i += consumed - 1;
+            }
+        }
+
+        return written;
+    }
+
+    private static int HexValue(char c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+
+    private static void Sort(Span<QueryParameter> parameters, byte[] decoded)
+    {
+        if (parameters.Length > InsertionSortLimit)
+        {
+            // Rare (a long query): the allocating sort is fine. Order is the tie-breaker, so it is stable.
+            parameters.Sort(new ParameterComparer(decoded));
+            return;
+        }
+
+        for (var i = 1; i < parameters.Length; i++)
+        {
+            var current = parameters[i];
+            var j = i - 1;
+            while (j >= 0 && Compare(parameters[j], current, decoded) > 0)
+            {
+                parameters[j + 1] = parameters[j];
+                j--;
+            }
+
+            parameters[j + 1] = current;
+        }
+    }
+
+    private static int Compare(in QueryParameter x, in QueryParameter y, byte[] decoded)
+    {
+        var byName = decoded.AsSpan(x.NameStart, x.NameLength).SequenceCompareTo(decoded.AsSpan(y.NameStart, y.NameLength));
+        return byName != 0 ? byName : x.Order.CompareTo(y.Order);
+    }
+
+    private readonly record struct QueryParameter(int NameStart, int NameLength, int ValueStart, int ValueLength, int Order);
+
+    private sealed class ParameterComparer(byte[] decoded) : IComparer<QueryParameter>
+    {
+        public int Compare(QueryParameter x, QueryParameter y) => RestKeyBuilder.Compare(x, y, decoded);
+    }
+}

@@ -1,0 +1,166 @@
+using System.Globalization;
+using System.Text;
+
+namespace TieredResponseCaching.Policies;
+
+/// <summary>Turns merged <see cref="CachePolicyOptions"/> into a <see cref="ResolvedPolicy"/>, or says what to fix.</summary>
+internal static class PolicyCompiler
+{
+    public const string AllQueryKeys = "*";
+
+    private static readonly TimeSpan DefaultDuration = TimeSpan.FromSeconds(60);
+
+    /// <summary>Merges the built-in defaults, the default policy, a named policy and endpoint overrides, in that order.</summary>
+    public static CachePolicyOptions Merge(TieredResponseCacheOptions options, string? policyName, CachePolicyOptions? overrides)
+    {
+        var merged = options.DefaultPolicy.Clone();
+        if (policyName is not null)
+        {
+            if (!options.NamedPolicies.TryGetValue(policyName, out var named))
+            {
+                throw new InvalidOperationException(
+                    $"No cache policy is named '{policyName}'. Add it with options.AddPolicy(\"{policyName}\", p => ...) in AddTieredResponseCache.");
+            }
+
+            merged.OverlayWith(named);
+        }
+
+        if (overrides is not null)
+        {
+            merged.OverlayWith(overrides);
+        }
+
+        return merged;
+    }
+
+    /// <summary>Compiles <paramref name="settings"/>; returns <c>null</c> and fills <paramref name="errors"/> when they are invalid.</summary>
+    public static ResolvedPolicy? Compile(CachePolicyOptions settings, string endpointName, long defaultMaximumBodySize, List<string> errors)
+    {
+        var start = errors.Count;
+        var noStore = settings.NoStore ?? false;
+        var duration = settings.Duration ?? DefaultDuration;
+        var swr = settings.StaleWhileRevalidate ?? TimeSpan.Zero;
+        var sie = settings.StaleIfError ?? TimeSpan.Zero;
+        var varyByUser = settings.VaryByUser ?? false;
+
+        if (!noStore && duration <= TimeSpan.Zero)
+        {
+            errors.Add($"Duration must be positive (was {duration}); use NoStore to turn caching off.");
+        }
+
+        if (swr < TimeSpan.Zero)
+        {
+            errors.Add($"StaleWhileRevalidate must not be negative (was {swr}).");
+        }
+
+        if (sie < TimeSpan.Zero)
+        {
+            errors.Add($"StaleIfError must not be negative (was {sie}).");
+        }
+
+        if (settings.SharedMaxAge is { } sMaxAge && sMaxAge < TimeSpan.Zero)
+        {
+            errors.Add($"SharedMaxAge must not be negative (was {sMaxAge}).");
+        }
+
+        if (varyByUser && settings.Visibility == CacheVisibility.Public)
+        {
+            errors.Add("A policy that varies by user cannot be Public: its entries belong to one user. Remove Public() or VaryByUser().");
+        }
+
+        var maximumBodySize = settings.MaximumBodySize ?? defaultMaximumBodySize;
+        if (maximumBodySize <= 0)
+        {
+            errors.Add($"MaximumBodySize must be positive (was {maximumBodySize}).");
+        }
+
+        var statusCodes = settings.StatusCodes?.ToArray() ?? [200];
+        foreach (var status in statusCodes)
+        {
+            if (status is < 200 or > 599 or 206 or 304)
+            {
+                errors.Add($"Status code {status} cannot be cached: use final statuses from 200 to 599 except 206 and 304.");
+            }
+        }
+
+        var queryKeys = settings.VaryByQuery ?? [AllQueryKeys];
+        var allQueryKeys = queryKeys.Contains(AllQueryKeys);
+        foreach (var key in queryKeys)
+        {
+            if (string.IsNullOrEmpty(key))
+            {
+                errors.Add("VaryByQuery holds an empty key.");
+            }
+        }
+
+        var headers = (settings.VaryByHeader ?? []).Select(h => h?.Trim().ToLowerInvariant() ?? "").Distinct().Order(StringComparer.Ordinal).ToArray();
+        foreach (var header in headers)
+        {
+            if (!HttpTokens.IsToken(header))
+            {
+                errors.Add($"VaryByHeader holds '{header}', which is not a valid header name.");
+            }
+        }
+
+        var routeValues = (settings.VaryByRouteValue ?? []).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.Ordinal).ToArray();
+        var tags = (settings.Tags ?? []).Distinct(StringComparer.Ordinal).ToArray();
+        foreach (var tag in tags)
+        {
+            if (!TagRules.IsValid(tag))
+            {
+                errors.Add($"Tag '{tag}' is not valid: {TagRules.Description}");
+            }
+        }
+
+        if (errors.Count > start)
+        {
+            return null;
+        }
+
+        var isPrivate = varyByUser || settings.Visibility == CacheVisibility.Private;
+        return new ResolvedPolicy
+        {
+            EndpointName = endpointName,
+            NoStore = noStore,
+            Duration = duration,
+            StaleWhileRevalidate = swr,
+            StaleIfError = sie,
+            VaryByAllQueryKeys = allQueryKeys,
+            VaryByQueryKeys = allQueryKeys ? [] : [.. queryKeys.Select(k => Encoding.UTF8.GetBytes(k.ToLowerInvariant()))],
+            VaryByHeaders = headers,
+            VaryByRouteValues = routeValues,
+            VaryByUser = varyByUser,
+            Tags = tags,
+            IsPrivate = isPrivate,
+            MaximumBodySize = maximumBodySize,
+            StatusCodes = statusCodes,
+            CacheControl = BuildCacheControl(isPrivate, duration, settings.SharedMaxAge, swr, sie),
+            Vary = headers.Length == 0 ? null : string.Join(", ", headers),
+        };
+    }
+
+    /// <summary>RFC 9111 §5.2.2: the response directives a policy turns into.</summary>
+    private static string BuildCacheControl(bool isPrivate, TimeSpan duration, TimeSpan? sharedMaxAge, TimeSpan swr, TimeSpan sie)
+    {
+        var value = new StringBuilder(isPrivate ? "private" : "public");
+        value.Append(CultureInfo.InvariantCulture, $", max-age={Seconds(duration)}");
+        if (!isPrivate && sharedMaxAge is { } sMaxAge)
+        {
+            value.Append(CultureInfo.InvariantCulture, $", s-maxage={Seconds(sMaxAge)}");
+        }
+
+        if (swr > TimeSpan.Zero)
+        {
+            value.Append(CultureInfo.InvariantCulture, $", stale-while-revalidate={Seconds(swr)}");
+        }
+
+        if (sie > TimeSpan.Zero)
+        {
+            value.Append(CultureInfo.InvariantCulture, $", stale-if-error={Seconds(sie)}");
+        }
+
+        return value.ToString();
+    }
+
+    private static long Seconds(TimeSpan value) => (long)Math.Ceiling(value.TotalSeconds);
+}

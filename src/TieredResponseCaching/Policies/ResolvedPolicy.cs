@@ -1,0 +1,66 @@
+namespace TieredResponseCaching.Policies;
+
+/// <summary>
+/// An endpoint's policy, resolved once per endpoint and immutable: every derived value (header strings,
+/// lookup tables) is computed here so that requests only read.
+/// </summary>
+internal sealed class ResolvedPolicy
+{
+    /// <summary>Bounded-cardinality name for metrics and logs: the route pattern, or the endpoint's display name.</summary>
+    public required string EndpointName { get; init; }
+
+    public required bool NoStore { get; init; }
+
+    public required TimeSpan Duration { get; init; }
+
+    public required TimeSpan StaleWhileRevalidate { get; init; }
+
+    public required TimeSpan StaleIfError { get; init; }
+
+    /// <summary>True when every query key forms the key; <see cref="VaryByQueryKeys"/> is then empty.</summary>
+    public required bool VaryByAllQueryKeys { get; init; }
+
+    /// <summary>The query keys that form the key, as UTF-8 bytes in lower case (matched without regard to ASCII case).</summary>
+    public required byte[][] VaryByQueryKeys { get; init; }
+
+    /// <summary>Lower-case header names, sorted ordinally.</summary>
+    public required string[] VaryByHeaders { get; init; }
+
+    /// <summary>Route value names, sorted ordinally.</summary>
+    public required string[] VaryByRouteValues { get; init; }
+
+    public required bool VaryByUser { get; init; }
+
+    public required string[] Tags { get; init; }
+
+    public required bool IsPrivate { get; init; }
+
+    public required long MaximumBodySize { get; init; }
+
+    public required int[] StatusCodes { get; init; }
+
+    /// <summary>The <c>Cache-Control</c> value emitted with every response this policy stores.</summary>
+    public required string CacheControl { get; init; }
+
+    /// <summary>The <c>Vary</c> value for <see cref="VaryByHeaders"/>, or <c>null</c> when no header is varied.</summary>
+    public required string? Vary { get; init; }
+
+    /// <summary>Set once the "the app's Vary names a header this policy does not key on" warning was logged.</summary>
+    public bool VaryMismatchLogged { get; set; }
+
+    public bool IsCacheableStatus(int statusCode) => Array.IndexOf(StatusCodes, statusCode) >= 0;
+
+    /// <summary>Whether the policy keys on <paramref name="headerName"/> (case-insensitive).</summary>
+    public bool VariesByHeader(ReadOnlySpan<char> headerName)
+    {
+        foreach (var header in VaryByHeaders)
+        {
+            if (headerName.Equals(header, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,68 @@
+namespace TieredResponseCaching.Storage;
+
+/// <summary>
+/// A stored response. Immutable once built: every header a hit writes is computed when the entry is stored, and
+/// the body is written as is. Entries never reference an <c>HttpContext</c>.
+/// </summary>
+internal sealed class CachedResponse
+{
+    /// <summary>The canonical key bytes; a hit requires the request's key to equal them byte for byte (DESIGN rule 1).</summary>
+    public required byte[] Key { get; init; }
+
+    public required UInt128 Hash { get; init; }
+
+    public required int StatusCode { get; init; }
+
+    /// <summary>The headers of a full response, <c>Content-Length</c>, <c>ETag</c>, <c>Cache-Control</c> and <c>Vary</c> included.</summary>
+    public required HeaderField[] Headers { get; init; }
+
+    /// <summary>The headers a 304 carries (RFC 9110 §15.4.5): ETag, Cache-Control, Vary, Expires, Content-Location.</summary>
+    public required HeaderField[] NotModifiedHeaders { get; init; }
+
+    public required CachedBody Body { get; init; }
+
+    /// <summary>The entity tag as sent (<c>"abc"</c> or <c>W/"abc"</c>).</summary>
+    public required string ETag { get; init; }
+
+    public DateTimeOffset? LastModified { get; init; }
+
+    /// <summary>When the app began producing the response: the base of <c>Age</c> and of tag invalidation.</summary>
+    public required DateTimeOffset Created { get; init; }
+
+    public required DateTimeOffset FreshUntil { get; init; }
+
+    /// <summary>The end of stale-while-revalidate: a stale hit until then, and one background refresh.</summary>
+    public required DateTimeOffset StaleUntil { get; init; }
+
+    /// <summary>The end of stale-if-error: served instead of an app failure until then.</summary>
+    public required DateTimeOffset StaleIfErrorUntil { get; init; }
+
+    public required string[] Tags { get; init; }
+
+    /// <summary>The bytes the entry holds in memory, as counted against the L1 size limit.</summary>
+    public required long Size { get; init; }
+
+    /// <summary>The entry's last useful moment; past it, nothing may serve it.</summary>
+    public DateTimeOffset ExpiresAt => StaleUntil > StaleIfErrorUntil ? StaleUntil : StaleIfErrorUntil;
+
+    /// <summary>The tag-invalidation epoch at which the entry's tags were last found valid (see TagInvalidations).</summary>
+    internal long CheckedTagEpoch;
+
+    /// <summary>Per-second header values of a hit (Age, Cache-Status), owned by the HTTP layer.</summary>
+    internal object? ServeCache;
+
+    public Freshness FreshnessAt(DateTimeOffset now) =>
+        now < FreshUntil ? Freshness.Fresh
+        : now < StaleUntil ? Freshness.StaleWhileRevalidate
+        : now < StaleIfErrorUntil ? Freshness.StaleIfErrorOnly
+        : Freshness.Expired;
+}
+
+/// <summary>What an entry may be used for at a given moment (DESIGN rule 6: stale is bounded).</summary>
+internal enum Freshness
+{
+    Fresh,
+    StaleWhileRevalidate,
+    StaleIfErrorOnly,
+    Expired,
+}

@@ -1,0 +1,94 @@
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Internal;
+
+namespace TieredResponseCaching.Storage;
+
+/// <summary>
+/// L1: a private <see cref="MemoryCache"/> sized in bytes. Lookups allocate nothing: the cache is keyed by a small
+/// class around the 128-bit hash, and a lookup probes with a per-thread instance of it instead of boxing.
+/// </summary>
+internal sealed class MemoryTier : IDisposable
+{
+    [ThreadStatic]
+    private static EntryKey? t_probe;
+
+    private readonly MemoryCache _cache;
+    private readonly PostEvictionCallbackRegistration _evicted;
+    private long _count;
+    private long _size;
+
+    public MemoryTier(long sizeLimit, CacheClock clock, Action<EvictionReason>? onEvicted = null)
+    {
+        _cache = new MemoryCache(new MemoryCacheOptions
+        {
+            SizeLimit = sizeLimit,
+            Clock = new Clock(clock.TimeProvider),
+            ExpirationScanFrequency = TimeSpan.FromSeconds(30),
+        });
+        _evicted = new PostEvictionCallbackRegistration
+        {
+            EvictionCallback = (_, value, reason, _) =>
+            {
+                if (value is CachedResponse entry)
+                {
+                    Interlocked.Decrement(ref _count);
+                    Interlocked.Add(ref _size, -entry.Size);
+                }
+
+                onEvicted?.Invoke(reason);
+            },
+        };
+    }
+
+    public long Count => Volatile.Read(ref _count);
+
+    public long Size => Volatile.Read(ref _size);
+
+    public CachedResponse? Get(UInt128 hash)
+    {
+        var probe = t_probe ??= new EntryKey();
+        probe.Hash = hash;
+        return _cache.TryGetValue(probe, out var value) ? (CachedResponse?)value : null;
+    }
+
+    public void Set(CachedResponse entry)
+    {
+        var options = new MemoryCacheEntryOptions
+        {
+            AbsoluteExpiration = entry.ExpiresAt,
+            Size = entry.Size,
+        };
+        options.PostEvictionCallbacks.Add(_evicted);
+        Interlocked.Increment(ref _count);
+        Interlocked.Add(ref _size, entry.Size);
+        _cache.Set(new EntryKey { Hash = entry.Hash }, entry, options);
+    }
+
+    public void Remove(UInt128 hash)
+    {
+        var probe = t_probe ??= new EntryKey();
+        probe.Hash = hash;
+        _cache.Remove(probe);
+    }
+
+    /// <summary>Removes every entry (tests and the admin "clear" operation).</summary>
+    public void Clear() => _cache.Clear();
+
+    public void Dispose() => _cache.Dispose();
+
+    private sealed class EntryKey : IEquatable<EntryKey>
+    {
+        public UInt128 Hash;
+
+        public bool Equals(EntryKey? other) => other is not null && other.Hash == Hash;
+
+        public override bool Equals(object? obj) => Equals(obj as EntryKey);
+
+        public override int GetHashCode() => (int)(ulong)Hash;
+    }
+
+    private sealed class Clock(TimeProvider time) : ISystemClock
+    {
+        public DateTimeOffset UtcNow => time.GetUtcNow();
+    }
+}

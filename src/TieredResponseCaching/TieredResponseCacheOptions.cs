@@ -1,0 +1,53 @@
+namespace TieredResponseCaching;
+
+/// <summary>Configures TieredResponseCaching; set with <c>services.AddTieredResponseCache(options => ...)</c>.</summary>
+public sealed class TieredResponseCacheOptions
+{
+    /// <summary>The name the cache gives itself in <c>Cache-Status</c> (RFC 9211). Must be an HTTP token.</summary>
+    public string CacheName { get; set; } = "TieredResponseCache";
+
+    /// <summary>The settings every policy starts from.</summary>
+    public CachePolicyOptions DefaultPolicy { get; } = new();
+
+    /// <summary>The size limit of the in-process L1, in bytes (body + headers + key of every entry). Default 100 MiB.</summary>
+    public long SizeLimit { get; set; } = 100L * 1024 * 1024;
+
+    /// <summary>The largest response body stored, unless a policy says otherwise. Default 4 MiB.</summary>
+    public long MaximumBodySize { get; set; } = 4L * 1024 * 1024;
+
+    /// <summary>
+    /// The largest canonical cache key, in bytes. Requests whose key would be larger (huge query strings or
+    /// varied headers) go to the app uncached. Default 8 KiB.
+    /// </summary>
+    public int MaximumKeySize { get; set; } = 8 * 1024;
+
+    /// <summary>The most query parameters a cacheable request may have; more go to the app uncached. Default 128.</summary>
+    public int MaximumQueryParameters { get; set; } = 128;
+
+    /// <summary>
+    /// How long a request waits for another request that is producing the same entry before it runs the app
+    /// itself. Default 10 seconds.
+    /// </summary>
+    public TimeSpan CollapsedRequestTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a background refresh may run before it is cancelled. Default 30 seconds.</summary>
+    public TimeSpan BackgroundRefreshTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    internal Dictionary<string, CachePolicyOptions> NamedPolicies { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Adds a named policy that endpoints use with <c>[CacheFor("name")]</c> or <c>.CacheFor("name")</c>.</summary>
+    /// <exception cref="ArgumentException">A policy with this name exists already.</exception>
+    public TieredResponseCacheOptions AddPolicy(string name, Action<CachePolicyBuilder> configure)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(configure);
+        var builder = new CachePolicyBuilder();
+        configure(builder);
+        if (!NamedPolicies.TryAdd(name, builder.Options))
+        {
+            throw new ArgumentException($"A cache policy named '{name}' has already been added.", nameof(name));
+        }
+
+        return this;
+    }
+}

@@ -1,0 +1,62 @@
+using Microsoft.Extensions.Options;
+using TieredResponseCaching.Keys;
+using TieredResponseCaching.Policies;
+
+namespace TieredResponseCaching;
+
+/// <summary>Checks the options when the app starts (<c>ValidateOnStart</c>); each message says what to fix.</summary>
+internal sealed class TieredResponseCacheOptionsValidator : IValidateOptions<TieredResponseCacheOptions>
+{
+    public ValidateOptionsResult Validate(string? name, TieredResponseCacheOptions options)
+    {
+        var errors = new List<string>();
+        if (!HttpTokens.IsToken(options.CacheName))
+        {
+            errors.Add($"CacheName '{options.CacheName}' must be an HTTP token (letters, digits and !#$%&'*+-.^_`|~), as Cache-Status requires.");
+        }
+
+        if (options.SizeLimit <= 0)
+        {
+            errors.Add($"SizeLimit must be a positive number of bytes (was {options.SizeLimit}).");
+        }
+
+        if (options.MaximumBodySize <= 0 || options.MaximumBodySize > options.SizeLimit)
+        {
+            errors.Add($"MaximumBodySize must be positive and at most SizeLimit ({options.SizeLimit}); was {options.MaximumBodySize}.");
+        }
+
+        if (options.MaximumKeySize is < 256 or > KeyWriter.MaximumLimit)
+        {
+            errors.Add($"MaximumKeySize must be between 256 and {KeyWriter.MaximumLimit} bytes (was {options.MaximumKeySize}).");
+        }
+
+        if (options.MaximumQueryParameters < 1)
+        {
+            errors.Add($"MaximumQueryParameters must be at least 1 (was {options.MaximumQueryParameters}).");
+        }
+
+        if (options.CollapsedRequestTimeout <= TimeSpan.Zero)
+        {
+            errors.Add($"CollapsedRequestTimeout must be positive (was {options.CollapsedRequestTimeout}).");
+        }
+
+        if (options.BackgroundRefreshTimeout <= TimeSpan.Zero)
+        {
+            errors.Add($"BackgroundRefreshTimeout must be positive (was {options.BackgroundRefreshTimeout}).");
+        }
+
+        var policyErrors = new List<string>();
+        PolicyCompiler.Compile(options.DefaultPolicy.Clone(), "default policy", options.MaximumBodySize, policyErrors);
+        errors.AddRange(policyErrors.Select(e => "DefaultPolicy: " + e));
+        foreach (var (policyName, settings) in options.NamedPolicies)
+        {
+            policyErrors.Clear();
+            var merged = options.DefaultPolicy.Clone();
+            merged.OverlayWith(settings);
+            PolicyCompiler.Compile(merged, policyName, options.MaximumBodySize, policyErrors);
+            errors.AddRange(policyErrors.Select(e => $"Policy '{policyName}': {e}"));
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,62 @@
+using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Invalidation;
+using TieredResponseCaching.Policies;
+
+namespace TieredResponseCaching;
+
+/// <summary>The <see cref="ITieredResponseCache"/> the app gets from DI.</summary>
+internal sealed class TieredResponseCacheService(CacheRuntime runtime) : ITieredResponseCache
+{
+    public ValueTask InvalidateTagAsync(string tag, CancellationToken cancellationToken = default)
+    {
+        if (!TagRules.IsValid(tag))
+        {
+            throw new ArgumentException($"Tag '{tag}' is not valid: {TagRules.Description}", nameof(tag));
+        }
+
+        Invalidate(tag, "tag", tag);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask InvalidateAsync(PathString path, CancellationToken cancellationToken = default)
+    {
+        if (!path.HasValue)
+        {
+            throw new ArgumentException("A path to invalidate must start with '/'.", nameof(path));
+        }
+
+        Invalidate(PathTags.For(path), "path", path.Value!);
+        return ValueTask.CompletedTask;
+    }
+
+    public CacheStatistics GetStatistics()
+    {
+        var counters = runtime.Counters;
+        var memory = runtime.Store.Memory;
+        return new CacheStatistics
+        {
+            Hits = Volatile.Read(ref counters.Hits),
+            StaleHits = Volatile.Read(ref counters.StaleHits),
+            Misses = Volatile.Read(ref counters.Misses),
+            Collapsed = Volatile.Read(ref counters.Collapsed),
+            Bypasses = Volatile.Read(ref counters.Bypasses),
+            Stores = Volatile.Read(ref counters.Stores),
+            NotStored = Volatile.Read(ref counters.NotStored),
+            BackgroundRefreshes = Volatile.Read(ref counters.Refreshes),
+            BackgroundRefreshFailures = Volatile.Read(ref counters.RefreshFailures),
+            StaleIfErrorServed = Volatile.Read(ref counters.StaleIfErrorServed),
+            Invalidations = Volatile.Read(ref counters.Invalidations),
+            Evictions = Volatile.Read(ref counters.Evictions),
+            OriginRuns = Volatile.Read(ref counters.OriginRuns),
+            Entries = memory.Count,
+            SizeBytes = memory.Size,
+        };
+    }
+
+    private void Invalidate(string tag, string kind, string target)
+    {
+        runtime.Store.Tags.Invalidate(tag);
+        CacheCounters.Increment(ref runtime.Counters.Invalidations);
+        Log.Invalidated(runtime.Logger, kind, target);
+    }
+}

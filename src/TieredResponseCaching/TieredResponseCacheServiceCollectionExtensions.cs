@@ -1,0 +1,37 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using TieredResponseCaching;
+using TieredResponseCaching.Coordination;
+using TieredResponseCaching.Policies;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers TieredResponseCaching.</summary>
+public static class TieredResponseCacheServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the cache and <see cref="ITieredResponseCache"/>. Options and every endpoint's policy are checked when
+    /// the app starts. Pair with <c>app.UseTieredResponseCache()</c>.
+    /// </summary>
+    public static IServiceCollection AddTieredResponseCache(this IServiceCollection services, Action<TieredResponseCacheOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = services.AddOptions<TieredResponseCacheOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TieredResponseCacheOptions>, TieredResponseCacheOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.TryAddSingleton<EndpointPolicyResolver>();
+        services.TryAddSingleton<CacheRuntime>();
+        services.TryAddSingleton<BackgroundRefresher>();
+        services.TryAddSingleton<ITieredResponseCache, TieredResponseCacheService>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PolicyValidationService>());
+        return services;
+    }
+}
