@@ -1,0 +1,74 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+using TieredResponseCaching.Coordination;
+
+namespace TieredResponseCaching.Tests.Infrastructure;
+
+/// <summary>
+/// A real ASP.NET Core app on TestServer with the cache in its pipeline, a fake clock and helpers to read what
+/// the cache did.
+/// </summary>
+public sealed class CacheHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private CacheHost(WebApplication app, FakeTimeProvider time)
+    {
+        _app = app;
+        Time = time;
+        Client = app.GetTestClient();
+    }
+
+    public HttpClient Client { get; }
+
+    public FakeTimeProvider Time { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public TestServer Server => (TestServer)_app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>();
+
+    public ITieredResponseCache Cache => Services.GetRequiredService<ITieredResponseCache>();
+
+    internal CacheRuntime Runtime => Services.GetRequiredService<CacheRuntime>();
+
+    internal BackgroundRefresher Refresher => Services.GetRequiredService<BackgroundRefresher>();
+
+    public CacheStatistics Statistics => Cache.GetStatistics();
+
+    public static async Task<CacheHost> StartAsync(
+        Action<WebApplication> map,
+        Action<TieredResponseCacheOptions>? configure = null,
+        Action<IServiceCollection>? services = null,
+        Action<WebApplication>? beforeCache = null,
+        Action<WebApplication>? afterCache = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseTestServer();
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(LogLevel.Debug);
+        builder.Logging.AddProvider(LogSink.Provider);
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
+        builder.Services.AddSingleton<TimeProvider>(time);
+        builder.Services.AddTieredResponseCache(configure);
+        services?.Invoke(builder.Services);
+        var app = builder.Build();
+        app.UseRouting();
+        beforeCache?.Invoke(app);
+        app.UseTieredResponseCache();
+        afterCache?.Invoke(app);
+        map(app);
+        await app.StartAsync();
+        return new CacheHost(app, time);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
