@@ -15,8 +15,6 @@ namespace TieredResponseCaching.Http;
 /// </summary>
 internal static class EntryFactory
 {
-    private const int EntryOverhead = 512;
-
     // Not stored: hop-by-hop fields (RFC 9110 §7.6.1), what the server writes per response, and what the cache
     // writes itself (Cache-Control, Vary, ETag and Content-Length are re-emitted from the policy and the body).
     private static readonly HashSet<string> NotStored = new(StringComparer.OrdinalIgnoreCase)
@@ -43,7 +41,6 @@ internal static class EntryFactory
         var headers = new List<HeaderField>(responseHeaders.Count + 4);
         var notModified = new List<HeaderField>(4);
         var connectionListed = responseHeaders.Connection;
-        long headerBytes = 0;
         foreach (var (name, value) in responseHeaders)
         {
             if (NotStored.Contains(name) || IsListedIn(connectionListed, name))
@@ -53,7 +50,6 @@ internal static class EntryFactory
 
             var field = new HeaderField(name, Freeze(value));
             headers.Add(field);
-            headerBytes += Size(field);
             if (name.Equals(HeaderNames.Expires, StringComparison.OrdinalIgnoreCase)
                 || name.Equals(HeaderNames.ContentLocation, StringComparison.OrdinalIgnoreCase))
             {
@@ -74,12 +70,13 @@ internal static class EntryFactory
         }
 
         var fresh = created + policy.Duration;
+        HeaderField[] stored = [.. headers];
         return new CachedResponse
         {
             Key = key,
             Hash = hash,
             StatusCode = statusCode,
-            Headers = [.. headers],
+            Headers = stored,
             NotModifiedHeaders = [.. notModified],
             Body = body,
             ETag = etag,
@@ -89,7 +86,7 @@ internal static class EntryFactory
             StaleUntil = fresh + policy.StaleWhileRevalidate,
             StaleIfErrorUntil = fresh + policy.StaleIfError,
             Tags = [.. policy.Tags, PathTags.For(path)],
-            Size = body.Length + headerBytes + key.Length + EntryOverhead,
+            Size = EntrySize.Of(key, stored, body),
         };
 
         void Add(HeaderField field)
@@ -117,17 +114,6 @@ internal static class EntryFactory
     public static bool CanHaveBody(int statusCode) => statusCode is >= 200 and not 204 and not 304;
 
     private static StringValues Freeze(StringValues value) => value.Count <= 1 ? new StringValues(value.ToString()) : new StringValues(value.ToArray());
-
-    private static long Size(HeaderField field)
-    {
-        long size = field.Name.Length;
-        foreach (var value in field.Value)
-        {
-            size += value?.Length ?? 0;
-        }
-
-        return size * sizeof(char);
-    }
 
     private static bool IsListedIn(StringValues connection, string name)
     {

@@ -1,0 +1,362 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.IO.Hashing;
+using System.Text;
+using Microsoft.Extensions.Primitives;
+
+namespace TieredResponseCaching.Storage;
+
+/// <summary>
+/// The binary form of an entry in L2. Bodies above a threshold are Brotli-compressed (for L2 only: L1 keeps them
+/// as they are, ready to write). Anything that does not parse — truncated, corrupt, foreign, another version —
+/// is rejected as a whole; the caller treats it as a miss and overwrites it.
+/// </summary>
+/// <remarks>
+/// <code>
+/// Format version 1 (all integers little-endian; "varint" = unsigned LEB128; "text" = varint length + UTF-8)
+///
+///   offset  size    field
+///   0       4       magic: 'T' 'R' 'C' 0x01 (the last byte is the format version)
+///   4       1       flags: bit 0 = body compressed with Brotli
+///   5       2       status code
+///   7       8       created, UTC ticks
+///   15      8       fresh until, UTC ticks
+///   23      8       stale-while-revalidate until, UTC ticks
+///   31      8       stale-if-error until, UTC ticks
+///   39      8       Last-Modified, UTC ticks (0: none)
+///   47      ...     canonical key: varint length + bytes
+///           ...     ETag: text
+///           ...     tags: varint count, then text each
+///           ...     headers: varint count, then for each: name (text), flags (1 byte: bit 0 = also sent
+///                   with a 304), varint value count, values (text each)
+///           ...     body: varint length as served, varint length as stored, stored bytes
+///   end-8   8       XxHash64 of every byte before it
+/// </code>
+/// </remarks>
+internal static class EntrySerializer
+{
+    public const byte FormatVersion = 1;
+
+    private const int FixedHeaderSize = 47;
+    private const int ChecksumSize = 8;
+    private const int MaximumCount = 1 << 20;
+    private static readonly byte[] Magic = [(byte)'T', (byte)'R', (byte)'C', FormatVersion];
+
+    /// <summary>Writes <paramref name="entry"/>; bodies of at least <paramref name="compressionThreshold"/> bytes are compressed.</summary>
+    public static void Write(CachedResponse entry, IBufferWriter<byte> output, long compressionThreshold)
+    {
+        var writer = new Writer(output);
+        var compress = entry.Body.Length >= compressionThreshold;
+        Span<byte> fixedPart = stackalloc byte[FixedHeaderSize];
+        Magic.CopyTo(fixedPart);
+        fixedPart[4] = compress ? (byte)1 : (byte)0;
+        BinaryPrimitives.WriteUInt16LittleEndian(fixedPart[5..], (ushort)entry.StatusCode);
+        BinaryPrimitives.WriteInt64LittleEndian(fixedPart[7..], entry.Created.UtcTicks);
+        BinaryPrimitives.WriteInt64LittleEndian(fixedPart[15..], entry.FreshUntil.UtcTicks);
+        BinaryPrimitives.WriteInt64LittleEndian(fixedPart[23..], entry.StaleUntil.UtcTicks);
+        BinaryPrimitives.WriteInt64LittleEndian(fixedPart[31..], entry.StaleIfErrorUntil.UtcTicks);
+        BinaryPrimitives.WriteInt64LittleEndian(fixedPart[39..], entry.LastModified?.UtcTicks ?? 0);
+        writer.WriteRaw(fixedPart);
+        writer.WriteBytes(entry.Key);
+        writer.WriteText(entry.ETag);
+        writer.WriteVarint((ulong)entry.Tags.Length);
+        foreach (var tag in entry.Tags)
+        {
+            writer.WriteText(tag);
+        }
+
+        writer.WriteVarint((ulong)entry.Headers.Length);
+        foreach (var header in entry.Headers)
+        {
+            writer.WriteText(header.Name);
+            writer.WriteRaw([Array.IndexOf(entry.NotModifiedHeaders, header) >= 0 ? (byte)1 : (byte)0]);
+            writer.WriteVarint((ulong)header.Value.Count);
+            foreach (var value in header.Value)
+            {
+                writer.WriteText(value);
+            }
+        }
+
+        writer.WriteVarint((ulong)entry.Body.Length);
+        if (compress)
+        {
+            using var compressed = new PooledBufferWriter((int)Math.Min(entry.Body.Length, 1 << 20));
+            Compress(entry.Body, compressed);
+            writer.WriteBytes(compressed.WrittenSpan);
+        }
+        else
+        {
+            writer.WriteVarint((ulong)entry.Body.Length);
+            foreach (var segment in entry.Body.Segments)
+            {
+                writer.WriteRaw(segment);
+            }
+        }
+
+        writer.WriteChecksum();
+    }
+
+    /// <summary>Reads an entry, or returns <c>null</c> when the bytes are not a complete, intact entry of this format.</summary>
+    public static CachedResponse? TryRead(ReadOnlySpan<byte> data, UInt128 hash)
+    {
+        if (data.Length < FixedHeaderSize + ChecksumSize || !data[..4].SequenceEqual(Magic))
+        {
+            return null;
+        }
+
+        var content = data[..^ChecksumSize];
+        if (XxHash64.HashToUInt64(content) != BinaryPrimitives.ReadUInt64LittleEndian(data[^ChecksumSize..]))
+        {
+            return null;
+        }
+
+        try
+        {
+            return Read(content, hash);
+        }
+        catch (Exception e) when (e is FormatException or InvalidDataException or ArgumentException or DecoderFallbackException)
+        {
+            return null;
+        }
+    }
+
+    private static CachedResponse Read(ReadOnlySpan<byte> content, UInt128 hash)
+    {
+        var flags = content[4];
+        var status = BinaryPrimitives.ReadUInt16LittleEndian(content[5..]);
+        var created = Ticks(content[7..]);
+        var freshUntil = Ticks(content[15..]);
+        var staleUntil = Ticks(content[23..]);
+        var staleIfErrorUntil = Ticks(content[31..]);
+        var lastModifiedTicks = BinaryPrimitives.ReadInt64LittleEndian(content[39..]);
+        var reader = new Reader(content[FixedHeaderSize..]);
+        var key = reader.ReadBytes().ToArray();
+        var etag = reader.ReadText();
+        var tags = new string[reader.ReadCount()];
+        for (var i = 0; i < tags.Length; i++)
+        {
+            tags[i] = reader.ReadText();
+        }
+
+        var headers = new HeaderField[reader.ReadCount()];
+        var notModified = new List<HeaderField>(4);
+        for (var i = 0; i < headers.Length; i++)
+        {
+            var name = reader.ReadText();
+            var headerFlags = reader.ReadByte();
+            var values = new string[reader.ReadCount()];
+            for (var v = 0; v < values.Length; v++)
+            {
+                values[v] = reader.ReadText();
+            }
+
+            headers[i] = new HeaderField(name, values.Length == 1 ? new StringValues(values[0]) : new StringValues(values));
+            if ((headerFlags & 1) != 0)
+            {
+                notModified.Add(headers[i]);
+            }
+        }
+
+        var bodyLength = (long)reader.ReadVarint();
+        var stored = reader.ReadBytes();
+        if (!reader.AtEnd)
+        {
+            throw new FormatException("Trailing bytes after the body.");
+        }
+
+        var body = (flags & 1) != 0 ? Decompress(stored, bodyLength)
+            : stored.Length == bodyLength ? CachedBody.Copy(stored)
+            : throw new FormatException("Body length mismatch.");
+
+        return new CachedResponse
+        {
+            Key = key,
+            Hash = hash,
+            StatusCode = status,
+            Headers = headers,
+            NotModifiedHeaders = [.. notModified],
+            Body = body,
+            ETag = etag,
+            LastModified = lastModifiedTicks == 0 ? null : new DateTimeOffset(lastModifiedTicks, TimeSpan.Zero),
+            Created = created,
+            FreshUntil = freshUntil,
+            StaleUntil = staleUntil,
+            StaleIfErrorUntil = staleIfErrorUntil,
+            Tags = tags,
+            Size = EntrySize.Of(key, headers, body),
+        };
+    }
+
+    private static DateTimeOffset Ticks(ReadOnlySpan<byte> data)
+    {
+        var ticks = BinaryPrimitives.ReadInt64LittleEndian(data);
+        return ticks is < 0 or > 3155378975999999999 ? throw new FormatException("Timestamp out of range.") : new DateTimeOffset(ticks, TimeSpan.Zero);
+    }
+
+    private static void Compress(CachedBody body, PooledBufferWriter output)
+    {
+        using var encoder = new BrotliEncoder(quality: 1, window: 22);
+        for (var i = 0; i < body.Segments.Length; i++)
+        {
+            ReadOnlySpan<byte> source = body.Segments[i];
+            var final = i == body.Segments.Length - 1;
+            while (true)
+            {
+                var status = encoder.Compress(source, output.GetSpan(Math.Max(4096, source.Length / 2)), out var consumed, out var written, final);
+                output.Advance(written);
+                source = source[consumed..];
+                if (status == OperationStatus.Done && source.IsEmpty)
+                {
+                    break;
+                }
+
+                if (status == OperationStatus.InvalidData)
+                {
+                    throw new InvalidDataException("Brotli compression failed.");
+                }
+            }
+        }
+
+        if (body.Segments.Length == 0)
+        {
+            encoder.Compress([], output.GetSpan(64), out _, out var written, isFinalBlock: true);
+            output.Advance(written);
+        }
+    }
+
+    private static CachedBody Decompress(ReadOnlySpan<byte> source, long length)
+    {
+        if (length == 0)
+        {
+            return CachedBody.Empty;
+        }
+
+        using var decoder = new BrotliDecoder();
+        var segments = new byte[(length + CachedBody.SegmentSize - 1) / CachedBody.SegmentSize][];
+        for (var i = 0; i < segments.Length; i++)
+        {
+            var segment = segments[i] = new byte[Math.Min(CachedBody.SegmentSize, length - ((long)i * CachedBody.SegmentSize))];
+            var filled = 0;
+            while (filled < segment.Length)
+            {
+                var status = decoder.Decompress(source, segment.AsSpan(filled), out var consumed, out var written);
+                source = source[consumed..];
+                filled += written;
+                if (status == OperationStatus.InvalidData || (written == 0 && consumed == 0))
+                {
+                    throw new InvalidDataException("Corrupt compressed body.");
+                }
+            }
+        }
+
+        return new CachedBody(segments, length);
+    }
+
+    private sealed class Writer(IBufferWriter<byte> output)
+    {
+        private readonly IBufferWriter<byte> _output = output;
+        private readonly XxHash64 _checksum = new();
+
+        public void WriteRaw(ReadOnlySpan<byte> data)
+        {
+            _checksum.Append(data);
+            _output.Write(data);
+        }
+
+        public void WriteVarint(ulong value)
+        {
+            Span<byte> buffer = stackalloc byte[10];
+            var length = 0;
+            while (value >= 0x80)
+            {
+                buffer[length++] = (byte)(value | 0x80);
+                value >>= 7;
+            }
+
+            buffer[length++] = (byte)value;
+            WriteRaw(buffer[..length]);
+        }
+
+        public void WriteBytes(ReadOnlySpan<byte> data)
+        {
+            WriteVarint((ulong)data.Length);
+            WriteRaw(data);
+        }
+
+        public void WriteText(string? text)
+        {
+            text ??= "";
+            var length = Encoding.UTF8.GetByteCount(text);
+            WriteVarint((ulong)length);
+            var span = _output.GetSpan(length);
+            Encoding.UTF8.GetBytes(text, span);
+            _checksum.Append(span[..length]);
+            _output.Advance(length);
+        }
+
+        public void WriteChecksum()
+        {
+            Span<byte> hash = stackalloc byte[ChecksumSize];
+            BinaryPrimitives.WriteUInt64LittleEndian(hash, _checksum.GetCurrentHashAsUInt64());
+            _output.Write(hash);
+        }
+    }
+
+    private ref struct Reader(ReadOnlySpan<byte> data)
+    {
+        private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+        private ReadOnlySpan<byte> _rest = data;
+
+        public readonly bool AtEnd => _rest.IsEmpty;
+
+        public byte ReadByte()
+        {
+            if (_rest.IsEmpty)
+            {
+                throw new FormatException("Truncated entry.");
+            }
+
+            var value = _rest[0];
+            _rest = _rest[1..];
+            return value;
+        }
+
+        public ulong ReadVarint()
+        {
+            ulong value = 0;
+            for (var shift = 0; shift < 64; shift += 7)
+            {
+                var b = ReadByte();
+                value |= (ulong)(b & 0x7F) << shift;
+                if (b < 0x80)
+                {
+                    return value;
+                }
+            }
+
+            throw new FormatException("Varint too long.");
+        }
+
+        public int ReadCount()
+        {
+            var count = ReadVarint();
+            return count > MaximumCount || count > (ulong)_rest.Length ? throw new FormatException("Count out of range.") : (int)count;
+        }
+
+        public ReadOnlySpan<byte> ReadBytes()
+        {
+            var length = ReadVarint();
+            if (length > (ulong)_rest.Length)
+            {
+                throw new FormatException("Truncated entry.");
+            }
+
+            var bytes = _rest[..(int)length];
+            _rest = _rest[(int)length..];
+            return bytes;
+        }
+
+        public string ReadText() => StrictUtf8.GetString(ReadBytes());
+    }
+}
