@@ -12,16 +12,20 @@ namespace TieredResponseCaching;
 
 /// <summary>
 /// The parts one app's cache is made of, created once per app (a singleton) and shared by the middleware, the
-/// background refresher and <see cref="ITieredResponseCache"/>.
+/// background refresher and <see cref="ITieredResponseCache"/>. Without Redis the cluster parts are <c>null</c>
+/// and every node behaves the same on its own.
 /// </summary>
-internal sealed class CacheRuntime : IDisposable
+internal sealed class CacheRuntime : IAsyncDisposable
 {
+    private static readonly TimeSpan RemoteWaitPoll = TimeSpan.FromMilliseconds(500);
+
     public CacheRuntime(
         IOptions<TieredResponseCacheOptions> options,
         TimeProvider timeProvider,
         EndpointPolicyResolver policies,
         System.Diagnostics.Metrics.IMeterFactory meterFactory,
-        ILoggerFactory loggerFactory)
+        ILoggerFactory loggerFactory,
+        IServiceProvider services)
     {
         Options = options.Value;
         Clock = new CacheClock(timeProvider);
@@ -30,7 +34,17 @@ internal sealed class CacheRuntime : IDisposable
         Counters = new CacheCounters();
         StatusHeader = new CacheStatusHeader(Options.CacheName);
         var memory = new MemoryTier(Options.SizeLimit, Clock, OnEvicted);
-        Store = new TieredStore(memory, new TagInvalidations(Clock));
+        var tags = new TagInvalidations(Clock);
+        RedisTier? remote = null;
+        if (Options.Redis.Enabled)
+        {
+            Redis = new RedisConnection(Options.Redis, services, timeProvider, Logger);
+            remote = new RedisTier(Redis, Options.Redis.CompressionThreshold, timeProvider, Logger);
+            Lock = new ClusterLock(remote, Options.Redis.LockExpiry);
+            Backplane = new RedisBackplane(Redis, Options.Redis, tags, memory, Clock, Logger);
+        }
+
+        Store = new TieredStore(memory, tags, remote);
         Metrics = new CacheMetrics(meterFactory, () => memory.Count, () => memory.Size);
         Flights = new SingleFlight();
     }
@@ -53,7 +67,99 @@ internal sealed class CacheRuntime : IDisposable
 
     public SingleFlight Flights { get; }
 
-    public void Dispose() => Store.Memory.Dispose();
+    public RedisConnection? Redis { get; }
+
+    public ClusterLock? Lock { get; }
+
+    public RedisBackplane? Backplane { get; }
+
+    /// <summary>Connects to Redis in the background (the app does not wait for it).</summary>
+    public void Start()
+    {
+        Redis?.Start();
+        Backplane?.Start();
+    }
+
+    /// <summary>Stores an entry in L1, then L2, then tells the other nodes.</summary>
+    public async Task StoreAsync(CachedResponse entry)
+    {
+        Store.SetLocal(entry);
+        if (Store.Remote is not null && await Store.Remote.SetAsync(entry))
+        {
+            await Backplane!.PublishStoredAsync(entry);
+        }
+    }
+
+    /// <summary>Withdraws an entry stored before its response turned out not storable.</summary>
+    public async Task RetractAsync(CachedResponse entry)
+    {
+        Store.RemoveLocal(entry);
+        if (Store.Remote is not null)
+        {
+            await Store.Remote.DeleteAsync(entry.Hash);
+            await Backplane!.PublishRemovedAsync(entry.Hash);
+        }
+    }
+
+    /// <summary>
+    /// Waits for the node holding the key's lock to store the entry: woken by its message, checking L2 and the
+    /// lock at least every half second. <c>null</c> when the holder finished without storing, the lock expired,
+    /// Redis went away or <paramref name="timeout"/> passed: the caller then runs the app itself.
+    /// </summary>
+    public async Task<CachedResponse?> WaitForRemoteEntryAsync(UInt128 hash, byte[] key, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = Clock.UtcNow + timeout;
+        while (true)
+        {
+            var stored = Backplane!.WhenStoredAsync(hash);
+            if (await UsableRemoteAsync(hash, key) is { } entry)
+            {
+                return entry;
+            }
+
+            if (await Lock!.IsHeldAsync(hash) != true)
+            {
+                // Released (or unknown): one last look, since the holder stores before it releases.
+                return await UsableRemoteAsync(hash, key);
+            }
+
+            var remaining = deadline - Clock.UtcNow;
+            if (remaining <= TimeSpan.Zero)
+            {
+                return null;
+            }
+
+            try
+            {
+                await stored.WaitAsync(remaining < RemoteWaitPoll ? remaining : RemoteWaitPoll, Clock.TimeProvider, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Backplane is not null)
+        {
+            await Backplane.DisposeAsync();
+        }
+
+        if (Redis is not null)
+        {
+            await Redis.DisposeAsync();
+        }
+
+        Store.Memory.Dispose();
+    }
+
+    private async Task<CachedResponse?> UsableRemoteAsync(UInt128 hash, byte[] key)
+    {
+        var now = Clock.UtcNow;
+        var entry = await Store.GetRemoteAsync(hash, key, now);
+        return entry?.FreshnessAt(now) is Freshness.Fresh or Freshness.StaleWhileRevalidate ? entry : null;
+    }
 
     private void OnEvicted(EvictionReason reason)
     {

@@ -9,11 +9,13 @@ using TieredResponseCaching.Storage;
 namespace TieredResponseCaching;
 
 /// <summary>
-/// The request flow of DESIGN.md: policy, key, L1, then single flight and the app. Nothing else lives here.
+/// The request flow of DESIGN.md: policy, key, L1, L2, then single flight (node and cluster) and the app.
+/// Nothing else lives here.
 /// </summary>
 internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheRuntime runtime, BackgroundRefresher refresher)
 {
     private const string TierL1 = "l1";
+    private const string TierL2 = "l2";
     private const string TierNone = "none";
 
     public Task InvokeAsync(HttpContext context)
@@ -57,29 +59,61 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
         var hash = XxHash128.HashToUInt128(key);
         var now = runtime.Clock.UtcNow;
         var entry = runtime.Store.GetLocal(hash, key);
-        if (entry is not null)
+        if (entry is not null && TryServe(context, policy, entry, now, TierL1) is { } served)
         {
-            switch (entry.FreshnessAt(now))
+            return served;
+        }
+
+        if (runtime.Store.Remote is not null)
+        {
+            return RemoteLookupAsync(context, policy, key.ToArray(), hash, entry);
+        }
+
+        return HttpMethods.IsHead(context.Request.Method)
+            ? BypassAsync(context, policy, NotCachedReason.HeadMiss)
+            : MissAsync(context, policy, key.ToArray(), hash, entry);
+    }
+
+    /// <summary>Serves a fresh or stale-while-revalidate entry; <c>null</c> when the entry is too old to serve.</summary>
+    private Task? TryServe(HttpContext context, ResolvedPolicy policy, CachedResponse entry, DateTimeOffset now, string tier)
+    {
+        switch (entry.FreshnessAt(now))
+        {
+            case Freshness.Fresh:
+                CacheCounters.Increment(ref runtime.Counters.Hits);
+                runtime.Metrics.Request(policy.EndpointName, "hit", tier);
+                return Serve(context, entry, now);
+            case Freshness.StaleWhileRevalidate:
+                CacheCounters.Increment(ref runtime.Counters.StaleHits);
+                runtime.Metrics.Request(policy.EndpointName, "stale", tier);
+                refresher.TryStart(context, policy, entry, next);
+                return Serve(context, entry, now);
+            default:
+                return null;
+        }
+    }
+
+    private async Task RemoteLookupAsync(HttpContext context, ResolvedPolicy policy, byte[] key, UInt128 hash, CachedResponse? stale)
+    {
+        var now = runtime.Clock.UtcNow;
+        var remote = await runtime.Store.GetRemoteAsync(hash, key, now);
+        if (remote is not null)
+        {
+            if (TryServe(context, policy, remote, now, TierL2) is { } served)
             {
-                case Freshness.Fresh:
-                    CacheCounters.Increment(ref runtime.Counters.Hits);
-                    runtime.Metrics.Request(policy.EndpointName, "hit", TierL1);
-                    return Serve(context, entry, now);
-                case Freshness.StaleWhileRevalidate:
-                    CacheCounters.Increment(ref runtime.Counters.StaleHits);
-                    runtime.Metrics.Request(policy.EndpointName, "stale", TierL1);
-                    refresher.TryStart(context, policy, entry, next);
-                    return Serve(context, entry, now);
+                await served;
+                return;
+            }
+
+            if (stale is null || stale.Created < remote.Created)
+            {
+                stale = remote;
             }
         }
 
-        if (HttpMethods.IsHead(context.Request.Method))
-        {
-            // HEAD is answered from GET's entry; a HEAD miss has no body to store, so it just goes to the app.
-            return BypassAsync(context, policy, NotCachedReason.HeadMiss);
-        }
-
-        return MissAsync(context, policy, key.ToArray(), hash, entry);
+        await (HttpMethods.IsHead(context.Request.Method)
+            ? BypassAsync(context, policy, NotCachedReason.HeadMiss)
+            : MissAsync(context, policy, key, hash, stale));
     }
 
     private Task Serve(HttpContext context, CachedResponse entry, DateTimeOffset now)
@@ -107,7 +141,7 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
             var outcome = FlightOutcome.Failed;
             try
             {
-                outcome = await new OriginExchange(runtime, context, policy, key, hash, stale, isRefresh: false).RunAsync(next);
+                outcome = await LeadAsync(context, policy, key, hash, stale);
             }
             finally
             {
@@ -154,6 +188,39 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
         // Not cacheable, timed out, or a hash shared with another key: run the app for this request alone.
         runtime.Metrics.Request(policy.EndpointName, "miss", TierNone);
         await new OriginExchange(runtime, context, policy, key, hash, stale, isRefresh: false).RunAsync(next);
+    }
+
+    /// <summary>
+    /// The node's leader: with Redis, it first takes the key's cluster lock. When another node holds it, the
+    /// leader waits for that node's entry instead of running the app, and its local waiters get it too.
+    /// </summary>
+    private async Task<FlightOutcome> LeadAsync(HttpContext context, ResolvedPolicy policy, byte[] key, UInt128 hash, CachedResponse? stale)
+    {
+        var clusterLock = runtime.Lock;
+        var lease = clusterLock is null ? LockLease.Unavailable : await clusterLock.TryAcquireAsync(hash);
+        if (lease.State == LockState.HeldElsewhere)
+        {
+            var remote = await runtime.WaitForRemoteEntryAsync(hash, key, runtime.Options.CollapsedRequestTimeout, context.RequestAborted);
+            if (remote is not null)
+            {
+                CacheCounters.Increment(ref runtime.Counters.Collapsed);
+                runtime.Metrics.Request(policy.EndpointName, "collapsed", TierL2);
+                await ResponseWriter.ServeAsync(context, remote, runtime.StatusHeader.HitValues(remote, runtime.Clock.UtcNow).Age, runtime.StatusHeader.Collapsed);
+                return new FlightOutcome(remote, false);
+            }
+        }
+
+        try
+        {
+            return await new OriginExchange(runtime, context, policy, key, hash, stale, isRefresh: false).RunAsync(next);
+        }
+        finally
+        {
+            if (lease.State == LockState.Acquired)
+            {
+                await clusterLock!.ReleaseAsync(lease);
+            }
+        }
     }
 
     private static NotCachedReason ReasonFor(KeyStatus status) => status switch

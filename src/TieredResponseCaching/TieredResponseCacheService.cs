@@ -14,8 +14,7 @@ internal sealed class TieredResponseCacheService(CacheRuntime runtime) : ITiered
             throw new ArgumentException($"Tag '{tag}' is not valid: {TagRules.Description}", nameof(tag));
         }
 
-        Invalidate(tag, "tag", tag);
-        return ValueTask.CompletedTask;
+        return InvalidateAsync(tag, "tag", tag);
     }
 
     public ValueTask InvalidateAsync(PathString path, CancellationToken cancellationToken = default)
@@ -25,8 +24,7 @@ internal sealed class TieredResponseCacheService(CacheRuntime runtime) : ITiered
             throw new ArgumentException("A path to invalidate must start with '/'.", nameof(path));
         }
 
-        Invalidate(PathTags.For(path), "path", path.Value!);
-        return ValueTask.CompletedTask;
+        return InvalidateAsync(PathTags.For(path), "path", path.Value!);
     }
 
     public CacheStatistics GetStatistics()
@@ -53,10 +51,16 @@ internal sealed class TieredResponseCacheService(CacheRuntime runtime) : ITiered
         };
     }
 
-    private void Invalidate(string tag, string kind, string target)
+    /// <summary>Takes effect on this node at once, then in Redis and on every other node through the backplane.</summary>
+    private async ValueTask InvalidateAsync(string tag, string kind, string target)
     {
-        runtime.Store.Tags.Invalidate(tag);
+        var at = runtime.Clock.NextStamp().UtcTicks;
+        runtime.Store.Tags.Record(tag, at);
         CacheCounters.Increment(ref runtime.Counters.Invalidations);
         Log.Invalidated(runtime.Logger, kind, target);
+        if (runtime.Backplane is not null)
+        {
+            await runtime.Backplane.InvalidateAsync(tag, at);
+        }
     }
 }

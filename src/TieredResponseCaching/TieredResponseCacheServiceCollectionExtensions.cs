@@ -31,7 +31,7 @@ public static class TieredResponseCacheServiceCollectionExtensions
         services.TryAddSingleton<CacheRuntime>();
         services.TryAddSingleton<BackgroundRefresher>();
         services.TryAddSingleton<ITieredResponseCache, TieredResponseCacheService>();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PolicyValidationService>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CacheStartupService>());
         return services;
     }
 }

@@ -51,8 +51,18 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
         var outcome = FlightOutcome.Failed;
         NotCachedReason reason = NotCachedReason.AppException;
         Exception? failure = null;
+        var lease = LockLease.Unavailable;
         try
         {
+            // Cluster-wide, one node refreshes: the others keep serving stale until its entry lands.
+            lease = runtime.Lock is null ? LockLease.Unavailable : await runtime.Lock.TryAcquireAsync(stale.Hash);
+            if (lease.State == LockState.HeldElsewhere)
+            {
+                runtime.Flights.Complete(flight, FlightOutcome.NotStored);
+                runtime.Metrics.Refresh(policy.EndpointName, "elsewhere");
+                return;
+            }
+
             using var timeout = new CancellationTokenSource(runtime.Options.BackgroundRefreshTimeout, runtime.Clock.TimeProvider);
             using var aborted = lifetime is null
                 ? CancellationTokenSource.CreateLinkedTokenSource(timeout.Token)
@@ -77,6 +87,11 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
         }
         finally
         {
+            if (lease.State == LockState.Acquired)
+            {
+                await runtime.Lock!.ReleaseAsync(lease);
+            }
+
             runtime.Flights.Complete(flight, outcome);
         }
 

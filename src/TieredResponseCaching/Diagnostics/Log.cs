@@ -37,4 +37,31 @@ internal static partial class Log
 
     [LoggerMessage(11, LogLevel.Debug, "Background refresh of {Endpoint} replaced the stale entry.")]
     public static partial void Refreshed(ILogger logger, string endpoint);
+
+    [LoggerMessage(12, LogLevel.Warning, "Redis call {Operation} failed ({Error}: {Message}); the request went on without L2.")]
+    public static partial void RedisCallFailed(ILogger logger, string operation, string error, string message);
+
+    [LoggerMessage(13, LogLevel.Warning, "Redis circuit breaker opened: L2, the cluster lock and the backplane are skipped for {BreakDuration}.")]
+    public static partial void BreakerOpened(ILogger logger, TimeSpan breakDuration);
+
+    [LoggerMessage(14, LogLevel.Information, "Redis circuit breaker closed: L2 is back in use.")]
+    public static partial void BreakerClosed(ILogger logger);
+
+    [LoggerMessage(15, LogLevel.Warning, "Redis connection to {EndPoint} ({ConnectionType}) failed: {FailureType}.")]
+    public static partial void RedisConnectionFailed(ILogger logger, string endPoint, string connectionType, string failureType);
+
+    [LoggerMessage(16, LogLevel.Information, "Redis connection to {EndPoint} ({ConnectionType}) restored.")]
+    public static partial void RedisConnectionRestored(ILogger logger, string endPoint, string connectionType);
+
+    [LoggerMessage(17, LogLevel.Error, "Redis could not be configured; the cache runs on L1 alone.")]
+    public static partial void RedisConfigurationFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(18, LogLevel.Warning, "L2 held bytes under {Key} that are not an entry of this format (corrupt, truncated or foreign); treated as a miss and overwritten.")]
+    public static partial void CorruptEntry(ILogger logger, string key);
+
+    [LoggerMessage(19, LogLevel.Information, "Backplane reconnected after a disconnect: L1 dropped and invalidation records reloaded.")]
+    public static partial void BackplaneResynced(ILogger logger);
+
+    [LoggerMessage(20, LogLevel.Warning, "Could not record the invalidation of {Tag} in Redis; it is queued and replayed when Redis is back.")]
+    public static partial void InvalidationQueued(ILogger logger, string tag);
 }

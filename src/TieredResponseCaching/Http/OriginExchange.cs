@@ -136,7 +136,7 @@ internal sealed class OriginExchange
 
         try
         {
-            return capture.Holding ? await FinishHeldAsync(created) : FinishStreamed(created);
+            return capture.Holding ? await FinishHeldAsync(created) : await FinishStreamedAsync(created);
         }
         catch (Exception e) when (!_context.RequestAborted.IsCancellationRequested)
         {
@@ -146,7 +146,7 @@ internal sealed class OriginExchange
         }
     }
 
-    private FlightOutcome FinishStreamed(DateTimeOffset created)
+    private async Task<FlightOutcome> FinishStreamedAsync(DateTimeOffset created)
     {
         var entry = TryCreateEntry(created);
         if (entry is null)
@@ -159,7 +159,7 @@ internal sealed class OriginExchange
             _storedBeforeStart = entry;
         }
 
-        Store(entry);
+        await StoreAsync(entry);
         return new FlightOutcome(entry, false);
     }
 
@@ -200,7 +200,7 @@ internal sealed class OriginExchange
             return new FlightOutcome(null, false);
         }
 
-        Store(entry);
+        await StoreAsync(entry);
         return new FlightOutcome(entry, false);
     }
 
@@ -227,9 +227,9 @@ internal sealed class OriginExchange
         return EntryFactory.Create(_policy, _key, _hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, _context.Request.Path);
     }
 
-    private void Store(CachedResponse entry)
+    private async Task StoreAsync(CachedResponse entry)
     {
-        _runtime.Store.Set(entry);
+        await _runtime.StoreAsync(entry);
         CacheCounters.Increment(ref _runtime.Counters.Stores);
         Log.Stored(_runtime.Logger, _policy.EndpointName, entry.StatusCode, entry.Body.Length, _policy.Duration);
     }
@@ -262,7 +262,7 @@ internal sealed class OriginExchange
         var refusal = _startRefusal = CacheRules.CheckResponse(response, _policy);
         if (refusal != NotCachedReason.None && _storedBeforeStart is { } stored)
         {
-            _runtime.Store.Remove(stored);
+            _ = _runtime.RetractAsync(stored);
             Refuse(refusal);
         }
 

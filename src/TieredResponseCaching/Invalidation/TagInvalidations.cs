@@ -25,6 +25,9 @@ internal sealed class TagInvalidations(CacheClock clock)
 
     public int Count => _invalidatedAt.Count;
 
+    /// <summary>The longest lifetime (creation to last useful moment) of any entry stored so far.</summary>
+    public TimeSpan LongestLifetime => TimeSpan.FromTicks(Volatile.Read(ref _longestLifetimeTicks));
+
     /// <summary>Marks every entry carrying <paramref name="tag"/> and created before now as invalid.</summary>
     public void Invalidate(string tag) => Record(tag, clock.NextStamp().UtcTicks);
 

@@ -3,15 +3,17 @@ using TieredResponseCaching.Invalidation;
 namespace TieredResponseCaching.Storage;
 
 /// <summary>
-/// The tiers behind one lookup. Holds bytes and metadata only: it never sees an <c>HttpContext</c>. A hit
-/// requires the stored canonical key to equal the request's byte for byte (DESIGN rule 1) and no tag of the
-/// entry to be invalidated since it was created.
+/// The tiers behind one lookup: L1 in process, L2 in Redis when configured. Holds bytes and metadata only: it
+/// never sees an <c>HttpContext</c>. A hit requires the stored canonical key to equal the request's byte for
+/// byte (DESIGN rule 1) and no tag of the entry to be invalidated since it was created.
 /// </summary>
-internal sealed class TieredStore(MemoryTier memory, TagInvalidations tags)
+internal sealed class TieredStore(MemoryTier memory, TagInvalidations tags, RedisTier? remote)
 {
     public MemoryTier Memory { get; } = memory;
 
     public TagInvalidations Tags { get; } = tags;
+
+    public RedisTier? Remote { get; } = remote;
 
     /// <summary>The L1 entry for the key, or <c>null</c>. Allocates nothing.</summary>
     public CachedResponse? GetLocal(UInt128 hash, ReadOnlySpan<byte> key)
@@ -31,14 +33,50 @@ internal sealed class TieredStore(MemoryTier memory, TagInvalidations tags)
         return entry;
     }
 
-    public void Set(CachedResponse entry)
+    /// <summary>
+    /// The L2 entry for the key, checked like an L1 one and promoted to L1 for the rest of its life; <c>null</c>
+    /// when absent, dead, or Redis is unavailable.
+    /// </summary>
+    public async Task<CachedResponse?> GetRemoteAsync(UInt128 hash, byte[] key, DateTimeOffset now)
+    {
+        if (Remote is null)
+        {
+            return null;
+        }
+
+        var entry = await Remote.GetAsync(hash);
+        if (entry is null || !key.AsSpan().SequenceEqual(entry.Key))
+        {
+            return null;
+        }
+
+        if (Tags.IsInvalidated(entry))
+        {
+            _ = Remote.DeleteAsync(hash);
+            return null;
+        }
+
+        if (entry.FreshnessAt(now) == Freshness.Expired)
+        {
+            return null;
+        }
+
+        if (Memory.Get(hash) is not { } local || local.Created < entry.Created)
+        {
+            SetLocal(entry);
+        }
+
+        return entry;
+    }
+
+    public void SetLocal(CachedResponse entry)
     {
         Tags.NoteLifetime(entry);
         Memory.Set(entry);
     }
 
-    /// <summary>Removes <paramref name="entry"/> if it is still the stored one (a newer entry stays).</summary>
-    public void Remove(CachedResponse entry)
+    /// <summary>Removes <paramref name="entry"/> from L1 if it is still the stored one (a newer entry stays).</summary>
+    public void RemoveLocal(CachedResponse entry)
     {
         if (ReferenceEquals(Memory.Get(entry.Hash), entry))
         {

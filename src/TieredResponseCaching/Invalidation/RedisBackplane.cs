@@ -1,0 +1,280 @@
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Storage;
+
+namespace TieredResponseCaching.Invalidation;
+
+/// <summary>
+/// Keeps the nodes' L1s consistent through one Redis pub/sub channel, and tag invalidation current on every
+/// node (DESIGN rule 6). Messages carry hashes, tags and times, never bodies; a node ignores its own.
+/// </summary>
+/// <remarks>
+/// <para>Tag invalidations are also recorded in a sorted set (<c>{prefix}tags</c>, member = tag, score = Unix
+/// milliseconds), which a node reads when it starts, after every reconnect and every
+/// <see cref="RedisTierOptions.TagSyncInterval"/>: a node never relies on having read a tag's time once.
+/// Records older than the retention are trimmed, so the set does not grow without bound.</para>
+/// <para>A node whose connection failed may have missed messages: when it is restored the node drops its L1
+/// (entries are re-read from L2 and checked against the reloaded records) and replays the invalidations it
+/// could not send.</para>
+/// <code>
+/// Message: type (1 byte) | sender node id (16 bytes) | payload
+///   1 stored:      entry hash (16) | entry created, UTC ticks (8)
+///   2 invalidated: invalidation time, UTC ticks (8) | tag (UTF-8)
+///   3 removed:     entry hash (16)
+/// </code>
+/// </remarks>
+internal sealed class RedisBackplane : IAsyncDisposable
+{
+    private const int MaximumPendingInvalidations = 10_000;
+
+    private readonly RedisConnection _connection;
+    private readonly RedisTierOptions _options;
+    private readonly TagInvalidations _tags;
+    private readonly MemoryTier _memory;
+    private readonly CacheClock _clock;
+    private readonly ILogger _logger;
+    private readonly byte[] _nodeId = Guid.NewGuid().ToByteArray();
+    private readonly RedisChannel _channel;
+    private readonly RedisKey _tagsKey;
+    private readonly ConcurrentDictionary<UInt128, TaskCompletionSource> _waiters = new();
+    private readonly ConcurrentQueue<(string Tag, long Ticks)> _pending = new();
+    private ITimer? _syncTimer;
+    private int _subscribed;
+    private volatile bool _missedMessages;
+
+    public RedisBackplane(RedisConnection connection, RedisTierOptions options, TagInvalidations tags, MemoryTier memory, CacheClock clock, ILogger logger)
+    {
+        _connection = connection;
+        _options = options;
+        _tags = tags;
+        _memory = memory;
+        _clock = clock;
+        _logger = logger;
+        _channel = RedisChannel.Literal(connection.Prefix + "backplane");
+        _tagsKey = connection.Prefix + "tags";
+    }
+
+    /// <summary>Messages received from other nodes (tests and metrics).</summary>
+    public long Received;
+
+    /// <summary>Whether the node is subscribed now.</summary>
+    public bool IsSubscribed => Volatile.Read(ref _subscribed) == 1 && _connection.IsConnected;
+
+    public void Start()
+    {
+        _connection.ConnectionChanged += OnConnectionChanged;
+        _ = InitializeAsync();
+        _syncTimer = _clock.TimeProvider.CreateTimer(_ => _ = SyncTagsAsync(), null, _options.TagSyncInterval, _options.TagSyncInterval);
+    }
+
+    /// <summary>Tells the other nodes an entry was stored or refreshed: they drop an older copy and wake waiters.</summary>
+    public Task PublishStoredAsync(CachedResponse entry)
+    {
+        var message = NewMessage(MessageType.Stored, 24);
+        BinaryPrimitives.WriteUInt128LittleEndian(message.AsSpan(17), entry.Hash);
+        BinaryPrimitives.WriteInt64LittleEndian(message.AsSpan(33), entry.Created.UtcTicks);
+        return PublishAsync(message);
+    }
+
+    /// <summary>Tells the other nodes an entry was withdrawn.</summary>
+    public Task PublishRemovedAsync(UInt128 hash)
+    {
+        var message = NewMessage(MessageType.Removed, 16);
+        BinaryPrimitives.WriteUInt128LittleEndian(message.AsSpan(17), hash);
+        return PublishAsync(message);
+    }
+
+    /// <summary>Records a tag invalidation in Redis and tells every node; queued for later when Redis is unavailable.</summary>
+    public async Task InvalidateAsync(string tag, long atTicks)
+    {
+        if (!await TrySendInvalidationAsync(tag, atTicks))
+        {
+            if (_pending.Count < MaximumPendingInvalidations)
+            {
+                _pending.Enqueue((tag, atTicks));
+            }
+
+            Log.InvalidationQueued(_logger, tag);
+        }
+    }
+
+    /// <summary>Completes when another node announces an entry for <paramref name="hash"/>.</summary>
+    public Task WhenStoredAsync(UInt128 hash) =>
+        _waiters.GetOrAdd(hash, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+    /// <summary>Reloads the invalidation records from Redis and trims the old ones.</summary>
+    public async Task SyncTagsAsync()
+    {
+        var horizon = _clock.UtcNow - Retention();
+        var min = horizon.ToUnixTimeMilliseconds();
+        var (ok, records) = await _connection.RunAsync(db => db.SortedSetRangeByScoreWithScoresAsync(_tagsKey, min, double.PositiveInfinity), "tags-read");
+        if (ok && records is not null)
+        {
+            foreach (var record in records)
+            {
+                _tags.Record(record.Element.ToString(), RemoteTicks(MillisecondsToTicks(record.Score)));
+            }
+        }
+
+        await _connection.RunAsync(db => db.SortedSetRemoveRangeByScoreAsync(_tagsKey, double.NegativeInfinity, min, Exclude.Stop), "tags-trim");
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _connection.ConnectionChanged -= OnConnectionChanged;
+        return _syncTimer?.DisposeAsync() ?? ValueTask.CompletedTask;
+    }
+
+    private async Task InitializeAsync()
+    {
+        try
+        {
+            await _connection.Ready;
+        }
+        catch (Exception e) when (e is RedisException or ArgumentException or InvalidOperationException)
+        {
+            return;
+        }
+
+        await TrySubscribeAsync();
+        await SyncTagsAsync();
+    }
+
+    private async Task TrySubscribeAsync()
+    {
+        var multiplexer = _connection.Multiplexer;
+        if (multiplexer is null || !multiplexer.IsConnected || Interlocked.CompareExchange(ref _subscribed, 1, 0) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await multiplexer.GetSubscriber().SubscribeAsync(_channel, (_, value) => OnMessage(value)).WaitAsync(TimeSpan.FromSeconds(5), _clock.TimeProvider);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or InvalidOperationException)
+        {
+            Volatile.Write(ref _subscribed, 0);
+            Log.RedisCallFailed(_logger, "subscribe", e.GetType().Name, e.Message);
+        }
+    }
+
+    private void OnConnectionChanged(bool connected)
+    {
+        if (!connected)
+        {
+            _missedMessages = true;
+            return;
+        }
+
+        _ = ResyncAsync();
+    }
+
+    private async Task ResyncAsync()
+    {
+        await TrySubscribeAsync();
+        if (_missedMessages && _connection.IsConnected)
+        {
+            _missedMessages = false;
+            _memory.Clear();
+            await SyncTagsAsync();
+            Log.BackplaneResynced(_logger);
+        }
+
+        while (_pending.TryPeek(out var pending))
+        {
+            if (!await TrySendInvalidationAsync(pending.Tag, pending.Ticks))
+            {
+                return;
+            }
+
+            _pending.TryDequeue(out _);
+        }
+    }
+
+    private async Task<bool> TrySendInvalidationAsync(string tag, long atTicks)
+    {
+        var milliseconds = TicksToMilliseconds(atTicks);
+        var (ok, _) = await _connection.RunAsync(db => db.SortedSetAddAsync(_tagsKey, tag, milliseconds, SortedSetWhen.GreaterThan), "tags-write");
+        if (!ok)
+        {
+            return false;
+        }
+
+        var tagBytes = Encoding.UTF8.GetBytes(tag);
+        var message = NewMessage(MessageType.Invalidated, 8 + tagBytes.Length);
+        BinaryPrimitives.WriteInt64LittleEndian(message.AsSpan(17), atTicks);
+        tagBytes.CopyTo(message.AsSpan(25));
+        await PublishAsync(message);
+        return true;
+    }
+
+    private void OnMessage(RedisValue value)
+    {
+        byte[]? message = value;
+        if (message is null || message.Length < 17 || message.AsSpan(1, 16).SequenceEqual(_nodeId))
+        {
+            return;
+        }
+
+        Interlocked.Increment(ref Received);
+        switch ((MessageType)message[0])
+        {
+            case MessageType.Stored when message.Length >= 41:
+                var hash = BinaryPrimitives.ReadUInt128LittleEndian(message.AsSpan(17));
+                var created = BinaryPrimitives.ReadInt64LittleEndian(message.AsSpan(33));
+                if (_memory.Get(hash) is { } local && local.Created.UtcTicks < created)
+                {
+                    _memory.Remove(hash);
+                }
+
+                if (_waiters.TryRemove(hash, out var waiter))
+                {
+                    waiter.TrySetResult();
+                }
+
+                break;
+            case MessageType.Removed when message.Length >= 33:
+                _memory.Remove(BinaryPrimitives.ReadUInt128LittleEndian(message.AsSpan(17)));
+                break;
+            case MessageType.Invalidated when message.Length >= 25:
+                var at = BinaryPrimitives.ReadInt64LittleEndian(message.AsSpan(17));
+                _tags.Record(Encoding.UTF8.GetString(message.AsSpan(25)), RemoteTicks(at));
+                break;
+        }
+    }
+
+    private async Task PublishAsync(byte[] message) =>
+        await _connection.RunAsync(db => db.PublishAsync(_channel, message), "publish");
+
+    private byte[] NewMessage(MessageType type, int payloadLength)
+    {
+        var message = new byte[17 + payloadLength];
+        message[0] = (byte)type;
+        _nodeId.CopyTo(message, 1);
+        return message;
+    }
+
+    // Another node's clock may run ahead of ours: its invalidation also covers what was created just after it.
+    private long RemoteTicks(long ticks) => ticks + _options.ClockSkewAllowance.Ticks;
+
+    private TimeSpan Retention() => _options.TagRetention > _tags.LongestLifetime ? _options.TagRetention : _tags.LongestLifetime;
+
+    // Rounded up: a record read back never claims an earlier invalidation than the one made.
+    private static double TicksToMilliseconds(long ticks) =>
+        Math.Ceiling((ticks - DateTimeOffset.UnixEpoch.UtcTicks) / (double)TimeSpan.TicksPerMillisecond);
+
+    private static long MillisecondsToTicks(double milliseconds) =>
+        DateTimeOffset.UnixEpoch.UtcTicks + ((long)milliseconds * TimeSpan.TicksPerMillisecond);
+
+    private enum MessageType : byte
+    {
+        Stored = 1,
+        Invalidated = 2,
+        Removed = 3,
+    }
+}

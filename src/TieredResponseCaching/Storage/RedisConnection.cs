@@ -1,0 +1,154 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+using TieredResponseCaching.Diagnostics;
+
+namespace TieredResponseCaching.Storage;
+
+/// <summary>
+/// The Redis connection behind L2, the cluster lock and the backplane, and the guard every call goes through:
+/// a timeout and a circuit breaker (DESIGN rule 4). The app starts and serves while Redis is down; the
+/// connection keeps retrying in the background and everything resumes when it is back.
+/// </summary>
+internal sealed class RedisConnection : IAsyncDisposable
+{
+    private readonly RedisTierOptions _options;
+    private readonly IServiceProvider _services;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly TaskCompletionSource<IConnectionMultiplexer> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private IConnectionMultiplexer? _multiplexer;
+    private bool _ownsMultiplexer;
+    private int _started;
+
+    public RedisConnection(RedisTierOptions options, IServiceProvider services, TimeProvider time, ILogger logger)
+    {
+        _options = options;
+        _services = services;
+        _time = time;
+        _logger = logger;
+        Breaker = new CircuitBreaker(options.FailureThreshold, options.BreakDuration, time);
+        Breaker.StateChanged += open =>
+        {
+            if (open)
+            {
+                Log.BreakerOpened(logger, options.BreakDuration);
+            }
+            else
+            {
+                Log.BreakerClosed(logger);
+            }
+        };
+        Prefix = options.InstanceName;
+    }
+
+    public CircuitBreaker Breaker { get; }
+
+    public string Prefix { get; }
+
+    public TimeSpan Timeout => _options.OperationTimeout;
+
+    /// <summary>The multiplexer once created (it may be disconnected), else <c>null</c>.</summary>
+    public IConnectionMultiplexer? Multiplexer => _multiplexer;
+
+    public bool IsConnected => _multiplexer?.IsConnected == true;
+
+    /// <summary>Completes when the multiplexer exists (connected or retrying).</summary>
+    public Task<IConnectionMultiplexer> Ready => _ready.Task;
+
+    /// <summary>Raised when a connection to Redis fails, and when it is restored.</summary>
+    public event Action<bool>? ConnectionChanged;
+
+    /// <summary>Starts connecting in the background; the app does not wait for Redis.</summary>
+    public void Start()
+    {
+        if (Interlocked.Exchange(ref _started, 1) == 0)
+        {
+            _ = Task.Run(ConnectAsync);
+        }
+    }
+
+    /// <summary>
+    /// Runs one Redis call under the timeout and the breaker. Returns <c>(false, default)</c> when Redis is
+    /// unavailable, slow or failing; never throws.
+    /// </summary>
+    public async Task<(bool Ok, T? Value)> RunAsync<T>(Func<IDatabase, Task<T>> call, string operation)
+    {
+        var multiplexer = _multiplexer;
+        if (multiplexer is null || !multiplexer.IsConnected || !Breaker.AllowsCall)
+        {
+            return (false, default);
+        }
+
+        Task<T>? pending = null;
+        try
+        {
+            pending = call(multiplexer.GetDatabase());
+            var value = await pending.WaitAsync(_options.OperationTimeout, _time);
+            Breaker.RecordSuccess();
+            return (true, value);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException or InvalidOperationException)
+        {
+            Breaker.RecordFailure();
+            Log.RedisCallFailed(_logger, operation, e.GetType().Name, e.Message);
+            if (pending is not null && !pending.IsCompleted)
+            {
+                // A late answer may hold pooled memory (a lease): release it when it arrives.
+                _ = pending.ContinueWith(static t => (t.Result as IDisposable)?.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            }
+
+            return (false, default);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_ownsMultiplexer && _multiplexer is not null)
+        {
+            await _multiplexer.DisposeAsync();
+        }
+    }
+
+    private async Task ConnectAsync()
+    {
+        try
+        {
+            IConnectionMultiplexer multiplexer;
+            if (_options.UseRegisteredConnection)
+            {
+                multiplexer = _services.GetRequiredService<IConnectionMultiplexer>();
+            }
+            else
+            {
+                var configuration = ConfigurationOptions.Parse(_options.Configuration!);
+                configuration.AbortOnConnectFail = false;
+                configuration.BacklogPolicy = BacklogPolicy.FailFast;
+                configuration.ClientName ??= "TieredResponseCaching";
+                configuration.ConnectTimeout = Math.Min(configuration.ConnectTimeout, 2000);
+                configuration.ConnectRetry = Math.Max(configuration.ConnectRetry, 1);
+                configuration.ReconnectRetryPolicy ??= new LinearRetry(250);
+                multiplexer = await ConnectionMultiplexer.ConnectAsync(configuration);
+                _ownsMultiplexer = true;
+            }
+
+            multiplexer.ConnectionFailed += (_, e) =>
+            {
+                Log.RedisConnectionFailed(_logger, e.EndPoint?.ToString() ?? "?", e.ConnectionType.ToString(), e.FailureType.ToString());
+                ConnectionChanged?.Invoke(false);
+            };
+            multiplexer.ConnectionRestored += (_, e) =>
+            {
+                Log.RedisConnectionRestored(_logger, e.EndPoint?.ToString() ?? "?", e.ConnectionType.ToString());
+                ConnectionChanged?.Invoke(true);
+            };
+            _multiplexer = multiplexer;
+            _ready.TrySetResult(multiplexer);
+        }
+        catch (Exception e) when (e is RedisException or ArgumentException or InvalidOperationException)
+        {
+            Log.RedisConfigurationFailed(_logger, e);
+            _ready.TrySetException(e);
+        }
+    }
+}

@@ -1,0 +1,91 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+using TieredResponseCaching.Diagnostics;
+
+namespace TieredResponseCaching.Storage;
+
+/// <summary>
+/// L2: entries in Redis, in the binary format of <see cref="EntrySerializer"/>, under
+/// <c>{prefix}{&lt;hash&gt;}</c> (the braces are a Redis Cluster hash tag: the entry and its lock share a slot).
+/// The Redis TTL is the entry's last useful moment. Reads of one key are coalesced on a node.
+/// </summary>
+internal sealed class RedisTier(RedisConnection connection, long compressionThreshold, TimeProvider time, ILogger logger)
+{
+    private readonly ConcurrentDictionary<UInt128, Task<CachedResponse?>> _reads = new();
+
+    public RedisConnection Connection { get; } = connection;
+
+    public RedisKey EntryKey(UInt128 hash) => Connection.Prefix + "{" + hash.ToString("x32", CultureInfo.InvariantCulture) + "}";
+
+    public RedisKey LockKey(UInt128 hash) => Connection.Prefix + "{" + hash.ToString("x32", CultureInfo.InvariantCulture) + "}:lock";
+
+    /// <summary>The entry stored under the hash, or <c>null</c> (absent, unreadable, or Redis unavailable).</summary>
+    public Task<CachedResponse?> GetAsync(UInt128 hash)
+    {
+        if (_reads.TryGetValue(hash, out var pending))
+        {
+            return pending;
+        }
+
+        var read = new TaskCompletionSource<CachedResponse?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_reads.TryAdd(hash, read.Task))
+        {
+            return _reads.TryGetValue(hash, out pending) ? pending : GetAsync(hash);
+        }
+
+        _ = ReadAsync(hash, read);
+        return read.Task;
+    }
+
+    /// <summary>Writes the entry with a TTL up to its last useful moment; false when Redis was unavailable.</summary>
+    public async Task<bool> SetAsync(CachedResponse entry)
+    {
+        var ttl = entry.ExpiresAt - time.GetUtcNow();
+        if (ttl <= TimeSpan.Zero)
+        {
+            return false;
+        }
+
+        using var buffer = new PooledBufferWriter((int)Math.Min(entry.Body.Length + 1024, 1 << 20));
+        EntrySerializer.Write(entry, buffer, compressionThreshold);
+        var key = EntryKey(entry.Hash);
+        var (ok, _) = await Connection.RunAsync(db => db.StringSetAsync(key, buffer.WrittenMemory, ttl), "set");
+        return ok;
+    }
+
+    public async Task DeleteAsync(UInt128 hash)
+    {
+        var key = EntryKey(hash);
+        await Connection.RunAsync(db => db.KeyDeleteAsync(key), "delete");
+    }
+
+    private async Task ReadAsync(UInt128 hash, TaskCompletionSource<CachedResponse?> read)
+    {
+        CachedResponse? entry = null;
+        try
+        {
+            var key = EntryKey(hash);
+            var (ok, lease) = await Connection.RunAsync(db => db.StringGetLeaseAsync(key), "get");
+            if (ok && lease is not null)
+            {
+                using (lease)
+                {
+                    entry = EntrySerializer.TryRead(lease.Span, hash);
+                }
+
+                if (entry is null)
+                {
+                    Log.CorruptEntry(logger, key.ToString());
+                    await DeleteAsync(hash);
+                }
+            }
+        }
+        finally
+        {
+            _reads.TryRemove(KeyValuePair.Create(hash, read.Task));
+            read.TrySetResult(entry);
+        }
+    }
+}
