@@ -4,9 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 need_apt=()
-# Debian packages the integration tests start for real (added as the tiers that need them land).
-for pkg in ${TEST_DEBIAN_PACKAGES:-}; do
-  command -v "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+# Programs the integration tests start for real, and the Debian package that brings each.
+for pair in redis-server:redis-server redis-cli:redis-tools; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair##*:}")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -42,6 +42,7 @@ internal sealed class RedisBackplane : IAsyncDisposable
     private readonly RedisKey _tagsKey;
     private readonly ConcurrentDictionary<UInt128, TaskCompletionSource> _waiters = new();
     private readonly ConcurrentQueue<(string Tag, long Ticks)> _pending = new();
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ITimer? _syncTimer;
     private int _subscribed;
     private volatile bool _missedMessages;
@@ -60,6 +61,12 @@ internal sealed class RedisBackplane : IAsyncDisposable
 
     /// <summary>Messages received from other nodes (tests and metrics).</summary>
     public long Received;
+
+    /// <summary>Raised after a message from another node was applied (tests synchronise on it).</summary>
+    internal event Action? MessageApplied;
+
+    /// <summary>Completes once the node subscribed and read the invalidation records for the first time.</summary>
+    public Task Ready => _ready.Task;
 
     /// <summary>Whether the node is subscribed now.</summary>
     public bool IsSubscribed => Volatile.Read(ref _subscribed) == 1 && _connection.IsConnected;
@@ -142,6 +149,10 @@ internal sealed class RedisBackplane : IAsyncDisposable
 
         await TrySubscribeAsync();
         await SyncTagsAsync();
+        if (IsSubscribed)
+        {
+            _ready.TrySetResult();
+        }
     }
 
     private async Task TrySubscribeAsync()
@@ -183,6 +194,11 @@ internal sealed class RedisBackplane : IAsyncDisposable
             _memory.Clear();
             await SyncTagsAsync();
             Log.BackplaneResynced(_logger);
+        }
+
+        if (IsSubscribed)
+        {
+            _ready.TrySetResult();
         }
 
         while (_pending.TryPeek(out var pending))
@@ -246,6 +262,8 @@ internal sealed class RedisBackplane : IAsyncDisposable
                 _tags.Record(Encoding.UTF8.GetString(message.AsSpan(25)), RemoteTicks(at));
                 break;
         }
+
+        MessageApplied?.Invoke();
     }
 
     private async Task PublishAsync(byte[] message) =>

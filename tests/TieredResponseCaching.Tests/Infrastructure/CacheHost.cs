@@ -16,16 +16,19 @@ public sealed class CacheHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private CacheHost(WebApplication app, FakeTimeProvider time)
+    private CacheHost(WebApplication app, TimeProvider clock)
     {
         _app = app;
-        Time = time;
+        Clock = clock;
         Client = app.GetTestClient();
     }
 
     public HttpClient Client { get; }
 
-    public FakeTimeProvider Time { get; }
+    /// <summary>The host's clock: a <see cref="FakeTimeProvider"/> unless the test asked for real time.</summary>
+    public TimeProvider Clock { get; }
+
+    public FakeTimeProvider Time => Clock as FakeTimeProvider ?? throw new InvalidOperationException("This host runs on real time.");
 
     public IServiceProvider Services => _app.Services;
 
@@ -44,16 +47,22 @@ public sealed class CacheHost : IAsyncDisposable
         Action<TieredResponseCacheOptions>? configure = null,
         Action<IServiceCollection>? services = null,
         Action<WebApplication>? beforeCache = null,
-        Action<WebApplication>? afterCache = null)
+        Action<WebApplication>? afterCache = null,
+        TimeProvider? clock = null,
+        string? redis = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseTestServer();
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         builder.Logging.AddProvider(LogSink.Provider);
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
-        builder.Services.AddSingleton<TimeProvider>(time);
-        builder.Services.AddTieredResponseCache(configure);
+        var time = clock ?? NewFakeClock();
+        builder.Services.AddSingleton(time);
+        builder.Services.AddTieredResponseCache(options =>
+        {
+            options.Redis.Configuration = redis;
+            configure?.Invoke(options);
+        });
         services?.Invoke(builder.Services);
         var app = builder.Build();
         app.UseRouting();
@@ -62,8 +71,17 @@ public sealed class CacheHost : IAsyncDisposable
         afterCache?.Invoke(app);
         map(app);
         await app.StartAsync();
-        return new CacheHost(app, time);
+        var host = new CacheHost(app, time);
+        if (redis is not null)
+        {
+            await host.Runtime.Backplane!.Ready.WaitAsync(TimeSpan.FromSeconds(15));
+        }
+
+        return host;
     }
+
+    /// <summary>A fake clock at a fixed start; share one between hosts that play nodes of one cluster.</summary>
+    public static FakeTimeProvider NewFakeClock() => new(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
 
     public async ValueTask DisposeAsync()
     {
