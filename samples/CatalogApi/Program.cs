@@ -80,7 +80,9 @@ app.MapGet("/products", (ProductCatalog catalog, TimeProvider time, int page = 1
 
 // A duration on a minimal-API endpoint. VaryByQuery() with no keys ignores the query string altogether. A price
 // change invalidates this path (InvalidateAsync), so the 30 seconds never serve an old price.
-app.MapGet("/products/{id:int}", (int id, ProductCatalog catalog) =>
+// MapGet matches GET only (routing answers HEAD with 405 before the cache sees it); mapping HEAD as well lets
+// the cache answer HEAD from the GET entry.
+app.MapMethods("/products/{id:int}", [HttpMethods.Get, HttpMethods.Head], (int id, ProductCatalog catalog) =>
         catalog.Find(id) is { } product ? Results.Ok(product) : Results.NotFound())
     .CacheFor(TimeSpan.FromSeconds(30), p => p.VaryByQuery());
 

@@ -63,6 +63,20 @@ public sealed class CatalogSampleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task HEAD_is_answered_from_the_GET_entry()
+    {
+        var get = await _client.GetAsync("/products/3");
+        using var head = new HttpRequestMessage(HttpMethod.Head, "/products/3");
+
+        var response = await _client.SendAsync(head);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("TieredResponseCache; hit", CacheStatus(response), StringComparison.Ordinal);
+        Assert.Equal(get.Content.Headers.ContentType, response.Content.Headers.ContentType);
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
     public async Task A_price_change_invalidates_the_product_and_the_lists_tagged_catalog()
     {
         await _client.GetAsync("/products/1");
