@@ -1,0 +1,166 @@
+// CatalogApi: a small product catalog that shows TieredResponseCaching on minimal APIs and MVC controllers.
+// L1 only (in-process memory), nothing to install. README.md in this folder has a curl tour of every feature.
+using System.Security.Claims;
+using CatalogApi.Catalog;
+using CatalogApi.Demo;
+using Microsoft.AspNetCore.Authentication;
+using TieredResponseCaching;
+
+const string DefaultUrl = "http://localhost:5080";
+const int PageSize = 5;
+
+var builder = WebApplication.CreateBuilder(args);
+
+// `dotnet run` takes the address from Properties/launchSettings.json. The compiled dll (dotnet CatalogApi.dll)
+// has no launch profile, so it falls back to the same address unless ASPNETCORE_URLS, --urls or
+// ASPNETCORE_HTTP_PORTS chose one.
+if (string.IsNullOrEmpty(builder.Configuration[WebHostDefaults.ServerUrlsKey])
+    && string.IsNullOrEmpty(builder.Configuration[WebHostDefaults.HttpPortsKey])
+    && string.IsNullOrEmpty(builder.Configuration[WebHostDefaults.HttpsPortsKey]))
+{
+    builder.WebHost.UseUrls(DefaultUrl);
+}
+
+// One clock for the cache and the handlers (a test can swap in a FakeTimeProvider).
+builder.Services.AddSingleton(TimeProvider.System);
+
+builder.Services.AddTieredResponseCache(options =>
+{
+    // Endpoints that name no duration get this one.
+    options.DefaultPolicy.Duration = TimeSpan.FromSeconds(60);
+
+    // A named policy, shared by every endpoint that says .CacheFor("catalog") or [CacheFor("catalog")].
+    options.AddPolicy("catalog", p => p.Duration(TimeSpan.FromMinutes(5))
+                                       .StaleWhileRevalidate(TimeSpan.FromMinutes(1))
+                                       .VaryByQuery("page", "category")
+                                       .Tags("catalog"));
+});
+
+// DEMO ONLY: "X-Demo-User: alice" makes the request alice's (see DemoUserAuthenticationHandler).
+builder.Services.AddAuthentication(DemoUserAuthenticationHandler.SchemeName)
+    .AddScheme<AuthenticationSchemeOptions, DemoUserAuthenticationHandler>(DemoUserAuthenticationHandler.SchemeName, configureOptions: null);
+builder.Services.AddAuthorization();
+builder.Services.AddControllers();
+
+builder.Services.AddSingleton<ProductCatalog>();
+builder.Services.AddSingleton<SlowOrigin>();
+builder.Services.AddSingleton<MissCostMeter>();
+
+var app = builder.Build();
+
+// The order matters: the cache reads the endpoint's policy (after routing) and the user (after authentication),
+// and a hit is answered before anything later in the pipeline runs.
+app.UseRouting();
+app.UseAuthentication();
+app.UseTieredResponseCache();
+app.UseAuthorization();
+
+app.MapGet("/", () => Results.Text(
+    """
+    CatalogApi: TieredResponseCaching sample (see samples/CatalogApi/README.md)
+      GET  /products?page=&category=   named policy "catalog": 5 min + 1 min stale-while-revalidate, varies by page and category
+      GET  /products/{id}              .CacheFor(30 s), ignores the query string
+      POST /products/{id}/price        {"price": 9.99}: updates and invalidates /products/{id} and the tag "catalog"
+      GET  /categories                 MVC, [CacheFor(120)] on the controller
+      GET  /categories/{name}?sort=    MVC, [CacheFor(30)] on the action overrides the controller
+      GET  /categories/{name}/stock    MVC, NoStore: never cached
+      GET  /greeting                   varies by Accept-Language
+      GET  /me/favourites              per user (header X-Demo-User: alice), Cache-Control: private
+      GET  /slow?delayMs=2000          5 s + 60 s stale-while-revalidate: watch collapsing and background refresh
+      GET  /_cache/stats               the cache's counters, hit rate and weighted miss cost per endpoint
+
+    """));
+
+// Vary by query: only page and category form the key (from the named policy), so ?utm_source=... shares the entry.
+app.MapGet("/products", (ProductCatalog catalog, TimeProvider time, int page = 1, string? category = null) =>
+        page < 1
+            ? Results.BadRequest(new { error = "page starts at 1" })
+            : Results.Ok(new { page, category, items = catalog.List(category, page, PageSize), generatedAt = time.GetUtcNow() }))
+    .CacheFor("catalog");
+
+// A duration on a minimal-API endpoint. VaryByQuery() with no keys ignores the query string altogether. A price
+// change invalidates this path (InvalidateAsync), so the 30 seconds never serve an old price.
+// MapGet matches GET only (routing answers HEAD with 405 before the cache sees it); mapping HEAD as well lets
+// the cache answer HEAD from the GET entry.
+app.MapMethods("/products/{id:int}", [HttpMethods.Get, HttpMethods.Head], (int id, ProductCatalog catalog) =>
+        catalog.Find(id) is { } product ? Results.Ok(product) : Results.NotFound())
+    .CacheFor(TimeSpan.FromSeconds(30), p => p.VaryByQuery());
+
+// Not cached (POST): changes data, then invalidates what showed the old data.
+app.MapPost("/products/{id:int}/price", async (int id, PriceChange change, ProductCatalog catalog, ITieredResponseCache cache) =>
+{
+    if (change.Price <= 0)
+    {
+        return Results.BadRequest(new { error = "price must be positive" });
+    }
+
+    if (catalog.SetPrice(id, change.Price) is not { } product)
+    {
+        return Results.NotFound();
+    }
+
+    await cache.InvalidateAsync($"/products/{id}");    // this product's page, whatever its query string
+    await cache.InvalidateTagAsync("catalog");         // everything else showing prices: /products, /categories/{name}, /me/favourites
+    return Results.Ok(product);
+});
+
+// Vary by a request header: one entry per Accept-Language value, and the response says "Vary: accept-language".
+// The key is the header's exact value, so "fr" and "fr-CH" are separate entries (both in French).
+app.MapGet("/greeting", (HttpContext context, TimeProvider time) =>
+{
+    var (language, greeting) = Greetings.For(context.Request.Headers.AcceptLanguage);
+    context.Response.Headers.ContentLanguage = language;
+    return Results.Ok(new { language, greeting, generatedAt = time.GetUtcNow() });
+}).CacheFor(TimeSpan.FromMinutes(10), p => p.VaryByHeader("Accept-Language"));
+
+// Per user: without VaryByUser the cache refuses requests with an authenticated user (nothing that could leak
+// is stored). With it, each user gets their own entry, marked Cache-Control: private. Anonymous requests are
+// refused by RequireAuthorization (401, a status the cache does not store). The favourites show prices, so they
+// carry the "catalog" tag too: a price change drops every user's entry at once.
+app.MapGet("/me/favourites", (ClaimsPrincipal user, ProductCatalog catalog, TimeProvider time) =>
+{
+    var name = user.Identity?.Name ?? "";
+    // A stable, user-specific pick of three products.
+    var first = name.Sum(c => c) % 10 + 1;
+    var favourites = new[] { first, first + 1, first + 2 }.Select(catalog.Find).OfType<Product>();
+    return Results.Ok(new { user = name, favourites, generatedAt = time.GetUtcNow() });
+})
+.RequireAuthorization()
+.CacheFor(TimeSpan.FromSeconds(60), p => p.VaryByUser().Tags("catalog"));
+
+// A slow origin. Concurrent requests for one cold key run it once (single flight, "collapsed"); after 5 s the
+// entry is stale and is served at once for up to 60 s more while one background refresh replaces it.
+// Every query key forms the key (the default), delayMs included: each delayMs value, or any extra parameter
+// such as &demo=2, is a cold entry of its own, so the demos can be repeated without waiting.
+app.MapGet("/slow", async (SlowOrigin origin, CancellationToken aborted, int delayMs = 1000) =>
+        Results.Ok(await origin.RunAsync(Math.Clamp(delayMs, 0, SlowOrigin.MaximumDelayMs), aborted)))
+    .CacheFor(TimeSpan.FromSeconds(5), p => p.StaleWhileRevalidate(TimeSpan.FromSeconds(60)));
+
+// Not cached: the cache's own numbers.
+app.MapGet("/_cache/stats", (ITieredResponseCache cache, MissCostMeter missCost, ProductCatalog catalog) =>
+{
+    var stats = cache.GetStatistics();
+    // Statistics count collapsed requests among the misses; they were served from the cache all the same.
+    var lookups = stats.Hits + stats.StaleHits + stats.Misses;
+    var fromCache = stats.Hits + stats.StaleHits + stats.Collapsed;
+    return Results.Ok(new
+    {
+        hitRate = lookups == 0 ? 0 : Math.Round((double)fromCache / lookups, 3),
+        statistics = stats,
+        catalogReads = catalog.Reads,
+        endpoints = missCost.Snapshot(),
+    });
+});
+
+app.MapControllers();
+
+// Start listening to the cache's meter before the first request.
+app.Services.GetRequiredService<MissCostMeter>();
+
+app.Run();
+
+/// <summary>The body of <c>POST /products/{id}/price</c>.</summary>
+internal sealed record PriceChange(decimal Price);
+
+/// <summary>Visible to the smoke tests (WebApplicationFactory&lt;Program&gt;).</summary>
+public partial class Program;
