@@ -1,5 +1,6 @@
 // CatalogApi: a small product catalog that shows TieredResponseCaching on minimal APIs and MVC controllers.
-// L1 only (in-process memory), nothing to install. README.md in this folder has a curl tour of every feature.
+// L1 only (in-process memory) by default, nothing to install; with --Redis localhost:6379 several instances share
+// a Redis L2 and invalidate each other. README.md in this folder has a curl tour of every feature.
 using System.Security.Claims;
 using CatalogApi.Catalog;
 using CatalogApi.Demo;
@@ -26,6 +27,10 @@ builder.Services.AddSingleton(TimeProvider.System);
 
 builder.Services.AddTieredResponseCache(options =>
 {
+    // Absent (the default): L1 only. "--Redis localhost:6379" (or the Redis setting): shared L2 and backplane.
+    options.Redis.Configuration = builder.Configuration["Redis"];
+    options.Redis.InstanceName = "catalog:";
+
     // Endpoints that name no duration get this one.
     options.DefaultPolicy.Duration = TimeSpan.FromSeconds(60);
 

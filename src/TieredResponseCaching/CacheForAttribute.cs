@@ -12,6 +12,11 @@ public sealed class CacheForAttribute : Attribute, ICachePolicyMetadata
 {
     private readonly CachePolicyOptions _options = new();
 
+    /// <summary>Cache with the default policy's settings (or turn caching off: <c>[CacheFor(NoStore = true)]</c>).</summary>
+    public CacheForAttribute()
+    {
+    }
+
     /// <summary>Cache for <paramref name="seconds"/> seconds, with the other settings from the default policy.</summary>
     public CacheForAttribute(int seconds) => _options.Duration = TimeSpan.FromSeconds(seconds);
 

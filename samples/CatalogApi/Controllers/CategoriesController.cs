@@ -40,7 +40,7 @@ public sealed class CategoriesController(ProductCatalog catalog, TimeProvider ti
 
     /// <summary>Live stock levels must never be cached: NoStore exempts this action from the controller's policy.</summary>
     [HttpGet("{name}/stock")]
-    [CacheFor(0, NoStore = true)]
+    [CacheFor(NoStore = true)]
     public IActionResult Stock(string name)
     {
         var now = time.GetUtcNow();
