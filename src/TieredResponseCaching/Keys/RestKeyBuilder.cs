@@ -12,7 +12,7 @@ namespace TieredResponseCaching.Keys;
 /// Query parameters are percent-decoded (<c>%2f</c> and <c>%2F</c>, <c>+</c> and <c>%20</c> are the same
 /// byte), sorted by name ordinally, and repeated names keep their order, since <c>?a=1&amp;a=2</c> and
 /// <c>?a=2&amp;a=1</c> can mean different things to the app. Names listed in the policy match without regard to
-/// ASCII case, as ASP.NET Core's query collection does, but keep their spelling in the key.
+/// case, as ASP.NET Core's query collection does, but keep their spelling in the key.
 /// </remarks>
 internal static class RestKeyBuilder
 {
@@ -148,6 +148,13 @@ internal static class RestKeyBuilder
         foreach (var candidate in varied)
         {
             if (Ascii.EqualsIgnoreCase(name, candidate))
+            {
+                return true;
+            }
+
+            // Beyond ASCII, match exactly as the app's query collection does (OrdinalIgnoreCase); rare, so it may allocate.
+            if ((!Ascii.IsValid(name) || !Ascii.IsValid(candidate))
+                && Encoding.UTF8.GetString(name).Equals(Encoding.UTF8.GetString(candidate), StringComparison.OrdinalIgnoreCase))
             {
                 return true;
             }

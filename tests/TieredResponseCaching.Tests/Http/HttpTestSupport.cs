@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -47,6 +48,22 @@ internal static class HttpTestSupport
         }
 
         return host.Client.SendAsync(request);
+    }
+
+    /// <summary>GETs <paramref name="url"/> and returns the body.</summary>
+    public static async Task<string> Fetch(this CacheHost host, string url) => await (await host.Client.GetAsync(url)).Body();
+
+    /// <summary>GETs <paramref name="path"/> with <paramref name="rawQuery"/> exactly as written (no client-side escaping) and returns the body.</summary>
+    public static async Task<string> FetchRaw(this CacheHost host, string path, string rawQuery)
+    {
+        var context = await host.Server.SendAsync(c =>
+        {
+            c.Request.Method = HttpMethods.Get;
+            c.Request.Path = path;
+            c.Request.QueryString = new QueryString(rawQuery);
+        });
+        using var reader = new StreamReader(context.Response.Body);
+        return await reader.ReadToEndAsync();
     }
 
     public static Task<HttpResponseMessage> GetAsync(this CacheHost host, string url, params (string Name, string Value)[] headers) =>
