@@ -421,6 +421,32 @@ public class HeaderTests
         Assert.Equal(3, app.Calls);
     }
 
+    [Theory]
+    [InlineData("a", "a", "A")]
+    [InlineData("ä", "%C3%A4", "%C3%84")]
+    public async Task Repeated_query_keys_differing_only_in_case_keep_their_order(string name, string lower, string upper)
+    {
+        // The app's query collection ignores case, so ?a=1&A=2 reads a = [1, 2] and ?A=2&a=1 reads a = [2, 1].
+        var app = new Echo(name);
+        await using var host = await app.StartAsync();
+
+        Assert.Equal($"{name}=1,2 1", await host.FetchRaw("/q", $"?{lower}=1&{upper}=2"));
+        Assert.Equal($"{name}=2,1 2", await host.FetchRaw("/q", $"?{upper}=2&{lower}=1"));
+        Assert.Equal($"{name}=1,2 1", await host.FetchRaw("/q", $"?{lower}=1&{upper}=2"));
+        Assert.Equal(2, app.Calls);
+    }
+
+    [Fact]
+    public async Task VaryByQuery_keeps_the_order_of_a_listed_key_repeated_in_different_case()
+    {
+        var app = new Echo("page");
+        await using var host = await app.StartAsync(p => p.VaryByQuery("page"));
+
+        Assert.Equal("page=1,2 1", await host.FetchRaw("/q", "?page=1&PAGE=2"));
+        Assert.Equal("page=2,1 2", await host.FetchRaw("/q", "?PAGE=2&page=1"));
+        Assert.Equal(2, app.Calls);
+    }
+
     [Fact]
     public async Task Percent_encoding_is_normalised_in_query_names_and_values()
     {
