@@ -292,10 +292,10 @@ public class ConditionalRequestTests
     }
 
     [Fact]
-    public async Task Not_modified_response_carries_ETag_Cache_Control_Vary_and_Expires_and_no_body()
+    public async Task Not_modified_response_carries_ETag_Cache_Control_Vary_Expires_and_Content_Location_and_no_body()
     {
         var expires = Start.AddHours(2).ToString("R");
-        var app = new Document { Expires = expires, Headers = { ["X-Doc"] = "yes" } };
+        var app = new Document { Expires = expires, Headers = { ["X-Doc"] = "yes", ["Content-Location"] = "/doc.txt" } };
         await using var host = await app.StartAsync(p => p.VaryByHeader("Accept-Language").StaleWhileRevalidate(TimeSpan.FromSeconds(30)));
         var etag = await PrimeAsync(host, ("Accept-Language", "en"));
         host.Time.Advance(TimeSpan.FromSeconds(7));
@@ -307,6 +307,7 @@ public class ConditionalRequestTests
         Assert.Equal("public, max-age=60, stale-while-revalidate=30", response.Header("Cache-Control"));
         Assert.Equal("accept-language", response.Header("Vary"));
         Assert.Equal(expires, response.Header("Expires"));
+        Assert.Equal("/doc.txt", response.Header("Content-Location"));
         Assert.Equal("7", response.Header("Age"));
         Assert.Equal("TieredResponseCache; hit; ttl=53", response.CacheStatus());
         Assert.Null(response.Header("X-Doc"));

@@ -602,6 +602,19 @@ public class HeaderTests
     }
 
     [Fact]
+    public async Task Different_schemes_are_different_entries()
+    {
+        var calls = 0;
+        await using var host = await CacheHost.StartAsync(app =>
+            app.MapGet("/r", (HttpContext c) => $"{c.Request.Scheme} {++calls}").CacheFor(Minute));
+
+        Assert.Equal("http 1", await host.Fetch("http://shop.example/r"));
+        Assert.Equal("https 2", await host.Fetch("https://shop.example/r"));
+        Assert.Equal("http 1", await host.Fetch("http://shop.example/r"));
+        Assert.Equal(2, calls);
+    }
+
+    [Fact]
     public async Task Host_names_differing_only_in_case_share_an_entry()
     {
         var calls = 0;
