@@ -68,11 +68,7 @@ internal static class ConditionalRequests
         var storedIsWeak = stored.StartsWith("W/", StringComparison.Ordinal);
         if (storedIsWeak)
         {
-            if (!weak)
-            {
-                return false;
-            }
-
+            // Not an early "no" for strong comparison: "*" still matches a weakly tagged representation (§13.1.1).
             stored = stored[2..];
         }
 
@@ -110,7 +106,7 @@ internal static class ConditionalRequests
                 }
 
                 var tag = rest[..(close + 2)];
-                if ((weak || !isWeak) && tag.SequenceEqual(stored))
+                if ((weak || (!isWeak && !storedIsWeak)) && tag.SequenceEqual(stored))
                 {
                     return true;
                 }

@@ -10,9 +10,10 @@ namespace TieredResponseCaching.Keys;
 /// </summary>
 /// <remarks>
 /// Query parameters are percent-decoded (<c>%2f</c> and <c>%2F</c>, <c>+</c> and <c>%20</c> are the same
-/// byte), sorted by name ordinally, and repeated names keep their order, since <c>?a=1&amp;a=2</c> and
-/// <c>?a=2&amp;a=1</c> can mean different things to the app. Names listed in the policy match without regard to
-/// ASCII case, as ASP.NET Core's query collection does, but keep their spelling in the key.
+/// byte), sorted by name ordinally without regard to case, and repeated names keep their order (also <c>a</c>
+/// and <c>A</c>), since <c>?a=1&amp;a=2</c> and <c>?a=2&amp;a=1</c> can mean different things to the app.
+/// Names listed in the policy match without regard to case, as ASP.NET Core's query collection does, but keep
+/// their spelling in the key.
 /// </remarks>
 internal static class RestKeyBuilder
 {
@@ -151,6 +152,13 @@ internal static class RestKeyBuilder
             {
                 return true;
             }
+
+            // Beyond ASCII, match exactly as the app's query collection does (OrdinalIgnoreCase); rare, so it may allocate.
+            if ((!Ascii.IsValid(name) || !Ascii.IsValid(candidate))
+                && Encoding.UTF8.GetString(name).Equals(Encoding.UTF8.GetString(candidate), StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
         }
 
         return false;
@@ -221,8 +229,35 @@ internal static class RestKeyBuilder
 
     private static int Compare(in QueryParameter x, in QueryParameter y, byte[] decoded)
     {
-        var byName = decoded.AsSpan(x.NameStart, x.NameLength).SequenceCompareTo(decoded.AsSpan(y.NameStart, y.NameLength));
+        var byName = CompareNames(decoded.AsSpan(x.NameStart, x.NameLength), decoded.AsSpan(y.NameStart, y.NameLength));
         return byName != 0 ? byName : x.Order.CompareTo(y.Order);
+    }
+
+    /// <summary>
+    /// Orders names as the app's query collection tells them apart (OrdinalIgnoreCase): names it treats as one
+    /// (<c>a</c>, <c>A</c>) tie, so their values keep the order the app reads them in.
+    /// </summary>
+    private static int CompareNames(ReadOnlySpan<byte> x, ReadOnlySpan<byte> y)
+    {
+        var length = Math.Min(x.Length, y.Length);
+        for (var i = 0; i < length; i++)
+        {
+            var a = x[i];
+            var b = y[i];
+            if ((a | b) >= 0x80)
+            {
+                // Rare: a non-ASCII name, compared as the query collection compares it.
+                return string.Compare(Encoding.UTF8.GetString(x), Encoding.UTF8.GetString(y), StringComparison.OrdinalIgnoreCase);
+            }
+
+            var byChar = (a is >= (byte)'a' and <= (byte)'z' ? a - 0x20 : a) - (b is >= (byte)'a' and <= (byte)'z' ? b - 0x20 : b);
+            if (byChar != 0)
+            {
+                return byChar;
+            }
+        }
+
+        return x.Length - y.Length;
     }
 
     private readonly record struct QueryParameter(int NameStart, int NameLength, int ValueStart, int ValueLength, int Order);

@@ -126,7 +126,7 @@ internal static class PolicyCompiler
             StaleWhileRevalidate = swr,
             StaleIfError = sie,
             VaryByAllQueryKeys = allQueryKeys,
-            VaryByQueryKeys = allQueryKeys ? [] : [.. queryKeys.Select(k => Encoding.UTF8.GetBytes(k.ToLowerInvariant()))],
+            VaryByQueryKeys = allQueryKeys ? [] : [.. queryKeys.Select(k => Encoding.UTF8.GetBytes(k))],
             VaryByHeaders = headers,
             VaryByRouteValues = routeValues,
             VaryByUser = varyByUser,

@@ -20,7 +20,7 @@ internal sealed class ResolvedPolicy
     /// <summary>True when every query key forms the key; <see cref="VaryByQueryKeys"/> is then empty.</summary>
     public required bool VaryByAllQueryKeys { get; init; }
 
-    /// <summary>The query keys that form the key, as UTF-8 bytes in lower case (matched without regard to ASCII case).</summary>
+    /// <summary>The query keys that form the key, as UTF-8 bytes as written (matched without regard to case, as the query collection does).</summary>
     public required byte[][] VaryByQueryKeys { get; init; }
 
     /// <summary>Lower-case header names, sorted ordinally.</summary>
