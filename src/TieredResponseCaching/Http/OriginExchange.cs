@@ -173,7 +173,7 @@ internal sealed class OriginExchange
             // The client's validator matches what the app just produced: 304 instead of the body (RFC 9110 §13.1.2).
             capture.DiscardHeld();
             _writingOwnResponse = true;
-            response.Headers.Clear();
+            RemoveRepresentationHeaders(response.Headers);
             response.StatusCode = StatusCodes.Status304NotModified;
             foreach (var field in entry.NotModifiedHeaders)
             {
@@ -190,6 +190,12 @@ internal sealed class OriginExchange
                 response.ContentLength = buffer.Length;
             }
 
+            if (entry is not null && response.Headers.ETag.Count == 0)
+            {
+                // The whole body is known: the client gets the validator now rather than on its next request.
+                response.Headers.ETag = entry.ETag;
+            }
+
             await capture.ReleaseAsync(_context.RequestAborted);
         }
 
@@ -202,6 +208,22 @@ internal sealed class OriginExchange
 
         await StoreAsync(entry);
         return new FlightOutcome(entry, false);
+    }
+
+    /// <summary>
+    /// A 304 carries no representation metadata beyond what the entry adds back (RFC 9110 §15.4.5); headers set by
+    /// middleware in front of the cache (CORS, security headers) stay.
+    /// </summary>
+    private static void RemoveRepresentationHeaders(IHeaderDictionary headers)
+    {
+        foreach (var name in headers.Keys.ToArray())
+        {
+            if (name.StartsWith("Content-", StringComparison.OrdinalIgnoreCase)
+                || name.Equals(Microsoft.Net.Http.Headers.HeaderNames.LastModified, StringComparison.OrdinalIgnoreCase))
+            {
+                headers.Remove(name);
+            }
+        }
     }
 
     private CachedResponse? TryCreateEntry(DateTimeOffset created)

@@ -404,7 +404,36 @@ public class ConditionalRequestTests
         Assert.Equal(Miss, conditional.CacheStatus());
         Assert.Equal(Body, await next.Body());
         Assert.Equal(Hit, next.CacheStatus());
+        Assert.Equal(next.Header("ETag"), conditional.Header("ETag"));
         Assert.Equal(1, app.Calls);
+    }
+
+    [Fact]
+    public async Task Not_modified_answer_to_a_conditional_miss_keeps_headers_set_in_front_of_the_cache()
+    {
+        var calls = 0;
+        await using var host = await CacheHost.StartAsync(
+            app => app.MapGet("/doc", (HttpContext context) =>
+            {
+                calls++;
+                context.Response.Headers.ETag = "\"v1\"";
+                context.Response.Headers.ContentLanguage = "en";
+                return Body;
+            }).CacheFor(Minute),
+            beforeCache: app => app.Use((context, next) =>
+            {
+                context.Response.Headers["X-Frame-Options"] = "DENY";
+                return next(context);
+            }));
+
+        var conditional = await host.GetAsync("/doc", ("If-None-Match", "\"v1\""));
+
+        Assert.Equal(HttpStatusCode.NotModified, conditional.StatusCode);
+        Assert.Equal("DENY", conditional.Header("X-Frame-Options"));
+        Assert.Null(conditional.Header("Content-Language"));
+        Assert.Null(conditional.Header("Content-Type"));
+        Assert.Equal("\"v1\"", conditional.Header("ETag"));
+        Assert.Equal(1, calls);
     }
 
     [Fact]
