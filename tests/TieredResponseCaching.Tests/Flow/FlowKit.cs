@@ -66,6 +66,12 @@ internal static class FlowKit
     public static string CacheStatus(this HttpResponseMessage response) =>
         response.Headers.TryGetValues("Cache-Status", out var values) ? string.Join(", ", values) : "";
 
+    /// <summary>A response header exactly as the server wrote it (HttpClient's typed headers reorder directives).</summary>
+    public static string RawHeader(this HttpResponseMessage response, string name) =>
+        response.Headers.NonValidated.TryGetValues(name, out var values) ? string.Join(", ", values)
+        : response.Content.Headers.NonValidated.TryGetValues(name, out values) ? string.Join(", ", values)
+        : "";
+
     public static Task<string> Body(this HttpResponseMessage response) => response.Content.ReadAsStringAsync();
 
     public static async Task<HttpResponseMessage> GetAsync(this CacheHost host, string uri, params (string Name, string Value)[] headers)

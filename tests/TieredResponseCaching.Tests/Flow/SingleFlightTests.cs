@@ -54,12 +54,14 @@ public class SingleFlightTests
     {
         const int Waiters = 5;
         var calls = 0;
+        var leaderEntered = FlowKit.Signal();
         var release = FlowKit.Signal();
         await using var host = await CacheHost.StartAsync(app => app.MapGet("/personal", async (HttpContext context) =>
         {
             var call = Interlocked.Increment(ref calls);
             if (call == 1)
             {
+                leaderEntered.SetResult();
                 await release.Task;
             }
 
@@ -77,6 +79,7 @@ public class SingleFlightTests
         var waiting = host.WhenWaitersJoined(Waiters);
 
         var leader = host.Client.GetAsync("/personal");
+        await leaderEntered.Task.Guarded();
         var waiters = Enumerable.Range(0, Waiters).Select(_ => host.Client.GetAsync("/personal")).ToArray();
         await waiting.Guarded();
         release.SetResult();
@@ -208,6 +211,7 @@ public class SingleFlightTests
     {
         const int Waiters = 3;
         var calls = 0;
+        var leaderEntered = FlowKit.Signal();
         var release = FlowKit.Signal();
         await using var host = await CacheHost.StartAsync(
             app => app.MapGet("/fragile", async () =>
@@ -215,6 +219,7 @@ public class SingleFlightTests
                 var call = Interlocked.Increment(ref calls);
                 if (call == 1)
                 {
+                    leaderEntered.SetResult();
                     await release.Task;
                     throw new InvalidOperationException("the leader's app failed");
                 }
@@ -225,6 +230,7 @@ public class SingleFlightTests
         var waiting = host.WhenWaitersJoined(Waiters);
 
         var leader = host.Client.GetAsync("/fragile");
+        await leaderEntered.Task.Guarded();
         var waiters = Enumerable.Range(0, Waiters).Select(_ => host.Client.GetAsync("/fragile")).ToArray();
         await waiting.Guarded();
         release.SetResult();
