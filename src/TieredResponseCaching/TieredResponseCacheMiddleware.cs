@@ -135,7 +135,9 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
             }
 
             var now = runtime.Clock.UtcNow;
-            if (outcome.Entry is { } entry && entry.FreshnessAt(now) is Freshness.Fresh or Freshness.StaleWhileRevalidate)
+            // An invalidation while the leader ran makes its entry dead for requests that come after (rule 6).
+            if (outcome.Entry is { } entry && entry.FreshnessAt(now) is Freshness.Fresh or Freshness.StaleWhileRevalidate
+                && !runtime.Store.Tags.IsInvalidated(entry))
             {
                 CacheCounters.Increment(ref runtime.Counters.Collapsed);
                 runtime.Metrics.Request(policy.EndpointName, "collapsed", TierL1);
