@@ -8,9 +8,17 @@ namespace TieredResponseCaching.Policies;
 /// Resolves every endpoint's cache policy when the host starts, so a typo in a policy name or an invalid
 /// setting stops the app with a clear message instead of failing its first request.
 /// </summary>
-internal sealed class PolicyValidationService(IServiceProvider services, EndpointPolicyResolver resolver) : IHostedService
+/// <remarks>
+/// Runs once every hosted service has started: a <c>WebApplication</c> starts its web host last, and only then
+/// are the mapped endpoints in the <see cref="EndpointDataSource"/>; at <c>StartAsync</c> it is still empty.
+/// </remarks>
+internal sealed class PolicyValidationService(IServiceProvider services, EndpointPolicyResolver resolver) : IHostedLifecycleService
 {
-    public Task StartAsync(CancellationToken cancellationToken)
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken)
     {
         var endpoints = services.GetService<EndpointDataSource>();
         if (endpoints is null)
@@ -37,4 +45,8 @@ internal sealed class PolicyValidationService(IServiceProvider services, Endpoin
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
