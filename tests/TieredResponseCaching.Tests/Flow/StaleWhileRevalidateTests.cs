@@ -161,6 +161,58 @@ public class StaleWhileRevalidateTests
     }
 
     [Fact]
+    public async Task Refresh_that_outlives_the_background_refresh_timeout_is_cancelled_and_the_stale_entry_stays()
+    {
+        var timeout = TimeSpan.FromSeconds(3);
+        var calls = 0;
+        var refreshCancelled = FlowKit.Signal();
+        WatchedTimeProvider time = null!;
+        await using var host = await CacheHost.StartAsync(
+            app => app.MapGet("/hanging", async (HttpContext context) =>
+            {
+                var call = Interlocked.Increment(ref calls);
+                if (call > 1)
+                {
+                    // Hangs until the cache gives up on it.
+                    var hang = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    using var registration = context.RequestAborted.Register(() =>
+                    {
+                        refreshCancelled.TrySetResult();
+                        hang.TrySetCanceled(context.RequestAborted);
+                    });
+                    await hang.Task;
+                }
+
+                return $"version {call}";
+            }).CacheFor(Fresh, p => p.StaleWhileRevalidate(Revalidate)),
+            options => options.BackgroundRefreshTimeout = timeout,
+            services => time = WatchedTimeProvider.Replace(services));
+        using var first = await host.Client.GetAsync("/hanging");
+        host.Time.Advance(TimeSpan.FromSeconds(12));
+
+        var armed = time.WhenTimerArmed(timeout);
+        using var stale = await host.Client.GetAsync("/hanging");
+        await armed.Guarded();
+        Assert.Equal(1, host.Refresher.Running);
+        host.Time.Advance(timeout);
+        await refreshCancelled.Task.Guarded();
+        await host.Refresher.WhenIdleAsync().Guarded();
+        Assert.Equal(1, host.Statistics.BackgroundRefreshFailures);
+
+        // The stale entry is still served, and its next refresh starts (and is given up on) the same way.
+        armed = time.WhenTimerArmed(timeout);
+        using var stillStale = await host.Client.GetAsync("/hanging");
+        await armed.Guarded();
+        host.Time.Advance(timeout);
+        await host.Refresher.WhenIdleAsync().Guarded();
+
+        Assert.Equal("version 1", await stillStale.Body());
+        Assert.Equal("TieredResponseCache; hit; ttl=-5", stillStale.CacheStatus());
+        Assert.Equal(2, host.Statistics.BackgroundRefreshFailures);
+        Assert.Equal(3, calls);
+    }
+
+    [Fact]
     public async Task Refresh_replays_path_query_varied_headers_and_route_values_in_its_own_scope_without_routing()
     {
         var seen = new ConcurrentQueue<Seen>();

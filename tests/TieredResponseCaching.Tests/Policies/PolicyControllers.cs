@@ -78,6 +78,10 @@ public sealed class PlainController(RunCounter counter) : ControllerBase
 
     [HttpGet("untouched")]
     public string Untouched() => $"untouched #{counter.Next()}";
+
+    [HttpGet("revalidated/{id}")]
+    [CacheFor(10, StaleWhileRevalidate = 20)]
+    public string Revalidated(string id, [FromQuery] string? view) => $"{id} {view} {Request.Method} #{counter.Next()}";
 }
 
 /// <summary>Inherits its base controller's attribute (<c>Inherited = true</c>).</summary>

@@ -86,6 +86,24 @@ public class PolicyTests
     }
 
     [Fact]
+    public async Task Controller_action_is_refreshed_in_the_background_with_its_route_values_and_query()
+    {
+        await using var host = await StartWithControllersAsync();
+        using var first = await host.Client.GetAsync("/policy-tests/plain/revalidated/42?view=full");
+
+        host.Time.Advance(TimeSpan.FromSeconds(15));
+        using var stale = await host.Client.GetAsync("/policy-tests/plain/revalidated/42?view=full");
+        await host.Refresher.WhenIdleAsync().Guarded();
+        using var refreshed = await host.Client.GetAsync("/policy-tests/plain/revalidated/42?view=full");
+
+        Assert.Equal("42 full GET #1", await stale.Body());
+        Assert.Equal("TieredResponseCache; hit; ttl=-5", stale.CacheStatus());
+        Assert.Equal("42 full GET #2", await refreshed.Body());
+        Assert.Equal("TieredResponseCache; hit; ttl=10", refreshed.CacheStatus());
+        Assert.Equal(1, host.Statistics.BackgroundRefreshes);
+    }
+
+    [Fact]
     public async Task Attribute_on_a_base_controller_is_inherited()
     {
         await using var host = await StartWithControllersAsync();
@@ -299,6 +317,18 @@ public class PolicyTests
 
         Assert.StartsWith("TieredResponseCaching: ", error.Message, StringComparison.Ordinal);
         Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Adding_two_policies_with_the_same_name_fails_the_start()
+    {
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => CacheHost.StartAsync(
+            app => app.MapGet("/", () => "root"),
+            options => options
+                .AddPolicy("catalog", p => p.Duration(TimeSpan.FromSeconds(1)))
+                .AddPolicy("Catalog", p => p.Duration(TimeSpan.FromSeconds(2)))));
+
+        Assert.Contains("A cache policy named 'Catalog' has already been added", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
