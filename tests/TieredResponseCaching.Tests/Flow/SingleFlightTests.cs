@@ -180,12 +180,14 @@ public class SingleFlightTests
     public async Task Requests_for_different_keys_do_not_wait_on_each_other()
     {
         var calls = 0;
+        var heldEntered = FlowKit.Signal();
         var release = FlowKit.Signal();
         await using var host = await CacheHost.StartAsync(app => app.MapGet("/items", async (string id) =>
         {
             Interlocked.Increment(ref calls);
             if (id == "held")
             {
+                heldEntered.SetResult();
                 await release.Task;
             }
 
@@ -194,6 +196,7 @@ public class SingleFlightTests
         var waiters = host.CountWaiters();
 
         var held = host.Client.GetAsync("/items?id=held");
+        await heldEntered.Task.Guarded();
         using var other = await host.Client.GetAsync("/items?id=other").Guarded();
 
         Assert.Equal("item other", await other.Body());
