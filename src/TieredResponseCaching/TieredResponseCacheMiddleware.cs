@@ -169,7 +169,9 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
             }
 
             var now = runtime.Clock.UtcNow;
-            if (outcome.Entry is { } entry && entry.FreshnessAt(now) is Freshness.Fresh or Freshness.StaleWhileRevalidate)
+            // An invalidation while the leader ran makes its entry dead for requests that come after (rule 6).
+            if (outcome.Entry is { } entry && entry.FreshnessAt(now) is Freshness.Fresh or Freshness.StaleWhileRevalidate
+                && !runtime.Store.Tags.IsInvalidated(entry))
             {
                 CacheCounters.Increment(ref runtime.Counters.Collapsed);
                 runtime.Metrics.Request(policy.EndpointName, "collapsed", TierL1);
@@ -180,6 +182,8 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
             if (outcome.AppFailed && stale is not null && now < stale.StaleIfErrorUntil)
             {
                 // The leader just saw the app fail: do not pile onto it, serve what stale-if-error allows.
+                // Counted here: a request that ran the app itself was counted as a miss already.
+                runtime.Metrics.Request(policy.EndpointName, "stale", TierL1);
                 await OriginExchange.ServeStaleIfErrorAsync(runtime, context, policy, stale, NotCachedReason.AppException);
                 return;
             }

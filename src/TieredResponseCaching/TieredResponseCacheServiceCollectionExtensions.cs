@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -32,6 +33,7 @@ public static class TieredResponseCacheServiceCollectionExtensions
         services.TryAddSingleton<BackgroundRefresher>();
         services.TryAddSingleton<ITieredResponseCache, TieredResponseCacheService>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CacheStartupService>());
+        services.TryAddEnumerable(ServiceDescriptor.Transient<IStartupFilter, PolicyValidationStartupFilter>());
         return services;
     }
 }

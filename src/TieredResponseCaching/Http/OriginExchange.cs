@@ -92,7 +92,6 @@ internal sealed class OriginExchange
     {
         var now = runtime.Clock.UtcNow;
         CacheCounters.Increment(ref runtime.Counters.StaleIfErrorServed);
-        runtime.Metrics.Request(policy.EndpointName, "stale", "l1");
         Log.StaleIfErrorServed(runtime.Logger, policy.EndpointName, reason.Token(), now - stale.Created);
         var age = Math.Max(0, (long)(now - stale.Created).TotalSeconds);
         var ttl = (long)Math.Floor((stale.FreshUntil - now).TotalSeconds);
