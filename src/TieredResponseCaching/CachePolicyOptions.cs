@@ -51,8 +51,8 @@ public sealed class CachePolicyOptions
     public TimeSpan? SharedMaxAge { get; set; }
 
     /// <summary>
-    /// Turn caching off for the endpoint: nothing is stored and the response is left as the app wrote it. Useful
-    /// to exempt one action from its controller's policy.
+    /// Turn caching off for the endpoint: nothing is looked up or stored, and the response is the app's, with only
+    /// a <c>Cache-Status</c> saying so. Useful to exempt one action from its controller's policy.
     /// </summary>
     public bool? NoStore { get; set; }
 

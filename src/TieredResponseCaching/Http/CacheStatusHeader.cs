@@ -59,17 +59,22 @@ internal sealed class CacheStatusHeader
     public string StaleIfError(long ttlSeconds) =>
         string.Create(CultureInfo.InvariantCulture, $"{_name}; fwd=stale; ttl={ttlSeconds}; detail=stale-if-error");
 
+    /// <summary>Whole seconds since the app began producing the entry.</summary>
+    public static long AgeSeconds(CachedResponse entry, DateTimeOffset now) => Math.Max(0, (long)(now - entry.Created).TotalSeconds);
+
+    /// <summary>Remaining freshness in whole seconds at the given age; negative once stale.</summary>
+    public static long Ttl(CachedResponse entry, long ageSeconds) => (long)(entry.FreshUntil - entry.Created).TotalSeconds - ageSeconds;
+
     /// <summary>The Age and Cache-Status values of a hit on <paramref name="entry"/> at <paramref name="now"/>.</summary>
     public HitHeaderValues HitValues(CachedResponse entry, DateTimeOffset now)
     {
-        var age = Math.Max(0, (long)(now - entry.Created).TotalSeconds);
+        var age = AgeSeconds(entry, now);
         if (entry.ServeCache is HitHeaderValues cached && cached.AgeSeconds == age)
         {
             return cached;
         }
 
-        var lifetime = (long)(entry.FreshUntil - entry.Created).TotalSeconds;
-        var values = new HitHeaderValues(age, age.ToString(CultureInfo.InvariantCulture), Hit(lifetime - age));
+        var values = new HitHeaderValues(age, age.ToString(CultureInfo.InvariantCulture), Hit(Ttl(entry, age)));
         entry.ServeCache = values;
         return values;
     }

@@ -93,9 +93,8 @@ internal sealed class OriginExchange
         var now = runtime.Clock.UtcNow;
         CacheCounters.Increment(ref runtime.Counters.StaleIfErrorServed);
         Log.StaleIfErrorServed(runtime.Logger, policy.EndpointName, reason.Token(), now - stale.Created);
-        var age = Math.Max(0, (long)(now - stale.Created).TotalSeconds);
-        var ttl = (long)Math.Floor((stale.FreshUntil - now).TotalSeconds);
-        return ResponseWriter.ServeAsync(context, stale, age.ToString(System.Globalization.CultureInfo.InvariantCulture), runtime.StatusHeader.StaleIfError(ttl));
+        var age = CacheStatusHeader.AgeSeconds(stale, now);
+        return ResponseWriter.ServeAsync(context, stale, age.ToString(System.Globalization.CultureInfo.InvariantCulture), runtime.StatusHeader.StaleIfError(CacheStatusHeader.Ttl(stale, age)));
     }
 
     private HoldMode ChooseHoldMode(DateTimeOffset now) =>

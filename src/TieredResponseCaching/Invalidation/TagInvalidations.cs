@@ -10,11 +10,12 @@ namespace TieredResponseCaching.Invalidation;
 /// <remarks>
 /// The hit path pays nothing while no invalidation happens: every invalidation bumps <see cref="Epoch"/>, and an
 /// entry re-checks its tags only when the epoch moved since its last check. Records older than the longest
-/// entry lifetime seen can no longer kill anything and are pruned.
+/// entry lifetime seen (and at least an hour) can no longer kill anything and are pruned.
 /// </remarks>
 internal sealed class TagInvalidations(CacheClock clock)
 {
     private const int PruneEvery = 1024;
+    private static readonly TimeSpan MinimumRetention = TimeSpan.FromHours(1);
 
     private readonly ConcurrentDictionary<string, long> _invalidatedAt = new(StringComparer.Ordinal);
     private long _epoch;
@@ -84,7 +85,10 @@ internal sealed class TagInvalidations(CacheClock clock)
 
     internal void Prune()
     {
-        var horizon = clock.UtcNow.UtcTicks - Volatile.Read(ref _longestLifetimeTicks);
+        // Never younger than an hour: a response whose production began before an invalidation may be stored
+        // after it, and the record must still be there to kill it.
+        var keep = Math.Max(Volatile.Read(ref _longestLifetimeTicks), MinimumRetention.Ticks);
+        var horizon = clock.UtcNow.UtcTicks - keep;
         foreach (var (tag, at) in _invalidatedAt)
         {
             if (at < horizon)

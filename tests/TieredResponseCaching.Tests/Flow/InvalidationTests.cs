@@ -276,14 +276,34 @@ public class InvalidationTests
     public async Task Tag_records_are_pruned_once_older_than_the_longest_entry_lifetime()
     {
         await using var host = await CacheHost.StartAsync(app =>
-            app.MapGet("/long", () => "long").CacheFor(TimeSpan.FromSeconds(10), p => p.StaleWhileRevalidate(TimeSpan.FromSeconds(20))));
+            app.MapGet("/long", () => "long").CacheFor(TimeSpan.FromHours(2), p => p.StaleWhileRevalidate(TimeSpan.FromMinutes(30))));
         var tags = host.Runtime.Store.Tags;
         using (await host.Client.GetAsync("/long"))
         {
         }
 
         await host.Cache.InvalidateTagAsync("old");
-        host.Time.Advance(TimeSpan.FromSeconds(30));
+        host.Time.Advance(TimeSpan.FromMinutes(150));
+        tags.Prune();
+        Assert.Equal(1, tags.Count);
+
+        host.Time.Advance(TimeSpan.FromSeconds(1));
+        tags.Prune();
+        Assert.Equal(0, tags.Count);
+    }
+
+    [Fact]
+    public async Task Tag_records_are_kept_at_least_an_hour_for_responses_still_being_produced()
+    {
+        await using var host = await CacheHost.StartAsync(app =>
+            app.MapGet("/short", () => "short").CacheFor(TimeSpan.FromSeconds(10)));
+        var tags = host.Runtime.Store.Tags;
+        using (await host.Client.GetAsync("/short"))
+        {
+        }
+
+        await host.Cache.InvalidateTagAsync("old");
+        host.Time.Advance(TimeSpan.FromMinutes(60));
         tags.Prune();
         Assert.Equal(1, tags.Count);
 
@@ -303,7 +323,7 @@ public class InvalidationTests
         }
 
         await host.Cache.InvalidateTagAsync("old");
-        host.Time.Advance(TimeSpan.FromSeconds(11));
+        host.Time.Advance(TimeSpan.FromMinutes(60) + TimeSpan.FromSeconds(1));
         for (var i = 0; i < 1022; i++)
         {
             await host.Cache.InvalidateTagAsync($"recent-{i}");
@@ -312,7 +332,7 @@ public class InvalidationTests
         Assert.Equal(1023, tags.Count);
         await host.Cache.InvalidateTagAsync("the-1024th");
 
-        // The 1,024th record prunes: "old" (11 s old, entries live 10 s) goes, the 1,023 recent ones stay.
+        // The 1,024th record prunes: "old" (over an hour old, entries live 10 s) goes, the 1,023 recent ones stay.
         Assert.Equal(1023, tags.Count);
     }
 
