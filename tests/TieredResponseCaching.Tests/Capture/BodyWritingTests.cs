@@ -100,6 +100,71 @@ public class BodyWritingTests
     }
 
     [Fact]
+    public async Task Body_writer_data_the_app_never_flushes_still_reaches_the_client_and_the_cache()
+    {
+        var runs = 0;
+        await using var host = await StartAsync(BodyWriteMode.BodyWriterSpan, context =>
+        {
+            Interlocked.Increment(ref runs);
+            var writer = context.Response.BodyWriter;
+            "unflushed"u8.CopyTo(writer.GetSpan(9));
+            writer.Advance(9);
+            return Task.CompletedTask;
+        });
+
+        using var miss = await host.Client.GetAsync("/body");
+        using var hit = await host.Client.GetAsync("/body");
+
+        Assert.Equal("unflushed", await miss.Content.ReadAsStringAsync());
+        Assert.Equal("unflushed", await hit.Content.ReadAsStringAsync());
+        Assert.Equal(9, hit.Content.Headers.ContentLength);
+        Assert.Equal(1, runs);
+    }
+
+    [Theory]
+    [InlineData(BodyWriteMode.StreamWriteAsync)]
+    [InlineData(BodyWriteMode.StreamWrite)]
+    public async Task Body_written_through_both_the_writer_and_the_stream_keeps_the_apps_order(BodyWriteMode streamMode)
+    {
+        var runs = 0;
+        await using var host = await CacheHost.StartAsync(
+            app =>
+            {
+                app.MapGet("/cached", Handler).CacheFor(TimeSpan.FromSeconds(30));
+                app.MapGet("/plain", Handler);
+            },
+            services: s => s.Configure<TestServerOptions>(o => o.AllowSynchronousIO = streamMode == BodyWriteMode.StreamWrite));
+
+        var plain = await host.Client.GetStringAsync("/plain");
+        var miss = await host.Client.GetStringAsync("/cached");
+        var hit = await host.Client.GetStringAsync("/cached");
+
+        Assert.Equal("writer;stream;writer;", plain);
+        Assert.Equal(plain, miss);
+        Assert.Equal(plain, hit);
+        Assert.Equal(2, runs);
+
+        async Task Handler(HttpContext context)
+        {
+            Interlocked.Increment(ref runs);
+            var writer = context.Response.BodyWriter;
+            "writer;"u8.CopyTo(writer.GetSpan(7));
+            writer.Advance(7);
+            if (streamMode == BodyWriteMode.StreamWrite)
+            {
+                context.Response.Body.Write("stream;"u8);
+            }
+            else
+            {
+                await context.Response.Body.WriteAsync("stream;"u8.ToArray());
+            }
+
+            "writer;"u8.CopyTo(writer.GetSpan(7));
+            writer.Advance(7);
+        }
+    }
+
+    [Fact]
     public void Captured_bytes_become_exact_size_segments_below_the_large_object_heap_threshold()
     {
         using var body = new TestBody((3 * CachedBody.SegmentSize) + 123, seed: 4);

@@ -165,11 +165,11 @@ public class IncompleteResponseTests
             app => app.MapGet("/slow", async context =>
             {
                 var run = Interlocked.Increment(ref runs);
+                context.RequestAborted.Register(() => abortSeen.TrySetResult());
                 await context.Response.WriteAsync("first part; ");
                 await context.Response.Body.FlushAsync();
                 if (run == 1)
                 {
-                    context.RequestAborted.Register(() => abortSeen.TrySetResult());
                     await release.Task.Within();
 
                     // An app that ignores a failed write: the cache must notice the abort by itself.
@@ -236,17 +236,18 @@ public class IncompleteResponseTests
             app => app.MapGet("/stream", async context =>
             {
                 var run = Interlocked.Increment(ref runs);
-                await body.WritePieceAsync(context, BodyWriteMode.StreamWriteAsync, 0, 64 * 1024);
-                await context.Response.Body.FlushAsync();
+                context.RequestAborted.Register(() => abortSeen.TrySetResult());
+
+                // With RequestAborted the app's writes throw once the client is gone; without it, Kestrel drops them.
+                var token = appObservesAbort ? context.RequestAborted : CancellationToken.None;
+                await context.Response.Body.WriteAsync(body.Bytes.AsMemory(0, 64 * 1024), token);
+                await context.Response.Body.FlushAsync(token);
                 if (run == 1)
                 {
-                    context.RequestAborted.Register(() => abortSeen.TrySetResult());
                     await release.Task.Within();
                 }
 
-                // With RequestAborted the app's write throws; without it, Kestrel drops writes to a connection that is gone.
-                var rest = body.Bytes.AsMemory(64 * 1024);
-                await context.Response.Body.WriteAsync(rest, appObservesAbort ? context.RequestAborted : CancellationToken.None);
+                await context.Response.Body.WriteAsync(body.Bytes.AsMemory(64 * 1024), token);
             }).CacheFor(Duration),
             beforeCache: app => app.Use(async (context, next) =>
             {
