@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.Features;
 using TieredResponseCaching.Tests.Infrastructure;
 
@@ -154,6 +155,26 @@ public class IncompleteResponseTests
     }
 
     [Fact]
+    public async Task Content_length_that_matches_the_bytes_written_is_stored_and_served_with_it()
+    {
+        var runs = 0;
+        await using var host = await CacheHost.StartAsync(app => app.MapGet("/declared", async context =>
+        {
+            Interlocked.Increment(ref runs);
+            context.Response.ContentLength = 10;
+            await context.Response.Body.WriteAsync("ten bytes!"u8.ToArray());
+        }).CacheFor(Duration));
+
+        using var miss = await host.Client.GetAsync("/declared");
+        using var hit = await host.Client.GetAsync("/declared");
+
+        Assert.Equal("ten bytes!", await hit.Content.ReadAsStringAsync());
+        Assert.Equal(10, hit.Content.Headers.ContentLength);
+        Assert.StartsWith("TieredResponseCache; hit", CacheHeaders.CacheStatus(hit), StringComparison.Ordinal);
+        Assert.Equal(1, runs);
+    }
+
+    [Fact]
     public async Task Client_abort_between_two_writes_stores_nothing_and_the_next_request_runs_the_app()
     {
         LogSink.Capture();
@@ -223,9 +244,9 @@ public class IncompleteResponseTests
     }
 
     [Theory]
-    [InlineData(true, "app-exception")]
-    [InlineData(false, "client-aborted")]
-    public async Task Client_that_closes_its_socket_mid_body_on_Kestrel_leaves_no_entry(bool appObservesAbort, string reason)
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Client_that_closes_its_socket_mid_body_on_Kestrel_leaves_no_entry(bool appObservesAbort)
     {
         using var body = new TestBody(512 * 1024, seed: 8);
         var runs = 0;
@@ -280,7 +301,10 @@ public class IncompleteResponseTests
         await finished.Task.Within();
 
         Assert.Equal(0, host.Statistics.Stores);
-        Assert.Contains(host.Logs, r => r.EventId == 2 && r.Message.Contains(reason, StringComparison.Ordinal));
+        // An app that passes RequestAborted along throws when the client is gone, which the cache counts as an
+        // app exception; an app that does not is caught by the cache's own abort check.
+        var reason = appObservesAbort ? "(client-aborted|app-exception)" : "client-aborted";
+        Assert.Contains(host.Logs, r => r.EventId == 2 && Regex.IsMatch(r.Message, $": {reason}\\.$"));
 
         using var next = await host.Client.GetAsync("/stream");
         BodyAssert.Equal(body.Bytes, await next.Content.ReadAsByteArrayAsync());
