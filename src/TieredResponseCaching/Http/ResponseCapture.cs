@@ -62,7 +62,7 @@ internal sealed class ResponseCapture : Stream, IHttpResponseBodyFeature
 
     Stream IHttpResponseBodyFeature.Stream => this;
 
-    PipeWriter IHttpResponseBodyFeature.Writer => _writer ??= PipeWriter.Create(this, new StreamPipeWriterOptions(leaveOpen: true));
+    PipeWriter IHttpResponseBodyFeature.Writer => _writer ??= PipeWriter.Create(new WriterSink(this), new StreamPipeWriterOptions(leaveOpen: true));
 
     public override bool CanRead => false;
 
@@ -153,6 +153,38 @@ internal sealed class ResponseCapture : Stream, IHttpResponseBodyFeature
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
+        if (HasPendingWriterBytes)
+        {
+            _writer!.FlushAsync().AsTask().GetAwaiter().GetResult();
+        }
+
+        WriteCore(buffer);
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await FlushPendingWriterAsync(cancellationToken);
+        await WriteCoreAsync(buffer, cancellationToken);
+    }
+
+    public override void Flush()
+    {
+        if (HasPendingWriterBytes)
+        {
+            _writer!.FlushAsync().AsTask().GetAwaiter().GetResult();
+        }
+
+        FlushCore();
+    }
+
+    public override async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        await FlushPendingWriterAsync(cancellationToken);
+        await FlushCoreAsync(cancellationToken);
+    }
+
+    private void WriteCore(ReadOnlySpan<byte> buffer)
+    {
         Decide();
         try
         {
@@ -189,7 +221,7 @@ internal sealed class ResponseCapture : Stream, IHttpResponseBodyFeature
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    private async ValueTask WriteCoreAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
         Decide();
         if (Holding)
@@ -231,7 +263,7 @@ internal sealed class ResponseCapture : Stream, IHttpResponseBodyFeature
         Capture(buffer.Span);
     }
 
-    public override void Flush()
+    private void FlushCore()
     {
         Decide();
         if (Holding)
@@ -250,7 +282,7 @@ internal sealed class ResponseCapture : Stream, IHttpResponseBodyFeature
         }
     }
 
-    public override async Task FlushAsync(CancellationToken cancellationToken)
+    private async Task FlushCoreAsync(CancellationToken cancellationToken)
     {
         Decide();
         if (!Holding)
@@ -293,6 +325,20 @@ internal sealed class ResponseCapture : Stream, IHttpResponseBodyFeature
 
     public override void SetLength(long value) => throw new NotSupportedException();
 
+    /// <summary>
+    /// The app left bytes in <c>BodyWriter</c> without flushing them. On a server, <c>Body</c> and <c>BodyWriter</c>
+    /// are one pipe; here they are two ways into this stream, so those bytes go first or the body is reordered.
+    /// </summary>
+    private bool HasPendingWriterBytes => _writer is { CanGetUnflushedBytes: true, UnflushedBytes: > 0 };
+
+    private async ValueTask FlushPendingWriterAsync(CancellationToken cancellationToken)
+    {
+        if (HasPendingWriterBytes)
+        {
+            await _writer!.FlushAsync(cancellationToken);
+        }
+    }
+
     private void Decide()
     {
         if (_decided)
@@ -319,5 +365,43 @@ internal sealed class ResponseCapture : Stream, IHttpResponseBodyFeature
         }
 
         _buffer.Append(data);
+    }
+
+    /// <summary>The stream under <c>BodyWriter</c>: what it flushes goes straight into the capture.</summary>
+    private sealed class WriterSink(ResponseCapture capture) : Stream
+    {
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => capture.WriteCore(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer) => capture.WriteCore(buffer);
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            capture.WriteCoreAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+            capture.WriteCoreAsync(buffer, cancellationToken);
+
+        public override void Flush() => capture.FlushCore();
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => capture.FlushCoreAsync(cancellationToken);
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

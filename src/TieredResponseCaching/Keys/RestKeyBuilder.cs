@@ -10,10 +10,10 @@ namespace TieredResponseCaching.Keys;
 /// </summary>
 /// <remarks>
 /// Query parameters are percent-decoded (<c>%2f</c> and <c>%2F</c>, <c>+</c> and <c>%20</c> are the same
-/// byte), sorted by name ordinally without regard to case, and repeated names keep their order (also <c>a</c>
-/// and <c>A</c>), since <c>?a=1&amp;a=2</c> and <c>?a=2&amp;a=1</c> can mean different things to the app.
-/// Names listed in the policy match without regard to case, as ASP.NET Core's query collection does, but keep
-/// their spelling in the key.
+/// byte), sorted by name without regard to case (the app's query collection merges <c>a</c> and <c>A</c>), and
+/// repeated names keep their order, since <c>?a=1&amp;a=2</c> and <c>?a=2&amp;a=1</c> can mean different things
+/// to the app. Names listed in the policy match without regard to case, as ASP.NET Core's query collection
+/// does, but keep their spelling in the key.
 /// </remarks>
 internal static class RestKeyBuilder
 {
@@ -166,10 +166,13 @@ internal static class RestKeyBuilder
 
     /// <summary>
     /// Decodes <c>%XX</c> and <c>+</c> as ASP.NET Core's query parsing does; malformed escapes stay literal (as
-    /// they do for the app). Returns the bytes written, or -1 for text that is not valid Unicode.
+    /// they do for the app), and so do escapes of bytes that are not valid UTF-8 (<c>%FF</c> and <c>%ff</c> are
+    /// different text to the app, as Uri.UnescapeDataString leaves them). Returns the bytes written, or -1 for text
+    /// that is not valid Unicode.
     /// </summary>
     internal static int PercentDecode(ReadOnlySpan<char> source, Span<byte> destination)
     {
+        Span<byte> sequence = stackalloc byte[4];
         var written = 0;
         for (var i = 0; i < source.Length; i++)
         {
@@ -178,10 +181,40 @@ internal static class RestKeyBuilder
             {
                 destination[written++] = (byte)' ';
             }
-            else if (c == '%' && i + 2 < source.Length && char.IsAsciiHexDigit(source[i + 1]) && char.IsAsciiHexDigit(source[i + 2]))
+            else if (IsEscape(source, i))
             {
-                destination[written++] = (byte)((HexValue(source[i + 1]) << 4) | HexValue(source[i + 2]));
-                i += 2;
+                var value = EscapedByte(source, i);
+                if (value < 0x80)
+                {
+                    destination[written++] = value;
+                    i += 2;
+                    continue;
+                }
+
+                // A non-ASCII byte decodes only as part of a valid UTF-8 sequence of escapes; otherwise the escapes
+                // of its maximal invalid subsequence stay literal, as they do for the app.
+                var count = 0;
+                while (count < sequence.Length && IsEscape(source, i + (3 * count)))
+                {
+                    sequence[count] = EscapedByte(source, i + (3 * count));
+                    count++;
+                }
+
+                var status = Rune.DecodeFromUtf8(sequence[..count], out _, out var consumed);
+                if (status == System.Buffers.OperationStatus.Done)
+                {
+                    sequence[..consumed].CopyTo(destination[written..]);
+                    written += consumed;
+                }
+                else
+                {
+                    foreach (var literal in source.Slice(i, 3 * consumed))
+                    {
+                        destination[written++] = (byte)literal;
+                    }
+                }
+
+                i += (3 * consumed) - 1;
             }
             else if (c < 0x80)
             {
@@ -203,6 +236,11 @@ internal static class RestKeyBuilder
     }
 
     private static int HexValue(char c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+
+    private static bool IsEscape(ReadOnlySpan<char> source, int i) =>
+        i + 2 < source.Length && source[i] == '%' && char.IsAsciiHexDigit(source[i + 1]) && char.IsAsciiHexDigit(source[i + 2]);
+
+    private static byte EscapedByte(ReadOnlySpan<char> source, int i) => (byte)((HexValue(source[i + 1]) << 4) | HexValue(source[i + 2]));
 
     private static void Sort(Span<QueryParameter> parameters, byte[] decoded)
     {
@@ -234,31 +272,32 @@ internal static class RestKeyBuilder
     }
 
     /// <summary>
-    /// Orders names as the app's query collection tells them apart (OrdinalIgnoreCase): names it treats as one
-    /// (<c>a</c>, <c>A</c>) tie, so their values keep the order the app reads them in.
+    /// Orders names as the app's query collection tells them apart (OrdinalIgnoreCase): names it merges into one,
+    /// <c>a</c> and <c>A</c>, compare equal, so their values keep the order the app reads them in.
     /// </summary>
     private static int CompareNames(ReadOnlySpan<byte> x, ReadOnlySpan<byte> y)
     {
+        if (!Ascii.IsValid(x) || !Ascii.IsValid(y))
+        {
+            // Rare: decoded names are valid UTF-8, so the text the app sees compares as the app compares it.
+            return string.Compare(Encoding.UTF8.GetString(x), Encoding.UTF8.GetString(y), StringComparison.OrdinalIgnoreCase);
+        }
+
         var length = Math.Min(x.Length, y.Length);
         for (var i = 0; i < length; i++)
         {
-            var a = x[i];
-            var b = y[i];
-            if ((a | b) >= 0x80)
+            // Upper case, as OrdinalIgnoreCase folds: the order must agree with the non-ASCII branch above.
+            var difference = UpperAscii(x[i]) - UpperAscii(y[i]);
+            if (difference != 0)
             {
-                // Rare: a non-ASCII name, compared as the query collection compares it.
-                return string.Compare(Encoding.UTF8.GetString(x), Encoding.UTF8.GetString(y), StringComparison.OrdinalIgnoreCase);
-            }
-
-            var byChar = (a is >= (byte)'a' and <= (byte)'z' ? a - 0x20 : a) - (b is >= (byte)'a' and <= (byte)'z' ? b - 0x20 : b);
-            if (byChar != 0)
-            {
-                return byChar;
+                return difference;
             }
         }
 
         return x.Length - y.Length;
     }
+
+    private static int UpperAscii(byte value) => value is >= (byte)'a' and <= (byte)'z' ? value - 0x20 : value;
 
     private readonly record struct QueryParameter(int NameStart, int NameLength, int ValueStart, int ValueLength, int Order);
 

@@ -52,7 +52,7 @@ public sealed class CacheHost : IAsyncDisposable
         string? redis = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseTestServer();
+        builder.WebHost.UseTestServer(server => server.PreserveExecutionContext = true);
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         builder.Logging.AddProvider(LogSink.Provider);
