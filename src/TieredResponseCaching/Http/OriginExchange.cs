@@ -109,6 +109,18 @@ internal sealed class OriginExchange
     {
         var response = _context.Response;
         var capture = _capture!;
+        if (Failure is OperationCanceledException && _context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away (or a refresh was cancelled): not the app's failure, and nobody to answer.
+            Refuse(NotCachedReason.ClientAborted);
+            if (!_isRefresh)
+            {
+                ExceptionDispatchInfo.Throw(Failure);
+            }
+
+            return FlightOutcome.NotStored;
+        }
+
         var failed = Failure is not null || response.StatusCode >= 500;
         if (failed && CanFallBack(_runtime.Clock.UtcNow) && !response.HasStarted)
         {
