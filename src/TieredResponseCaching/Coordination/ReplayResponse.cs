@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http.Features;
+using TieredResponseCaching.Http;
 
 namespace TieredResponseCaching.Coordination;
 
@@ -77,22 +78,8 @@ internal sealed class ReplayResponse : IHttpResponseFeature, IHttpResponseBodyFe
     }
 
     /// <summary>Discards what is written, starting the response on the first write as a server would.</summary>
-    private sealed class StartingStream(ReplayResponse response) : Stream
+    private sealed class StartingStream(ReplayResponse response) : WriteOnlyStream
     {
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
-
         public override void Flush() => response.StartAsync().GetAwaiter().GetResult();
 
         public override Task FlushAsync(CancellationToken cancellationToken) => response.StartAsync(cancellationToken);
@@ -104,11 +91,5 @@ internal sealed class ReplayResponse : IHttpResponseFeature, IHttpResponseBodyFe
 
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
             response.StartAsync(cancellationToken);
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }

@@ -26,7 +26,7 @@ internal enum HoldMode
 /// In hold mode nothing reaches the client until the middleware decides (a 304, a stale entry, or the held
 /// response). A held response that outgrows the limit is let go at once and streams from then on.
 /// </remarks>
-internal sealed class ResponseCapture : Stream, IHttpResponseBodyFeature
+internal sealed class ResponseCapture : WriteOnlyStream, IHttpResponseBodyFeature
 {
     private readonly IHttpResponseBodyFeature _inner;
     private readonly HttpResponse _response;
@@ -63,20 +63,6 @@ internal sealed class ResponseCapture : Stream, IHttpResponseBodyFeature
     Stream IHttpResponseBodyFeature.Stream => this;
 
     PipeWriter IHttpResponseBodyFeature.Writer => _writer ??= PipeWriter.Create(new WriterSink(this), new StreamPipeWriterOptions(leaveOpen: true));
-
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     /// <summary>Stops capturing for storage: the response will not be stored. A held body is kept until released.</summary>
     public void StopCapturing()
@@ -319,12 +305,6 @@ internal sealed class ResponseCapture : Stream, IHttpResponseBodyFeature
         }
     }
 
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
     /// <summary>
     /// The app left bytes in <c>BodyWriter</c> without flushing them. On a server, <c>Body</c> and <c>BodyWriter</c>
     /// are one pipe; here they are two ways into this stream, so those bytes go first or the body is reordered.
@@ -368,22 +348,8 @@ internal sealed class ResponseCapture : Stream, IHttpResponseBodyFeature
     }
 
     /// <summary>The stream under <c>BodyWriter</c>: what it flushes goes straight into the capture.</summary>
-    private sealed class WriterSink(ResponseCapture capture) : Stream
+    private sealed class WriterSink(ResponseCapture capture) : WriteOnlyStream
     {
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
-
         public override void Write(byte[] buffer, int offset, int count) => capture.WriteCore(buffer.AsSpan(offset, count));
 
         public override void Write(ReadOnlySpan<byte> buffer) => capture.WriteCore(buffer);
@@ -397,11 +363,5 @@ internal sealed class ResponseCapture : Stream, IHttpResponseBodyFeature
         public override void Flush() => capture.FlushCore();
 
         public override Task FlushAsync(CancellationToken cancellationToken) => capture.FlushCoreAsync(cancellationToken);
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
     }
 }
