@@ -110,6 +110,13 @@ public sealed class CacheForAttribute : Attribute, ICachePolicyMetadata
         set => _options.StatusCodes = value;
     }
 
+    /// <summary>The endpoint serves GraphQL (see <see cref="CachePolicyBuilder.GraphQL"/>).</summary>
+    public bool GraphQL
+    {
+        get => _options.GraphQL ?? false;
+        set => _options.GraphQL = value;
+    }
+
     /// <summary>The largest body stored, in bytes.</summary>
     public long MaximumBodySize
     {

@@ -112,6 +112,16 @@ public sealed class CachePolicyBuilder
         return this;
     }
 
+    /// <summary>
+    /// The endpoint serves GraphQL: key requests (GET and POST) by their canonical operation and variables, cache
+    /// only queries, and refuse responses with errors. See <see cref="TieredResponseCacheOptions.GraphQL"/>.
+    /// </summary>
+    public CachePolicyBuilder GraphQL(bool enabled = true)
+    {
+        Options.GraphQL = enabled;
+        return this;
+    }
+
     /// <summary>The largest body stored, in bytes.</summary>
     public CachePolicyBuilder MaximumBodySize(long bytes)
     {

@@ -65,6 +65,9 @@ public sealed class CachePolicyOptions
     /// </summary>
     public long? MaximumBodySize { get; set; }
 
+    /// <summary>The endpoint speaks GraphQL: requests are keyed by their canonical operation and variables.</summary>
+    public bool? GraphQL { get; set; }
+
     internal CachePolicyOptions Clone() => (CachePolicyOptions)MemberwiseClone();
 
     /// <summary>Copies into this instance every setting that <paramref name="overrides"/> has.</summary>
@@ -83,5 +86,6 @@ public sealed class CachePolicyOptions
         NoStore = overrides.NoStore ?? NoStore;
         StatusCodes = overrides.StatusCodes ?? StatusCodes;
         MaximumBodySize = overrides.MaximumBodySize ?? MaximumBodySize;
+        GraphQL = overrides.GraphQL ?? GraphQL;
     }
 }

@@ -6,6 +6,9 @@ using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Http;
 using TieredResponseCaching.Invalidation;
 using TieredResponseCaching.Policies;
+using TieredResponseCaching.Protocols;
+using TieredResponseCaching.Protocols.GraphQL;
+using TieredResponseCaching.Protocols.Grpc;
 using TieredResponseCaching.Storage;
 
 namespace TieredResponseCaching;
@@ -45,6 +48,8 @@ internal sealed class CacheRuntime : IAsyncDisposable
         }
 
         Store = new TieredStore(memory, tags, remote);
+        GraphQL = new GraphQLProtocol(Options.GraphQL, Options.MaximumKeySize);
+        Grpc = new GrpcProtocol(Options.Grpc, Options.MaximumKeySize);
         Metrics = new CacheMetrics(meterFactory, () => memory.Count, () => memory.Size);
         Flights = new SingleFlight();
     }
@@ -67,11 +72,19 @@ internal sealed class CacheRuntime : IAsyncDisposable
 
     public SingleFlight Flights { get; }
 
+    public GraphQLProtocol GraphQL { get; }
+
+    public GrpcProtocol Grpc { get; }
+
     public RedisConnection? Redis { get; }
 
     public ClusterLock? Lock { get; }
 
     public RedisBackplane? Backplane { get; }
+
+    /// <summary>The handler of a GraphQL or gRPC endpoint.</summary>
+    public IProtocolHandler Protocol(CacheProtocol protocol) =>
+        protocol == CacheProtocol.GraphQL ? GraphQL : protocol == CacheProtocol.Grpc ? Grpc : throw new ArgumentOutOfRangeException(nameof(protocol));
 
     /// <summary>Connects to Redis in the background (the app does not wait for it).</summary>
     public void Start()

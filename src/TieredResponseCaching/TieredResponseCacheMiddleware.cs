@@ -4,6 +4,7 @@ using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Http;
 using TieredResponseCaching.Keys;
 using TieredResponseCaching.Policies;
+using TieredResponseCaching.Protocols;
 using TieredResponseCaching.Storage;
 
 namespace TieredResponseCaching;
@@ -49,6 +50,11 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
             return BypassAsync(context, policy, reason);
         }
 
+        if (policy.Protocol != CacheProtocol.Rest)
+        {
+            return HandleProtocolAsync(context, policy);
+        }
+
         var options = runtime.Options;
         var status = RestKeyBuilder.Build(context, policy, options.MaximumKeySize, options.MaximumQueryParameters, out var key);
         if (status != KeyStatus.Ok)
@@ -59,14 +65,14 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
         var hash = XxHash128.HashToUInt128(key);
         var now = runtime.Clock.UtcNow;
         var entry = runtime.Store.GetLocal(hash, key);
-        if (entry is not null && TryServe(context, policy, entry, now, TierL1) is { } served)
+        if (entry is not null && TryServe(context, policy, entry, now, TierL1, replayBody: null) is { } served)
         {
             return served;
         }
 
         if (runtime.Store.Remote is not null)
         {
-            return RemoteLookupAsync(context, policy, key.ToArray(), hash, entry);
+            return RemoteLookupAsync(context, policy, key.ToArray(), hash, entry, replayBody: null);
         }
 
         return HttpMethods.IsHead(context.Request.Method)
@@ -74,8 +80,48 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
             : MissAsync(context, policy, key.ToArray(), hash, entry);
     }
 
+    /// <summary>GraphQL and gRPC: the key comes from the request's content; the rest of the flow is the same.</summary>
+    private async Task HandleProtocolAsync(HttpContext context, ResolvedPolicy endpointPolicy)
+    {
+        ProtocolKey key;
+        try
+        {
+            key = await runtime.Protocol(endpointPolicy.Protocol).BuildKeyAsync(context, endpointPolicy);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        {
+            // Whatever went wrong while keying, the request goes to the app untouched.
+            Log.InternalError(runtime.Logger, endpointPolicy.EndpointName, e);
+            await next(context);
+            return;
+        }
+
+        var policy = key.Policy;
+        var reason = key.Reason != NotCachedReason.None ? key.Reason : policy.NoStore ? NotCachedReason.PolicyNoStore : NotCachedReason.None;
+        if (reason != NotCachedReason.None || key.Key is null)
+        {
+            await BypassAsync(context, policy, reason);
+            return;
+        }
+
+        var now = runtime.Clock.UtcNow;
+        var entry = runtime.Store.GetLocal(key.Hash, key.Key);
+        if (entry is not null && TryServe(context, policy, entry, now, TierL1, key.ReplayBody) is { } served)
+        {
+            await served;
+        }
+        else if (runtime.Store.Remote is not null)
+        {
+            await RemoteLookupAsync(context, policy, key.Key, key.Hash, entry, key.ReplayBody);
+        }
+        else
+        {
+            await MissAsync(context, policy, key.Key, key.Hash, entry);
+        }
+    }
+
     /// <summary>Serves a fresh or stale-while-revalidate entry; <c>null</c> when the entry is too old to serve.</summary>
-    private Task? TryServe(HttpContext context, ResolvedPolicy policy, CachedResponse entry, DateTimeOffset now, string tier)
+    private Task? TryServe(HttpContext context, ResolvedPolicy policy, CachedResponse entry, DateTimeOffset now, string tier, byte[]? replayBody)
     {
         switch (entry.FreshnessAt(now))
         {
@@ -86,20 +132,20 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
             case Freshness.StaleWhileRevalidate:
                 CacheCounters.Increment(ref runtime.Counters.StaleHits);
                 runtime.Metrics.Request(policy.EndpointName, "stale", tier);
-                refresher.TryStart(context, policy, entry, next);
+                refresher.TryStart(context, policy, entry, next, replayBody);
                 return Serve(context, entry, now);
             default:
                 return null;
         }
     }
 
-    private async Task RemoteLookupAsync(HttpContext context, ResolvedPolicy policy, byte[] key, UInt128 hash, CachedResponse? stale)
+    private async Task RemoteLookupAsync(HttpContext context, ResolvedPolicy policy, byte[] key, UInt128 hash, CachedResponse? stale, byte[]? replayBody)
     {
         var now = runtime.Clock.UtcNow;
         var remote = await runtime.Store.GetRemoteAsync(hash, key, now);
         if (remote is not null)
         {
-            if (TryServe(context, policy, remote, now, TierL2) is { } served)
+            if (TryServe(context, policy, remote, now, TierL2, replayBody) is { } served)
             {
                 await served;
                 return;

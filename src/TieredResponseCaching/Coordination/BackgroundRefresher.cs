@@ -29,7 +29,7 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
     public int Running => _running.Count;
 
     /// <summary>Starts a refresh of <paramref name="stale"/> unless one (or a miss) is already producing that key.</summary>
-    public void TryStart(HttpContext source, ResolvedPolicy policy, CachedResponse stale, RequestDelegate next)
+    public void TryStart(HttpContext source, ResolvedPolicy policy, CachedResponse stale, RequestDelegate next, byte[]? body = null)
     {
         if (runtime.Flights.IsInFlight(stale.Hash)
             || runtime.Flights.Join(stale.Hash, stale.Key, isRefresh: true, out var flight) != FlightRole.Leader)
@@ -37,7 +37,7 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
             return;
         }
 
-        var replay = ReplayRequest.From(source, policy);
+        var replay = ReplayRequest.From(source, policy, body);
         var task = Task.Run(() => RefreshAsync(replay, policy, stale, flight, next));
         _running.TryAdd(task, true);
         task.ContinueWith(static (t, state) => ((ConcurrentDictionary<Task, bool>)state!).TryRemove(t, out _), _running, TaskScheduler.Default);
@@ -112,6 +112,12 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
     /// <summary>The inputs of a request that formed its key, copied off the request; memory only, never stored.</summary>
     private sealed class ReplayRequest
     {
+        // Besides the varied headers, a GraphQL or gRPC replay needs what tells the server how to read the body.
+        private static readonly string[] ProtocolHeaders = ["Content-Type", "Accept", "TE", "grpc-encoding", "grpc-accept-encoding"];
+
+        private string _method = HttpMethods.Get;
+        private string _protocol = "HTTP/1.1";
+        private byte[]? _body;
         private string _scheme = "";
         private HostString _host;
         private PathString _pathBase;
@@ -122,11 +128,11 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
         private Endpoint? _endpoint;
         private RouteValueDictionary _routeValues = [];
 
-        public static ReplayRequest From(HttpContext context, ResolvedPolicy policy)
+        public static ReplayRequest From(HttpContext context, ResolvedPolicy policy, byte[]? body)
         {
             var request = context.Request;
             var headers = new List<KeyValuePair<string, StringValues>>(policy.VaryByHeaders.Length);
-            foreach (var name in policy.VaryByHeaders)
+            foreach (var name in body is null ? policy.VaryByHeaders : policy.VaryByHeaders.Concat(ProtocolHeaders))
             {
                 if (request.Headers.TryGetValue(name, out var value))
                 {
@@ -136,6 +142,9 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
 
             return new ReplayRequest
             {
+                _method = body is null ? HttpMethods.Get : request.Method,
+                _protocol = body is null ? "HTTP/1.1" : request.Protocol,
+                _body = body,
                 _scheme = request.Scheme,
                 _host = request.Host,
                 _pathBase = request.PathBase,
@@ -152,8 +161,8 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
         {
             var request = new HttpRequestFeature
             {
-                Protocol = "HTTP/1.1",
-                Method = HttpMethods.Get,
+                Protocol = _protocol,
+                Method = _method,
                 Scheme = _scheme,
                 PathBase = _pathBase.Value ?? "",
                 Path = _path.Value ?? "/",
@@ -161,6 +170,11 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
                 RawTarget = _pathBase.Add(_path).Value + _query.Value,
             };
             request.Headers.Host = _host.Value;
+            if (_body is not null)
+            {
+                request.Body = new MemoryStream(_body, writable: false);
+                request.Headers.ContentLength = _body.Length;
+            }
             foreach (var (name, value) in _headers)
             {
                 request.Headers[name] = value;

@@ -19,7 +19,14 @@ internal static class CacheRules
         }
 
         var request = context.Request;
-        if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method))
+        var method = request.Method;
+        var allowed = policy.Protocol switch
+        {
+            CacheProtocol.GraphQL => HttpMethods.IsGet(method) || HttpMethods.IsPost(method),
+            CacheProtocol.Grpc => HttpMethods.IsPost(method),
+            _ => HttpMethods.IsGet(method) || HttpMethods.IsHead(method),
+        };
+        if (!allowed)
         {
             return NotCachedReason.Method;
         }

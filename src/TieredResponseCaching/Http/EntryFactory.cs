@@ -33,7 +33,8 @@ internal static class EntryFactory
         IHeaderDictionary responseHeaders,
         CachedBody body,
         DateTimeOffset created,
-        PathString path)
+        PathString path,
+        IHeaderDictionary? trailers = null)
     {
         var etag = responseHeaders.ETag.Count > 0 ? responseHeaders.ETag.ToString() : StrongETag(body);
         DateTimeOffset? lastModified = HeaderUtilities.TryParseDate(responseHeaders.LastModified.ToString(), out var parsed) ? parsed : null;
@@ -64,7 +65,7 @@ internal static class EntryFactory
         }
 
         Add(new HeaderField(HeaderNames.ETag, etag));
-        if (CanHaveBody(statusCode))
+        if (CanHaveBody(statusCode) && policy.Protocol != CacheProtocol.Grpc)
         {
             headers.Add(new HeaderField(HeaderNames.ContentLength, body.Length.ToString(CultureInfo.InvariantCulture)));
         }
@@ -79,6 +80,7 @@ internal static class EntryFactory
             Headers = stored,
             NotModifiedHeaders = [.. notModified],
             Body = body,
+            Trailers = trailers is null || trailers.Count == 0 ? [] : [.. trailers.Select(t => new HeaderField(t.Key, Freeze(t.Value)))],
             ETag = etag,
             LastModified = lastModified,
             Created = created,

@@ -250,13 +250,19 @@ internal sealed class OriginExchange
                 : NotCachedReason.None;
         }
 
+        var trailers = _context.Features.Get<IHttpResponseTrailersFeature>()?.Trailers;
+        if (reason == NotCachedReason.None && _policy.Protocol != CacheProtocol.Rest)
+        {
+            reason = _runtime.Protocol(_policy.Protocol).CheckResponse(response, capture.Buffer!, trailers);
+        }
+
         if (reason != NotCachedReason.None)
         {
             Refuse(reason);
             return null;
         }
 
-        return EntryFactory.Create(_policy, _key, _hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, _context.Request.Path);
+        return EntryFactory.Create(_policy, _key, _hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, _context.Request.Path, trailers);
     }
 
     private async Task StoreAsync(CachedResponse entry)

@@ -30,6 +30,11 @@ internal static class ResponseWriter
         response.StatusCode = entry.StatusCode;
         WriteHeaders(headers, entry.Headers, age, cacheStatus);
         var body = entry.Body;
+        if (entry.Trailers.Length > 0)
+        {
+            return WriteWithTrailersAsync(response, entry);
+        }
+
         if (body.Length == 0 || HttpMethods.IsHead(context.Request.Method))
         {
             return Task.CompletedTask;
@@ -56,6 +61,19 @@ internal static class ResponseWriter
     }
 
     private static async Task AwaitWrite(ValueTask<System.IO.Pipelines.FlushResult> write) => await write;
+
+    /// <summary>gRPC: headers, the message, then the trailers (through <c>IHttpResponseTrailersFeature</c>).</summary>
+    private static async Task WriteWithTrailersAsync(HttpResponse response, CachedResponse entry)
+    {
+        await WriteSegmentsAsync(response, entry.Body);
+        if (response.SupportsTrailers())
+        {
+            foreach (var trailer in entry.Trailers)
+            {
+                response.AppendTrailer(trailer.Name, trailer.Value);
+            }
+        }
+    }
 
     private static async Task WriteSegmentsAsync(HttpResponse response, CachedBody body)
     {

@@ -4,9 +4,18 @@ using TieredResponseCaching.Policies;
 
 namespace TieredResponseCaching.Keys;
 
-/// <summary>The key sections every protocol shares: varied headers, route values and the user.</summary>
+/// <summary>The key sections every protocol shares: the target, varied headers, route values and the user.</summary>
 internal static class KeyParts
 {
+    /// <summary>Where the request went: scheme and host (ASCII lower case), path base and path.</summary>
+    public static void WriteTarget(ref KeyWriter writer, HttpRequest request)
+    {
+        writer.WriteLowerAsciiText(request.Scheme);
+        writer.WriteLowerAsciiText(request.Host.Value);
+        writer.WriteText(request.PathBase.Value);
+        writer.WriteText(request.Path.Value);
+    }
+
     public static void WriteHeaders(ref KeyWriter writer, HttpRequest request, ResolvedPolicy policy)
     {
         writer.WriteByte((byte)'H');

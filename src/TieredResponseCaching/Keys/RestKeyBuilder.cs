@@ -35,10 +35,7 @@ internal static class RestKeyBuilder
         writer.WriteByte(Protocol);
         writer.WriteByte(Version);
         writer.WriteText(HttpMethods.IsHead(request.Method) ? HttpMethods.Get : request.Method);
-        writer.WriteLowerAsciiText(request.Scheme);
-        writer.WriteLowerAsciiText(request.Host.Value);
-        writer.WriteText(request.PathBase.Value);
-        writer.WriteText(request.Path.Value);
+        KeyParts.WriteTarget(ref writer, request);
 
         var status = WriteQuery(ref writer, request.QueryString.Value, policy, maximumKeySize, maximumQueryParameters);
         if (status != KeyStatus.Ok)

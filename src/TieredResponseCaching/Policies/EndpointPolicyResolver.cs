@@ -1,5 +1,8 @@
 using System.Runtime.CompilerServices;
+using Grpc.AspNetCore.Server;
+using Grpc.Core;
 using Microsoft.AspNetCore.Routing;
+using TieredResponseCaching.Protocols;
 using Microsoft.Extensions.Options;
 
 namespace TieredResponseCaching.Policies;
@@ -29,18 +32,28 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
     private ResolvedPolicy? Compile(Endpoint endpoint)
     {
         var metadata = endpoint.Metadata.GetMetadata<ICachePolicyMetadata>();
+        var grpc = endpoint.Metadata.GetMetadata<GrpcMethodMetadata>();
+        var policyName = metadata?.PolicyName;
+        var overrides = metadata?.Overrides;
         if (metadata is null)
         {
-            return null;
+            // A gRPC method may be cached by name or by its declared idempotency, without an attribute.
+            overrides = grpc is null ? null : GrpcMethods.PolicyFromOptions(_options.Grpc, grpc);
+            if (overrides is null)
+            {
+                return null;
+            }
         }
 
-        var name = EndpointName(endpoint);
+        var name = grpc?.Method.FullName ?? EndpointName(endpoint);
         var errors = new List<string>();
         ResolvedPolicy? policy = null;
         try
         {
-            var merged = PolicyCompiler.Merge(_options, metadata.PolicyName, metadata.Overrides);
-            policy = PolicyCompiler.Compile(merged, name, _options.MaximumBodySize, errors);
+            var merged = PolicyCompiler.Merge(_options, policyName, overrides);
+            var protocol = grpc is not null ? CacheProtocol.Grpc : merged.GraphQL == true ? CacheProtocol.GraphQL : CacheProtocol.Rest;
+            var operations = protocol == CacheProtocol.GraphQL ? CompileOperations(merged, name, errors) : null;
+            policy = PolicyCompiler.Compile(merged, name, _options.MaximumBodySize, errors, protocol, grpc is not null && grpc.Method.Type != MethodType.Unary, operations);
         }
         catch (InvalidOperationException e)
         {
@@ -53,6 +66,27 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
         }
 
         return policy;
+    }
+
+    private Dictionary<string, ResolvedPolicy>? CompileOperations(CachePolicyOptions endpointSettings, string name, List<string> errors)
+    {
+        if (_options.GraphQL.Operations.Count == 0)
+        {
+            return null;
+        }
+
+        var operations = new Dictionary<string, ResolvedPolicy>(StringComparer.Ordinal);
+        foreach (var (operation, overrides) in _options.GraphQL.Operations)
+        {
+            var settings = endpointSettings.Clone();
+            settings.OverlayWith(overrides);
+            if (PolicyCompiler.Compile(settings, name, _options.MaximumBodySize, errors, CacheProtocol.GraphQL) is { } compiled)
+            {
+                operations[operation] = compiled;
+            }
+        }
+
+        return operations;
     }
 
     internal static string EndpointName(Endpoint endpoint) =>

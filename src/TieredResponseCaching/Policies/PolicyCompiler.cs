@@ -34,7 +34,14 @@ internal static class PolicyCompiler
     }
 
     /// <summary>Compiles <paramref name="settings"/>; returns <c>null</c> and fills <paramref name="errors"/> when they are invalid.</summary>
-    public static ResolvedPolicy? Compile(CachePolicyOptions settings, string endpointName, long defaultMaximumBodySize, List<string> errors)
+    public static ResolvedPolicy? Compile(
+        CachePolicyOptions settings,
+        string endpointName,
+        long defaultMaximumBodySize,
+        List<string> errors,
+        CacheProtocol protocol = CacheProtocol.Rest,
+        bool grpcStreaming = false,
+        IReadOnlyDictionary<string, ResolvedPolicy>? operations = null)
     {
         var start = errors.Count;
         var noStore = settings.NoStore ?? false;
@@ -136,6 +143,9 @@ internal static class PolicyCompiler
             StatusCodes = statusCodes,
             CacheControl = BuildCacheControl(isPrivate, duration, settings.SharedMaxAge, swr, sie),
             Vary = headers.Length == 0 ? null : string.Join(", ", headers),
+            Protocol = protocol,
+            GrpcStreaming = grpcStreaming,
+            Operations = operations,
         };
     }
 

@@ -45,6 +45,19 @@ internal sealed class ResolvedPolicy
     /// <summary>The <c>Vary</c> value for <see cref="VaryByHeaders"/>, or <c>null</c> when no header is varied.</summary>
     public required string? Vary { get; init; }
 
+    /// <summary>How requests are keyed and responses judged.</summary>
+    public CacheProtocol Protocol { get; init; }
+
+    /// <summary>GraphQL: the policy for an operation name with its own settings in options, else this one.</summary>
+    public IReadOnlyDictionary<string, ResolvedPolicy>? Operations { get; init; }
+
+    /// <summary>gRPC: the method streams; such requests always go to the app uncached.</summary>
+    public bool GrpcStreaming { get; init; }
+
+    /// <summary>The policy that applies to a GraphQL operation name.</summary>
+    public ResolvedPolicy ForOperation(string? operationName) =>
+        operationName is not null && Operations is not null && Operations.TryGetValue(operationName, out var policy) ? policy : this;
+
     /// <summary>Set once the "the app's Vary names a header this policy does not key on" warning was logged.</summary>
     public bool VaryMismatchLogged { get; set; }
 

@@ -21,6 +21,9 @@ internal sealed class CachedResponse
 
     public required CachedBody Body { get; init; }
 
+    /// <summary>Trailers sent after the body (gRPC's <c>grpc-status</c>, <c>grpc-message</c>, custom metadata); usually none.</summary>
+    public HeaderField[] Trailers { get; init; } = [];
+
     /// <summary>The entity tag as sent (<c>"abc"</c> or <c>W/"abc"</c>).</summary>
     public required string ETag { get; init; }
 

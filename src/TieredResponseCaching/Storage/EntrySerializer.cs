@@ -30,6 +30,7 @@ namespace TieredResponseCaching.Storage;
 ///           ...     tags: varint count, then text each
 ///           ...     headers: varint count, then for each: name (text), flags (1 byte: bit 0 = also sent
 ///                   with a 304), varint value count, values (text each)
+///           ...     trailers: varint count, then for each: name (text), varint value count, values (text each)
 ///           ...     body: varint length as served, varint length as stored, stored bytes
 ///   end-8   8       XxHash64 of every byte before it
 /// </code>
@@ -73,6 +74,17 @@ internal static class EntrySerializer
             writer.WriteRaw([Array.IndexOf(entry.NotModifiedHeaders, header) >= 0 ? (byte)1 : (byte)0]);
             writer.WriteVarint((ulong)header.Value.Count);
             foreach (var value in header.Value)
+            {
+                writer.WriteText(value);
+            }
+        }
+
+        writer.WriteVarint((ulong)entry.Trailers.Length);
+        foreach (var trailer in entry.Trailers)
+        {
+            writer.WriteText(trailer.Name);
+            writer.WriteVarint((ulong)trailer.Value.Count);
+            foreach (var value in trailer.Value)
             {
                 writer.WriteText(value);
             }
@@ -158,6 +170,19 @@ internal static class EntrySerializer
             }
         }
 
+        var trailers = new HeaderField[reader.ReadCount()];
+        for (var i = 0; i < trailers.Length; i++)
+        {
+            var name = reader.ReadText();
+            var values = new string[reader.ReadCount()];
+            for (var v = 0; v < values.Length; v++)
+            {
+                values[v] = reader.ReadText();
+            }
+
+            trailers[i] = new HeaderField(name, values.Length == 1 ? new StringValues(values[0]) : new StringValues(values));
+        }
+
         var bodyLength = (long)reader.ReadVarint();
         var stored = reader.ReadBytes();
         if (!reader.AtEnd)
@@ -177,6 +202,7 @@ internal static class EntrySerializer
             Headers = headers,
             NotModifiedHeaders = [.. notModified],
             Body = body,
+            Trailers = trailers,
             ETag = etag,
             LastModified = lastModifiedTicks == 0 ? null : new DateTimeOffset(lastModifiedTicks, TimeSpan.Zero),
             Created = created,

@@ -1,4 +1,4 @@
-namespace TieredResponseCaching.Http;
+namespace TieredResponseCaching;
 
 /// <summary>
 /// Why a request was not served from or stored in the cache. Each value has a stable token used in
@@ -32,6 +32,29 @@ internal enum NotCachedReason
     AppException,
     ContentLengthMismatch,
     StoreError,
+
+    // GraphQL (request side, then response side).
+    GraphQLNotRecognised,
+    GraphQLInvalidJson,
+    GraphQLInvalidDocument,
+    GraphQLTooLarge,
+    GraphQLTooDeep,
+    GraphQLInvalidVariables,
+    GraphQLNotAQuery,
+    GraphQLAmbiguousOperation,
+    GraphQLIntrospection,
+    GraphQLPersistedQueryMismatch,
+    GraphQLErrors,
+    GraphQLIncremental,
+
+    // gRPC (request side, then response side).
+    GrpcStreaming,
+    GrpcInvalidFrame,
+    GrpcUnknownEncoding,
+    GrpcTooLarge,
+    GrpcStatus,
+    GrpcTrailersOnly,
+    GrpcMessageCount,
 }
 
 internal static class NotCachedReasons
@@ -60,12 +83,29 @@ internal static class NotCachedReasons
         "app-exception",
         "content-length-mismatch",
         "store-error",
+        "graphql-not-recognised",
+        "graphql-invalid-json",
+        "graphql-invalid-document",
+        "graphql-too-large",
+        "graphql-too-deep",
+        "graphql-invalid-variables",
+        "graphql-not-a-query",
+        "graphql-ambiguous-operation",
+        "graphql-introspection",
+        "graphql-persisted-query-mismatch",
+        "graphql-errors",
+        "graphql-incremental",
+        "grpc-streaming",
+        "grpc-invalid-frame",
+        "grpc-unknown-encoding",
+        "grpc-too-large",
+        "grpc-status",
+        "grpc-trailers-only",
+        "grpc-message-count",
     ];
 
     public static int Count => Tokens.Length;
 
     /// <summary>The reason as an RFC 8941 token (safe in Cache-Status, log fields and metric tags).</summary>
     public static string Token(this NotCachedReason reason) => Tokens[(int)reason];
-
-    public static bool IsRequestSide(this NotCachedReason reason) => reason is > NotCachedReason.None and < NotCachedReason.Status;
 }

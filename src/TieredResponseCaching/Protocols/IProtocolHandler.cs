@@ -1,0 +1,29 @@
+using TieredResponseCaching.Http;
+using TieredResponseCaching.Policies;
+
+namespace TieredResponseCaching.Protocols;
+
+/// <summary>
+/// What GraphQL and gRPC add to the REST flow: a key built from the request's content, and rules a complete
+/// response must pass before it is stored. The middleware does everything else the same way for every protocol.
+/// </summary>
+internal interface IProtocolHandler
+{
+    /// <summary>
+    /// Builds the request's key. Reads the body when it needs it and always leaves the request so that the app
+    /// reads exactly the bytes the client sent. Bad input is a bypass with a reason, never an exception.
+    /// </summary>
+    ValueTask<ProtocolKey> BuildKeyAsync(HttpContext context, ResolvedPolicy policy);
+
+    /// <summary>Judges a complete response the protocol's way (GraphQL errors, gRPC status and framing).</summary>
+    NotCachedReason CheckResponse(HttpResponse response, CaptureBuffer body, IHeaderDictionary? trailers);
+}
+
+/// <summary>
+/// A protocol request's key: canonical bytes and hash, the policy that applies (a GraphQL operation may have its
+/// own), and the request body a background refresh must replay (kept in memory only).
+/// </summary>
+internal readonly record struct ProtocolKey(NotCachedReason Reason, ResolvedPolicy Policy, byte[]? Key, UInt128 Hash, byte[]? ReplayBody)
+{
+    public static ProtocolKey Bypass(ResolvedPolicy policy, NotCachedReason reason) => new(reason, policy, null, default, null);
+}
