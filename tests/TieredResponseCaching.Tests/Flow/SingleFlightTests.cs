@@ -150,12 +150,14 @@ public class SingleFlightTests
     {
         var timeout = TimeSpan.FromSeconds(7);
         var calls = 0;
+        var entered = FlowKit.Signal();
         var release = FlowKit.Signal();
         WatchedTimeProvider time = null!;
         await using var host = await CacheHost.StartAsync(
             app => app.MapGet("/slow", async () =>
             {
                 var call = Interlocked.Increment(ref calls);
+                entered.TrySetResult();
                 await release.Task;
                 return $"call {call}";
             }).CacheFor(TimeSpan.FromSeconds(60)),
@@ -163,7 +165,9 @@ public class SingleFlightTests
             services => time = WatchedTimeProvider.Replace(services));
         var waitArmed = time.WhenTimerArmed(timeout);
 
+        // The leader must be running before the waiter arrives, or the two could swap roles.
         var leader = host.Client.GetAsync("/slow");
+        await entered.Task.Guarded();
         var waiter = host.Client.GetAsync("/slow");
         await waitArmed.Guarded();
         host.Time.Advance(timeout - TimeSpan.FromMilliseconds(1));
