@@ -176,13 +176,13 @@ internal sealed class RedisBackplane : IAsyncDisposable
 
     private void OnConnectionChanged(bool connected)
     {
-        if (!connected)
+        // A restore only follows a failure, but the multiplexer raises the two events on pool threads, in either
+        // order: a restore must not depend on having seen its failure first.
+        _missedMessages = true;
+        if (connected)
         {
-            _missedMessages = true;
-            return;
+            _ = ResyncAsync();
         }
-
-        _ = ResyncAsync();
     }
 
     private async Task ResyncAsync()

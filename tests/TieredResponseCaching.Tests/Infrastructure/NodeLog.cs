@@ -22,6 +22,20 @@ public sealed class NodeLog : ILoggerProvider
 
     public int Count(int eventId) => _records.Count(r => r.EventId == eventId);
 
+    /// <summary>Waits for <paramref name="task"/>; on timeout, the failure lists what the node logged.</summary>
+    public async Task WithinAsync(Task task, TimeSpan timeout, string what)
+    {
+        try
+        {
+            await task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"Not within {timeout.TotalSeconds:0.#} s: {what}. The node logged:{Environment.NewLine}"
+                + string.Join(Environment.NewLine, _records.Select(r => $"  [{r.EventId}] {r.Message}")));
+        }
+    }
+
     /// <summary>Completes when event <paramref name="eventId"/> has been logged <paramref name="count"/> times in all.</summary>
     public Task WhenLoggedAsync(int eventId, int count = 1)
     {

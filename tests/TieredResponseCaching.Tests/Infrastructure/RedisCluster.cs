@@ -44,10 +44,12 @@ public sealed class RedisCluster : IAsyncLifetime
         if (_admin is not null)
         {
             await _admin.DisposeAsync();
+            _admin = null;
         }
 
-        foreach (var process in _processes)
+        foreach (var process in _processes.ToList())
         {
+            _processes.Remove(process);
             if (!process.HasExited)
             {
                 process.Kill(entireProcessTree: true);
@@ -127,8 +129,9 @@ public sealed class RedisCluster : IAsyncLifetime
             foreach (var server in MasterServers)
             {
                 // Each poll is a round trip to every master: the loop waits on the cluster, not on a timer.
-                var info = (string?)await server.ExecuteAsync("CLUSTER", "INFO") ?? "";
-                states.Add(info.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("cluster_state:", StringComparison.Ordinal)) ?? "?");
+                // A RESP3 verbatim string starts with its format ("txt:").
+                var info = ((string?)await server.ExecuteAsync("CLUSTER", "INFO") ?? "").Replace("txt:", "", StringComparison.Ordinal);
+                states.Add(info.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("cluster_state:", StringComparison.Ordinal)) ?? info);
             }
 
             if (states.All(s => s == "cluster_state:ok"))

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
+using System.Reflection;
 using Microsoft.AspNetCore.Builder;
 using StackExchange.Redis;
 using TieredResponseCaching.Storage;
@@ -94,7 +95,8 @@ public sealed class FaultTests
         await Task.WhenAll(loops).WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.Empty(failures);
-        await Task.WhenAll(logA.WhenLoggedAsync(RedisConnectionFailed), logB.WhenLoggedAsync(RedisConnectionFailed)).WaitAsync(Generous);
+        await logA.WithinAsync(logA.WhenLoggedAsync(RedisConnectionFailed), Generous, "node A noticed the kill");
+        await logB.WithinAsync(logB.WhenLoggedAsync(RedisConnectionFailed), Generous, "node B noticed the kill");
         Assert.True(warmAfterKill >= 8 * 15, $"{warmAfterKill} requests for cached keys after the kill");
         Assert.Equal(warmAfterKill, warmHitsAfterKill);
         Assert.All(Enumerable.Range(0, warmKeys), id => Assert.Equal(1, _itemCalls[id]));
@@ -110,11 +112,13 @@ public sealed class FaultTests
         await using var nodeB = await StartNodeAsync(redis.Configuration, logB);
 
         redis.Kill();
-        await Task.WhenAll(logA.WhenLoggedAsync(RedisConnectionFailed), logB.WhenLoggedAsync(RedisConnectionFailed)).WaitAsync(Generous);
+        await logA.WithinAsync(logA.WhenLoggedAsync(RedisConnectionFailed), Generous, "node A noticed the kill");
+        await logB.WithinAsync(logB.WhenLoggedAsync(RedisConnectionFailed), Generous, "node B noticed the kill");
         await redis.StartProcessAsync();
 
         // Each node notices by itself: it reconnects, drops its L1 and reloads the invalidation records.
-        await Task.WhenAll(logA.WhenLoggedAsync(BackplaneResynced), logB.WhenLoggedAsync(BackplaneResynced)).WaitAsync(Generous);
+        await logA.WithinAsync(logA.WhenLoggedAsync(BackplaneResynced), Generous, "node A resynced");
+        await logB.WithinAsync(logB.WhenLoggedAsync(BackplaneResynced), Generous, "node B resynced");
         Assert.Equal("item 1", await nodeA.Client.GetStringAsync("/items/1"));
         var fromB = await nodeB.Client.GetAsync("/items/1");
         Assert.Equal("item 1", await fromB.Content.ReadAsStringAsync());
@@ -127,7 +131,7 @@ public sealed class FaultTests
         var applied = NextMessage(nodeB);
         Interlocked.Exchange(ref _priceVersion, 2);
         await nodeA.Cache.InvalidateTagAsync("prices");
-        await applied.WaitAsync(Generous);
+        await logB.WithinAsync(applied, Generous, "node B received the invalidation");
         Assert.Equal("v2", await nodeB.Client.GetStringAsync("/price"));
     }
 
@@ -173,7 +177,7 @@ public sealed class FaultTests
 
         await redisAnswersAgain;
         Assert.Equal("item 4", await node.Client.GetStringAsync("/items/4")); // the first call after the break probes Redis
-        await log.WhenLoggedAsync(BreakerClosed).WaitAsync(Generous);
+        await log.WithinAsync(log.WhenLoggedAsync(BreakerClosed), Generous, "the breaker closed");
         Assert.False(breaker.IsOpen);
         node.Runtime.Store.Memory.Clear();
         Assert.Equal("item 4", await node.Client.GetStringAsync("/items/4"));
@@ -216,7 +220,7 @@ public sealed class FaultTests
         Assert.False(node.Runtime.Backplane!.Ready.IsCompleted);
 
         await redis.StartProcessAsync();
-        await node.Runtime.Backplane.Ready.WaitAsync(Generous);
+        await log.WithinAsync(node.Runtime.Backplane.Ready, Generous, "the backplane became ready");
 
         Assert.Equal("item 2", await node.Client.GetStringAsync("/items/2"));
         await using var other = await StartNodeAsync(redis.Configuration, new NodeLog());
@@ -227,7 +231,7 @@ public sealed class FaultTests
         var applied = NextMessage(node);
         Interlocked.Exchange(ref _priceVersion, 2);
         await other.Cache.InvalidateTagAsync("prices");
-        await applied.WaitAsync(Generous);
+        await log.WithinAsync(applied, Generous, "the node received the invalidation");
         Assert.Equal("v2", await node.Client.GetStringAsync("/price"));
     }
 
@@ -302,13 +306,13 @@ public sealed class FaultTests
 
         var disconnected = logB.WhenLoggedAsync(RedisConnectionFailed);
         proxy.Cut();
-        await disconnected.WaitAsync(Generous);
+        await logB.WithinAsync(disconnected, Generous, "node B noticed the cut");
         Interlocked.Exchange(ref _priceVersion, 2);
         await nodeA.Cache.InvalidateTagAsync("prices"); // recorded in Redis and published: B hears nothing
         Assert.Equal("v1", await nodeB.Client.GetStringAsync("/price"));
         var resynced = logB.WhenLoggedAsync(BackplaneResynced);
         proxy.Restore();
-        await resynced.WaitAsync(Generous);
+        await logB.WithinAsync(resynced, Generous, "node B resynced");
 
         Assert.Equal(0, nodeB.Runtime.Store.Memory.Count);
         Assert.Contains("v1", await EntryBodiesAsync(db)); // L2 still holds v1: only the reloaded record kills it
@@ -330,7 +334,7 @@ public sealed class FaultTests
 
         var resynced = logB.WhenLoggedAsync(BackplaneResynced);
         await db.ExecuteAsync("CLIENT", "KILL", "TYPE", "pubsub");
-        await resynced.WaitAsync(Generous);
+        await logB.WithinAsync(resynced, Generous, "node B resynced");
 
         Assert.Equal(0, nodeB.Runtime.Store.Memory.Count);
         await Eventually.TrueAsync(async () => await SubscribersAsync(db) == 2, Generous, "both nodes subscribed to the backplane again");
@@ -338,8 +342,27 @@ public sealed class FaultTests
         var applied = NextMessage(nodeB);
         Interlocked.Exchange(ref _priceVersion, 2);
         await nodeA.Cache.InvalidateTagAsync("prices");
-        await applied.WaitAsync(Generous);
+        await logB.WithinAsync(applied, Generous, "node B received the invalidation");
         Assert.Equal("v2", await nodeB.Client.GetStringAsync("/price"));
+    }
+
+    [Fact]
+    public async Task A_restore_handled_before_its_failure_still_makes_the_node_drop_its_L1_and_reload_the_records()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var log = new NodeLog();
+        await using var node = await StartNodeAsync(redis.Configuration, log);
+        Assert.Equal("item 1", await node.Client.GetStringAsync("/items/1"));
+        Assert.Equal(1, node.Runtime.Store.Memory.Count);
+        var resynced = log.WhenLoggedAsync(BackplaneResynced);
+
+        // The multiplexer raises ConnectionFailed and ConnectionRestored on pool threads: they can be handled in
+        // either order (seen with CLIENT KILL TYPE pubsub under load), so here the restore comes first.
+        RaiseConnectionChanged(node.Runtime.Redis!, connected: true);
+        RaiseConnectionChanged(node.Runtime.Redis!, connected: false);
+
+        await log.WithinAsync(resynced, Generous, "the node resynced");
+        Assert.Equal(0, node.Runtime.Store.Memory.Count);
     }
 
     [Fact]
@@ -355,7 +378,7 @@ public sealed class FaultTests
 
         var disconnected = logA.WhenLoggedAsync(RedisConnectionFailed);
         proxy.Cut();
-        await disconnected.WaitAsync(Generous);
+        await logA.WithinAsync(disconnected, Generous, "node A noticed the cut");
         Interlocked.Exchange(ref _priceVersion, 2);
         await nodeA.Cache.InvalidateTagAsync("prices");
 
@@ -364,7 +387,7 @@ public sealed class FaultTests
         Assert.Equal("v1", await nodeB.Client.GetStringAsync("/price")); // B cannot know yet
         var applied = NextMessage(nodeB);
         proxy.Restore();
-        await applied.WaitAsync(Generous);
+        await logA.WithinAsync(applied, Generous, "node B received the replayed invalidation (node A's log)");
 
         Assert.Equal("v2", await nodeB.Client.GetStringAsync("/price"));
         var db = await redis.DatabaseAsync();
@@ -382,6 +405,13 @@ public sealed class FaultTests
             return $"item {id}";
         }).CacheFor(TimeSpan.FromMinutes(5));
         app.MapGet("/price", () => $"v{Volatile.Read(ref _priceVersion)}").CacheFor(TimeSpan.FromMinutes(5), p => p.Tags("prices"));
+    }
+
+    private static void RaiseConnectionChanged(RedisConnection connection, bool connected)
+    {
+        var handlers = (Action<bool>?)typeof(RedisConnection).GetField(nameof(RedisConnection.ConnectionChanged), BindingFlags.Instance | BindingFlags.NonPublic)!.GetValue(connection);
+        Assert.NotNull(handlers);
+        handlers(connected);
     }
 
     private static string CacheStatus(HttpResponseMessage response) => response.Headers.GetValues("Cache-Status").Single();
