@@ -144,7 +144,7 @@ public sealed class FaultTests
         {
             o.Redis.OperationTimeout = TimeSpan.FromMilliseconds(100);
             o.Redis.FailureThreshold = 3;
-            o.Redis.BreakDuration = TimeSpan.FromMilliseconds(500);
+            o.Redis.BreakDuration = TimeSpan.FromSeconds(2);
         });
         Assert.Equal("item 1", await node.Client.GetStringAsync("/items/1"));
         var admin = await redis.DatabaseAsync();
@@ -392,6 +392,32 @@ public sealed class FaultTests
         Assert.Equal("v2", await nodeB.Client.GetStringAsync("/price"));
         var db = await redis.DatabaseAsync();
         Assert.NotNull(await db.SortedSetScoreAsync("trc:tags", "prices"));
+    }
+
+    [Fact]
+    public async Task Every_queued_invalidation_is_recorded_when_both_connections_report_their_return_at_once()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var log = new NodeLog();
+        await using var node = await StartNodeAsync(redis.Configuration, log, o => o.Redis.BreakDuration = TimeSpan.FromMinutes(1));
+        var breaker = node.Runtime.Redis!.Breaker;
+        breaker.RecordFailure();
+        breaker.RecordFailure();
+        breaker.RecordFailure(); // open: Redis is "unavailable", so the invalidations queue
+        const int tags = 300;
+        for (var i = 0; i < tags; i++)
+        {
+            await node.Cache.InvalidateTagAsync($"tag-{i}");
+        }
+
+        Assert.Equal(tags, log.Count(InvalidationQueued));
+        breaker.RecordSuccess();
+
+        // The interactive and the subscription connection each report their return, and each report replays the queue.
+        await Task.WhenAll(Task.Run(() => RaiseConnectionChanged(node.Runtime.Redis, connected: true)), Task.Run(() => RaiseConnectionChanged(node.Runtime.Redis, connected: true)));
+
+        var db = await redis.DatabaseAsync();
+        await Eventually.TrueAsync(async () => await db.SortedSetLengthAsync("trc:tags") == tags, Generous, $"all {tags} invalidations recorded");
     }
 
     private Task<CacheHost> StartNodeAsync(string redis, NodeLog log, Action<TieredResponseCacheOptions>? configure = null) =>
