@@ -13,7 +13,7 @@ public sealed class NodeLog : ILoggerProvider
     private const string CacheCategory = "TieredResponseCaching";
 
     private readonly ConcurrentQueue<LogRecord> _records = new();
-    private readonly List<(int EventId, int Count, TaskCompletionSource Logged)> _waits = [];
+    private readonly List<(Func<LogRecord, bool> Match, int Count, TaskCompletionSource Logged)> _waits = [];
 
     public IReadOnlyCollection<LogRecord> Records => _records;
 
@@ -37,17 +37,23 @@ public sealed class NodeLog : ILoggerProvider
     }
 
     /// <summary>Completes when event <paramref name="eventId"/> has been logged <paramref name="count"/> times in all.</summary>
-    public Task WhenLoggedAsync(int eventId, int count = 1)
+    public Task WhenLoggedAsync(int eventId, int count = 1) => WhenLoggedAsync(r => r.EventId == eventId, count);
+
+    /// <summary>Completes once event <paramref name="eventId"/> has been logged with a message containing <paramref name="text"/>.</summary>
+    public Task WhenLoggedAsync(int eventId, string text) =>
+        WhenLoggedAsync(r => r.EventId == eventId && r.Message.Contains(text, StringComparison.Ordinal), 1);
+
+    private Task WhenLoggedAsync(Func<LogRecord, bool> match, int count)
     {
         lock (_waits)
         {
-            if (Count(eventId) >= count)
+            if (_records.Count(match) >= count)
             {
                 return Task.CompletedTask;
             }
 
             var logged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _waits.Add((eventId, count, logged));
+            _waits.Add((match, count, logged));
             return logged.Task;
         }
     }
@@ -63,7 +69,7 @@ public sealed class NodeLog : ILoggerProvider
         lock (_waits)
         {
             _records.Enqueue(record);
-            foreach (var wait in _waits.Where(w => w.EventId == record.EventId && Count(w.EventId) >= w.Count).ToList())
+            foreach (var wait in _waits.Where(w => w.Match(record) && _records.Count(w.Match) >= w.Count).ToList())
             {
                 _waits.Remove(wait);
                 wait.Logged.TrySetResult();
