@@ -12,7 +12,7 @@ namespace TieredResponseCaching.Tests.Redis;
 /// <summary>
 /// DESIGN rule 4 (Redis is an accelerator, never a dependency) and rule 6 (invalidation reaches nodes that missed
 /// messages), against real redis-server processes that the tests kill, restart, pause and cut off. Hosts run on
-/// real time here: timeouts, the breaker and reconnects must really elapse.
+/// real time where timeouts, the breaker and reconnects must really elapse.
 /// </summary>
 public sealed class FaultTests
 {
