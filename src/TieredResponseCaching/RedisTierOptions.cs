@@ -39,8 +39,9 @@ public sealed class RedisTierOptions
     public TimeSpan LockExpiry { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// An invalidation from another node also kills entries created this long after it, covering clock skew
-    /// between nodes: a response produced before the invalidation never survives it. Default 100 ms.
+    /// An invalidation also kills entries created this long after it, on every node (the one that invalidated
+    /// included), covering clock skew between nodes: a response produced before the invalidation never survives
+    /// it. Default 100 ms.
     /// </summary>
     public TimeSpan ClockSkewAllowance { get; set; } = TimeSpan.FromMilliseconds(100);
 

@@ -55,7 +55,9 @@ internal sealed class TieredResponseCacheService(CacheRuntime runtime) : ITiered
     private async ValueTask InvalidateAsync(string tag, string kind, string target)
     {
         var at = runtime.Clock.NextStamp().UtcTicks;
-        runtime.Store.Tags.Record(tag, at);
+        // With other nodes, an entry here may come from one whose clock runs ahead of ours: the record covers the
+        // same allowance the other nodes add to it.
+        runtime.Store.Tags.Record(tag, runtime.Backplane is null ? at : at + runtime.Options.Redis.ClockSkewAllowance.Ticks);
         CacheCounters.Increment(ref runtime.Counters.Invalidations);
         Log.Invalidated(runtime.Logger, kind, target);
         if (runtime.Backplane is not null)

@@ -16,7 +16,15 @@ internal sealed class ClusterLock(RedisTier tier, TimeSpan expiry)
     {
         var token = Guid.NewGuid().ToString("N");
         var key = tier.LockKey(hash);
-        var (ok, acquired) = await tier.Connection.RunAsync(db => db.StringSetAsync(key, token, expiry, When.NotExists), "lock");
+        Task<bool>? sent = null;
+        var (ok, acquired) = await tier.Connection.RunAsync(db => sent = db.StringSetAsync(key, token, expiry, When.NotExists), "lock");
+        if (!ok && sent is { IsCompleted: false })
+        {
+            // Timed out, yet a stalled Redis may still take the lock: queue its release right behind the request
+            // (same connection, so in order), or the key stays locked on every node until the lock expires.
+            ReleaseLate(key, token);
+        }
+
         return !ok ? LockLease.Unavailable : acquired ? new LockLease(LockState.Acquired, hash, token) : LockLease.HeldElsewhere;
     }
 
@@ -37,6 +45,18 @@ internal sealed class ClusterLock(RedisTier tier, TimeSpan expiry)
 
         var key = tier.LockKey(lease.Hash);
         await tier.Connection.RunAsync(db => db.ScriptEvaluateAsync(ReleaseScript, [key], [lease.Token]), "unlock");
+    }
+
+    private void ReleaseLate(RedisKey key, string token)
+    {
+        try
+        {
+            _ = tier.Connection.Multiplexer?.GetDatabase().ScriptEvaluateAsync(ReleaseScript, [key], [token], CommandFlags.FireAndForget);
+        }
+        catch (RedisException)
+        {
+            // The connection is gone, and the request with it: nothing can land.
+        }
     }
 }
 

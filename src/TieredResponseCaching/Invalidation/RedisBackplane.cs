@@ -19,7 +19,8 @@ namespace TieredResponseCaching.Invalidation;
 /// Records older than the retention are trimmed, so the set does not grow without bound.</para>
 /// <para>A node whose connection failed may have missed messages: when it is restored the node drops its L1
 /// (entries are re-read from L2 and checked against the reloaded records) and replays the invalidations it
-/// could not send.</para>
+/// could not send. Until the records are read it takes no entry from L2; what Redis did not answer is tried
+/// again every <see cref="RedisTierOptions.BreakDuration"/>.</para>
 /// <code>
 /// Message: type (1 byte) | sender node id (16 bytes) | payload
 ///   1 stored:      entry hash (16) | entry created, UTC ticks (8)
@@ -74,8 +75,9 @@ internal sealed class RedisBackplane : IAsyncDisposable
     public void Start()
     {
         _connection.ConnectionChanged += OnConnectionChanged;
+        _tags.Complete = false;
+        _syncTimer = _clock.TimeProvider.CreateTimer(_ => _ = _missedMessages || !_pending.IsEmpty ? ResyncAsync() : SyncTagsAsync(), null, _options.TagSyncInterval, _options.TagSyncInterval);
         _ = InitializeAsync();
-        _syncTimer = _clock.TimeProvider.CreateTimer(_ => _ = SyncTagsAsync(), null, _options.TagSyncInterval, _options.TagSyncInterval);
     }
 
     /// <summary>Tells the other nodes an entry was stored or refreshed: they drop an older copy and wake waiters.</summary>
@@ -113,8 +115,8 @@ internal sealed class RedisBackplane : IAsyncDisposable
     public Task WhenStoredAsync(UInt128 hash) =>
         _waiters.GetOrAdd(hash, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 
-    /// <summary>Reloads the invalidation records from Redis and trims the old ones.</summary>
-    public async Task SyncTagsAsync()
+    /// <summary>Reloads the invalidation records from Redis and trims the old ones; false when they could not be read.</summary>
+    public async Task<bool> SyncTagsAsync()
     {
         var horizon = _clock.UtcNow - Retention();
         var min = horizon.ToUnixTimeMilliseconds();
@@ -128,6 +130,7 @@ internal sealed class RedisBackplane : IAsyncDisposable
         }
 
         await _connection.RunAsync(db => db.SortedSetRemoveRangeByScoreAsync(_tagsKey, double.NegativeInfinity, min, Exclude.Stop), "tags-trim");
+        return ok;
     }
 
     public ValueTask DisposeAsync()
@@ -148,8 +151,17 @@ internal sealed class RedisBackplane : IAsyncDisposable
         }
 
         await TrySubscribeAsync();
-        await SyncTagsAsync();
-        if (IsSubscribed)
+        if (await SyncTagsAsync())
+        {
+            _tags.Complete = true;
+        }
+        else
+        {
+            _missedMessages = true;
+            RetrySoon();
+        }
+
+        if (IsSubscribed && _tags.Complete)
         {
             _ready.TrySetResult();
         }
@@ -176,13 +188,14 @@ internal sealed class RedisBackplane : IAsyncDisposable
 
     private void OnConnectionChanged(bool connected)
     {
-        if (!connected)
+        // A restore only follows a failure, but the multiplexer raises the two events on pool threads, in either
+        // order: a restore must not depend on having seen its failure first.
+        _missedMessages = true;
+        _tags.Complete = false;
+        if (connected)
         {
-            _missedMessages = true;
-            return;
+            _ = ResyncAsync();
         }
-
-        _ = ResyncAsync();
     }
 
     private async Task ResyncAsync()
@@ -192,11 +205,18 @@ internal sealed class RedisBackplane : IAsyncDisposable
         {
             _missedMessages = false;
             _memory.Clear();
-            await SyncTagsAsync();
-            Log.BackplaneResynced(_logger);
+            if (!await SyncTagsAsync())
+            {
+                _missedMessages = true;
+            }
+            else if (!_missedMessages)
+            {
+                _tags.Complete = true;
+                Log.BackplaneResynced(_logger);
+            }
         }
 
-        if (IsSubscribed)
+        if (IsSubscribed && _tags.Complete)
         {
             _ready.TrySetResult();
         }
@@ -205,10 +225,28 @@ internal sealed class RedisBackplane : IAsyncDisposable
         {
             if (!await TrySendInvalidationAsync(pending.Tag, pending.Ticks))
             {
-                return;
+                break;
             }
 
             _pending.TryDequeue(out _);
+        }
+
+        if (_missedMessages || !_pending.IsEmpty)
+        {
+            RetrySoon();
+        }
+    }
+
+    // Redis is back but did not answer (slow, refusing, or the breaker still open): no other event may come, so
+    // try again after a break instead of waiting for the next regular sync.
+    private void RetrySoon()
+    {
+        try
+        {
+            _syncTimer?.Change(_options.BreakDuration, _options.TagSyncInterval);
+        }
+        catch (ObjectDisposedException)
+        {
         }
     }
 

@@ -21,8 +21,20 @@ internal sealed class TagInvalidations(CacheClock clock)
     private long _epoch;
     private long _longestLifetimeTicks;
     private int _sincePrune;
+    private bool _complete = true;
 
     public long Epoch => Volatile.Read(ref _epoch);
+
+    /// <summary>
+    /// Whether every invalidation made on other nodes is known here. False from the start until the records are
+    /// read, and after a disconnect (messages may have been missed) until they are read again: entries from L2,
+    /// made by other nodes, are not trusted meanwhile.
+    /// </summary>
+    public bool Complete
+    {
+        get => Volatile.Read(ref _complete);
+        set => Volatile.Write(ref _complete, value);
+    }
 
     public int Count => _invalidatedAt.Count;
 

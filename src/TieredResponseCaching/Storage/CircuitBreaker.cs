@@ -1,7 +1,7 @@
 namespace TieredResponseCaching.Storage;
 
 /// <summary>
-/// Opens after <c>threshold</c> consecutive failures and stays open for <c>breakDuration</c>; then lets calls
+/// Opens after <c>threshold</c> consecutive failures and stays open for <c>breakDuration</c>; then lets one call
 /// probe again (half-open) and closes on the first success. While open, callers skip Redis at no cost.
 /// </summary>
 internal sealed class CircuitBreaker(int threshold, TimeSpan breakDuration, TimeProvider time)
@@ -15,7 +15,22 @@ internal sealed class CircuitBreaker(int threshold, TimeSpan breakDuration, Time
     public bool IsOpen => Volatile.Read(ref _failures) >= threshold && time.GetUtcNow().UtcTicks < Volatile.Read(ref _openUntil);
 
     /// <summary>Whether a call may go to Redis now (closed, or open long enough to probe).</summary>
-    public bool AllowsCall => !IsOpen;
+    public bool AllowsCall
+    {
+        get
+        {
+            if (Volatile.Read(ref _failures) < threshold)
+            {
+                return true;
+            }
+
+            // Half-open: the first caller after the break probes; the others keep skipping Redis until the probe
+            // succeeds, or fails (a new break), or reports nothing for a whole break (then another call probes).
+            var openUntil = Volatile.Read(ref _openUntil);
+            var now = time.GetUtcNow().UtcTicks;
+            return now >= openUntil && Interlocked.CompareExchange(ref _openUntil, now + breakDuration.Ticks, openUntil) == openUntil;
+        }
+    }
 
     public void RecordSuccess()
     {

@@ -258,11 +258,18 @@ internal static class EntrySerializer
             return CachedBody.Empty;
         }
 
-        using var decoder = new BrotliDecoder();
-        var segments = new byte[(length + CachedBody.SegmentSize - 1) / CachedBody.SegmentSize][];
-        for (var i = 0; i < segments.Length; i++)
+        if (length < 0)
         {
-            var segment = segments[i] = new byte[Math.Min(CachedBody.SegmentSize, length - ((long)i * CachedBody.SegmentSize))];
+            throw new FormatException("Body length out of range.");
+        }
+
+        // Segments are allocated as the data fills them: a length the data cannot back costs one segment, not its size.
+        using var decoder = new BrotliDecoder();
+        var segments = new List<byte[]>();
+        for (var remaining = length; remaining > 0; remaining -= CachedBody.SegmentSize)
+        {
+            var segment = new byte[Math.Min(CachedBody.SegmentSize, remaining)];
+            segments.Add(segment);
             var filled = 0;
             while (filled < segment.Length)
             {
@@ -276,7 +283,7 @@ internal static class EntrySerializer
             }
         }
 
-        return new CachedBody(segments, length);
+        return new CachedBody([.. segments], length);
     }
 
     private sealed class Writer(IBufferWriter<byte> output)

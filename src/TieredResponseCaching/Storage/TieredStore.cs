@@ -35,11 +35,11 @@ internal sealed class TieredStore(MemoryTier memory, TagInvalidations tags, Redi
 
     /// <summary>
     /// The L2 entry for the key, checked like an L1 one and promoted to L1 for the rest of its life; <c>null</c>
-    /// when absent, dead, or Redis is unavailable.
+    /// when absent, dead, or Redis is unavailable, and while invalidations made elsewhere may be unknown here.
     /// </summary>
     public async Task<CachedResponse?> GetRemoteAsync(UInt128 hash, byte[] key, DateTimeOffset now)
     {
-        if (Remote is null)
+        if (Remote is null || !Tags.Complete)
         {
             return null;
         }
