@@ -43,6 +43,7 @@ internal sealed class RedisBackplane : IAsyncDisposable
     private readonly RedisKey _tagsKey;
     private readonly ConcurrentDictionary<UInt128, TaskCompletionSource> _waiters = new();
     private readonly ConcurrentQueue<(string Tag, long Ticks)> _pending = new();
+    private int _replaying;
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ITimer? _syncTimer;
     private int _subscribed;
@@ -221,14 +222,25 @@ internal sealed class RedisBackplane : IAsyncDisposable
             _ready.TrySetResult();
         }
 
-        while (_pending.TryPeek(out var pending))
+        // One replay at a time: two loops peeking the same item could otherwise drop one that was never sent.
+        if (Interlocked.Exchange(ref _replaying, 1) == 0)
         {
-            if (!await TrySendInvalidationAsync(pending.Tag, pending.Ticks))
+            try
             {
-                break;
-            }
+                while (_pending.TryPeek(out var pending))
+                {
+                    if (!await TrySendInvalidationAsync(pending.Tag, pending.Ticks))
+                    {
+                        break;
+                    }
 
-            _pending.TryDequeue(out _);
+                    _pending.TryDequeue(out _);
+                }
+            }
+            finally
+            {
+                Volatile.Write(ref _replaying, 0);
+            }
         }
 
         if (_missedMessages || !_pending.IsEmpty)

@@ -88,6 +88,13 @@ internal sealed class RedisConnection : IAsyncDisposable
             Breaker.RecordSuccess();
             return (true, value);
         }
+        catch (RedisServerException e)
+        {
+            // Redis answered (WRONGTYPE under a key, say): this call failed, Redis did not.
+            Breaker.RecordSuccess();
+            Log.RedisCallFailed(_logger, operation, e.GetType().Name, e.Message);
+            return (false, default);
+        }
         catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException or InvalidOperationException)
         {
             Breaker.RecordFailure();

@@ -48,6 +48,7 @@ public sealed class EntrySerializerTests
         Assert.Equal(original.Headers, read.Headers);
         Assert.Equal(new StringValues(["</a>; rel=prev", "</c>; rel=next"]), read.Headers.Single(h => h.Name == "Link").Value);
         Assert.Equal(original.NotModifiedHeaders, read.NotModifiedHeaders);
+        Assert.Equal(original.Trailers, read.Trailers);
         Assert.Equal(original.Body.Length, read.Body.Length);
         Assert.Equal(original.Body.ToArray(), read.Body.ToArray());
         Assert.All(read.Body.Segments, segment => Assert.InRange(segment.Length, 1, CachedBody.SegmentSize));
@@ -180,9 +181,9 @@ public sealed class EntrySerializerTests
     [InlineData(true, -1L)]
     public void A_body_length_the_data_cannot_hold_is_rejected_without_allocating_it(bool compressed, long claimed)
     {
-        // An entry with an empty key, ETag, tag list and header list: the body's length varint follows them.
+        // An entry with an empty key, ETag, tag list, header list and trailer list: the body's length varint follows them.
         var bytes = Serialize(Entry(Body(100), key: [], headers: [], notModified: [], tags: [], lastModified: null, etag: ""), compressed ? 0 : NeverCompress);
-        const int bodyLengthOffset = FixedHeaderSize + 4;
+        const int bodyLengthOffset = FixedHeaderSize + 5;
         Assert.Equal(100, bytes[bodyLengthOffset]);
         byte[] forged = WithChecksum([.. bytes.AsSpan(0, bodyLengthOffset), .. Varint(unchecked((ulong)claimed)), .. bytes.AsSpan(bodyLengthOffset + 1)]);
 
@@ -210,10 +211,11 @@ public sealed class EntrySerializerTests
             notModified: [cacheControl, etag, expires],
             tags: ["products", "catalogue-ünicode", "path:/items/7"],
             lastModified: new DateTimeOffset(2026, 11, 1, 8, 30, 0, TimeSpan.Zero),
-            etag: "W/\"v1-é\"");
+            etag: "W/\"v1-é\"",
+            trailers: [new HeaderField("grpc-status", "0"), new HeaderField("x-trailer", new StringValues(["a", "b"]))]);
     }
 
-    private static CachedResponse Entry(CachedBody body, byte[] key, HeaderField[] headers, HeaderField[] notModified, string[] tags, DateTimeOffset? lastModified, string etag)
+    private static CachedResponse Entry(CachedBody body, byte[] key, HeaderField[] headers, HeaderField[] notModified, string[] tags, DateTimeOffset? lastModified, string etag, HeaderField[]? trailers = null)
     {
         var created = new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero).AddTicks(1234567);
         return new CachedResponse
@@ -224,6 +226,7 @@ public sealed class EntrySerializerTests
             Headers = headers,
             NotModifiedHeaders = notModified,
             Body = body,
+            Trailers = trailers ?? [],
             ETag = etag,
             LastModified = lastModified,
             Created = created,
