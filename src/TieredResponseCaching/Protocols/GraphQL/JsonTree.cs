@@ -16,6 +16,8 @@ namespace TieredResponseCaching.Protocols.GraphQL;
 /// </remarks>
 internal sealed class JsonTree
 {
+    private const int InsertionSortLimit = 32;
+
     [ThreadStatic]
     private static JsonTree? t_current;
 
@@ -149,7 +151,7 @@ internal sealed class JsonTree
         }
 
         var count = _orderCount - start;
-        _order.AsSpan(start, count).Sort(new NameComparer(this));
+        SortByName(_order.AsSpan(start, count));
         writer.WriteByte((byte)'{');
         writer.WriteVarint((ulong)count);
         var ok = true;
@@ -168,6 +170,29 @@ internal sealed class JsonTree
 
         _orderCount = start;
         return ok;
+    }
+
+    /// <summary>Insertion sort for the usual handful of members (the span sort boxes its comparer); a large object may allocate.</summary>
+    private void SortByName(Span<int> members)
+    {
+        if (members.Length > InsertionSortLimit)
+        {
+            members.Sort(new NameComparer(this).Compare);
+            return;
+        }
+
+        for (var i = 1; i < members.Length; i++)
+        {
+            var current = members[i];
+            var j = i - 1;
+            while (j >= 0 && Bytes(members[j]).SequenceCompareTo(Bytes(current)) > 0)
+            {
+                members[j + 1] = members[j];
+                j--;
+            }
+
+            members[j + 1] = current;
+        }
     }
 
     private NotCachedReason ReadValue(ref Utf8JsonReader reader, int depthLeft)
@@ -305,7 +330,7 @@ internal sealed class JsonTree
         public int End;
     }
 
-    private readonly struct NameComparer(JsonTree tree) : IComparer<int>
+    private sealed class NameComparer(JsonTree tree) : IComparer<int>
     {
         public int Compare(int x, int y) => tree.Bytes(x).SequenceCompareTo(tree.Bytes(y));
     }
