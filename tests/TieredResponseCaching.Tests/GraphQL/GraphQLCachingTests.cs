@@ -388,6 +388,26 @@ public class GraphQLCachingTests
         AssertBypassLogged(reason);
     }
 
+    [Fact]
+    public async Task A_stale_post_entry_is_refreshed_by_replaying_its_body()
+    {
+        var (host, server) = await GraphQLServer.StartAsync(p => p.StaleWhileRevalidate(TimeSpan.FromMinutes(1)));
+        await using var _ = host;
+        var body = Body("query Count { executions }", null);
+
+        var first = await PostAsync(host, body);
+        host.Time.Advance(TimeSpan.FromSeconds(61));
+        var stale = await PostAsync(host, body);
+        await Flow.FlowKit.Guarded(host.Refresher.WhenIdleAsync());
+        var refreshed = await PostAsync(host, body);
+
+        Assert.Equal("""{"data":{"executions":1}}""", await first.Body());
+        Assert.Equal("""{"data":{"executions":1}}""", await stale.Body());
+        Assert.StartsWith(Hit, refreshed.CacheStatus(), StringComparison.Ordinal);
+        Assert.Equal("""{"data":{"executions":2}}""", await refreshed.Body());
+        Assert.Equal([Encoding.UTF8.GetBytes(body), Encoding.UTF8.GetBytes(body)], server.Bodies);
+    }
+
     internal static string Body(string query, string? variables, string? operationName = null) => GraphQLKeyTests.Post(query, variables, operationName);
 
     private static Task<HttpResponseMessage> PostAsync(CacheHost host, string body, string contentType = "application/json")

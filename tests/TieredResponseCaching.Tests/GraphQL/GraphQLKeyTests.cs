@@ -49,6 +49,19 @@ public class GraphQLKeyTests
     }
 
     [Fact]
+    public void Query_strings_with_escaped_quotes_and_backslashes_are_read_whole()
+    {
+        var protocol = Protocol();
+        var manual = Key(protocol, """{"query":"{ echo(text: \"a\\\"b\\\\\") }"}""");
+
+        Assert.Equal(manual, Key(protocol, Post("{ echo(text: \"a\\\"b\\\\\") }", null)));
+        Assert.Equal(manual, Key(protocol, """{ "query" : "{ echo(text: \u0022a\\\u0022b\\\\\u0022) }" , "variables" : null }"""));
+        Assert.NotEqual(manual, Key(protocol, Post("{ echo(text: \"a\\\"b\") }", null)));
+        Assert.Equal(NotCachedReason.GraphQLInvalidJson, Build(protocol, """{"query":"{ echo(text: \"a\\\"b\\\\\") }\"}""").Reason);
+        Assert.Equal(NotCachedReason.GraphQLInvalidJson, Build(protocol, "{\"query\":\"{ echo }\n\"}").Reason);
+    }
+
+    [Fact]
     public void Explicit_null_and_an_absent_variable_without_default_differ()
     {
         var protocol = Protocol();
@@ -251,6 +264,35 @@ public class GraphQLKeyTests
         }
 
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Repeated_get_key_allocates_nothing()
+    {
+        var protocol = Protocol();
+        var context = Context(null, $"?query={Uri.EscapeDataString(Products)}&variables={Uri.EscapeDataString("""{"first":1}""")}&operationName=P&tenant=a");
+        var policy = Policy();
+        Assert.Equal(NotCachedReason.None, protocol.BuildKey(context, policy, default, out _, out _, out _));
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 100; i++)
+        {
+            protocol.BuildKey(context, policy, default, out _, out _, out _);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Objects_with_many_members_are_sorted_too()
+    {
+        var protocol = Protocol();
+        var names = Enumerable.Range(0, 60).Select(i => $"m{i:D2}").ToArray();
+        string Filter(IEnumerable<string> order) => "{\"filter\":{" + string.Join(",", order.Select(n => $"\"{n}\":\"{n}\"")) + "}}";
+
+        Assert.Equal(Key(protocol, Post(Products, Filter(names))), Key(protocol, Post(Products, Filter(names.Reverse()))));
+        Assert.NotEqual(Key(protocol, Post(Products, Filter(names))), Key(protocol, Post(Products, Filter(names.Skip(1)))));
+        Assert.Equal(NotCachedReason.GraphQLInvalidVariables, Build(protocol, Post(Products, Filter(names.Append("m07")))).Reason);
     }
 
     internal static string Post(string query, string? variables, string? operationName = null) =>

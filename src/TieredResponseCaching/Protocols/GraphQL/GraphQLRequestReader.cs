@@ -24,55 +24,182 @@ internal sealed class GraphQLRequestReader(GraphQLCacheOptions options, Document
     private static byte[]? t_decoded;
 
     /// <summary>Reads a POST body (already checked to be <c>application/json</c>).</summary>
+    /// <remarks>
+    /// The top-level object is walked here, not by <see cref="Utf8JsonReader"/>: the reader validates a string byte
+    /// by byte from its first escape on, and a query sent by a client is full of <c>\n</c>. The query string's end is
+    /// found by a vectorised search instead, and the string is validated only when its document is not cached (a
+    /// cached one has the same bytes as one that was validated). Member values other than the query go through the
+    /// reader as usual.
+    /// </remarks>
     public NotCachedReason ReadPost(ReadOnlySpan<byte> body, JsonTree tree, out GraphQLRequestParts parts)
     {
         parts = GraphQLRequestParts.Empty;
         try
         {
-            var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = options.MaximumDepth + 8 });
-            if (!reader.Read())
+            var position = SkipWhitespace(body, 0);
+            if (position == body.Length)
             {
                 return NotCachedReason.GraphQLInvalidJson;
             }
 
-            if (reader.TokenType != JsonTokenType.StartObject)
+            if (body[position] != (byte)'{')
             {
-                // Reads the rest, so that invalid JSON is told apart from a batch.
-                reader.Skip();
-                return reader.Read() ? NotCachedReason.GraphQLInvalidJson
-                    : reader.TokenType == JsonTokenType.EndArray ? NotCachedReason.GraphQLBatch
-                    : NotCachedReason.GraphQLNotRecognised;
+                return ReadNotAnObject(body);
             }
 
             var seen = Member.None;
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            position = SkipWhitespace(body, position + 1);
+            if (position < body.Length && body[position] == (byte)'}')
             {
-                var member = reader.ValueTextEquals("query"u8) ? Member.Query
-                    : reader.ValueTextEquals("variables"u8) ? Member.Variables
-                    : reader.ValueTextEquals("operationName"u8) ? Member.OperationName
-                    : reader.ValueTextEquals("extensions"u8) ? Member.Extensions
-                    : Member.None;
+                return SkipWhitespace(body, position + 1) == body.Length ? NotCachedReason.None : NotCachedReason.GraphQLInvalidJson;
+            }
+
+            while (true)
+            {
+                var nameEnd = position < body.Length && body[position] == (byte)'"' ? StringEnd(body, position) : -1;
+                if (nameEnd < 0)
+                {
+                    return NotCachedReason.GraphQLInvalidJson;
+                }
+
+                var member = RecogniseMember(body[position..(nameEnd + 1)]);
                 if (member == Member.None || (seen & member) != 0)
                 {
                     return NotCachedReason.GraphQLNotRecognised;
                 }
 
                 seen |= member;
-                reader.Read();
-                var reason = member == Member.Query ? ReadPostDocument(ref reader, ref parts) : ReadJsonMember(ref reader, member, tree, ref parts);
+                position = SkipWhitespace(body, nameEnd + 1);
+                if (position == body.Length || body[position] != (byte)':')
+                {
+                    return NotCachedReason.GraphQLInvalidJson;
+                }
+
+                position = SkipWhitespace(body, position + 1);
+                if (position == body.Length)
+                {
+                    return NotCachedReason.GraphQLInvalidJson;
+                }
+
+                NotCachedReason reason;
+                if (member == Member.Query && body[position] == (byte)'"')
+                {
+                    var end = StringEnd(body, position);
+                    if (end < 0)
+                    {
+                        return NotCachedReason.GraphQLInvalidJson;
+                    }
+
+                    reason = ReadPostDocument(body[position..(end + 1)], ref parts);
+                    position = end + 1;
+                }
+                else
+                {
+                    // The reader stops at the end of the value: what follows is not its business.
+                    var reader = new Utf8JsonReader(body[position..], new JsonReaderOptions { MaxDepth = options.MaximumDepth + 8 });
+                    reader.Read();
+                    reason = ReadJsonMember(ref reader, member, tree, ref parts);
+                    position += (int)reader.BytesConsumed;
+                }
+
                 if (reason != NotCachedReason.None)
                 {
                     return reason;
                 }
-            }
 
-            // Trailing content after the object throws; only whitespace may follow.
-            return reader.Read() ? NotCachedReason.GraphQLInvalidJson : NotCachedReason.None;
+                position = SkipWhitespace(body, position);
+                if (position < body.Length && body[position] == (byte)',')
+                {
+                    position = SkipWhitespace(body, position + 1);
+                    continue;
+                }
+
+                return position < body.Length && body[position] == (byte)'}' && SkipWhitespace(body, position + 1) == body.Length
+                    ? NotCachedReason.None
+                    : NotCachedReason.GraphQLInvalidJson;
+            }
         }
         catch (JsonException)
         {
             return NotCachedReason.GraphQLInvalidJson;
         }
+    }
+
+    /// <summary>A body that is not an object: a batch (an array), another JSON value, or not JSON.</summary>
+    private static NotCachedReason ReadNotAnObject(ReadOnlySpan<byte> body)
+    {
+        var reader = new Utf8JsonReader(body);
+        reader.Read();
+        reader.Skip();
+        return reader.Read() ? NotCachedReason.GraphQLInvalidJson
+            : reader.TokenType == JsonTokenType.EndArray ? NotCachedReason.GraphQLBatch
+            : NotCachedReason.GraphQLNotRecognised;
+    }
+
+    private static int SkipWhitespace(ReadOnlySpan<byte> json, int position)
+    {
+        while (position < json.Length && json[position] is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r')
+        {
+            position++;
+        }
+
+        return position;
+    }
+
+    /// <summary>The index of the quote that closes the JSON string opened at <paramref name="start"/>, or -1.</summary>
+    /// <remarks>
+    /// Searches for quotes only (a query has many <c>\n</c> escapes and few quotes); a quote after an odd run of
+    /// backslashes is escaped and does not end the string.
+    /// </remarks>
+    private static int StringEnd(ReadOnlySpan<byte> json, int start)
+    {
+        var position = start + 1;
+        while (position < json.Length)
+        {
+            var next = json[position..].IndexOf((byte)'"');
+            if (next < 0)
+            {
+                return -1;
+            }
+
+            position += next;
+            var backslashes = 0;
+            while (position - backslashes - 1 > start && json[position - backslashes - 1] == (byte)'\\')
+            {
+                backslashes++;
+            }
+
+            if (backslashes % 2 == 0)
+            {
+                return position;
+            }
+
+            position++;
+        }
+
+        return -1;
+    }
+
+    /// <summary>A member name, given with its quotes; a name spelled with escapes is unescaped by the reader.</summary>
+    private static Member RecogniseMember(ReadOnlySpan<byte> quoted)
+    {
+        var raw = quoted[1..^1];
+        if (raw.IndexOf((byte)'\\') < 0)
+        {
+            return raw.SequenceEqual("query"u8) ? Member.Query
+                : raw.SequenceEqual("variables"u8) ? Member.Variables
+                : raw.SequenceEqual("operationName"u8) ? Member.OperationName
+                : raw.SequenceEqual("extensions"u8) ? Member.Extensions
+                : Member.None;
+        }
+
+        var reader = new Utf8JsonReader(quoted);
+        reader.Read();
+        return reader.ValueTextEquals("query"u8) ? Member.Query
+            : reader.ValueTextEquals("variables"u8) ? Member.Variables
+            : reader.ValueTextEquals("operationName"u8) ? Member.OperationName
+            : reader.ValueTextEquals("extensions"u8) ? Member.Extensions
+            : Member.None;
     }
 
     /// <summary>Reads the GraphQL parameters of a GET's query string.</summary>
@@ -209,19 +336,10 @@ internal sealed class GraphQLRequestReader(GraphQLCacheOptions options, Document
         : Ascii.EqualsIgnoreCase(name, "extensions"u8) ? Member.Extensions
         : Member.None;
 
-    private NotCachedReason ReadPostDocument(ref Utf8JsonReader reader, ref GraphQLRequestParts parts)
+    /// <summary>The query, given as its JSON string with the quotes: found by its raw bytes, unescaped and parsed only when new.</summary>
+    private NotCachedReason ReadPostDocument(ReadOnlySpan<byte> quoted, ref GraphQLRequestParts parts)
     {
-        if (reader.TokenType == JsonTokenType.Null)
-        {
-            return NotCachedReason.None;
-        }
-
-        if (reader.TokenType != JsonTokenType.String)
-        {
-            return NotCachedReason.GraphQLNotRecognised;
-        }
-
-        var raw = reader.ValueSpan;
+        var raw = quoted[1..^1];
         if (raw.IsEmpty)
         {
             return NotCachedReason.None;
@@ -234,6 +352,9 @@ internal sealed class GraphQLRequestReader(GraphQLCacheOptions options, Document
             string text;
             try
             {
+                // Validates the string (escapes, control characters) as well as unescaping it.
+                var reader = new Utf8JsonReader(quoted);
+                reader.Read();
                 text = reader.GetString()!;
             }
             catch (InvalidOperationException)
@@ -334,6 +455,9 @@ internal sealed class GraphQLRequestReader(GraphQLCacheOptions options, Document
             case Member.Extensions when kind == JsonKind.Object:
                 parts.Extensions = node;
                 return NotCachedReason.None;
+            case Member.Query:
+                // Null was handled above; a query that is not a string is not GraphQL over HTTP.
+                return NotCachedReason.GraphQLNotRecognised;
             case Member.OperationName when kind == JsonKind.String:
                 parts.OperationName = tree.Bytes(node).IsEmpty ? -1 : node;
                 return NotCachedReason.None;
