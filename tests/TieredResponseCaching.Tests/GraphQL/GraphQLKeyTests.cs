@@ -121,17 +121,10 @@ public class GraphQLKeyTests
     [Fact]
     public void Per_operation_settings_come_back_as_the_keys_policy()
     {
-        var options = new TieredResponseCacheOptions();
-        options.GraphQL.ForOperation("Echo", p => p.Duration(TimeSpan.FromSeconds(5)));
-        var endpoint = Policy();
         var echo = Policy(p => p.Duration(TimeSpan.FromSeconds(5)));
-        var policy = new ResolvedPolicy
-        {
-            EndpointName = endpoint.EndpointName, NoStore = false, Duration = endpoint.Duration, StaleWhileRevalidate = TimeSpan.Zero,
-            StaleIfError = TimeSpan.Zero, VaryByAllQueryKeys = true, VaryByQueryKeys = [], VaryByHeaders = [], VaryByRouteValues = [],
-            VaryByUser = false, Tags = [], IsPrivate = false, MaximumBodySize = 1024, StatusCodes = [200], CacheControl = "", Vary = null,
-            Protocol = CacheProtocol.GraphQL, Operations = new Dictionary<string, ResolvedPolicy> { ["Echo"] = echo },
-        };
+        var builder = new CachePolicyBuilder();
+        builder.GraphQL();
+        var policy = PolicyCompiler.Compile(builder.Options, "/graphql", 1024, [], CacheProtocol.GraphQL, operations: new Dictionary<string, ResolvedPolicy> { ["Echo"] = echo })!;
 
         var context = Context(Post(Echo, null));
         Assert.Equal(NotCachedReason.None, Protocol().BuildKey(context, policy, Encoding.UTF8.GetBytes(Post(Echo, null)), out var chosen, out _, out _));
