@@ -141,7 +141,7 @@ internal static class RestKeyBuilder
         return KeyStatus.Ok;
     }
 
-    private static bool IsVaried(ReadOnlySpan<byte> name, byte[][] varied)
+    internal static bool IsVaried(ReadOnlySpan<byte> name, byte[][] varied)
     {
         foreach (var candidate in varied)
         {
