@@ -1,10 +1,19 @@
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
+using TieredResponseCaching.Benchmarks;
+using TieredResponseCaching.Benchmarks.Infrastructure;
 
-// Any BenchmarkDotNet argument works (--filter, --list flat, --job, --exporters ...). Two additions:
+// Any BenchmarkDotNet argument works (--filter, --list flat, --job, --exporters ...). Three additions:
 //   no arguments     runs every benchmark (instead of asking interactively);
-//   --quick          a short job (1 launch, 3 warm-up and 5 measured iterations) for a look in a minute or two.
+//   --quick          a short job (1 launch, 3 warm-up and 5 measured iterations) for a look in a minute or two;
+//   --allocations    no benchmark: samples which types the hit and miss paths allocate, and prints them.
+if (args.Contains("--allocations", StringComparer.Ordinal))
+{
+    SampleAllocations();
+    return;
+}
+
 var quick = args.Contains("--quick", StringComparer.Ordinal);
 var forwarded = args.Where(a => a != "--quick").ToList();
 if (!forwarded.Any(a => a is "--filter" or "-f" or "--list" or "--info" or "--help" or "-h" or "--version"))
@@ -19,3 +28,17 @@ if (quick)
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run([.. forwarded], config);
+
+static void SampleAllocations()
+{
+    foreach (var size in new[] { 1024, 500 * 1024 })
+    {
+        using var hit = new HitBenchmarks { BodySize = size };
+        hit.Setup();
+        AllocationSampler.Run($"Hit, {size} B body", hit.Hit, 2_000_000);
+    }
+
+    using var miss = new MissBenchmarks { BodySize = 1024 };
+    miss.Setup();
+    AllocationSampler.Run("CaptureAndStore, 1024 B body", miss.CaptureAndStore, 50_000);
+}
