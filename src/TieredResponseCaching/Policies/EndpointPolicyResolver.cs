@@ -20,12 +20,13 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
     /// <exception cref="InvalidOperationException">The endpoint's policy is invalid; the message says what to fix.</exception>
     public ResolvedPolicy? Resolve(Endpoint endpoint)
     {
-        if (_resolved.TryGetValue(endpoint, out var resolution))
-        {
-            return resolution.Policy;
-        }
+        // The lambda that adds lives in its own method: captured here, its closure would be allocated on every call.
+        return _resolved.TryGetValue(endpoint, out var resolution) ? resolution.Policy : Add(endpoint);
+    }
 
-        resolution = new Resolution(Compile(endpoint));
+    private ResolvedPolicy? Add(Endpoint endpoint)
+    {
+        var resolution = new Resolution(Compile(endpoint));
         return _resolved.GetValue(endpoint, _ => resolution).Policy;
     }
 
