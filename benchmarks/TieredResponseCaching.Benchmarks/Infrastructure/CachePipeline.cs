@@ -58,5 +58,6 @@ internal sealed class CachePipeline : IDisposable
         return (context, response);
     }
 
-    public void Dispose() => _services.Dispose();
+    // The cache runtime is disposed asynchronously (it may hold a Redis connection).
+    public void Dispose() => _services.DisposeAsync().AsTask().GetAwaiter().GetResult();
 }
