@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Unicode;
 
 namespace TieredResponseCaching.Keys;
@@ -86,6 +87,22 @@ internal ref struct KeyWriter
             return;
         }
 
+        // ASCII, nearly every key field: the UTF-8 length is known up front, so the prefix goes first and the chars
+        // are narrowed in place. Same bytes, and the same limit check, as the general path below.
+        if (Ascii.IsValid(value))
+        {
+            if (value.Length > _limit - start)
+            {
+                Overflowed = true;
+                return;
+            }
+
+            WriteVarint((ulong)value.Length * 2);
+            Ascii.FromUtf16(value, _buffer.AsSpan(_position, value.Length), out _);
+            _position += value.Length;
+            return;
+        }
+
         // ASCII and valid Unicode: UTF-8. Anything else (a lone surrogate): the raw UTF-16, flagged, so nothing is lost.
         var status = Utf8.FromUtf16(value, _buffer.AsSpan(start, _limit - start), out _, out var written, replaceInvalidSequences: false);
         if (status == OperationStatus.Done)
@@ -112,22 +129,17 @@ internal ref struct KeyWriter
     /// <summary>Text lowered to ASCII lower case (scheme, host), written like <see cref="WriteText"/>.</summary>
     public void WriteLowerAsciiText(ReadOnlySpan<char> value)
     {
-        foreach (var c in value)
+        if (!Ascii.IsValid(value))
         {
-            if (c > 0x7F)
-            {
-                WriteText(value);
-                return;
-            }
+            WriteText(value);
+            return;
         }
 
         WriteVarint((ulong)value.Length * 2);
         if (Reserve(value.Length))
         {
-            foreach (var c in value)
-            {
-                _buffer[_position++] = (byte)(c is >= 'A' and <= 'Z' ? c | 0x20 : c);
-            }
+            Ascii.ToLower(value, _buffer.AsSpan(_position, value.Length), out _);
+            _position += value.Length;
         }
     }
 
