@@ -63,6 +63,19 @@ public class HitBreakdownBenchmarks : IDisposable
         return _pipeline.Invoke(_uncachedContext);
     }
 
+    /// <summary>
+    /// The request headers a hit reads (Host, Authorization, the varied Accept-Language, the four preconditions), on
+    /// <c>DefaultHttpContext</c>'s dictionary. Kestrel's request headers answer these from typed fields, so this
+    /// part of the in-process numbers is larger than on a server.
+    /// </summary>
+    [Benchmark]
+    public int RequestHeaderReads()
+    {
+        var headers = _context.Request.Headers;
+        return headers.Host.Count + headers.Authorization.Count + headers["accept-language"].Count + headers.IfMatch.Count
+            + headers.IfUnmodifiedSince.Count + headers.IfNoneMatch.Count + headers.IfModifiedSince.Count;
+    }
+
     [Benchmark]
     public object? PolicyLookup() => _runtime.Policies.Resolve(_endpoint);
 
