@@ -12,6 +12,7 @@
 #   WARMUP=3s         wrk run per endpoint before measuring (JIT tiering, the cache entries)
 #   ENDPOINTS="raw origin outputcache tiered"
 set -euo pipefail
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 
 ROUNDS=${ROUNDS:-5}
@@ -77,6 +78,7 @@ clock_ticks=$(getconf CLK_TCK)
 # utime + stime of the server, in clock ticks (fields 14 and 15 of /proc/<pid>/stat; the name in field 2 may hold spaces).
 cpu_ticks() {
   local stat
+  kill -0 "$server_pid" 2>/dev/null || { tail -n 20 "$work/server.log" >&2; fail "the server (pid $server_pid) is gone"; }
   stat=$(<"/proc/$server_pid/stat")
   stat=${stat##*) }
   read -r -a fields <<<"$stat"
