@@ -47,7 +47,7 @@ internal sealed class CacheRuntime : IAsyncDisposable
             Backplane = new RedisBackplane(Redis, Options.Redis, tags, memory, Clock, Logger);
         }
 
-        Store = new TieredStore(memory, tags, remote);
+        Store = new TieredStore(memory, tags, remote, Options.L1Enabled);
         GraphQL = new GraphQLProtocol(Options.GraphQL, Options.MaximumKeySize);
         Grpc = new GrpcProtocol(Options.Grpc, Options.MaximumKeySize);
         Metrics = new CacheMetrics(meterFactory, () => memory.Count, () => memory.Size);

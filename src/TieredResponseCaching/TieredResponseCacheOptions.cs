@@ -42,6 +42,12 @@ public sealed class TieredResponseCacheOptions
     /// <summary>How long a background refresh may run before it is cancelled. Default 30 seconds.</summary>
     public TimeSpan BackgroundRefreshTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Benchmarks only: with L1 off every hit comes from Redis, which isolates the L2 tier's cost. Not public: an app
+    /// always wants its L1.
+    /// </summary>
+    internal bool L1Enabled { get; set; } = true;
+
     internal Dictionary<string, CachePolicyOptions> NamedPolicies { get; } = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Adds a named policy that endpoints use with <c>[CacheFor("name")]</c> or <c>.CacheFor("name")</c>.</summary>

@@ -7,7 +7,7 @@ namespace TieredResponseCaching.Storage;
 /// never sees an <c>HttpContext</c>. A hit requires the stored canonical key to equal the request's byte for
 /// byte (DESIGN rule 1) and no tag of the entry to be invalidated since it was created.
 /// </summary>
-internal sealed class TieredStore(MemoryTier memory, TagInvalidations tags, RedisTier? remote)
+internal sealed class TieredStore(MemoryTier memory, TagInvalidations tags, RedisTier? remote, bool l1Enabled = true)
 {
     public MemoryTier Memory { get; } = memory;
 
@@ -18,7 +18,7 @@ internal sealed class TieredStore(MemoryTier memory, TagInvalidations tags, Redi
     /// <summary>The L1 entry for the key, or <c>null</c>. Allocates nothing.</summary>
     public CachedResponse? GetLocal(UInt128 hash, ReadOnlySpan<byte> key)
     {
-        var entry = Memory.Get(hash);
+        var entry = l1Enabled ? Memory.Get(hash) : null;
         if (entry is null || !key.SequenceEqual(entry.Key))
         {
             return null;
@@ -72,7 +72,10 @@ internal sealed class TieredStore(MemoryTier memory, TagInvalidations tags, Redi
     public void SetLocal(CachedResponse entry)
     {
         Tags.NoteLifetime(entry);
-        Memory.Set(entry);
+        if (l1Enabled)
+        {
+            Memory.Set(entry);
+        }
     }
 
     /// <summary>Removes <paramref name="entry"/> from L1 if it is still the stored one (a newer entry stays).</summary>
