@@ -4,6 +4,9 @@ using Grpc.Net.Client;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Time.Testing;
+using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Tests.Capture;
 using TieredResponseCaching.Tests.Grpc.Protos;
 using TieredResponseCaching.Tests.Infrastructure;
@@ -22,20 +25,20 @@ public enum Transport
 
 /// <summary>
 /// <see cref="CatalogService"/> behind the cache, with a Grpc.Net.Client client and a raw HTTP/2 client for requests
-/// built by hand.
+/// built by hand. Without the cache (<c>withCache: false</c>) it is the oracle of what a request gets uncached.
 /// </summary>
 public sealed class GrpcHost : IAsyncDisposable
 {
-    private readonly WebApplication? _kestrel;
+    private readonly WebApplication _app;
     private readonly GrpcChannel _channel;
 
-    private GrpcHost(CacheHost? testServer, WebApplication? kestrel, GrpcChannel channel, HttpClient raw, ConcurrentQueue<LogRecord> logs)
+    private GrpcHost(WebApplication app, GrpcChannel channel, HttpClient raw, ConcurrentQueue<LogRecord> logs, FakeTimeProvider? time)
     {
-        TestServer = testServer;
-        _kestrel = kestrel;
+        _app = app;
         _channel = channel;
         Raw = raw;
         Logs = logs;
+        Time = time;
         Client = new Catalog.CatalogClient(channel);
     }
 
@@ -47,73 +50,71 @@ public sealed class GrpcHost : IAsyncDisposable
     /// <summary>Everything the host logged (also what Kestrel's connections log outside the test's flow).</summary>
     public ConcurrentQueue<LogRecord> Logs { get; }
 
-    /// <summary>The TestServer host (fake clock, refresher); <c>null</c> on Kestrel.</summary>
-    public CacheHost? TestServer { get; }
+    /// <summary>The cache's clock on TestServer; <c>null</c> on Kestrel, which runs on the system clock.</summary>
+    public FakeTimeProvider? Time { get; }
 
-    public IServiceProvider Services => TestServer?.Services ?? _kestrel!.Services;
+    public CatalogCalls Calls => _app.Services.GetRequiredService<CatalogCalls>();
 
-    public CatalogCalls Calls => Services.GetRequiredService<CatalogCalls>();
+    public CacheStatistics Statistics => _app.Services.GetRequiredService<ITieredResponseCache>().GetStatistics();
 
-    public CacheStatistics Statistics => Services.GetRequiredService<ITieredResponseCache>().GetStatistics();
+    internal BackgroundRefresher Refresher => _app.Services.GetRequiredService<BackgroundRefresher>();
 
     public static async Task<GrpcHost> StartAsync(
         Transport transport,
         Action<TieredResponseCacheOptions>? configure = null,
         Action<WebApplication>? beforeCache = null,
         Action<WebApplication>? afterCache = null,
-        Action<IServiceCollection>? services = null)
+        bool withCache = true)
     {
-        var logs = new ConcurrentQueue<LogRecord>();
-        void AddServices(IServiceCollection collection)
-        {
-            collection.AddGrpc();
-            collection.AddSingleton<CatalogCalls>();
-            collection.AddSingleton<ILoggerProvider>(new RecordingLoggerProvider(logs));
-            services?.Invoke(collection);
-        }
-
+        var builder = WebApplication.CreateSlimBuilder();
+        var time = transport == Transport.TestServer ? CacheHost.NewFakeClock() : null;
         if (transport == Transport.TestServer)
         {
-            var host = await CacheHost.StartAsync(app => app.MapGrpcService<CatalogService>(), configure, AddServices, beforeCache, afterCache);
-            var channel = GrpcChannel.ForAddress(host.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = host.Server.CreateHandler() });
-            var raw = new HttpClient(host.Server.CreateHandler()) { BaseAddress = host.Server.BaseAddress };
-            return new GrpcHost(host, null, channel, raw, logs);
+            builder.WebHost.UseTestServer(server => server.PreserveExecutionContext = true);
+            builder.Services.AddSingleton<TimeProvider>(time!);
+        }
+        else
+        {
+            builder.WebHost.UseKestrel(options => options.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
         }
 
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(options => options.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
+        var logs = new ConcurrentQueue<LogRecord>();
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
+        builder.Logging.AddProvider(LogSink.Provider);
+        builder.Logging.AddProvider(new RecordingLoggerProvider(logs));
         builder.Services.AddTieredResponseCache(options => configure?.Invoke(options));
-        AddServices(builder.Services);
+        builder.Services.AddGrpc();
+        builder.Services.AddSingleton<CatalogCalls>();
         var app = builder.Build();
         app.UseRouting();
         beforeCache?.Invoke(app);
-        app.UseTieredResponseCache();
+        if (withCache)
+        {
+            app.UseTieredResponseCache();
+        }
+
         afterCache?.Invoke(app);
         app.MapGrpcService<CatalogService>();
         await app.StartAsync();
+
+        if (transport == Transport.TestServer)
+        {
+            var server = (TestServer)app.Services.GetRequiredService<IServer>();
+            var channel = GrpcChannel.ForAddress(server.BaseAddress, new GrpcChannelOptions { HttpHandler = server.CreateHandler() });
+            return new GrpcHost(app, channel, new HttpClient(server.CreateHandler()) { BaseAddress = server.BaseAddress }, logs, time);
+        }
+
         var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
-        return new GrpcHost(
-            null,
-            app,
-            GrpcChannel.ForAddress(address),
-            new HttpClient { BaseAddress = address, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact },
-            logs);
+        var raw = new HttpClient { BaseAddress = address, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        return new GrpcHost(app, GrpcChannel.ForAddress(address), raw, logs, null);
     }
 
     public async ValueTask DisposeAsync()
     {
         _channel.Dispose();
         Raw.Dispose();
-        if (TestServer is not null)
-        {
-            await TestServer.DisposeAsync();
-        }
-        else
-        {
-            await _kestrel!.StopAsync();
-            await _kestrel.DisposeAsync();
-        }
+        await _app.StopAsync();
+        await _app.DisposeAsync();
     }
 }

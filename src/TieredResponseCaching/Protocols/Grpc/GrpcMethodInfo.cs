@@ -11,7 +11,7 @@ namespace TieredResponseCaching.Protocols.Grpc;
 /// <summary>What keying needs to know about one gRPC method, worked out once: the request's schema and the server's compression providers.</summary>
 internal sealed class GrpcMethodInfo(GrpcMethodMetadata method)
 {
-    private IList<ICompressionProvider>? _providers;
+    private List<ICompressionProvider>? _providers;
 
     /// <summary>The schema of the request message, or <c>null</c> when it is not a generated protobuf message.</summary>
     public MessageSchema? RequestSchema { get; } = RequestDescriptor(method.Method) is { } descriptor ? MessageSchema.Compile(descriptor) : null;
@@ -50,12 +50,25 @@ internal sealed class GrpcMethodInfo(GrpcMethodMetadata method)
         return request.GetProperty("Descriptor", BindingFlags.Public | BindingFlags.Static)?.GetValue(null) as MessageDescriptor;
     }
 
-    /// <summary>The providers the server decompresses this service's requests with (per-service options, else global).</summary>
-    private static IList<ICompressionProvider> ServerProviders(IServiceProvider services, Type serviceType)
+    /// <summary>
+    /// The providers the server decompresses this service's requests with: the service's own options first, then the
+    /// global ones for the encodings the service does not name (as the server combines them).
+    /// </summary>
+    private static List<ICompressionProvider> ServerProviders(IServiceProvider services, Type serviceType)
     {
         var perService = typeof(IOptions<>).MakeGenericType(typeof(GrpcServiceOptions<>).MakeGenericType(serviceType));
-        var options = services.GetService(perService) as IOptions<GrpcServiceOptions>
-            ?? services.GetService(typeof(IOptions<GrpcServiceOptions>)) as IOptions<GrpcServiceOptions>;
-        return options?.Value.CompressionProviders ?? [];
+        var providers = new List<ICompressionProvider>();
+        foreach (var options in new[] { services.GetService(perService), services.GetService(typeof(IOptions<GrpcServiceOptions>)) })
+        {
+            foreach (var provider in (options as IOptions<GrpcServiceOptions>)?.Value.CompressionProviders ?? [])
+            {
+                if (!providers.Exists(p => p.EncodingName == provider.EncodingName))
+                {
+                    providers.Add(provider);
+                }
+            }
+        }
+
+        return providers;
     }
 }
