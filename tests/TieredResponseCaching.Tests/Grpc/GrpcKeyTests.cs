@@ -57,6 +57,35 @@ public class GrpcKeyTests
     }
 
     [Fact]
+    public void Nested_maps_filled_in_another_order_have_one_key()
+    {
+        var forward = new ProductRequest { Filter = new Filter() };
+        var backward = new ProductRequest { Filter = new Filter() };
+        for (var i = 0; i < 30; i++)
+        {
+            forward.Filter.Values[i - 15] = $"v{i}";
+            backward.Filter.Values[14 - i] = $"v{29 - i}";
+            forward.FiltersByName[$"{i}"] = new Filter { Values = { [1] = "a", [2] = "b" } };
+            backward.FiltersByName[$"{29 - i}"] = new Filter { Values = { [2] = "b", [1] = "a" } };
+        }
+
+        Assert.Equal(forward, backward);
+        Assert.NotEqual(forward.ToByteArray(), backward.ToByteArray());
+        Assert.Equal(Key(forward.ToByteArray()).Key, Key(backward.ToByteArray()).Key);
+    }
+
+    [Fact]
+    public void Map_entry_with_its_value_before_its_key_has_the_key_of_the_usual_order()
+    {
+        byte[] usual = [.. Entry(2, String(1, "k"), String(2, "v")), .. Entry(2, String(1, "j"), String(2, "w"))];
+        byte[] valueFirst = [.. Entry(2, String(2, "v"), String(1, "k")), .. Entry(2, String(2, "w"), String(1, "j"))];
+
+        Assert.Equal(ProductRequest.Parser.ParseFrom(usual), ProductRequest.Parser.ParseFrom(valueFirst));
+        Assert.Equal(Key(usual).Key, Key(valueFirst).Key);
+        Assert.NotEqual(Key(usual).Key, Key([.. Entry(2, String(1, "k"), String(2, "w")), .. Entry(2, String(1, "j"), String(2, "v"))]).Key);
+    }
+
+    [Fact]
     public void Canonical_form_parses_to_the_message_sent()
     {
         var message = new ProductRequest { Id = "z", Number = 7, Attributes = { ["b"] = "2", ["a"] = "1", [""] = "empty" } };

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Text.Unicode;
 using Google.Protobuf.Reflection;
 
@@ -31,7 +32,7 @@ internal static class CanonicalMessage
     /// <summary>Google.Protobuf's default recursion limit: deeper messages do not parse, so they are not canonicalised.</summary>
     private const int MaximumDepth = 100;
 
-    private const int InsertionSortLimit = 16;
+    private const int InsertionSortLimit = 8;
     private const int UnknownGroup = int.MaxValue;
 
     [ThreadStatic]
@@ -43,9 +44,14 @@ internal static class CanonicalMessage
     /// </summary>
     public static bool TryWrite(ReadOnlySpan<byte> message, MessageSchema schema, Span<byte> destination)
     {
-        var scratch = new Scratch(t_records ??= new Record[64]);
+        var records = t_records ??= new Record[64];
+        var scratch = new Scratch(records);
         var written = TryWriteLevel(message, schema, destination, ref scratch, 0, 0);
-        t_records = scratch.Records;
+        if (scratch.Records != records)
+        {
+            t_records = scratch.Records;
+        }
+
         return written;
     }
 
@@ -77,19 +83,30 @@ internal static class CanonicalMessage
             }
 
             ref var record = ref scratch.Add(first + count);
-            record = new Record { Start = start, Payload = position, End = position, Group = UnknownGroup, Order = count };
+            record = new Record { Start = start, Payload = position, End = position, Group = UnknownGroup, Order = count, Number = number };
             var field = schema.Find(number);
             if (field is not null && field.Accepts(wireType))
             {
                 record.Group = field.Group;
-                if (field.Kind != FieldKind.Scalar)
+                if (field.Kind == FieldKind.Message)
                 {
                     record.Payload = payload;
-                    record.Nested = field.Nested;
+                    record.Nested = true;
                     hasNested = true;
-                    if (field.Kind == FieldKind.Map && !TryReadMapKey(message[payload..position], field.ScalarType, payload, ref record))
+                }
+                else if (field.Kind == FieldKind.Map)
+                {
+                    if (!TryReadMapKey(message[payload..position], field, payload, ref record, out var entryInOrder))
                     {
                         return false;
+                    }
+
+                    // An entry already in order (key, then a value that holds no message) is copied as it is.
+                    if (!entryInOrder)
+                    {
+                        record.Payload = payload;
+                        record.Nested = true;
+                        hasNested = true;
                     }
                 }
             }
@@ -111,40 +128,61 @@ internal static class CanonicalMessage
 
         if (!sorted)
         {
-            Sort(scratch.Records.AsSpan(first, count), message);
+            Sort(ref scratch, first, count, message);
         }
 
         // 3. Write the records in order; nested messages canonicalise into place behind their unchanged prefix.
+        // Records that follow each other in the original too are copied in one run.
         var written = 0;
+        var runStart = 0;
+        var runEnd = 0;
         for (var i = 0; i < count; i++)
         {
-            var record = scratch.Records[first + i];
-            message[record.Start..record.Payload].CopyTo(destination[written..]);
-            written += record.Payload - record.Start;
-            if (record.Nested is not null)
+            ref readonly var record = ref scratch.Records[first + i];
+            if (record.Start != runEnd)
             {
+                message[runStart..runEnd].CopyTo(destination[written..]);
+                written += runEnd - runStart;
+                runStart = record.Start;
+            }
+
+            runEnd = record.End;
+            if (record.Nested)
+            {
+                message[runStart..record.Payload].CopyTo(destination[written..]);
+                written += record.Payload - runStart;
                 var nested = message[record.Payload..record.End];
-                if (!TryWriteLevel(nested, record.Nested, destination.Slice(written, nested.Length), ref scratch, first + count, depth + 1))
+                var nestedSchema = schema.Find(record.Number)!.Nested!;
+                if (!TryWriteLevel(nested, nestedSchema, destination.Slice(written, nested.Length), ref scratch, first + count, depth + 1))
                 {
                     return false;
                 }
 
                 written += nested.Length;
+                runStart = runEnd;
             }
         }
+
+        message[runStart..runEnd].CopyTo(destination[written..]);
 
         return true;
     }
 
     /// <summary>
     /// The key of a map entry as the generated parser reads it: the last record of field 1 with the key's wire
-    /// type; absent, the type's default (0 or the empty string).
+    /// type; absent, the type's default (0 or the empty string). <paramref name="inOrder"/>: the entry is already
+    /// canonical (key records, then value records, nothing else) and its value holds no message.
     /// </summary>
-    private static bool TryReadMapKey(ReadOnlySpan<byte> entry, FieldType keyType, int entryOffset, ref Record record)
+    private static bool TryReadMapKey(ReadOnlySpan<byte> entry, FieldSchema map, int entryOffset, ref Record record, out bool inOrder)
     {
-        var expected = MessageSchema.WireTypeOf(keyType);
+        var keyType = map.ScalarType;
+        var keyWireType = map.KeyWireType;
+        var value = map.MapValue;
+        inOrder = value is { Kind: FieldKind.Scalar };
+        var seenValue = false;
         record.KeyKind = keyType == FieldType.String ? KeyKind.Text : IsUnsigned(keyType) ? KeyKind.Unsigned : KeyKind.Signed;
         record.KeyValue = 0;
+        record.KeyNext = 0;
         record.KeyStart = entryOffset;
         record.KeyLength = 0;
         var position = 0;
@@ -156,18 +194,22 @@ internal static class CanonicalMessage
             }
 
             var valueStart = position;
+            var number = tag >> 3;
             var wireType = (WireType)(tag & 7);
-            if ((tag >> 3) == 0 || !TrySkipValue(entry, ref position, wireType, out var payload))
+            if (number == 0 || !TrySkipValue(entry, ref position, wireType, out var payload))
             {
                 return false;
             }
 
-            if ((tag >> 3) != 1 || wireType != expected)
+            if (number != 1 || wireType != keyWireType)
             {
+                seenValue = true;
+                inOrder &= number == 2 && value!.Accepts(wireType);
                 continue;
             }
 
-            var value = entry[valueStart..position];
+            inOrder &= !seenValue;
+            var bytes = entry[valueStart..position];
             switch (keyType)
             {
                 case FieldType.String:
@@ -179,20 +221,22 @@ internal static class CanonicalMessage
 
                     record.KeyStart = entryOffset + payload;
                     record.KeyLength = position - payload;
+                    record.KeyValue = (long)TextPrefix(entry[payload..position]);
+                    record.KeyNext = position - payload > 8 ? (long)TextPrefix(entry[(payload + 8)..position]) : 0;
                     break;
                 case FieldType.Fixed32:
-                    record.KeyValue = BinaryPrimitives.ReadUInt32LittleEndian(value);
+                    record.KeyValue = BinaryPrimitives.ReadUInt32LittleEndian(bytes);
                     break;
                 case FieldType.SFixed32:
-                    record.KeyValue = BinaryPrimitives.ReadInt32LittleEndian(value);
+                    record.KeyValue = BinaryPrimitives.ReadInt32LittleEndian(bytes);
                     break;
                 case FieldType.Fixed64:
                 case FieldType.SFixed64:
-                    record.KeyValue = BinaryPrimitives.ReadInt64LittleEndian(value);
+                    record.KeyValue = BinaryPrimitives.ReadInt64LittleEndian(bytes);
                     break;
                 default:
                     var varintPosition = 0;
-                    TryReadVarint(value, ref varintPosition, out var raw);
+                    TryReadVarint(bytes, ref varintPosition, out var raw);
                     record.KeyValue = keyType switch
                     {
                         FieldType.Int32 => (int)raw,
@@ -209,9 +253,30 @@ internal static class CanonicalMessage
         return true;
     }
 
+    /// <summary>
+    /// Eight bytes of a text key, big-endian and zero-padded: comparing the first eight, then the next eight, orders
+    /// the keys unless both tie (then the whole keys are compared).
+    /// </summary>
+    private static ulong TextPrefix(ReadOnlySpan<byte> text)
+    {
+        if (text.Length >= 8)
+        {
+            return BinaryPrimitives.ReadUInt64BigEndian(text);
+        }
+
+        ulong prefix = 0;
+        for (var i = 0; i < 8; i++)
+        {
+            prefix = (prefix << 8) | (i < text.Length ? text[i] : 0u);
+        }
+
+        return prefix;
+    }
+
     private static bool IsUnsigned(FieldType type) => type is FieldType.UInt32 or FieldType.UInt64 or FieldType.Fixed32 or FieldType.Fixed64 or FieldType.Bool;
 
     /// <summary>Moves past one value of <paramref name="wireType"/>; <paramref name="payload"/> is where a length-delimited value's bytes start.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TrySkipValue(ReadOnlySpan<byte> message, ref int position, WireType wireType, out int payload)
     {
         payload = position;
@@ -240,7 +305,20 @@ internal static class CanonicalMessage
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool TryReadVarint(ReadOnlySpan<byte> data, ref int position, out ulong value)
+    {
+        // Most tags and lengths fit one byte.
+        if ((uint)position < (uint)data.Length && data[position] < 0x80)
+        {
+            value = data[position++];
+            return true;
+        }
+
+        return TryReadLongVarint(data, ref position, out value);
+    }
+
+    private static bool TryReadLongVarint(ReadOnlySpan<byte> data, ref int position, out ulong value)
     {
         value = 0;
         for (var shift = 0; shift < 70; shift += 7)
@@ -262,19 +340,58 @@ internal static class CanonicalMessage
         return false;
     }
 
-    private static void Sort(Span<Record> records, ReadOnlySpan<byte> message)
+    /// <summary>
+    /// Sorts one level's records. Few (the usual case): insertion sort, which is linear on nearly sorted input. Many
+    /// (a large map out of order): a merge sort through the scratch space past the level's records. Both are stable,
+    /// and the original order breaks every tie anyway.
+    /// </summary>
+    private static void Sort(ref Scratch scratch, int first, int count, ReadOnlySpan<byte> message)
     {
-        if (records.Length > InsertionSortLimit)
+        if (count <= InsertionSortLimit)
         {
-            // Many records out of order (a large map): the allocating sort is fine. Order breaks every tie, so the
-            // result is that of a stable sort.
-            var copy = message.ToArray();
-            records.Sort((x, y) => Compare(x, y, copy));
+            InsertionSort(scratch.Records.AsSpan(first, count), message);
             return;
         }
 
+        scratch.Reserve(first + (2 * count));
+        var records = scratch.Records.AsSpan(first, count);
+        var buffer = scratch.Records.AsSpan(first + count, count);
+        for (var start = 0; start < records.Length; start += InsertionSortLimit)
+        {
+            InsertionSort(records.Slice(start, Math.Min(InsertionSortLimit, records.Length - start)), message);
+        }
+
+        var source = records;
+        var target = buffer;
+        for (var width = InsertionSortLimit; width < records.Length; width *= 2)
+        {
+            for (var left = 0; left < records.Length; left += 2 * width)
+            {
+                var middle = Math.Min(left + width, records.Length);
+                var right = Math.Min(left + (2 * width), records.Length);
+                Merge(source[left..middle], source[middle..right], target[left..right], message);
+            }
+
+            var swap = source;
+            source = target;
+            target = swap;
+        }
+
+        if (source != records)
+        {
+            source.CopyTo(records);
+        }
+    }
+
+    private static void InsertionSort(Span<Record> records, ReadOnlySpan<byte> message)
+    {
         for (var i = 1; i < records.Length; i++)
         {
+            if (Compare(records[i - 1], records[i], message) <= 0)
+            {
+                continue;
+            }
+
             var current = records[i];
             var j = i - 1;
             while (j >= 0 && Compare(records[j], current, message) > 0)
@@ -285,6 +402,18 @@ internal static class CanonicalMessage
 
             records[j + 1] = current;
         }
+    }
+
+    private static void Merge(ReadOnlySpan<Record> left, ReadOnlySpan<Record> right, Span<Record> target, ReadOnlySpan<byte> message)
+    {
+        int i = 0, j = 0, k = 0;
+        while (i < left.Length && j < right.Length)
+        {
+            target[k++] = Compare(left[i], right[j], message) <= 0 ? left[i++] : right[j++];
+        }
+
+        left[i..].CopyTo(target[k..]);
+        right[j..].CopyTo(target[(k + left.Length - i)..]);
     }
 
     private static int Compare(in Record x, in Record y, ReadOnlySpan<byte> message)
@@ -298,9 +427,12 @@ internal static class CanonicalMessage
         {
             var byKey = x.KeyKind switch
             {
-                KeyKind.Text => message.Slice(x.KeyStart, x.KeyLength).SequenceCompareTo(message.Slice(y.KeyStart, y.KeyLength)),
-                KeyKind.Unsigned => ((ulong)x.KeyValue).CompareTo((ulong)y.KeyValue),
-                _ => x.KeyValue.CompareTo(y.KeyValue),
+                KeyKind.Signed => x.KeyValue.CompareTo(y.KeyValue),
+                _ when x.KeyValue != y.KeyValue => ((ulong)x.KeyValue).CompareTo((ulong)y.KeyValue),
+                _ when x.KeyNext != y.KeyNext => ((ulong)x.KeyNext).CompareTo((ulong)y.KeyNext),
+                KeyKind.Text when x.KeyLength > 16 || y.KeyLength > 16 || x.KeyLength != y.KeyLength =>
+                    message.Slice(x.KeyStart, x.KeyLength).SequenceCompareTo(message.Slice(y.KeyStart, y.KeyLength)),
+                _ => 0,
             };
             if (byKey != 0)
             {
@@ -318,16 +450,23 @@ internal static class CanonicalMessage
 
         public ref Record Add(int index)
         {
-            if (index == Records.Length)
-            {
-                Array.Resize(ref Records, Records.Length * 2);
-            }
-
+            Reserve(index + 1);
             return ref Records[index];
+        }
+
+        public void Reserve(int length)
+        {
+            if (length > Records.Length)
+            {
+                Array.Resize(ref Records, Math.Max(length, Records.Length * 2));
+            }
         }
     }
 
-    /// <summary>One record of a level: where its bytes are, where it sorts, and what is nested in it.</summary>
+    /// <summary>
+    /// One record of a level: where its bytes are, where it sorts, and whether a message is nested in it. Holds no
+    /// reference, so sorting moves plain bytes.
+    /// </summary>
     private struct Record
     {
         public int Start;
@@ -335,9 +474,11 @@ internal static class CanonicalMessage
         public int End;
         public int Group;
         public int Order;
-        public MessageSchema? Nested;
+        public int Number;
+        public bool Nested;
         public KeyKind KeyKind;
         public long KeyValue;
+        public long KeyNext;
         public int KeyStart;
         public int KeyLength;
     }

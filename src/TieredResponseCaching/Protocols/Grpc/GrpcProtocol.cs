@@ -79,7 +79,11 @@ internal sealed class GrpcProtocol(GrpcCacheOptions options, int maximumKeySize)
             return ProtocolKey.Bypass(policy, reason);
         }
 
-        var info = _methods.GetValue(method.Method, _ => new GrpcMethodInfo(method));
+        if (!_methods.TryGetValue(method.Method, out var info))
+        {
+            info = _methods.GetValue(method.Method, _ => new GrpcMethodInfo(method));
+        }
+
         var request = context.Request;
         var provider = (ICompressionProvider?)null;
         var encoding = request.Headers[GrpcEncoding];

@@ -83,8 +83,10 @@ internal sealed class MessageSchema
         var packable = field.IsRepeated && wireType != WireType.LengthDelimited && field.FieldType != FieldType.Group;
         if (field.IsMap)
         {
+            // An entry type belongs to its map field alone, so it is complete when Compile returns.
             var keyType = field.MessageType.FindFieldByNumber(1).FieldType;
-            return new FieldSchema(FieldKind.Map, wireType, packable, group, Compile(field.MessageType, compiled), keyType);
+            var entry = Compile(field.MessageType, compiled);
+            return new FieldSchema(FieldKind.Map, wireType, packable, group, entry, keyType) { MapValue = entry.Find(2) };
         }
 
         if (field.FieldType == FieldType.Message)
@@ -115,6 +117,12 @@ internal sealed class MessageSchema
 /// <param name="ScalarType">The scalar's type; for a map, the key's type.</param>
 internal sealed record FieldSchema(FieldKind Kind, WireType WireType, bool Packable, int Group, MessageSchema? Nested, FieldType ScalarType)
 {
+    /// <summary>A map's value field (field 2 of its entry).</summary>
+    public FieldSchema? MapValue { get; init; }
+
+    /// <summary>A map's key wire type.</summary>
+    public WireType KeyWireType { get; } = MessageSchema.WireTypeOf(ScalarType);
+
     /// <summary>Whether the generated parser reads a record of this wire type as this field (rather than as unknown).</summary>
     public bool Accepts(WireType wireType) => wireType == WireType || (Packable && wireType == WireType.LengthDelimited);
 }
