@@ -18,6 +18,9 @@ public sealed class CatalogCalls
     /// <summary>Set when <c>Wait</c> saw its call cancelled.</summary>
     public TaskCompletionSource WaitCancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>When set, <c>Decorated</c> waits for it after sending its headers and before its message.</summary>
+    public TaskCompletionSource? DecoratedGate { get; set; }
+
     public int Count(string method) => _counts.GetValueOrDefault(method);
 
     public ProductReply Reply(string method, ProductRequest request, string prefix = "")
@@ -63,6 +66,11 @@ public sealed class CatalogService(CatalogCalls calls) : Catalog.CatalogBase
     {
         var reply = calls.Reply(nameof(Decorated), request);
         await context.WriteResponseHeadersAsync(new Metadata { { "x-header", $"header {reply.Call}" } });
+        if (calls.DecoratedGate is { } gate)
+        {
+            await gate.Task;
+        }
+
         context.ResponseTrailers.Add("x-trailer", $"trailer {reply.Call}");
         return reply;
     }

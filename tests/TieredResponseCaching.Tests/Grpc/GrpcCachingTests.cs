@@ -204,6 +204,30 @@ public class GrpcCachingTests
     [Theory]
     [InlineData(Transport.TestServer)]
     [InlineData(Transport.Kestrel)]
+    public async Task Miss_sends_the_response_headers_when_the_service_does_and_is_still_stored(Transport transport)
+    {
+        await using var host = await GrpcHost.StartAsync(transport);
+        var gate = FlowKit.Signal();
+        host.Calls.DecoratedGate = gate;
+        var request = new ProductRequest { Id = "streamed" };
+
+        // The capture forwards StartAsync: the client has the headers while the service still holds its message back.
+        using var miss = host.Client.DecoratedAsync(request);
+        var headers = await miss.ResponseHeadersAsync.Guarded();
+        Assert.False(miss.ResponseAsync.IsCompleted);
+        gate.SetResult();
+        var reply = await miss.ResponseAsync.Guarded();
+        var hit = await host.Client.DecoratedAsync(request);
+
+        Assert.Equal("header 1", headers.GetValue("x-header"));
+        Assert.Equal(reply, hit);
+        Assert.Equal(1, host.Statistics.Stores);
+        Assert.Equal(1, host.Calls.Count(nameof(CatalogService.Decorated)));
+    }
+
+    [Theory]
+    [InlineData(Transport.TestServer)]
+    [InlineData(Transport.Kestrel)]
     public async Task Gzip_compressed_request_is_keyed_by_its_decompressed_message(Transport transport)
     {
         var encodings = new ConcurrentQueue<string>();
