@@ -228,6 +228,26 @@ public class GrpcCachingTests
     [Theory]
     [InlineData(Transport.TestServer)]
     [InlineData(Transport.Kestrel)]
+    public async Task Metadata_named_like_a_precondition_is_not_answered_with_304(Transport transport)
+    {
+        await using var host = await GrpcHost.StartAsync(transport);
+        var request = new ProductRequest { Id = "etag" };
+        var metadata = new Metadata { { "if-none-match", "*" }, { "if-modified-since", "Wed, 25 Nov 2099 12:00:00 GMT" } };
+
+        using var miss = host.Client.GetProductAsync(request, metadata);
+        var missReply = await miss;
+        using var hit = host.Client.GetProductAsync(request, metadata);
+        var hitReply = await hit;
+
+        Assert.Equal(missReply, hitReply);
+        Assert.Equal(StatusCode.OK, hit.GetStatus().StatusCode);
+        Assert.StartsWith("TieredResponseCache; hit", (await hit.ResponseHeadersAsync).GetValue("cache-status"));
+        Assert.Equal(1, host.Calls.Count(nameof(CatalogService.GetProduct)));
+    }
+
+    [Theory]
+    [InlineData(Transport.TestServer)]
+    [InlineData(Transport.Kestrel)]
     public async Task Gzip_compressed_request_is_keyed_by_its_decompressed_message(Transport transport)
     {
         var encodings = new ConcurrentQueue<string>();
