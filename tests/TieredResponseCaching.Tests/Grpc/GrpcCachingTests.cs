@@ -64,6 +64,15 @@ public class GrpcCachingTests
     }
 
     [Fact]
+    public async Task Message_size_limit_larger_than_a_key_can_hold_fails_the_start()
+    {
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+            GrpcHost.StartAsync(Transport.TestServer, options => options.Grpc.MaximumMessageSize = 1024 * 1024));
+
+        Assert.Contains("Grpc.MaximumMessageSize must be between 0 and 524288 bytes (was 1048576)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task No_side_effects_switch_caches_the_methods_declared_so_and_no_others()
     {
         await using var host = await GrpcHost.StartAsync(Transport.TestServer, options => options.Grpc.CacheNoSideEffectsMethods(p => p.Duration(TimeSpan.FromMinutes(5))));
