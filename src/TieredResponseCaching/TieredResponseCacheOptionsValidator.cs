@@ -30,6 +30,11 @@ internal sealed class TieredResponseCacheOptionsValidator : IValidateOptions<Tie
             errors.Add($"MaximumKeySize must be between 256 and {KeyWriter.MaximumLimit} bytes (was {options.MaximumKeySize}).");
         }
 
+        if (options.Grpc.MaximumMessageSize is < 0 or > KeyWriter.MaximumLimit)
+        {
+            errors.Add($"Grpc.MaximumMessageSize must be between 0 and {KeyWriter.MaximumLimit} bytes (was {options.Grpc.MaximumMessageSize}); the message is part of the key.");
+        }
+
         if (options.MaximumQueryParameters < 1)
         {
             errors.Add($"MaximumQueryParameters must be at least 1 (was {options.MaximumQueryParameters}).");

@@ -10,8 +10,15 @@ internal static class ConditionalRequests
     public static bool IsConditional(HttpRequest request)
     {
         var headers = request.Headers;
-        return headers.IfNoneMatch.Count > 0 || headers.IfModifiedSince.Count > 0;
+        return IsSafe(request) && (headers.IfNoneMatch.Count > 0 || headers.IfModifiedSince.Count > 0);
     }
+
+    /// <summary>
+    /// Preconditions are the cache's to answer for GET and HEAD only. For any other method (a GraphQL or gRPC POST) a
+    /// 304 is no answer (RFC 9110 §13.1.2 requires 412, which only the origin can decide), and a gRPC header of that
+    /// name is application metadata: the full response is served.
+    /// </summary>
+    private static bool IsSafe(HttpRequest request) => HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method);
 
     /// <summary>
     /// The outcome of the request's preconditions on <paramref name="entry"/>, in the order of RFC 9110 §13.2.2:
@@ -20,7 +27,7 @@ internal static class ConditionalRequests
     /// </summary>
     public static ConditionalOutcome Evaluate(HttpRequest request, CachedResponse entry)
     {
-        if (entry.StatusCode is < 200 or > 299)
+        if (entry.StatusCode is < 200 or > 299 || !IsSafe(request))
         {
             return ConditionalOutcome.None;
         }

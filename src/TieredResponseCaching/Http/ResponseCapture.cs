@@ -62,7 +62,8 @@ internal sealed class ResponseCapture : WriteOnlyStream, IHttpResponseBodyFeatur
 
     Stream IHttpResponseBodyFeature.Stream => this;
 
-    PipeWriter IHttpResponseBodyFeature.Writer => _writer ??= PipeWriter.Create(new WriterSink(this), new StreamPipeWriterOptions(leaveOpen: true));
+    PipeWriter IHttpResponseBodyFeature.Writer =>
+        _writer ??= new HeaderFlushingWriter(PipeWriter.Create(new WriterSink(this), new StreamPipeWriterOptions(leaveOpen: true)), this);
 
     /// <summary>Stops capturing for storage: the response will not be stored. A held body is kept until released.</summary>
     public void StopCapturing()
@@ -345,6 +346,42 @@ internal sealed class ResponseCapture : WriteOnlyStream, IHttpResponseBodyFeatur
         }
 
         _buffer.Append(data);
+    }
+
+    /// <summary>
+    /// <c>BodyWriter</c>. A flush with nothing written must still reach the client: it is how an app (gRPC's
+    /// <c>WriteResponseHeadersAsync</c>, a server-sent events endpoint) sends the headers before the body. The
+    /// stream pipe writer underneath skips such a flush, so this one passes it on.
+    /// </summary>
+    private sealed class HeaderFlushingWriter(PipeWriter inner, ResponseCapture capture) : PipeWriter
+    {
+        public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
+
+        public override long UnflushedBytes => inner.UnflushedBytes;
+
+        public override void Advance(int bytes) => inner.Advance(bytes);
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+
+        public override void CancelPendingFlush() => inner.CancelPendingFlush();
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+        public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
+
+        public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default) =>
+            inner.WriteAsync(source, cancellationToken);
+
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) =>
+            inner.UnflushedBytes > 0 ? inner.FlushAsync(cancellationToken) : FlushCaptureAsync(cancellationToken);
+
+        private async ValueTask<FlushResult> FlushCaptureAsync(CancellationToken cancellationToken)
+        {
+            await capture.FlushCoreAsync(cancellationToken);
+            return new FlushResult(isCanceled: false, isCompleted: false);
+        }
     }
 
     /// <summary>The stream under <c>BodyWriter</c>: what it flushes goes straight into the capture.</summary>

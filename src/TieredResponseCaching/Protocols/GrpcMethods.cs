@@ -1,10 +1,16 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using Google.Protobuf.Reflection;
 using Grpc.AspNetCore.Server;
+using Grpc.Core;
 
 namespace TieredResponseCaching.Protocols;
 
 /// <summary>Which gRPC methods the options cache without a <c>[CacheFor]</c> attribute.</summary>
 internal static class GrpcMethods
 {
+    private static readonly ConditionalWeakTable<IMethod, StrongBox<bool>> NoSideEffects = [];
+
     /// <summary>The settings the options give this method, or <c>null</c> when it is not cached.</summary>
     public static CachePolicyOptions? PolicyFromOptions(GrpcCacheOptions options, GrpcMethodMetadata method)
     {
@@ -13,9 +19,40 @@ internal static class GrpcMethods
             return byName;
         }
 
-        return options.NoSideEffectsPolicy is { } policy && IsDeclaredWithoutSideEffects(method) ? policy : null;
+        // The switch is about unary methods: a streaming method it reached would only ever be bypassed.
+        return options.NoSideEffectsPolicy is { } policy && method.Method.Type == MethodType.Unary && IsDeclaredWithoutSideEffects(method)
+            ? policy
+            : null;
     }
 
-    /// <summary>Whether the method's .proto declaration says <c>option idempotency_level = NO_SIDE_EFFECTS</c>.</summary>
-    public static bool IsDeclaredWithoutSideEffects(GrpcMethodMetadata method) => false;
+    /// <summary>
+    /// Whether the method's .proto declaration says <c>option idempotency_level = NO_SIDE_EFFECTS</c>, read from the
+    /// service descriptor that the generated code exposes. Worked out once per method.
+    /// </summary>
+    public static bool IsDeclaredWithoutSideEffects(GrpcMethodMetadata method) =>
+        NoSideEffects.GetValue(method.Method, m => new StrongBox<bool>(
+            FindDescriptor(method.ServiceType, m)?.GetOptions()?.IdempotencyLevel == MethodOptions.Types.IdempotencyLevel.NoSideEffects)).Value;
+
+    /// <summary>
+    /// The method's descriptor. Generated code binds a service base class (<c>Greeter.GreeterBase</c>) to the static
+    /// class around it (<c>Greeter</c>), which has a static <c>Descriptor</c>: found through the base class's
+    /// <see cref="BindServiceMethodAttribute"/>, or its declaring type.
+    /// </summary>
+    internal static MethodDescriptor? FindDescriptor(Type serviceType, IMethod method)
+    {
+        for (var type = serviceType; type is not null && type != typeof(object); type = type.BaseType)
+        {
+            var candidates = new[] { type.GetCustomAttribute<BindServiceMethodAttribute>(inherit: false)?.BindType, type.DeclaringType };
+            foreach (var candidate in candidates)
+            {
+                if (candidate?.GetProperty("Descriptor", BindingFlags.Public | BindingFlags.Static)?.GetValue(null) is ServiceDescriptor service
+                    && service.FullName == method.ServiceName)
+                {
+                    return service.FindMethodByName(method.Name);
+                }
+            }
+        }
+
+        return null;
+    }
 }
