@@ -117,6 +117,13 @@ public sealed class CacheForAttribute : Attribute, ICachePolicyMetadata
         set => _options.GraphQL = value;
     }
 
+    /// <summary>Origin-directed mode: the response's headers decide (see <see cref="CachePolicyBuilder.FreshnessFromResponse"/>).</summary>
+    public bool FromResponse
+    {
+        get => _options.FromResponse ?? false;
+        set => _options.FromResponse = value;
+    }
+
     /// <summary>The largest body stored, in bytes.</summary>
     public long MaximumBodySize
     {

@@ -14,9 +14,7 @@ public static class CacheForEndpointConventionBuilderExtensions
         var policy = new CachePolicyBuilder();
         policy.Duration(duration);
         configure?.Invoke(policy);
-        var metadata = new CachePolicyMetadata(policyName: null, policy.Options);
-        builder.Add(endpoint => endpoint.Metadata.Add(metadata));
-        return builder;
+        return AddPolicy(builder, policyName: null, policy.Options);
     }
 
     /// <summary>Caches the endpoint's responses with a policy added by <see cref="TieredResponseCacheOptions.AddPolicy"/>.</summary>
@@ -27,7 +25,28 @@ public static class CacheForEndpointConventionBuilderExtensions
         ArgumentException.ThrowIfNullOrWhiteSpace(policyName);
         var policy = new CachePolicyBuilder();
         configure?.Invoke(policy);
-        var metadata = new CachePolicyMetadata(policyName, policy.Options);
+        return AddPolicy(builder, policyName, policy.Options);
+    }
+
+    /// <summary>
+    /// Caches the endpoint's responses as a shared HTTP cache would: the responses' own headers decide (RFC 9111).
+    /// For reverse proxies and endpoints that relay upstream APIs.
+    /// </summary>
+    /// <example><c>app.MapReverseProxy().CacheFromResponse();</c></example>
+    public static TBuilder CacheFromResponse<TBuilder>(this TBuilder builder, Action<CachePolicyBuilder>? configure = null)
+        where TBuilder : IEndpointConventionBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var policy = new CachePolicyBuilder();
+        policy.FreshnessFromResponse();
+        configure?.Invoke(policy);
+        return AddPolicy(builder, policyName: null, policy.Options);
+    }
+
+    private static TBuilder AddPolicy<TBuilder>(TBuilder builder, string? policyName, CachePolicyOptions settings)
+        where TBuilder : IEndpointConventionBuilder
+    {
+        var metadata = new CachePolicyMetadata(policyName, settings);
         builder.Add(endpoint => endpoint.Metadata.Add(metadata));
         return builder;
     }

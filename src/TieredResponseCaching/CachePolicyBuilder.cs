@@ -122,6 +122,39 @@ public sealed class CachePolicyBuilder
         return this;
     }
 
+    /// <summary>
+    /// Origin-directed mode: the response's headers decide, as in a shared HTTP cache (RFC 9111): freshness from
+    /// <c>s-maxage</c>, <c>max-age</c> or <c>Expires</c>, revalidation with validators, invalidation by unsafe methods.
+    /// The policy's duration and vary settings do not apply. See docs/modes.md.
+    /// </summary>
+    public CachePolicyBuilder FreshnessFromResponse()
+    {
+        Options.FromResponse = true;
+        return this;
+    }
+
+    /// <summary>Origin-directed mode: honour the client's request directives (off by default: clients of a public API must not bypass the cache at will).</summary>
+    public CachePolicyBuilder TrustClientDirectives(bool enabled = true)
+    {
+        Options.TrustClientDirectives = enabled;
+        return this;
+    }
+
+    /// <summary>Origin-directed mode: give responses without explicit expiration a heuristic freshness (RFC 9111 §4.2.2).</summary>
+    public CachePolicyBuilder HeuristicFreshness(bool enabled = true)
+    {
+        Options.HeuristicFreshness = enabled;
+        return this;
+    }
+
+    /// <summary>Origin-directed mode: honour these targeted cache-control fields first (RFC 9213), such as <c>CDN-Cache-Control</c>.</summary>
+    public CachePolicyBuilder TargetedCacheControl(params string[] fieldNames)
+    {
+        ArgumentNullException.ThrowIfNull(fieldNames);
+        Options.TargetedCacheControl = fieldNames;
+        return this;
+    }
+
     /// <summary>The largest body stored, in bytes.</summary>
     public CachePolicyBuilder MaximumBodySize(long bytes)
     {

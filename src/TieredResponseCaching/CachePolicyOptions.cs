@@ -68,6 +68,21 @@ public sealed class CachePolicyOptions
     /// <summary>The endpoint speaks GraphQL: requests are keyed by their canonical operation and variables.</summary>
     public bool? GraphQL { get; set; }
 
+    /// <summary>
+    /// Origin-directed mode: the response's own headers decide whether and how long it is stored, as in a shared
+    /// HTTP cache (RFC 9111). See docs/modes.md.
+    /// </summary>
+    public bool? FromResponse { get; set; }
+
+    /// <summary>Origin-directed mode: honour request directives (<c>no-cache</c>, <c>max-age</c>...). Default off.</summary>
+    public bool? TrustClientDirectives { get; set; }
+
+    /// <summary>Origin-directed mode: heuristic freshness for responses without explicit expiration. Default off.</summary>
+    public bool? HeuristicFreshness { get; set; }
+
+    /// <summary>Origin-directed mode: targeted cache-control fields (RFC 9213) honoured first, in order, such as <c>CDN-Cache-Control</c>.</summary>
+    public IReadOnlyList<string>? TargetedCacheControl { get; set; }
+
     internal CachePolicyOptions Clone() => (CachePolicyOptions)MemberwiseClone();
 
     /// <summary>Copies into this instance every setting that <paramref name="overrides"/> has.</summary>
@@ -87,5 +102,9 @@ public sealed class CachePolicyOptions
         StatusCodes = overrides.StatusCodes ?? StatusCodes;
         MaximumBodySize = overrides.MaximumBodySize ?? MaximumBodySize;
         GraphQL = overrides.GraphQL ?? GraphQL;
+        FromResponse = overrides.FromResponse ?? FromResponse;
+        TrustClientDirectives = overrides.TrustClientDirectives ?? TrustClientDirectives;
+        HeuristicFreshness = overrides.HeuristicFreshness ?? HeuristicFreshness;
+        TargetedCacheControl = overrides.TargetedCacheControl ?? TargetedCacheControl;
     }
 }

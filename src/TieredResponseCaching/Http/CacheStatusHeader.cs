@@ -59,11 +59,11 @@ internal sealed class CacheStatusHeader
     public string StaleIfError(long ttlSeconds) =>
         string.Create(CultureInfo.InvariantCulture, $"{_name}; fwd=stale; ttl={ttlSeconds}; detail=stale-if-error");
 
-    /// <summary>Whole seconds since the app began producing the entry.</summary>
-    public static long AgeSeconds(CachedResponse entry, DateTimeOffset now) => Math.Max(0, (long)(now - entry.Created).TotalSeconds);
+    /// <summary>The entry's age in whole seconds: since the app began producing it, plus its initial age.</summary>
+    public static long AgeSeconds(CachedResponse entry, DateTimeOffset now) => Math.Max(0, (long)(now - entry.Created + entry.InitialAge).TotalSeconds);
 
     /// <summary>Remaining freshness in whole seconds at the given age; negative once stale.</summary>
-    public static long Ttl(CachedResponse entry, long ageSeconds) => (long)(entry.FreshUntil - entry.Created).TotalSeconds - ageSeconds;
+    public static long Ttl(CachedResponse entry, long ageSeconds) => (long)(entry.FreshUntil - entry.Created + entry.InitialAge).TotalSeconds - ageSeconds;
 
     /// <summary>The Age and Cache-Status values of a hit on <paramref name="entry"/> at <paramref name="now"/>.</summary>
     public HitHeaderValues HitValues(CachedResponse entry, DateTimeOffset now)

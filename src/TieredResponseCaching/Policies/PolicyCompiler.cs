@@ -49,8 +49,14 @@ internal static class PolicyCompiler
         var swr = settings.StaleWhileRevalidate ?? TimeSpan.Zero;
         var sie = settings.StaleIfError ?? TimeSpan.Zero;
         var varyByUser = settings.VaryByUser ?? false;
+        var fromResponse = settings.FromResponse ?? false;
 
-        if (!noStore && duration <= TimeSpan.Zero)
+        if (fromResponse && protocol != CacheProtocol.Rest)
+        {
+            errors.Add("FreshnessFromResponse() applies to HTTP endpoints (REST and proxies), not to GraphQL or gRPC ones.");
+        }
+
+        if (!noStore && !fromResponse && duration <= TimeSpan.Zero)
         {
             errors.Add($"Duration must be positive (was {duration}); use NoStore to turn caching off.");
         }
@@ -146,6 +152,10 @@ internal static class PolicyCompiler
             Protocol = protocol,
             GrpcStreaming = grpcStreaming,
             Operations = operations,
+            FromResponse = fromResponse,
+            TrustClientDirectives = settings.TrustClientDirectives ?? false,
+            HeuristicFreshness = settings.HeuristicFreshness ?? false,
+            TargetedCacheControl = [.. settings.TargetedCacheControl ?? []],
         };
     }
 

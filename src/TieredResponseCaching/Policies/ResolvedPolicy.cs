@@ -45,6 +45,18 @@ internal sealed class ResolvedPolicy
     /// <summary>The <c>Vary</c> value for <see cref="VaryByHeaders"/>, or <c>null</c> when no header is varied.</summary>
     public required string? Vary { get; init; }
 
+    /// <summary>Origin-directed mode (RFC 9111): the response's headers decide storage and freshness.</summary>
+    public bool FromResponse { get; init; }
+
+    /// <summary>Origin-directed mode: the client's request directives are honoured.</summary>
+    public bool TrustClientDirectives { get; init; }
+
+    /// <summary>Origin-directed mode: heuristic freshness for responses without explicit expiration.</summary>
+    public bool HeuristicFreshness { get; init; }
+
+    /// <summary>Origin-directed mode: targeted cache-control field names honoured first (RFC 9213).</summary>
+    public string[] TargetedCacheControl { get; init; } = [];
+
     /// <summary>How requests are keyed and responses judged.</summary>
     public CacheProtocol Protocol { get; init; }
 

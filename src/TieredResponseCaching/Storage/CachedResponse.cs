@@ -42,6 +42,21 @@ internal sealed class CachedResponse
 
     public required string[] Tags { get; init; }
 
+    /// <summary>
+    /// How old the response already was when the app began producing it (origin-directed mode: the upstream's
+    /// Age and transit, RFC 9111 §4.2.3). The Age a hit sends is <c>now − Created + InitialAge</c>.
+    /// </summary>
+    public TimeSpan InitialAge { get; init; }
+
+    /// <summary>Origin-directed mode: what the response's directives ask of a shared cache.</summary>
+    public OriginFlags OriginFlags { get; init; }
+
+    /// <summary>
+    /// Origin-directed mode: a record stored under a URL's primary key that holds only the names of the request
+    /// headers its response varies on (lower case, sorted); the responses live under secondary keys.
+    /// </summary>
+    public string[]? VaryNames { get; init; }
+
     /// <summary>The bytes the entry holds in memory, as counted against the L1 size limit.</summary>
     public required long Size { get; init; }
 
@@ -59,6 +74,22 @@ internal sealed class CachedResponse
         : now < StaleUntil ? Freshness.StaleWhileRevalidate
         : now < StaleIfErrorUntil ? Freshness.StaleIfErrorOnly
         : Freshness.Expired;
+}
+
+/// <summary>What the response directives of an origin-directed entry ask of a shared cache (RFC 9111 §5.2.2).</summary>
+[Flags]
+internal enum OriginFlags
+{
+    None = 0,
+
+    /// <summary><c>must-revalidate</c> or <c>proxy-revalidate</c>: never served stale, not even on error.</summary>
+    MustRevalidate = 1,
+
+    /// <summary><c>no-cache</c>: stored, but validated with the origin before every use.</summary>
+    NoCache = 2,
+
+    /// <summary><c>public</c>, <c>s-maxage</c> or <c>must-revalidate</c>: may answer requests carrying Authorization (§3.5).</summary>
+    AuthorizationAllowed = 4,
 }
 
 /// <summary>What an entry may be used for at a given moment (DESIGN rule 6: stale is bounded).</summary>

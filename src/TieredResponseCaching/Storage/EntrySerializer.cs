@@ -31,6 +31,8 @@ namespace TieredResponseCaching.Storage;
 ///           ...     headers: varint count, then for each: name (text), flags (1 byte: bit 0 = also sent
 ///                   with a 304), varint value count, values (text each)
 ///           ...     trailers: varint count, then for each: name (text), varint value count, values (text each)
+///           ...     origin-directed mode: varint flags, varint initial age (ticks), varint vary-name count + 1
+///                   (0: not a vary record), then the names (text each)
 ///           ...     body: varint length as served, varint length as stored, stored bytes
 ///   end-8   8       XxHash64 of every byte before it
 /// </code>
@@ -88,6 +90,14 @@ internal static class EntrySerializer
             {
                 writer.WriteText(value);
             }
+        }
+
+        writer.WriteVarint((ulong)entry.OriginFlags);
+        writer.WriteVarint((ulong)Math.Max(0, entry.InitialAge.Ticks));
+        writer.WriteVarint(entry.VaryNames is null ? 0 : (ulong)entry.VaryNames.Length + 1);
+        foreach (var name in entry.VaryNames ?? [])
+        {
+            writer.WriteText(name);
         }
 
         writer.WriteVarint((ulong)entry.Body.Length);
@@ -183,6 +193,20 @@ internal static class EntrySerializer
             trailers[i] = new HeaderField(name, values.Length == 1 ? new StringValues(values[0]) : new StringValues(values));
         }
 
+        var originFlags = (OriginFlags)reader.ReadVarint();
+        var initialAge = reader.ReadVarint();
+        var varyCount = reader.ReadCount();
+        string[]? varyNames = varyCount == 0 ? null : new string[varyCount - 1];
+        for (var i = 0; i < varyNames?.Length; i++)
+        {
+            varyNames[i] = reader.ReadText();
+        }
+
+        if (initialAge > (ulong)TimeSpan.MaxValue.Ticks || originFlags > (OriginFlags)7)
+        {
+            throw new FormatException("Origin metadata out of range.");
+        }
+
         var bodyLength = (long)reader.ReadVarint();
         var stored = reader.ReadBytes();
         if (!reader.AtEnd)
@@ -203,6 +227,9 @@ internal static class EntrySerializer
             NotModifiedHeaders = [.. notModified],
             Body = body,
             Trailers = trailers,
+            InitialAge = TimeSpan.FromTicks((long)initialAge),
+            OriginFlags = originFlags,
+            VaryNames = varyNames,
             ETag = etag,
             LastModified = lastModifiedTicks == 0 ? null : new DateTimeOffset(lastModifiedTicks, TimeSpan.Zero),
             Created = created,

@@ -288,9 +288,12 @@ public class GrpcCachingTests
         await using var host = await GrpcHost.StartAsync(Transport.Kestrel, withCache: withCache);
         var request = new ProductRequest { Id = "slow" };
 
-        var first = await Assert.ThrowsAsync<RpcException>(() => host.Client.WaitAsync(request, deadline: DateTime.UtcNow.AddMilliseconds(100)).ResponseAsync);
+        // The deadline must leave the server time to start the call even on a loaded machine: a call that
+        // expires before the service runs never signals WaitCancelled.
+        var deadline = TimeSpan.FromSeconds(2);
+        var first = await Assert.ThrowsAsync<RpcException>(() => host.Client.WaitAsync(request, deadline: DateTime.UtcNow.Add(deadline)).ResponseAsync);
         await host.Calls.WaitCancelled.Task.Guarded();
-        var second = await Assert.ThrowsAsync<RpcException>(() => host.Client.WaitAsync(request, deadline: DateTime.UtcNow.AddMilliseconds(100)).ResponseAsync);
+        var second = await Assert.ThrowsAsync<RpcException>(() => host.Client.WaitAsync(request, deadline: DateTime.UtcNow.Add(deadline)).ResponseAsync);
 
         Assert.Equal(StatusCode.DeadlineExceeded, first.StatusCode);
         Assert.Equal(StatusCode.DeadlineExceeded, second.StatusCode);
