@@ -1,6 +1,7 @@
 // CatalogApi: a small product catalog that shows TieredResponseCaching on minimal APIs, MVC controllers, GraphQL
-// (graphql-dotnet) and gRPC. L1 only (in-process memory) by default, nothing to install; with --Redis localhost:6379 several instances share
-// a Redis L2 and invalidate each other. README.md in this folder has a curl tour of every feature.
+// (graphql-dotnet) and gRPC. L1 only (in-process memory) by default, nothing to install; with --Redis localhost:6379
+// several instances share a Redis L2 and invalidate each other. README.md in this folder has a curl tour of every
+// feature.
 using System.Security.Claims;
 using CatalogApi.Catalog;
 using CatalogApi.Demo;
@@ -115,7 +116,7 @@ app.MapGet("/", () => Results.Text(
       GET  /slow?delayMs=2000          5 s + 60 s stale-while-revalidate: watch collapsing and background refresh
       GET  /_cache/stats               the cache's counters, hit rate and weighted miss cost per endpoint
       GET  /graphql?query=             GraphQL (also POST): products(category, page), product(id), mutation setPrice
-      gRPC catalog.Products            on the h2c port (GrpcUrl, default 5081): see Protos/catalog.proto: GetProduct, ListProducts, StreamProducts
+      gRPC catalog.Products            HTTP/2 only, on GrpcUrl (default 5081): GetProduct, ListProducts, StreamProducts
 
     """));
 
@@ -148,7 +149,7 @@ app.MapPost("/products/{id:int}/price", async (int id, PriceChange change, Produ
     }
 
     await cache.InvalidateAsync($"/products/{id}");    // this product's page, whatever its query string
-    await cache.InvalidateTagAsync("catalog");         // everything else showing prices: /products, /categories/{name}, /me/favourites
+    await cache.InvalidateTagAsync("catalog");         // everything else showing prices: lists, favourites, GraphQL, gRPC
     return Results.Ok(product);
 });
 
