@@ -1,13 +1,18 @@
-// CatalogApi: a small product catalog that shows TieredResponseCaching on minimal APIs and MVC controllers.
-// L1 only (in-process memory) by default, nothing to install; with --Redis localhost:6379 several instances share
-// a Redis L2 and invalidate each other. README.md in this folder has a curl tour of every feature.
+// CatalogApi: a small product catalog that shows TieredResponseCaching on minimal APIs, MVC controllers, GraphQL
+// (graphql-dotnet) and gRPC. L1 only (in-process memory) by default, nothing to install; with --Redis localhost:6379
+// several instances share a Redis L2 and invalidate each other. README.md in this folder has a curl tour of every
+// feature.
 using System.Security.Claims;
 using CatalogApi.Catalog;
 using CatalogApi.Demo;
+using CatalogApi.GraphQL;
+using CatalogApi.Grpc;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using TieredResponseCaching;
 
 const string DefaultUrl = "http://localhost:5080";
+const string DefaultGrpcUrl = "http://localhost:5081";
 const int PageSize = 5;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -15,11 +20,34 @@ var builder = WebApplication.CreateBuilder(args);
 // `dotnet run` takes the address from Properties/launchSettings.json. The compiled dll (dotnet CatalogApi.dll)
 // has no launch profile, so it falls back to the same address unless ASPNETCORE_URLS, --urls or
 // ASPNETCORE_HTTP_PORTS chose one.
-if (string.IsNullOrEmpty(builder.Configuration[WebHostDefaults.ServerUrlsKey])
+var urls = builder.Configuration[WebHostDefaults.ServerUrlsKey];
+if (string.IsNullOrEmpty(urls)
     && string.IsNullOrEmpty(builder.Configuration[WebHostDefaults.HttpPortsKey])
     && string.IsNullOrEmpty(builder.Configuration[WebHostDefaults.HttpsPortsKey]))
 {
-    builder.WebHost.UseUrls(DefaultUrl);
+    urls = DefaultUrl;
+}
+
+// gRPC needs HTTP/2. Without TLS, Kestrel cannot offer HTTP/1.1 and HTTP/2 on one port (there is no ALPN to choose
+// with: an endpoint set to Http1AndHttp2 answers HTTP/1.1 only), so gRPC gets a port of its own that speaks HTTP/2
+// only, "h2c" with prior knowledge, as gRPC clients do on http:// addresses: GrpcUrl, http://localhost:5081 unless
+// --GrpcUrl says otherwise ("" for none). Every endpoint answers on both ports. (With ASPNETCORE_HTTP_PORTS alone,
+// as in containers, Kestrel's own defaults apply and there is no h2c port.)
+var grpcUrl = builder.Configuration["GrpcUrl"] ?? DefaultGrpcUrl;
+if (!string.IsNullOrEmpty(urls))
+{
+    builder.WebHost.UseUrls(string.IsNullOrEmpty(grpcUrl) ? urls : $"{urls};{grpcUrl}");
+    if (!string.IsNullOrEmpty(grpcUrl))
+    {
+        var grpcPort = new Uri(grpcUrl).Port;
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen =>
+        {
+            if (listen.IPEndPoint?.Port == grpcPort)
+            {
+                listen.Protocols = HttpProtocols.Http2;
+            }
+        }));
+    }
 }
 
 // One clock for the cache and the handlers (a test can swap in a FakeTimeProvider).
@@ -39,6 +67,17 @@ builder.Services.AddTieredResponseCache(options =>
                                        .StaleWhileRevalidate(TimeSpan.FromMinutes(1))
                                        .VaryByQuery("page", "category")
                                        .Tags("catalog"));
+
+    // GraphQL: the /graphql endpoint says .CacheFor(5 min, p => p.GraphQL()...). One operation, by the name the
+    // document gives it, gets settings of its own over the endpoint's: a product page is kept 30 s, like
+    // GET /products/{id}. Other settings (the "catalog" tag) are the endpoint's.
+    options.GraphQL.ForOperation("ProductDetails", p => p.Duration(TimeSpan.FromSeconds(30)));
+
+    // gRPC: a call is a POST, so no method is cached unless the app says so. Besides [CacheFor] on a method's
+    // implementation (GetProduct), this caches every unary method whose .proto declaration says
+    // "option idempotency_level = NO_SIDE_EFFECTS" (ListProducts). options.Grpc.CacheMethod("/catalog.Products/...")
+    // would name one method instead.
+    options.Grpc.CacheNoSideEffectsMethods(p => p.Duration(TimeSpan.FromMinutes(5)).Tags("catalog"));
 });
 
 // DEMO ONLY: "X-Demo-User: alice" makes the request alice's (see DemoUserAuthenticationHandler).
@@ -46,10 +85,13 @@ builder.Services.AddAuthentication(DemoUserAuthenticationHandler.SchemeName)
     .AddScheme<AuthenticationSchemeOptions, DemoUserAuthenticationHandler>(DemoUserAuthenticationHandler.SchemeName, configureOptions: null);
 builder.Services.AddAuthorization();
 builder.Services.AddControllers();
+builder.Services.AddGrpc();
 
 builder.Services.AddSingleton<ProductCatalog>();
 builder.Services.AddSingleton<SlowOrigin>();
 builder.Services.AddSingleton<MissCostMeter>();
+builder.Services.AddSingleton<CatalogSchema>();
+builder.Services.AddSingleton<GraphQLEndpoint>();
 
 var app = builder.Build();
 
@@ -73,6 +115,8 @@ app.MapGet("/", () => Results.Text(
       GET  /me/favourites              per user (header X-Demo-User: alice), Cache-Control: private
       GET  /slow?delayMs=2000          5 s + 60 s stale-while-revalidate: watch collapsing and background refresh
       GET  /_cache/stats               the cache's counters, hit rate and weighted miss cost per endpoint
+      GET  /graphql?query=             GraphQL (also POST): products(category, page), product(id), mutation setPrice
+      gRPC catalog.Products            HTTP/2 only, on GrpcUrl (default 5081): GetProduct, ListProducts, StreamProducts
 
     """));
 
@@ -105,7 +149,7 @@ app.MapPost("/products/{id:int}/price", async (int id, PriceChange change, Produ
     }
 
     await cache.InvalidateAsync($"/products/{id}");    // this product's page, whatever its query string
-    await cache.InvalidateTagAsync("catalog");         // everything else showing prices: /products, /categories/{name}, /me/favourites
+    await cache.InvalidateTagAsync("catalog");         // everything else showing prices: lists, favourites, GraphQL, gRPC
     return Results.Ok(product);
 });
 
@@ -158,6 +202,16 @@ app.MapGet("/_cache/stats", (ITieredResponseCache cache, MissCostMeter missCost,
 });
 
 app.MapControllers();
+
+// GraphQL over GET and POST (GraphQL/GraphQLEndpoint.cs). The cache keys a query by what the server executes (the
+// operation and fragments it reaches, canonically printed, and the variables it defines), so whitespace, comments
+// and argument order do not make new entries. Mutations always run; responses with errors are not stored. The tag
+// lets a price change, REST or GraphQL, drop every GraphQL entry.
+app.MapMethods(GraphQLEndpoint.Path, [HttpMethods.Get, HttpMethods.Post], (HttpContext context, GraphQLEndpoint graphql) => graphql.ExecuteAsync(context))
+    .CacheFor(TimeSpan.FromMinutes(5), p => p.GraphQL().Tags("catalog"));
+
+// gRPC (Grpc/ProductsService.cs): the attributes on the implementation and options.Grpc above decide what is cached.
+app.MapGrpcService<ProductsService>();
 
 // Start listening to the cache's meter before the first request.
 app.Services.GetRequiredService<MissCostMeter>();

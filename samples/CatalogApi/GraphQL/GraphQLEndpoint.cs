@@ -1,0 +1,117 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using GraphQL;
+using GraphQL.SystemTextJson;
+using GraphQL.Transport;
+using GraphQL.Validation;
+using GraphQLParser.AST;
+
+namespace CatalogApi.GraphQL;
+
+/// <summary>
+/// Serves the catalog schema at <c>/graphql</c> the GraphQL-over-HTTP way: GET with <c>query</c>, <c>variables</c>,
+/// <c>operationName</c> (and <c>extensions</c>) in the query string, or POST with the same members in a JSON body.
+/// The cache in front of it needs nothing from this class: it reads the request on its own.
+/// </summary>
+public sealed class GraphQLEndpoint(CatalogSchema schema)
+{
+    public const string Path = "/graphql";
+
+    private readonly DocumentExecuter _executer = new();
+    // As ASP.NET Core's own JSON responses: "+" and "'" as they are (the responses are JSON, never embedded in HTML).
+    private readonly GraphQLSerializer _serializer = new(options => options.Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
+
+    /// <summary>A GET may not change anything, so it may only run queries (GraphQL over HTTP answers 405 otherwise).</summary>
+    private readonly IValidationRule[] _getRules = [.. DocumentValidator.CoreRules, new QueriesOnlyRule()];
+
+    public async Task ExecuteAsync(HttpContext context)
+    {
+        var isGet = HttpMethods.IsGet(context.Request.Method);
+        if (!isGet && !context.Request.HasJsonContentType())
+        {
+            // application/graphql, multipart uploads...: not served by this sample.
+            await ErrorAsync(context, StatusCodes.Status415UnsupportedMediaType, "the body must be application/json");
+            return;
+        }
+
+        GraphQLRequest? request;
+        try
+        {
+            request = isGet
+                ? ReadQueryString(context.Request.Query)
+                : await _serializer.ReadAsync<GraphQLRequest>(context.Request.Body, context.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            // Also a batch (a JSON array), which this sample does not serve.
+            await ErrorAsync(context, StatusCodes.Status400BadRequest, "invalid JSON: " + e.Message);
+            return;
+        }
+
+        if (request?.Query is null)
+        {
+            await ErrorAsync(context, StatusCodes.Status400BadRequest, "a query is required");
+            return;
+        }
+
+        var result = await _executer.ExecuteAsync(options =>
+        {
+            options.Schema = schema;
+            options.Query = request.Query;
+            options.OperationName = request.OperationName;
+            options.Variables = request.Variables;
+            options.Extensions = request.Extensions;
+            options.RequestServices = context.RequestServices;
+            options.User = context.User;
+            options.CancellationToken = context.RequestAborted;
+            if (isGet)
+            {
+                options.ValidationRules = _getRules;
+            }
+        });
+
+        if (result.Errors?.Any(error => error is NotAQueryError) == true)
+        {
+            context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+            context.Response.Headers.Allow = HttpMethods.Post;
+        }
+
+        context.Response.ContentType = "application/json; charset=utf-8";
+        await _serializer.WriteAsync(context.Response.Body, result, context.RequestAborted);
+    }
+
+    private GraphQLRequest ReadQueryString(IQueryCollection query) => new()
+    {
+        Query = Parameter(query, "query"),
+        OperationName = Parameter(query, "operationName"),
+        Variables = Parameter(query, "variables") is { } variables ? _serializer.Deserialize<Inputs>(variables) : null,
+        Extensions = Parameter(query, "extensions") is { } extensions ? _serializer.Deserialize<Inputs>(extensions) : null,
+    };
+
+    /// <summary>An empty parameter counts as absent (GraphQL over HTTP).</summary>
+    private static string? Parameter(IQueryCollection query, string name) =>
+        query.TryGetValue(name, out var values) && values.Count == 1 && values[0] is { Length: > 0 } value ? value : null;
+
+    private static async Task ErrorAsync(HttpContext context, int statusCode, string message)
+    {
+        context.Response.StatusCode = statusCode;
+        context.Response.ContentType = "application/json; charset=utf-8";
+        await JsonSerializer.SerializeAsync(context.Response.Body, new { errors = new[] { new { message } } }, cancellationToken: context.RequestAborted);
+    }
+
+    private sealed class QueriesOnlyRule : ValidationRuleBase
+    {
+        public override ValueTask<INodeVisitor?> GetPreNodeVisitorAsync(ValidationContext context)
+        {
+            if (context.Operation.Operation != OperationType.Query)
+            {
+                context.ReportError(new NotAQueryError(context.Operation.Operation));
+            }
+
+            return ValueTask.FromResult<INodeVisitor?>(null);
+        }
+    }
+
+    private sealed class NotAQueryError(OperationType operation)
+        : ValidationError($"A {operation.ToString().ToLowerInvariant()} must be sent with POST.");
+}

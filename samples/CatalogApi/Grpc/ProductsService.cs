@@ -1,0 +1,63 @@
+using System.Globalization;
+using CatalogApi.Catalog;
+using Grpc.Core;
+using TieredResponseCaching;
+
+namespace CatalogApi.Grpc;
+
+/// <summary>
+/// The gRPC face of the catalog (Protos/catalog.proto). Three ways a method meets the cache: an attribute on the
+/// implementation, the options' NO_SIDE_EFFECTS switch, and not at all (streaming).
+/// </summary>
+public sealed class ProductsService(ProductCatalog catalog) : Products.ProductsBase
+{
+    private const int PageSize = 5;
+
+    /// <summary>
+    /// Cached by the attribute, one entry per request message (here: per id). The "catalog" tag lets a price change
+    /// drop it, whichever API made the change.
+    /// </summary>
+    [CacheFor(30, Tags = ["catalog"])]
+    public override Task<ProductReply> GetProduct(GetProductRequest request, ServerCallContext context) =>
+        catalog.Find(request.Id) is { } product
+            ? Task.FromResult(ToReply(product))
+            // An error status is never stored: the next call runs the method again.
+            : throw new RpcException(new Status(StatusCode.NotFound, $"no product {request.Id}"));
+
+    /// <summary>
+    /// No attribute: the .proto declares it <c>NO_SIDE_EFFECTS</c>, and Program.cs caches every such method with
+    /// <c>options.Grpc.CacheNoSideEffectsMethods(...)</c>.
+    /// </summary>
+    public override Task<ProductList> ListProducts(ListProductsRequest request, ServerCallContext context)
+    {
+        var page = request.Page == 0 ? 1 : request.Page;
+        if (page < 1)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "page starts at 1"));
+        }
+
+        var list = new ProductList { Page = page };
+        list.Items.AddRange(catalog.List(Category(request), page, PageSize).Select(ToReply));
+        return Task.FromResult(list);
+    }
+
+    /// <summary>Server streaming, one message per product: the cache never stores a stream.</summary>
+    public override async Task StreamProducts(ListProductsRequest request, IServerStreamWriter<ProductReply> responseStream, ServerCallContext context)
+    {
+        foreach (var product in catalog.List(Category(request), page: 1, pageSize: int.MaxValue))
+        {
+            await responseStream.WriteAsync(ToReply(product), context.CancellationToken);
+        }
+    }
+
+    private static string? Category(ListProductsRequest request) => request.Category is { Length: > 0 } category ? category : null;
+
+    private static ProductReply ToReply(Product product) => new()
+    {
+        Id = product.Id,
+        Name = product.Name,
+        Category = product.Category,
+        Price = product.Price.ToString(CultureInfo.InvariantCulture),
+        UpdatedAt = product.UpdatedAt.ToString("O", CultureInfo.InvariantCulture),
+    };
+}
