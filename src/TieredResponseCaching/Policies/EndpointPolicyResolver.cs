@@ -2,8 +2,8 @@ using System.Runtime.CompilerServices;
 using Grpc.AspNetCore.Server;
 using Grpc.Core;
 using Microsoft.AspNetCore.Routing;
-using TieredResponseCaching.Protocols;
 using Microsoft.Extensions.Options;
+using TieredResponseCaching.Protocols;
 
 namespace TieredResponseCaching.Policies;
 

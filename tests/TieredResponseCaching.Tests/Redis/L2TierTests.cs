@@ -1,5 +1,5 @@
-using StackExchange.Redis;
 using System.Net;
+using StackExchange.Redis;
 using TieredResponseCaching.Tests.Infrastructure;
 
 namespace TieredResponseCaching.Tests.Redis;
