@@ -93,14 +93,24 @@ internal sealed class CacheRuntime : IAsyncDisposable
         Backplane?.Start();
     }
 
-    /// <summary>Stores an entry in L1, then L2, then tells the other nodes.</summary>
-    public async Task StoreAsync(CachedResponse entry)
+    /// <summary>
+    /// Stores an entry in L1, then L2, then tells the other nodes; false (nothing stored) when an invalidation of
+    /// one of its tags came while it was being produced: it would be dead on arrival on every node.
+    /// </summary>
+    public async Task<bool> StoreAsync(CachedResponse entry)
     {
+        if (Store.Tags.IsInvalidated(entry))
+        {
+            return false;
+        }
+
         Store.SetLocal(entry);
         if (Store.Remote is not null && await Store.Remote.SetAsync(entry))
         {
             await Backplane!.PublishStoredAsync(entry);
         }
+
+        return true;
     }
 
     /// <summary>Withdraws an entry stored before its response turned out not storable.</summary>

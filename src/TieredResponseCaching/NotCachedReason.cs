@@ -59,6 +59,9 @@ internal enum NotCachedReason
     GrpcStatus,
     GrpcTrailersOnly,
     GrpcMessageCount,
+
+    // Any protocol: an invalidation of one of its tags came while the response was being produced.
+    InvalidatedWhileProduced,
 }
 
 internal static class NotCachedReasons
@@ -110,6 +113,7 @@ internal static class NotCachedReasons
         "grpc-status",
         "grpc-trailers-only",
         "grpc-message-count",
+        "invalidated-while-produced",
     ];
 
     public static int Count => Tokens.Length;

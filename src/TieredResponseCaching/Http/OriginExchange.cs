@@ -100,6 +100,7 @@ internal sealed class OriginExchange
     private HoldMode ChooseHoldMode(DateTimeOffset now) =>
         _isRefresh ? HoldMode.Never
         : ConditionalRequests.IsConditional(_context.Request) ? HoldMode.Always
+        : _policy.Protocol != CacheProtocol.Rest && _runtime.Protocol(_policy.Protocol).HoldsResponses ? HoldMode.Always
         : CanFallBack(now) ? HoldMode.OnServerError
         : HoldMode.Never;
 
@@ -169,8 +170,7 @@ internal sealed class OriginExchange
             _storedBeforeStart = entry;
         }
 
-        await StoreAsync(entry);
-        return new FlightOutcome(entry, false);
+        return await StoreAsync(entry) ? new FlightOutcome(entry, false) : FlightOutcome.NotStored;
     }
 
     private async Task<FlightOutcome> FinishHeldAsync(DateTimeOffset created)
@@ -216,8 +216,7 @@ internal sealed class OriginExchange
             return new FlightOutcome(null, false);
         }
 
-        await StoreAsync(entry);
-        return new FlightOutcome(entry, false);
+        return await StoreAsync(entry) ? new FlightOutcome(entry, false) : FlightOutcome.NotStored;
     }
 
     /// <summary>
@@ -265,11 +264,17 @@ internal sealed class OriginExchange
         return EntryFactory.Create(_policy, _key, _hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, _context.Request.Path, trailers);
     }
 
-    private async Task StoreAsync(CachedResponse entry)
+    private async Task<bool> StoreAsync(CachedResponse entry)
     {
-        await _runtime.StoreAsync(entry);
+        if (!await _runtime.StoreAsync(entry))
+        {
+            Refuse(NotCachedReason.InvalidatedWhileProduced);
+            return false;
+        }
+
         CacheCounters.Increment(ref _runtime.Counters.Stores);
         Log.Stored(_runtime.Logger, _policy.EndpointName, entry.StatusCode, entry.Body.Length, _policy.Duration);
+        return true;
     }
 
     private void Refuse(NotCachedReason reason)
@@ -297,7 +302,16 @@ internal sealed class OriginExchange
             return Task.CompletedTask;
         }
 
-        var refusal = _startRefusal = CacheRules.CheckResponse(response, _policy);
+        var refusal = CacheRules.CheckResponse(response, _policy);
+        if (refusal == NotCachedReason.None)
+        {
+            // A held response already judged complete (a GraphQL error), or a protocol's own look at the headers.
+            refusal = Refusal != NotCachedReason.None ? Refusal
+                : _policy.Protocol != CacheProtocol.Rest ? _runtime.Protocol(_policy.Protocol).CheckResponseStart(response)
+                : NotCachedReason.None;
+        }
+
+        _startRefusal = refusal;
         if (refusal != NotCachedReason.None && _storedBeforeStart is { } stored)
         {
             _ = _runtime.RetractAsync(stored);

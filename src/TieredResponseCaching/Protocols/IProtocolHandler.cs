@@ -17,6 +17,18 @@ internal interface IProtocolHandler
 
     /// <summary>Judges a complete response the protocol's way (GraphQL errors, gRPC status and framing).</summary>
     NotCachedReason CheckResponse(HttpResponse response, CaptureBuffer body, IHeaderDictionary? trailers);
+
+    /// <summary>
+    /// Judges a response as its headers go out, before the body: a refusal here keeps the policy's
+    /// <c>Cache-Control</c> off the response (a gRPC trailers-only error, say).
+    /// </summary>
+    NotCachedReason CheckResponseStart(HttpResponse response) => NotCachedReason.None;
+
+    /// <summary>
+    /// Whether the response must be held until complete, so that it is judged before its headers go out (a GraphQL
+    /// response with errors must not leave with the policy's <c>Cache-Control</c>).
+    /// </summary>
+    bool HoldsResponses => false;
 }
 
 /// <summary>

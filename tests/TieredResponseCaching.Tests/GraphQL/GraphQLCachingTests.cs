@@ -166,8 +166,10 @@ public class GraphQLCachingTests
         await PostAsync(host, Body("{ unknownField }", null));
 
         Assert.Contains("This field always fails.", await partial.Body(), StringComparison.Ordinal);
-        // The body is judged once it is complete, after the headers went out: the refusal is logged and counted.
-        Assert.Equal(Miss, again.CacheStatus());
+        // GraphQL responses are held until complete: the refusal is known before the headers go out, so the
+        // response says why and carries no Cache-Control from the policy (a CDN must not keep an error).
+        Assert.Equal(Miss + "; detail=graphql-errors", again.CacheStatus());
+        Assert.Null(again.Headers.CacheControl);
         Assert.Equal(4, server.Executions);
         Assert.Equal(0, host.Statistics.Stores);
         Assert.Equal(4, host.Statistics.NotStored);

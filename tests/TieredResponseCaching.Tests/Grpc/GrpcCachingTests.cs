@@ -164,6 +164,21 @@ public class GrpcCachingTests
     [Theory]
     [InlineData(Transport.TestServer)]
     [InlineData(Transport.Kestrel)]
+    public async Task Trailers_only_error_carries_no_cache_control_from_the_policy(Transport transport)
+    {
+        await using var host = await GrpcHost.StartAsync(transport);
+
+        using var call = host.Client.FailAsync(new ProductRequest { Id = "missing" });
+        var error = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync);
+
+        Assert.Equal(StatusCode.NotFound, error.StatusCode);
+        Assert.Null(error.Trailers.GetValue("cache-control"));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; detail=grpc-trailers-only", error.Trailers.GetValue("cache-status"));
+    }
+
+    [Theory]
+    [InlineData(Transport.TestServer)]
+    [InlineData(Transport.Kestrel)]
     public async Task Streaming_method_is_never_cached(Transport transport)
     {
         await using var host = await GrpcHost.StartAsync(transport);

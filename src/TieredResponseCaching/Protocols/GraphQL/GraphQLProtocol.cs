@@ -148,6 +148,12 @@ internal sealed class GraphQLProtocol : IProtocolHandler
         return NotCachedReason.None;
     }
 
+    /// <summary>
+    /// GraphQL responses are held until complete (up to the body limit): a response with errors is known before
+    /// its headers go out, so it never leaves with the policy's Cache-Control.
+    /// </summary>
+    public bool HoldsResponses => true;
+
     public NotCachedReason CheckResponse(HttpResponse response, CaptureBuffer body, IHeaderDictionary? trailers) =>
         GraphQLResponseRules.Check(response, body);
 

@@ -172,6 +172,10 @@ internal sealed class GrpcProtocol(GrpcCacheOptions options, int maximumKeySize)
         return GrpcFrame.IsSingleMessage(body) ? NotCachedReason.None : NotCachedReason.GrpcMessageCount;
     }
 
+    /// <summary>A status in the headers means a trailers-only response: no Cache-Control from the policy on it.</summary>
+    public NotCachedReason CheckResponseStart(HttpResponse response) =>
+        response.Headers.ContainsKey(GrpcStatus) ? NotCachedReason.GrpcTrailersOnly : NotCachedReason.None;
+
     private static void WriteMessage(ref KeyWriter writer, ReadOnlySpan<byte> message, MessageSchema? schema)
     {
         if (schema is not null)
