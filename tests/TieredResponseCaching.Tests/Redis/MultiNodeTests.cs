@@ -32,14 +32,21 @@ public sealed class MultiNodeTests : IAsyncLifetime
         try
         {
             // Every node has requests waiting: 99 local waiters each, and two nodes' leaders wait on the lock.
-            var waiting = new CountdownEvent(297);
+            var joined = 0;
+            var allWaiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             foreach (var node in nodes)
             {
-                node.Runtime.Flights.WaiterJoined += _ => waiting.Signal();
+                node.Runtime.Flights.WaiterJoined += _ =>
+                {
+                    if (Interlocked.Increment(ref joined) == 297)
+                    {
+                        allWaiting.TrySetResult();
+                    }
+                };
             }
 
             var requests = Enumerable.Range(0, 300).Select(i => nodes[i % 3].Client.GetStringAsync("/report")).ToArray();
-            await Task.Run(() => waiting.Wait(TimeSpan.FromSeconds(30)));
+            await allWaiting.Task.WaitAsync(TimeSpan.FromSeconds(60));
             release.SetResult();
             var bodies = await Task.WhenAll(requests);
 
