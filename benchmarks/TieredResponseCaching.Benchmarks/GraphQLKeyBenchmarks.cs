@@ -16,7 +16,9 @@ namespace TieredResponseCaching.Benchmarks;
 /// <remarks>
 /// <para><see cref="RepeatedPost"/> and <see cref="RepeatedGet"/> send the same document every time, so after the first
 /// request the document cache answers with a hash and a byte comparison of the raw text, as it does for a client
-/// that repeats its queries. The variables are read and canonicalised on every call.</para>
+/// that repeats its queries. The variables are read and canonicalised on every call.
+/// <see cref="RepeatedPostWithoutVariables"/> is the same request without its <c>variables</c> member (the key then
+/// says "absent" for each variable, or writes its default): what the variables cost, by difference.</para>
 /// <para><see cref="NewDocumentPost"/> sends a document the node has never seen on every call: a counter is written
 /// (nine digits, in place) into an argument of the query (<c>seed: 100000000</c>), so the raw text, the parsed
 /// operation, its canonical text and its SHA-256 all change. Each call pays what a new document costs: the JSON
@@ -38,6 +40,7 @@ public class GraphQLKeyBenchmarks : IDisposable
     private DefaultHttpContext _post = null!;
     private DefaultHttpContext _get = null!;
     private byte[] _body = null!;
+    private byte[] _bodyWithoutVariables = null!;
     private byte[] _newBody = null!;
     private int _seedOffset;
     private int _seed = 100_000_000;
@@ -124,6 +127,7 @@ public class GraphQLKeyBenchmarks : IDisposable
 
         var bodyText = "{\"query\":" + JsonSerializer.Serialize(Document) + ",\"variables\":" + Variables + ",\"operationName\":\"ProductPage\"}";
         _body = Encoding.UTF8.GetBytes(bodyText);
+        _bodyWithoutVariables = Encoding.UTF8.GetBytes("{\"query\":" + JsonSerializer.Serialize(Document) + ",\"operationName\":\"ProductPage\"}");
         _newBody = (byte[])_body.Clone();
         _seedOffset = bodyText.IndexOf("seed: 100000000", StringComparison.Ordinal) + "seed: ".Length;
         _post = Context(HttpMethods.Post, QueryString.Empty);
@@ -142,6 +146,7 @@ public class GraphQLKeyBenchmarks : IDisposable
             throw new InvalidOperationException("GET and POST of one operation should share a key.");
         }
 
+        Check(_post, _bodyWithoutVariables, "POST without variables");
         var first = Check(_post, NextNewDocument(), "new document");
         var second = Check(_post, NextNewDocument(), "new document");
         if (first.AsSpan().SequenceEqual(second) || first.AsSpan().SequenceEqual(post))
@@ -154,6 +159,13 @@ public class GraphQLKeyBenchmarks : IDisposable
     public UInt128 RepeatedPost()
     {
         _protocol.BuildKey(_post, _policy, _body, out _, out _, out var hash);
+        return hash;
+    }
+
+    [Benchmark]
+    public UInt128 RepeatedPostWithoutVariables()
+    {
+        _protocol.BuildKey(_post, _policy, _bodyWithoutVariables, out _, out _, out var hash);
         return hash;
     }
 
