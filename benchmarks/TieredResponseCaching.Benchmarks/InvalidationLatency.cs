@@ -23,12 +23,20 @@ namespace TieredResponseCaching.Benchmarks;
 /// B's <c>RedisBackplane.MessageApplied</c>, which the backplane raises once it has recorded the invalidation (from
 /// then on B serves no entry created before it). Latency = the second timestamp minus the first. The duration of A's
 /// call is reported too. The first <c>warm-up</c> iterations are not counted.</para>
+/// <para>With <c>--busy N</c>, N clients in the same process send node B requests (L1 hits of another endpoint)
+/// without pause while the invalidations are timed: B's thread pool and the two cores are then busy, as on a node
+/// serving traffic.</para>
 /// </remarks>
 internal static class InvalidationLatency
 {
-    public static async Task<int> RunAsync(int count, int warmup)
+    public static async Task<int> RunAsync(int count, int warmup, int busyClients)
     {
         Console.WriteLine($"Invalidation latency: {count:N0} invalidations on node A, each timed until node B applied it ({warmup:N0} warm-up); {Environment.ProcessorCount} cores; load average {LoadAverage()}");
+        if (busyClients > 0)
+        {
+            Console.WriteLine($"node B busy: {busyClients} clients in this process send it requests (cache hits) without pause throughout");
+        }
+
         using var redis = await RedisProcess.StartAsync();
         Console.WriteLine($"redis-server pid {redis.ProcessId} on {redis.Configuration}");
 
@@ -51,6 +59,20 @@ internal static class InvalidationLatency
             Volatile.Write(ref applied, next);
         });
 
+        using var stopBusy = new CancellationTokenSource();
+        long busyRequests = 0;
+        var busy = Enumerable.Range(0, busyClients).Select(_ => Task.Run(async () =>
+        {
+            using var client = new HttpClient { BaseAddress = new Uri(Address(nodeB)) };
+            while (!stopBusy.IsCancellationRequested)
+            {
+                using var response = await client.GetAsync(new Uri("/busy", UriKind.Relative), stopBusy.Token).ConfigureAwait(false);
+                response.EnsureSuccessStatusCode();
+                Interlocked.Increment(ref busyRequests);
+            }
+        })).ToArray();
+        var busyStart = Stopwatch.GetTimestamp();
+
         var latencies = new double[count];
         var calls = new double[count];
         for (var i = -warmup; i < count; i++)
@@ -66,6 +88,21 @@ internal static class InvalidationLatency
                 latencies[i] = Stopwatch.GetElapsedTime(start, Volatile.Read(ref appliedAt)).TotalMilliseconds;
                 calls[i] = Stopwatch.GetElapsedTime(start, returned).TotalMilliseconds;
             }
+        }
+
+        var busySeconds = Stopwatch.GetElapsedTime(busyStart).TotalSeconds;
+        await stopBusy.CancelAsync();
+        try
+        {
+            await Task.WhenAll(busy);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        if (busyClients > 0)
+        {
+            Console.WriteLine($"node B served {Interlocked.Read(ref busyRequests) / busySeconds:N0} requests/s meanwhile");
         }
 
         Console.WriteLine($"load average after: {LoadAverage()}");
@@ -117,6 +154,7 @@ internal static class InvalidationLatency
         app.UseRouting();
         app.UseTieredResponseCache();
         app.MapGet("/price", () => version().ToString(CultureInfo.InvariantCulture)).CacheFor(TimeSpan.FromMinutes(10), p => p.Tags("prices"));
+        app.MapGet("/busy", () => "a cached response").CacheFor(TimeSpan.FromMinutes(10));
         await app.StartAsync();
         await app.Services.GetRequiredService<CacheRuntime>().Backplane!.Ready.WaitAsync(TimeSpan.FromSeconds(15));
         return app;

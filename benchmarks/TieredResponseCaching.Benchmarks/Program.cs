@@ -9,9 +9,10 @@ using TieredResponseCaching.Benchmarks.Infrastructure;
 //   no arguments     runs every benchmark (instead of asking interactively);
 //   --quick          a short job (1 launch, 3 warm-up and 5 measured iterations) for a look in a minute or two;
 //   --allocations    no benchmark: samples which types the hit and miss paths allocate, and prints them;
-//   --invalidation-latency [--count N] [--warmup N]
+//   --invalidation-latency [--count N] [--warmup N] [--busy N]
 //                    no benchmark: two nodes and a redis-server it starts; times N tag invalidations from node A
 //                    until node B applied them (default 2,000 after 200 warm-up) and prints the percentiles;
+//                    --busy N keeps node B serving N clients' requests meanwhile;
 //   --loop Class.Method [seconds]
 //                    no benchmark: runs one benchmark method in a loop (default 20 s) for a profiler to attach.
 if (args.Contains("--allocations", StringComparer.Ordinal))
@@ -27,7 +28,7 @@ if (Array.IndexOf(args, "--loop") is >= 0 and var loop && loop + 1 < args.Length
 
 if (args.Contains("--invalidation-latency", StringComparer.Ordinal))
 {
-    return await InvalidationLatency.RunAsync(IntArgument("--count", 2_000), IntArgument("--warmup", 200));
+    return await InvalidationLatency.RunAsync(IntArgument("--count", 2_000), IntArgument("--warmup", 200), IntArgument("--busy", 0));
 }
 
 var quick = args.Contains("--quick", StringComparer.Ordinal);
