@@ -1,16 +1,37 @@
 #!/usr/bin/env bash
-# End-to-end load test: the same ~1.2 KB JSON from /raw, /origin, /outputcache and /tiered of benchmarks/LoadApp
-# (Release, Kestrel, loopback), driven by wrk in alternating rounds. For each round it reads the server's CPU time
-# from /proc/<pid>/stat before and after, and prints the median requests/s and server CPU microseconds per request
-# of each endpoint, with the ratios the targets are stated in. See benchmarks/README.md.
+# End-to-end load test of benchmarks/LoadApp (Release, Kestrel, loopback): cache hits of TieredResponseCaching next to a
+# plain endpoint, no cache, and ASP.NET Core Output Caching, in memory and on Redis; GraphQL and gRPC hits next to REST
+# hits of the same body size. Driven in alternating rounds by wrk (HTTP/1.1) and h2load (HTTP/2 without TLS, which
+# gRPC needs and wrk cannot do). For each run it reads the CPU time of the server process (and of redis-server) from
+# /proc/<pid>/stat before and after, and Redis's command count from INFO commandstats, and prints the medians of
+# requests/s, CPU microseconds per request and Redis calls per request, with the ratios the targets are stated in.
+# See benchmarks/README.md.
+#
+# Processes: redis-server on a free loopback port (started here, killed at the end), and three LoadApp processes:
+#   l1     no Redis                         /raw /origin /outputcache /tiered, GraphQL, gRPC
+#   redis  Redis for both caches            /tiered-redis (L1 hits, Redis configured), /outputcache-redis
+#   l2     Redis, L1 switched off           /tiered-l2 (every hit read from Redis)
+#
+# Endpoints (ENDPOINTS selects; all by default):
+#   raw origin outputcache tiered     wrk, GET /raw, /origin, /outputcache, /tiered (1,210-byte JSON)
+#   tiered-redis outputcache-redis    wrk, GET on the redis process
+#   tiered-l2                         wrk, GET on the l2 process
+#   outputcache-redis-keys tiered-l2-keys   the same two over 1,000 URLs (?id=0 ... ?id=999, each its own entry,
+#                                     requested in turn): concurrent requests never share a key, so no cache can
+#                                     answer several of them with one Redis read (both coalesce reads of one key)
+#   tiered-data                       wrk, GET /tiered-data: REST hit with the GraphQL endpoint's exact body
+#   graphql-get                       wrk, GET /graphql?query=...&variables=...&operationName=...
+#   graphql-post                      wrk + Lua script, POST /graphql with a JSON body
+#   h2-tiered                         h2load, GET /tiered over HTTP/2 (the REST hit next to gRPC, same body size)
+#   h2-grpc                           h2load, POST /loadtest.Catalog/GetPage, framed request, application/grpc
 #
 # Settings (environment):
 #   ROUNDS=5          rounds; each round runs every endpoint once, in an order that rotates from round to round
-#   DURATION=10s      wrk duration of one run
-#   CONNECTIONS=32    wrk connections
-#   THREADS=1         wrk threads (the machine's other cores are the server's)
-#   WARMUP=3s         wrk run per endpoint before measuring (JIT tiering, the cache entries)
-#   ENDPOINTS="raw origin outputcache tiered"
+#   DURATION=10s      duration of one run (wrk -d, h2load -D)
+#   CONNECTIONS=32    connections (wrk -c, h2load -c; h2load with one stream per connection, -m1)
+#   THREADS=1         client threads (wrk -t, h2load -t; the machine's other cores are the server's)
+#   WARMUP=3s         run per endpoint before measuring (JIT tiering, the cache entries)
+#   ENDPOINTS="..."   a subset of the endpoints above
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -20,32 +41,87 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 WARMUP=${WARMUP:-3s}
-read -r -a ENDPOINTS <<<"${ENDPOINTS:-raw origin outputcache tiered}"
+ALL_ENDPOINTS="raw origin outputcache tiered tiered-redis outputcache-redis tiered-l2 outputcache-redis-keys tiered-l2-keys tiered-data graphql-get graphql-post h2-tiered h2-grpc"
+read -r -a ENDPOINTS <<<"${ENDPOINTS:-$ALL_ENDPOINTS}"
 
 fail() {
   echo "load.sh: $*" >&2
   exit 1
 }
 
+# The GraphQL request: one operation with a variable, sent as GET parameters and as a POST body.
+GRAPHQL_QUERY='query Catalog($page: Int!) { catalog(page: $page) { page pageSize total items { id name description price color inStock } } }'
+GRAPHQL_VARIABLES='{"page":1}'
+urlencode() {
+  local text=$1 out="" c i
+  for ((i = 0; i < ${#text}; i++)); do
+    c=${text:i:1}
+    case $c in
+      [a-zA-Z0-9.~_-]) out+=$c ;;
+      *) printf -v c '%%%02X' "'$c" && out+=$c ;;
+    esac
+  done
+  echo "$out"
+}
+
+# name -> process, client, path
+declare -A SERVER=(
+  [raw]=l1 [origin]=l1 [outputcache]=l1 [tiered]=l1 [tiered-redis]=redis [outputcache-redis]=redis [tiered-l2]=l2
+  [outputcache-redis-keys]=redis [tiered-l2-keys]=l2
+  [tiered-data]=l1 [graphql-get]=l1 [graphql-post]=l1 [h2-tiered]=l1 [h2-grpc]=l1
+)
+declare -A TOOL=(
+  [raw]=wrk [origin]=wrk [outputcache]=wrk [tiered]=wrk [tiered-redis]=wrk [outputcache-redis]=wrk [tiered-l2]=wrk
+  [outputcache-redis-keys]=wrk [tiered-l2-keys]=wrk
+  [tiered-data]=wrk [graphql-get]=wrk [graphql-post]=wrk [h2-tiered]=h2load [h2-grpc]=h2load
+)
+declare -A TARGET=(
+  [raw]=/raw [origin]=/origin [outputcache]=/outputcache [tiered]=/tiered [tiered-redis]=/tiered-redis
+  [outputcache-redis]=/outputcache-redis [tiered-l2]=/tiered-l2 [tiered-data]=/tiered-data
+  [outputcache-redis-keys]=/outputcache-redis [tiered-l2-keys]=/tiered-l2
+  [graphql-get]="/graphql?query=$(urlencode "$GRAPHQL_QUERY")&variables=$(urlencode "$GRAPHQL_VARIABLES")&operationName=Catalog"
+  [graphql-post]=/graphql [h2-tiered]=/tiered [h2-grpc]=/loadtest.Catalog/GetPage
+)
+
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || fail "ROUNDS must be a positive integer (was '$ROUNDS')"
 [ "${#ENDPOINTS[@]}" -gt 0 ] || fail "ENDPOINTS is empty"
-command -v dotnet >/dev/null 2>&1 || fail "the .NET 10 SDK is required"
-command -v curl >/dev/null 2>&1 || fail "curl is required"
-if ! command -v wrk >/dev/null 2>&1; then
-  [ "$(id -u)" -eq 0 ] || fail "wrk is missing: run as root, or install it with 'apt-get install -y wrk'"
-  echo "load.sh: installing wrk"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 \
-    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } \
-    || fail "could not install wrk with apt-get"
+declare -A NEEDED=()
+for ep in "${ENDPOINTS[@]}"; do
+  [ -n "${SERVER[$ep]:-}" ] || fail "unknown endpoint '$ep' (known: $ALL_ENDPOINTS)"
+  NEEDED[${SERVER[$ep]}]=1
+  NEEDED[${TOOL[$ep]}]=1
+done
+if [ -n "${NEEDED[redis]:-}" ] || [ -n "${NEEDED[l2]:-}" ]; then
+  NEEDED[redis-server]=1
 fi
 
+command -v dotnet >/dev/null 2>&1 || fail "the .NET 10 SDK is required"
+command -v curl >/dev/null 2>&1 || fail "curl is required"
+install_missing() { # command package
+  command -v "$1" >/dev/null 2>&1 && return 0
+  [ "$(id -u)" -eq 0 ] || fail "$1 is missing: run as root, or install it with 'apt-get install -y $2'"
+  echo "load.sh: installing $2"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1 \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; } \
+    || fail "could not install $2 with apt-get"
+}
+[ -z "${NEEDED[wrk]:-}" ] || install_missing wrk wrk
+# nghttp2-client brings h2load, and nghttp, with which the checks below read HTTP/2 headers and trailers.
+[ -z "${NEEDED[h2load]:-}" ] || { install_missing h2load nghttp2-client && install_missing nghttp nghttp2-client; }
+[ -z "${NEEDED[redis-server]:-}" ] || { install_missing redis-server redis-server && install_missing redis-cli redis-tools; }
+
 work=$(mktemp -d)
-server_pid=""
+declare -A PID=() URL=() URL_H2=()
+redis_pid=""
+redis_port=""
 cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
+  local pid
+  for pid in "${PID[@]}" $redis_pid; do
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -56,106 +132,282 @@ dotnet build benchmarks/LoadApp -c Release -nologo -v quiet >"$work/build.log" 2
 dll=benchmarks/LoadApp/bin/Release/net10.0/LoadApp.dll
 [ -f "$dll" ] || fail "$dll not found after the build"
 
-# Port 0: the kernel picks a free loopback port; the app prints the address it got.
-DOTNET_ENVIRONMENT=Production dotnet "$dll" --urls http://127.0.0.1:0 >"$work/server.log" 2>&1 &
-server_pid=$!
-url=""
-for _ in $(seq 1 300); do
-  kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.log" >&2; fail "the server exited during start-up"; }
-  url=$(sed -n 's/^listening: //p' "$work/server.log" | head -n 1)
-  [ -n "$url" ] && break
-  sleep 0.1
-done
-[ -n "$url" ] || { cat "$work/server.log" >&2; fail "the server did not report its address within 30 s"; }
-for _ in $(seq 1 100); do
-  curl -fsS -o /dev/null "$url/raw" 2>/dev/null && break
-  sleep 0.1
-done
-curl -fsS -o /dev/null "$url/raw" || fail "$url/raw does not answer"
-echo "load.sh: server pid $server_pid at $url ($(sed -n 's/^json: //p' "$work/server.log"))"
+# redis-server cannot report a port the kernel chose, so: a random unused port, and another if that one was taken.
+start_redis() {
+  local attempt port
+  mkdir -p "$work/redis"
+  for attempt in $(seq 1 20); do
+    port=$((20000 + RANDOM % 40000))
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      continue # in use
+    fi
+    redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work/redis" --protected-mode no \
+      >"$work/redis.log" 2>&1 &
+    redis_pid=$!
+    for _ in $(seq 1 100); do
+      grep -q 'Ready to accept connections' "$work/redis.log" && { redis_port=$port; return 0; }
+      kill -0 "$redis_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill "$redis_pid" 2>/dev/null || true
+    wait "$redis_pid" 2>/dev/null || true
+    redis_pid=""
+  done
+  cat "$work/redis.log" >&2
+  fail "redis-server did not start (attempt $attempt)"
+}
+
+start_app() { # mode [arguments]: starts a LoadApp process and waits until it answers
+  local mode=$1 log="$work/app-$1.log" url=""
+  shift
+  DOTNET_ENVIRONMENT=Production dotnet "$dll" --mode "$mode" "$@" >"$log" 2>&1 &
+  PID[$mode]=$!
+  for _ in $(seq 1 300); do
+    kill -0 "${PID[$mode]}" 2>/dev/null || { cat "$log" >&2; fail "the $mode server exited during start-up"; }
+    url=$(sed -n 's/^listening-h2: //p' "$log" | head -n 1)
+    [ -n "$url" ] && break
+    sleep 0.1
+  done
+  [ -n "$url" ] || { cat "$log" >&2; fail "the $mode server did not report its address within 30 s"; }
+  URL_H2[$mode]=$url
+  URL[$mode]=$(sed -n 's/^listening: //p' "$log" | head -n 1)
+  echo "load.sh: $mode server pid ${PID[$mode]} at ${URL[$mode]} and ${URL_H2[$mode]} (h2c)"
+}
+
+if [ -n "${NEEDED[redis-server]:-}" ]; then
+  start_redis
+  echo "load.sh: redis-server pid $redis_pid on 127.0.0.1:$redis_port ($(redis-server --version | awk '{print $3}'))"
+fi
+[ -z "${NEEDED[l1]:-}" ] || start_app l1 --grpc-request-file "$work/grpc-request.bin"
+[ -z "${NEEDED[redis]:-}" ] || start_app redis --redis "127.0.0.1:$redis_port"
+[ -z "${NEEDED[l2]:-}" ] || start_app l2 --redis "127.0.0.1:$redis_port"
+
+cat >"$work/graphql-post.lua" <<EOF
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{"query":"$GRAPHQL_QUERY","variables":$GRAPHQL_VARIABLES,"operationName":"Catalog"}'
+EOF
+# The requests are formatted once; each call hands out the next one, so the script costs wrk a table lookup.
+KEYS=1000
+cat >"$work/keys.lua" <<'EOF'
+local requests = {}
+local count = 0
+local next = 0
+init = function(args)
+  count = tonumber(args[1])
+  for i = 0, count - 1 do
+    requests[i + 1] = wrk.format(nil, wrk.path .. "?id=" .. i)
+  end
+end
+request = function()
+  next = next % count + 1
+  return requests[next]
+end
+EOF
 
 clock_ticks=$(getconf CLK_TCK)
-# utime + stime of the server, in clock ticks (fields 14 and 15 of /proc/<pid>/stat; the name in field 2 may hold spaces).
+# utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/<pid>/stat; the name in field 2 may hold spaces).
 cpu_ticks() {
   local stat
-  kill -0 "$server_pid" 2>/dev/null || { tail -n 20 "$work/server.log" >&2; fail "the server (pid $server_pid) is gone"; }
-  stat=$(<"/proc/$server_pid/stat")
+  kill -0 "$1" 2>/dev/null || fail "process $1 is gone"
+  stat=$(<"/proc/$1/stat")
   stat=${stat##*) }
   read -r -a fields <<<"$stat"
   echo $((fields[11] + fields[12]))
 }
-
-run_wrk() { # endpoint duration -> wrk output on stdout; fails on socket errors or non-2xx answers
-  local out
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$2" "$url/$1") || fail "wrk failed on /$1"
-  if grep -qE 'Socket errors|Non-2xx' <<<"$out"; then
-    echo "$out" >&2
-    fail "/$1 had errors under load"
+# Commands Redis has executed (INFO's own excluded), and GETs alone.
+redis_calls() {
+  if [ -z "$redis_port" ]; then
+    echo "0 0"
+    return
   fi
-  echo "$out"
+  redis-cli -p "$redis_port" info commandstats | tr -d '\r' \
+    | awk -F'[:=,]' '/^cmdstat_/ && $1 != "cmdstat_info" { all += $3 } $1 == "cmdstat_get" { get = $3 } END { print all + 0, get + 0 }'
+}
+
+# Runs the client on an endpoint; prints "requests req/s"; fails on socket errors, non-2xx answers or bodies of the wrong size.
+run_load() { # endpoint duration
+  local ep=$1 duration=$2 out server=${SERVER[$1]} requests rps
+  case ${TOOL[$ep]} in
+    wrk)
+      local script=()
+      [ "$ep" != graphql-post ] || script=(-s "$work/graphql-post.lua")
+      [[ "$ep" != *-keys ]] || script=(-s "$work/keys.lua")
+      local args=()
+      [[ "$ep" != *-keys ]] || args=(-- "$KEYS")
+      out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$duration" "${script[@]}" "${URL[$server]}${TARGET[$ep]}" "${args[@]}") || fail "wrk failed on $ep"
+      if grep -qE 'Socket errors|Non-2xx' <<<"$out"; then
+        echo "$out" >&2
+        fail "$ep had errors under load"
+      fi
+      requests=$(awk '/ requests in / { print $1 }' <<<"$out")
+      rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+      ;;
+    h2load)
+      local extra=()
+      [ "$ep" != h2-grpc ] || extra=(-d "$work/grpc-request.bin" -H 'content-type: application/grpc' -H 'te: trailers')
+      out=$(h2load -t"$THREADS" -c"$CONNECTIONS" -m1 -D "$duration" "${extra[@]}" "${URL_H2[$server]}${TARGET[$ep]}" 2>&1) || { echo "$out" >&2; fail "h2load failed on $ep"; }
+      # "requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout"
+      requests=$(awk '/^requests:/ { print $8 }' <<<"$out")
+      local bad data
+      bad=$(awk '/^requests:/ { print $10 + $12 + $14 }' <<<"$out")
+      data=$(sed -n 's/^traffic:.* (\([0-9]*\)) data$/\1/p' <<<"$out")
+      if [ "$bad" != 0 ] || [ "$(awk '/^status codes:/ { print $3 }' <<<"$out")" != "$requests" ]; then
+        echo "$out" >&2
+        fail "$ep had failed, errored, timed-out or non-2xx requests under load"
+      fi
+      # Every request carried the whole body: DATA bytes = requests × body size (plus what arrived for requests cut
+      # off by the end of the run).
+      local size=${BODY_SIZE[$ep]}
+      if [ -z "$data" ] || [ "$data" -lt $((requests * size)) ] || [ "$data" -ge $(((requests + CONNECTIONS) * size)) ]; then
+        echo "$out" >&2
+        fail "$ep: ${data:-no} DATA bytes for $requests requests of $size bytes"
+      fi
+      rps=$(awk '/^finished in/ { print $4 }' <<<"$out")
+      ;;
+  esac
+  [ -n "$requests" ] && [ "$requests" -gt 0 ] || fail "could not read the request count of $ep"
+  echo "$requests $rps"
+}
+
+# One request with curl (HTTP/1.1) or nghttp (HTTP/2): headers to $2, body to $3.
+fetch() { # endpoint headers-file body-file
+  local ep=$1 server=${SERVER[$1]}
+  case $ep in
+    graphql-post)
+      curl -fsS -D "$2" -o "$3" -H 'Content-Type: application/json' \
+        --data "{\"query\":\"$GRAPHQL_QUERY\",\"variables\":$GRAPHQL_VARIABLES,\"operationName\":\"Catalog\"}" "${URL[$server]}${TARGET[$ep]}" ;;
+    h2-grpc)
+      nghttp -v -d "$work/grpc-request.bin" -H ':method: POST' -H 'content-type: application/grpc' -H 'te: trailers' \
+        "${URL_H2[$server]}${TARGET[$ep]}" >"$work/nghttp.out" 2>&1 || { cat "$work/nghttp.out" >&2; fail "$ep: nghttp failed"; }
+      grep -a ' recv (stream_id=' "$work/nghttp.out" | sed 's/^.* recv (stream_id=[0-9]*) //' >"$2"
+      grep -a -o 'recv DATA frame <length=[0-9]*' "$work/nghttp.out" | sed 's/.*=//' | awk '{ s += $1 } END { print s + 0 }' >"$3.length" ;;
+    *-keys)
+      curl -fsS -D "$2" -o "$3" "${URL[$server]}${TARGET[$ep]}?id=7" ;;
+    h2-*)
+      nghttp "${URL_H2[$server]}${TARGET[$ep]}" >"$3" 2>"$work/nghttp.err" || { cat "$work/nghttp.err" >&2; fail "$ep: nghttp failed"; }
+      nghttp -v "${URL_H2[$server]}${TARGET[$ep]}" 2>&1 | grep -a ' recv (stream_id=' | sed 's/^.* recv (stream_id=[0-9]*) //' >"$2" ;;
+    *)
+      curl -fsS -D "$2" -o "$3" "${URL[$server]}${TARGET[$ep]}" ;;
+  esac
+}
+
+per_request() { # clock-ticks requests -> µs per request
+  awk -v t="$1" -v hz="$clock_ticks" -v n="$2" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }'
 }
 
 echo "load.sh: warming each endpoint for $WARMUP"
+declare -A BODY_SIZE=()
 for ep in "${ENDPOINTS[@]}"; do
-  curl -fsS -o "$work/$ep.body" "$url/$ep" || fail "/$ep does not answer"
-  run_wrk "$ep" "$WARMUP" >/dev/null
+  fetch "$ep" "$work/$ep.headers" "$work/$ep.body" || fail "$ep does not answer"
+  if [ -f "$work/$ep.body.length" ]; then
+    BODY_SIZE[$ep]=$(<"$work/$ep.body.length")
+  else
+    BODY_SIZE[$ep]=$(stat -c %s "$work/$ep.body")
+  fi
+  run_load "$ep" "$WARMUP" >/dev/null
 done
 
-# Honesty checks: every endpoint sends the same bytes, and the cached ones are served from their caches.
+# Honesty checks. Same bytes within each group; the cached endpoints answer from their caches; the Redis-backed
+# hits really read Redis (and /tiered-redis does not); gRPC succeeds.
+same_body() { # endpoints...
+  local first="" ep
+  for ep in "$@"; do
+    [ -f "$work/$ep.body" ] || continue
+    if [ -z "$first" ]; then first=$ep; continue; fi
+    cmp -s "$work/$first.body" "$work/$ep.body" || fail "$ep and $first send different bodies"
+  done
+}
+same_body raw origin outputcache tiered tiered-redis outputcache-redis tiered-l2 outputcache-redis-keys tiered-l2-keys h2-tiered
+same_body tiered-data graphql-get graphql-post
+if [ -n "${BODY_SIZE[h2-grpc]:-}" ] && [ -n "${BODY_SIZE[h2-tiered]:-}" ] && [ "${BODY_SIZE[h2-grpc]}" != "${BODY_SIZE[h2-tiered]}" ]; then
+  fail "the gRPC response body (${BODY_SIZE[h2-grpc]} bytes framed) is not the size of the REST one (${BODY_SIZE[h2-tiered]})"
+fi
 for ep in "${ENDPOINTS[@]}"; do
-  cmp -s "$work/${ENDPOINTS[0]}.body" "$work/$ep.body" || fail "/$ep and /${ENDPOINTS[0]} send different bodies"
-done
-for ep in "${ENDPOINTS[@]}"; do
-  headers=$(curl -fsS -D - -o /dev/null "$url/$ep" | tr -d '\r')
+  fetch "$ep" "$work/check.headers" "$work/check.body"
+  headers=$(tr -d '\r' <"$work/check.headers")
   case "$ep" in
-    tiered) grep -qi '^cache-status: .*; hit' <<<"$headers" || fail "/tiered is not an L1 hit: $headers" ;;
-    outputcache) grep -qi '^age:' <<<"$headers" || fail "/outputcache is not served from the output cache: $headers" ;;
+    outputcache*) grep -qi '^age:' <<<"$headers" || fail "$ep is not served from the output cache: $headers" ;;
+    raw | origin) ;;
+    *) grep -qi '^cache-status: .*; hit' <<<"$headers" || fail "$ep is not a cache hit: $headers" ;;
+  esac
+  if [ "$ep" = h2-grpc ]; then
+    grep -qi '^grpc-status: 0' <<<"$headers" || fail "$ep did not succeed: $headers"
+  fi
+  case "$ep" in
+    tiered-l2* | outputcache-redis* | tiered-redis)
+      read -r _ gets_before <<<"$(redis_calls)"
+      for _ in $(seq 1 20); do fetch "$ep" "$work/check.headers" "$work/check.body"; done
+      read -r _ gets_after <<<"$(redis_calls)"
+      gets=$((gets_after - gets_before))
+      if [ "$ep" = tiered-redis ]; then
+        [ "$gets" -eq 0 ] || fail "$ep read Redis $gets times in 20 hits: L1 hits must not touch Redis"
+      else
+        [ "$gets" -ge 20 ] || fail "$ep read Redis only $gets times in 20 hits: each hit must come from Redis"
+      fi
+      echo "load.sh: check: 20 sequential hits of $ep issued $gets Redis GETs"
+      ;;
   esac
 done
+echo "load.sh: checks passed: bodies identical per group (JSON ${BODY_SIZE[raw]:-${BODY_SIZE[tiered]:-?}} bytes, GraphQL ${BODY_SIZE[tiered-data]:-?} bytes, gRPC ${BODY_SIZE[h2-grpc]:-?} bytes framed), cache hits, Redis reads as expected"
 
-echo "load.sh: $ROUNDS rounds x ${#ENDPOINTS[@]} endpoints, wrk -t$THREADS -c$CONNECTIONS -d$DURATION; load before: $(uptime | sed 's/.*load average: //')"
-printf '%-6s %-12s %12s %12s %14s\n' round endpoint requests req/s cpu-us/req
+load_before=$(uptime | sed 's/.*load average: //')
+echo "load.sh: $ROUNDS rounds x ${#ENDPOINTS[@]} endpoints, -t$THREADS -c$CONNECTIONS for $DURATION each (h2load -m1); $(nproc) cores; load average before: $load_before"
+printf '%-6s %-22s %10s %11s %11s %11s %11s\n' round endpoint requests req/s cpu-us/req redis-us/req redis/req
 count=${#ENDPOINTS[@]}
 for round in $(seq 1 "$ROUNDS"); do
   for i in $(seq 0 $((count - 1))); do
     ep=${ENDPOINTS[$(((i + round - 1) % count))]}
-    before=$(cpu_ticks)
-    out=$(run_wrk "$ep" "$DURATION")
-    after=$(cpu_ticks)
-    requests=$(awk '/ requests in / { print $1 }' <<<"$out")
-    rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
-    [ -n "$requests" ] && [ "$requests" -gt 0 ] || fail "could not read the request count of /$ep from wrk"
-    cpu=$(awk -v t=$((after - before)) -v hz="$clock_ticks" -v n="$requests" 'BEGIN { printf "%.2f", t * 1e6 / hz / n }')
+    pid=${PID[${SERVER[$ep]}]}
+    before=$(cpu_ticks "$pid")
+    redis_before=0
+    [ -z "$redis_pid" ] || redis_before=$(cpu_ticks "$redis_pid")
+    read -r calls_before _ <<<"$(redis_calls)"
+    read -r requests rps <<<"$(run_load "$ep" "$DURATION")"
+    after=$(cpu_ticks "$pid")
+    redis_after=0
+    [ -z "$redis_pid" ] || redis_after=$(cpu_ticks "$redis_pid")
+    read -r calls_after _ <<<"$(redis_calls)"
+    cpu=$(per_request $((after - before)) "$requests")
+    redis_cpu=$(per_request $((redis_after - redis_before)) "$requests")
+    # INFO itself is not counted; the backplanes' periodic tag sync (every 30 s) is, and is negligible.
+    redis_per=$(awk -v c=$((calls_after - calls_before)) -v n="$requests" 'BEGIN { printf "%.2f", c / n }')
     echo "$rps" >>"$work/$ep.rps"
     echo "$cpu" >>"$work/$ep.cpu"
-    printf '%-6s %-12s %12s %12s %14s\n' "$round" "/$ep" "$requests" "$rps" "$cpu"
+    echo "$redis_cpu" >>"$work/$ep.rcpu"
+    echo "$redis_per" >>"$work/$ep.rcalls"
+    printf '%-6s %-22s %10s %11s %11s %11s %11s\n' "$round" "$ep" "$requests" "$rps" "$cpu" "$redis_cpu" "$redis_per"
   done
 done
 load_after=$(uptime | sed 's/.*load average: //')
 
 median() { sort -g "$1" | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+range() { sort -g "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s – %s", lo, hi }'; }
 declare -A rps_median cpu_median
+echo
+echo "Medians of $ROUNDS alternating rounds (-t$THREADS -c$CONNECTIONS, $DURATION each; $(nproc) cores; load average before: $load_before; after: $load_after)"
+printf '| %-22s | %-6s | %10s | %17s | %17s | %13s | %-17s |\n' endpoint client req/s "server CPU µs/req" "redis CPU µs/req" "redis cmd/req" "req/s per round"
+printf '|%s|%s|%s|%s|%s|%s|%s|\n' "------------------------" "--------" "-----------:" "------------------:" "------------------:" "--------------:" "-------------------"
 for ep in "${ENDPOINTS[@]}"; do
   rps_median[$ep]=$(median "$work/$ep.rps")
   cpu_median[$ep]=$(median "$work/$ep.cpu")
-done
-
-echo
-echo "Medians of $ROUNDS alternating rounds (wrk -t$THREADS -c$CONNECTIONS -d$DURATION; $(nproc) cores; load after: $load_after)"
-printf '| %-14s | %12s | %16s |\n' endpoint req/s "server CPU µs/req"
-printf '|%s|%s|%s|\n' "----------------" "-------------:" "------------------:"
-for ep in "${ENDPOINTS[@]}"; do
-  printf '| %-14s | %12s | %16s |\n' "/$ep" "${rps_median[$ep]}" "${cpu_median[$ep]}"
+  printf '| %-22s | %-6s | %10s | %17s | %17s | %13s | %-17s |\n' "$ep" "${TOOL[$ep]}" "${rps_median[$ep]}" "${cpu_median[$ep]}" \
+    "$(median "$work/$ep.rcpu")" "$(median "$work/$ep.rcalls")" "$(range "$work/$ep.rps")"
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
+compare() { # a b what target
+  [ -n "${rps_median[$1]:-}" ] && [ -n "${rps_median[$2]:-}" ] || return 0
+  printf '%-46s req/s %s   CPU/req %s   %s\n' "$1 ÷ $2" "$(ratio "${rps_median[$1]}" "${rps_median[$2]}")" \
+    "$(ratio "${cpu_median[$1]}" "${cpu_median[$2]}")" "$3"
+}
 echo
-if [ -n "${rps_median[tiered]:-}" ] && [ -n "${rps_median[raw]:-}" ]; then
-  echo "req/s  /tiered ÷ /raw         = $(ratio "${rps_median[tiered]}" "${rps_median[raw]}")   (target ≥ 0.95)"
-fi
-if [ -n "${rps_median[tiered]:-}" ] && [ -n "${rps_median[outputcache]:-}" ]; then
-  echo "req/s  /tiered ÷ /outputcache = $(ratio "${rps_median[tiered]}" "${rps_median[outputcache]}")   (target ≥ 1.10)"
-fi
-if [ -n "${cpu_median[tiered]:-}" ] && [ -n "${cpu_median[raw]:-}" ]; then
-  echo "CPU    /tiered ÷ /raw         = $(ratio "${cpu_median[tiered]}" "${cpu_median[raw]}")   (target ≤ 1.10)"
-fi
+echo "Ratios of the medians (req/s: higher is better for the first; CPU/req: lower is better)"
+compare tiered raw "(targets: req/s ≥ 0.95, CPU ≤ 1.10)"
+compare tiered outputcache "(target: req/s ≥ 1.10)"
+compare tiered-l2 outputcache-redis "(target: req/s ≥ 1.3)"
+compare tiered-l2-keys outputcache-redis-keys "(target: req/s ≥ 1.3)"
+compare tiered-redis tiered "(target: req/s within 5 %, ≥ 0.95)"
+compare graphql-get tiered-data "(target: req/s ≥ 0.9)"
+compare graphql-post tiered-data "(target: req/s ≥ 0.9)"
+compare h2-grpc h2-tiered "(gRPC hit next to the REST hit over HTTP/2)"

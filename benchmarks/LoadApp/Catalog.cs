@@ -30,6 +30,15 @@ internal sealed record CatalogPage(int Page, int PageSize, int Total, IReadOnlyL
 
 internal sealed record Product(int Id, string Name, string Description, decimal Price, string Color, bool InStock);
 
+/// <summary>The GraphQL response of <c>query Catalog { catalog(page: 1) { ... } }</c>: <c>{"data":{"catalog":{...}}}</c>.</summary>
+internal sealed record GraphQLResponse(GraphQLData Data)
+{
+    public static GraphQLResponse Create() => new(new GraphQLData(CatalogPage.Create()));
+}
+
+internal sealed record GraphQLData(CatalogPage Catalog);
+
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(CatalogPage))]
+[JsonSerializable(typeof(GraphQLResponse))]
 internal sealed partial class CatalogJson : JsonSerializerContext;

@@ -1,23 +1,71 @@
 using System.IO.Hashing;
+using System.Net;
 using System.Text.Json;
 using LoadApp;
-using Microsoft.Net.Http.Headers;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using TieredResponseCaching;
 
-// The load-test server of benchmarks/load.sh: the same JSON four ways.
-//   /raw          pre-serialized bytes and the headers a cache hit carries, written by a plain endpoint: the limit
-//   /origin       the JSON built and serialized per request, no cache
-//   /outputcache  /origin behind ASP.NET Core Output Caching
-//   /tiered       /origin behind TieredResponseCaching (an L1 hit once warm)
-// Start with --urls http://127.0.0.1:0 for a free port; the address is printed as "listening: <url>".
+// The load-test server of benchmarks/load.sh. One process per mode (--mode), each on two free loopback ports: one
+// HTTP/1.1 (wrk) and one HTTP/2 without TLS (h2load, gRPC). It prints "listening: <url>" and "listening-h2: <url>".
+//
+//   --mode l1 (default), no Redis:
+//     /raw          pre-serialized bytes and the headers a cache hit carries, written by a plain endpoint: the limit
+//     /origin       the JSON built and serialized per request, no cache
+//     /outputcache  /origin behind ASP.NET Core Output Caching (in memory)
+//     /tiered       /origin behind TieredResponseCaching (an L1 hit once warm)
+//     /graphql      GET and POST, GraphQL-keyed (CacheFor(...).GraphQL()): {"data":{"catalog":<the page>}}
+//     /tiered-data  the same bytes as /graphql from a REST endpoint with the same policy: the REST hit to compare with
+//     /loadtest.Catalog/GetPage  gRPC (h2c), [CacheFor]; the framed reply is exactly as long as /tiered's body
+//   --mode redis --redis <host:port>: Redis configured for both caches
+//     /tiered-redis       /origin behind TieredResponseCaching with its Redis tier (hits from L1; Redis off the hit path)
+//     /outputcache-redis  /origin behind Output Caching with its Redis store (every hit read from Redis)
+//   --mode l2 --redis <host:port>: TieredResponseCaching with L1 switched off (internal benchmark switch)
+//     /tiered-l2          /origin, every hit read from Redis and deserialized
+//
+// --grpc-request-file <path> (l1 mode) writes the framed gRPC request the load test sends.
 var builder = WebApplication.CreateSlimBuilder(args);
+var mode = builder.Configuration["mode"] ?? "l1";
+var redis = builder.Configuration["redis"];
+if (mode is not ("l1" or "redis" or "l2") || (mode != "l1" && string.IsNullOrWhiteSpace(redis)))
+{
+    Console.Error.WriteLine("usage: LoadApp [--mode l1|redis|l2] [--redis host:port (redis, l2)] [--grpc-request-file path]");
+    return 2;
+}
+
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, CatalogJson.Default));
 
-// Both caches keep the entry for an hour, so a run of rounds measures hits only.
+// Port 0: the kernel picks free ports. HTTP/2 on a cleartext port needs prior knowledge, which h2load and gRPC clients use.
+ListenOptions? http1 = null;
+ListenOptions? http2 = null;
+builder.WebHost.ConfigureKestrel(kestrel =>
+{
+    kestrel.Listen(IPAddress.Loopback, 0, o => (http1 = o).Protocols = HttpProtocols.Http1);
+    kestrel.Listen(IPAddress.Loopback, 0, o => (http2 = o).Protocols = HttpProtocols.Http2);
+});
+
+// Every cache keeps its entries for an hour, so a run of rounds measures hits only.
 var lifetime = TimeSpan.FromHours(1);
 builder.Services.AddOutputCache(o => o.DefaultExpirationTimeSpan = lifetime);
-builder.Services.AddTieredResponseCache();
+if (mode == "redis")
+{
+    builder.Services.AddStackExchangeRedisOutputCache(o =>
+    {
+        o.Configuration = redis;
+        o.InstanceName = "outputcache:";
+    });
+}
+
+builder.Services.AddTieredResponseCache(options =>
+{
+    if (mode != "l1")
+    {
+        options.Redis.Configuration = redis;
+        options.Redis.InstanceName = $"trc-{mode}:";
+        options.L1Enabled = mode != "l2";
+    }
+});
+builder.Services.AddGrpc();
 
 var app = builder.Build();
 app.UseRouting();
@@ -26,33 +74,66 @@ app.UseTieredResponseCache();
 
 static IResult Origin() => TypedResults.Json(CatalogPage.Create(), CatalogJson.Default.CatalogPage);
 
-// What a hit on /tiered sends, prepared once. Age and Cache-Status are constants here; the cache formats them
-// once a second per entry.
 var json = JsonSerializer.SerializeToUtf8Bytes(CatalogPage.Create(), CatalogJson.Default.CatalogPage);
-var seconds = ((long)lifetime.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
-var contentType = "application/json; charset=utf-8";
-var cacheControl = $"public, max-age={seconds}";
-var etag = $"\"{Convert.ToBase64String(XxHash128.Hash(json)).TrimEnd('=').Replace('+', '-').Replace('/', '_')}\"";
-var cacheStatus = $"TieredResponseCache; hit; ttl={seconds}";
-
-app.MapGet("/raw", context =>
+switch (mode)
 {
-    var response = context.Response;
-    var headers = response.Headers;
-    headers.ContentType = contentType;
-    headers.CacheControl = cacheControl;
-    headers.ETag = etag;
-    headers.Age = "0";
-    headers["Cache-Status"] = cacheStatus;
-    response.ContentLength = json.Length;
-    var write = response.BodyWriter.WriteAsync(json);
-    return write.IsCompletedSuccessfully ? Task.CompletedTask : write.AsTask();
-});
-app.MapGet("/origin", Origin);
-app.MapGet("/outputcache", Origin).CacheOutput();
-app.MapGet("/tiered", Origin).CacheFor(lifetime);
+    case "l1":
+        // What a hit on /tiered sends, prepared once. Age and Cache-Status are constants here; the cache formats them
+        // once a second per entry.
+        var seconds = ((long)lifetime.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var contentType = "application/json; charset=utf-8";
+        var cacheControl = $"public, max-age={seconds}";
+        var etag = $"\"{Convert.ToBase64String(XxHash128.Hash(json)).TrimEnd('=').Replace('+', '-').Replace('/', '_')}\"";
+        var cacheStatus = $"TieredResponseCache; hit; ttl={seconds}";
+        app.MapGet("/raw", context =>
+        {
+            var response = context.Response;
+            var headers = response.Headers;
+            headers.ContentType = contentType;
+            headers.CacheControl = cacheControl;
+            headers.ETag = etag;
+            headers.Age = "0";
+            headers["Cache-Status"] = cacheStatus;
+            response.ContentLength = json.Length;
+            var write = response.BodyWriter.WriteAsync(json);
+            return write.IsCompletedSuccessfully ? Task.CompletedTask : write.AsTask();
+        });
+        app.MapGet("/origin", Origin);
+        app.MapGet("/outputcache", Origin).CacheOutput();
+        app.MapGet("/tiered", Origin).CacheFor(lifetime);
+
+        // The GraphQL endpoint answers every query with the catalog: the origin runs once per key, and the load test
+        // measures hits, which never reach it. The cache still parses, checks and keys every request as GraphQL.
+        static IResult GraphQL() => TypedResults.Json(GraphQLResponse.Create(), CatalogJson.Default.GraphQLResponse);
+        app.MapMethods("/graphql", [HttpMethods.Get, HttpMethods.Post], GraphQL).CacheFor(lifetime, p => p.GraphQL());
+        app.MapGet("/tiered-data", GraphQL).CacheFor(lifetime);
+
+        CatalogGrpcService.SizeReplyTo(json.Length);
+        app.MapGrpcService<CatalogGrpcService>();
+        if (builder.Configuration["grpc-request-file"] is { Length: > 0 } requestFile)
+        {
+            await File.WriteAllBytesAsync(requestFile, CatalogGrpcService.FramedRequest());
+        }
+
+        break;
+    case "redis":
+        app.MapGet("/tiered-redis", Origin).CacheFor(lifetime);
+        app.MapGet("/outputcache-redis", Origin).CacheOutput();
+        break;
+    case "l2":
+        app.MapGet("/tiered-l2", Origin).CacheFor(lifetime);
+        break;
+}
 
 await app.StartAsync();
+Console.WriteLine($"mode: {mode}");
 Console.WriteLine($"json: {json.Length} bytes");
-Console.WriteLine($"listening: {app.Urls.First()}");
+if (mode == "l1")
+{
+    Console.WriteLine($"grpc reply: {CatalogGrpcService.FramedLength} bytes framed");
+}
+
+Console.WriteLine($"listening: http://{http1!.IPEndPoint}");
+Console.WriteLine($"listening-h2: http://{http2!.IPEndPoint}");
 await app.WaitForShutdownAsync();
+return 0;

@@ -5,14 +5,30 @@ using BenchmarkDotNet.Running;
 using TieredResponseCaching.Benchmarks;
 using TieredResponseCaching.Benchmarks.Infrastructure;
 
-// Any BenchmarkDotNet argument works (--filter, --list flat, --job, --exporters ...). Three additions:
+// Any BenchmarkDotNet argument works (--filter, --list flat, --job, --exporters ...). Five additions:
 //   no arguments     runs every benchmark (instead of asking interactively);
 //   --quick          a short job (1 launch, 3 warm-up and 5 measured iterations) for a look in a minute or two;
-//   --allocations    no benchmark: samples which types the hit and miss paths allocate, and prints them.
+//   --allocations    no benchmark: samples which types the hit and miss paths allocate, and prints them;
+//   --invalidation-latency [--count N] [--warmup N] [--busy N]
+//                    no benchmark: two nodes and a redis-server it starts; times N tag invalidations from node A
+//                    until node B applied them (default 2,000 after 200 warm-up) and prints the percentiles;
+//                    --busy N keeps node B serving N clients' requests meanwhile;
+//   --loop Class.Method [seconds]
+//                    no benchmark: runs one benchmark method in a loop (default 20 s) for a profiler to attach.
 if (args.Contains("--allocations", StringComparer.Ordinal))
 {
     SampleAllocations();
-    return;
+    return 0;
+}
+
+if (Array.IndexOf(args, "--loop") is >= 0 and var loop && loop + 1 < args.Length)
+{
+    return ProfileLoop.Run(args[loop + 1], loop + 2 < args.Length ? double.Parse(args[loop + 2], System.Globalization.CultureInfo.InvariantCulture) : 20);
+}
+
+if (args.Contains("--invalidation-latency", StringComparer.Ordinal))
+{
+    return await InvalidationLatency.RunAsync(IntArgument("--count", 2_000), IntArgument("--warmup", 200), IntArgument("--busy", 0));
 }
 
 var quick = args.Contains("--quick", StringComparer.Ordinal);
@@ -30,6 +46,13 @@ if (quick)
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run([.. forwarded], config);
+return 0;
+
+int IntArgument(string name, int fallback)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
+}
 
 static void SampleAllocations()
 {

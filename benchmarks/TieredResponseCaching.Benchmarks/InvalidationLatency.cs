@@ -1,0 +1,177 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using TieredResponseCaching.Benchmarks.Infrastructure;
+
+namespace TieredResponseCaching.Benchmarks;
+
+/// <summary>
+/// How long a tag invalidation on one node takes to be applied on another (<c>--invalidation-latency</c>; no
+/// BenchmarkDotNet). Target: p99 ≤ 10 ms on loopback.
+/// </summary>
+/// <remarks>
+/// <para>A real <c>redis-server</c> on a free loopback port, and two nodes: two WebApplications on Kestrel (each its
+/// own DI container, L1 and Redis connections) with <c>AddTieredResponseCache</c> pointed at that Redis, and a cached
+/// endpoint tagged <c>prices</c>. First a check that the measured event is the invalidation: node B serves the entry
+/// from its L1, node A invalidates the tag, and once B reports the message applied, B's next request is a miss that
+/// produces a new response.</para>
+/// <para>Then, one after another: take a timestamp, call <c>InvalidateTagAsync("prices")</c> on node A (it records the
+/// tag locally, <c>ZADD</c>s the record and <c>PUBLISH</c>es the message, awaiting both), and take a timestamp in node
+/// B's <c>RedisBackplane.MessageApplied</c>, which the backplane raises once it has recorded the invalidation (from
+/// then on B serves no entry created before it). Latency = the second timestamp minus the first. The duration of A's
+/// call is reported too. The first <c>warm-up</c> iterations are not counted.</para>
+/// <para>With <c>--busy N</c>, N clients in the same process send node B requests (L1 hits of another endpoint)
+/// without pause while the invalidations are timed: B's thread pool and the two cores are then busy, as on a node
+/// serving traffic.</para>
+/// </remarks>
+internal static class InvalidationLatency
+{
+    public static async Task<int> RunAsync(int count, int warmup, int busyClients)
+    {
+        Console.WriteLine($"Invalidation latency: {count:N0} invalidations on node A, each timed until node B applied it ({warmup:N0} warm-up); {Environment.ProcessorCount} cores; load average {LoadAverage()}");
+        if (busyClients > 0)
+        {
+            Console.WriteLine($"node B busy: {busyClients} clients in this process send it requests (cache hits) without pause throughout");
+        }
+
+        using var redis = await RedisProcess.StartAsync();
+        Console.WriteLine($"redis-server pid {redis.ProcessId} on {redis.Configuration}");
+
+        var version = 0;
+        await using var nodeA = await StartNodeAsync(redis.Configuration, () => Volatile.Read(ref version));
+        await using var nodeB = await StartNodeAsync(redis.Configuration, () => Volatile.Read(ref version));
+        var cacheA = nodeA.Services.GetRequiredService<ITieredResponseCache>();
+        var backplaneB = nodeB.Services.GetRequiredService<CacheRuntime>().Backplane!;
+
+        long appliedAt = 0;
+        TaskCompletionSource? applied = null;
+        backplaneB.MessageApplied += () =>
+        {
+            Volatile.Write(ref appliedAt, Stopwatch.GetTimestamp());
+            Volatile.Read(ref applied)?.TrySetResult();
+        };
+
+        await CheckInvalidationIsVisibleAsync(nodeB, cacheA, () => Interlocked.Increment(ref version), next =>
+        {
+            Volatile.Write(ref applied, next);
+        });
+
+        using var stopBusy = new CancellationTokenSource();
+        long busyRequests = 0;
+        var busy = Enumerable.Range(0, busyClients).Select(_ => Task.Run(async () =>
+        {
+            using var client = new HttpClient { BaseAddress = new Uri(Address(nodeB)) };
+            while (!stopBusy.IsCancellationRequested)
+            {
+                using var response = await client.GetAsync(new Uri("/busy", UriKind.Relative), stopBusy.Token).ConfigureAwait(false);
+                response.EnsureSuccessStatusCode();
+                Interlocked.Increment(ref busyRequests);
+            }
+        })).ToArray();
+        var busyStart = Stopwatch.GetTimestamp();
+
+        var latencies = new double[count];
+        var calls = new double[count];
+        for (var i = -warmup; i < count; i++)
+        {
+            var next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref applied, next);
+            var start = Stopwatch.GetTimestamp();
+            await cacheA.InvalidateTagAsync("prices");
+            var returned = Stopwatch.GetTimestamp();
+            await next.Task.WaitAsync(TimeSpan.FromSeconds(5));
+            if (i >= 0)
+            {
+                latencies[i] = Stopwatch.GetElapsedTime(start, Volatile.Read(ref appliedAt)).TotalMilliseconds;
+                calls[i] = Stopwatch.GetElapsedTime(start, returned).TotalMilliseconds;
+            }
+        }
+
+        var busySeconds = Stopwatch.GetElapsedTime(busyStart).TotalSeconds;
+        await stopBusy.CancelAsync();
+        try
+        {
+            await Task.WhenAll(busy);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        if (busyClients > 0)
+        {
+            Console.WriteLine($"node B served {Interlocked.Read(ref busyRequests) / busySeconds:N0} requests/s meanwhile");
+        }
+
+        Console.WriteLine($"load average after: {LoadAverage()}");
+        Console.WriteLine();
+        Console.WriteLine("| measured (ms)                            | p50   | p90   | p99   | p99.9 | max   | mean  |");
+        Console.WriteLine("|------------------------------------------|------:|------:|------:|------:|------:|------:|");
+        Console.WriteLine(Row("A's call → applied on B", latencies));
+        Console.WriteLine(Row("A's InvalidateTagAsync (ZADD + PUBLISH)", calls));
+        var p99 = Percentile(latencies, 0.99);
+        Console.WriteLine();
+        Console.WriteLine($"p99 {p99:F3} ms: target ≤ 10 ms {(p99 <= 10 ? "met" : "MISSED")}");
+        return 0;
+    }
+
+    private static async Task CheckInvalidationIsVisibleAsync(WebApplication nodeB, ITieredResponseCache cacheA, Func<int> newVersion, Action<TaskCompletionSource> expect)
+    {
+        using var client = new HttpClient { BaseAddress = new Uri(Address(nodeB)) };
+        newVersion();
+        var first = await client.GetStringAsync(new Uri("/price", UriKind.Relative));
+        using var hit = await client.GetAsync(new Uri("/price", UriKind.Relative));
+        var hitStatus = string.Join(",", hit.Headers.GetValues("Cache-Status"));
+        if (await hit.Content.ReadAsStringAsync() != first || !hitStatus.Contains("; hit", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"Node B should serve its entry from L1: {hitStatus}");
+        }
+
+        var appliedOnB = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        expect(appliedOnB);
+        var expected = newVersion().ToString(CultureInfo.InvariantCulture);
+        await cacheA.InvalidateTagAsync("prices");
+        await appliedOnB.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        using var after = await client.GetAsync(new Uri("/price", UriKind.Relative));
+        var afterStatus = string.Join(",", after.Headers.GetValues("Cache-Status"));
+        if (await after.Content.ReadAsStringAsync() != expected || afterStatus.Contains("; hit", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"After the message was applied node B must not serve the old entry: {afterStatus}");
+        }
+
+        Console.WriteLine($"check: node B hit before, '{afterStatus}' with a new response after the invalidation was applied");
+    }
+
+    private static async Task<WebApplication> StartNodeAsync(string redis, Func<int> version)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Services.AddTieredResponseCache(options => options.Redis.Configuration = redis);
+        var app = builder.Build();
+        app.UseRouting();
+        app.UseTieredResponseCache();
+        app.MapGet("/price", () => version().ToString(CultureInfo.InvariantCulture)).CacheFor(TimeSpan.FromMinutes(10), p => p.Tags("prices"));
+        app.MapGet("/busy", () => "a cached response").CacheFor(TimeSpan.FromMinutes(10));
+        await app.StartAsync();
+        await app.Services.GetRequiredService<CacheRuntime>().Backplane!.Ready.WaitAsync(TimeSpan.FromSeconds(15));
+        return app;
+    }
+
+    private static string Address(WebApplication app) => app.Urls.First();
+
+    private static string Row(string name, double[] values) =>
+        string.Create(CultureInfo.InvariantCulture, $"| {name,-40} | {Percentile(values, 0.5),5:F3} | {Percentile(values, 0.9),5:F3} | {Percentile(values, 0.99),5:F3} | {Percentile(values, 0.999),5:F3} | {values.Max(),5:F3} | {values.Average(),5:F3} |");
+
+    /// <summary>The nearest-rank percentile: the smallest value with at least <paramref name="p"/> of the values at or below it.</summary>
+    private static double Percentile(double[] values, double p)
+    {
+        var sorted = values.Order().ToArray();
+        var rank = (int)Math.Ceiling(p * sorted.Length);
+        return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
+    }
+
+    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+}
