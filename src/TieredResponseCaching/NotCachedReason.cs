@@ -59,6 +59,15 @@ internal enum NotCachedReason
     GrpcStatus,
     GrpcTrailersOnly,
     GrpcMessageCount,
+
+    // Origin-directed mode (RFC 9111), request side then response side.
+    RangeRequest,
+    OnlyIfCached,
+    RequestNoStore,
+    NoFreshness,
+    NotReusable,
+    StatusNotUnderstood,
+    ValidatorMismatch,
 }
 
 internal static class NotCachedReasons
@@ -110,6 +119,13 @@ internal static class NotCachedReasons
         "grpc-status",
         "grpc-trailers-only",
         "grpc-message-count",
+        "range",
+        "only-if-cached",
+        "request-no-store",
+        "no-freshness",
+        "not-reusable",
+        "must-understand",
+        "validator-mismatch",
     ];
 
     public static int Count => Tokens.Length;

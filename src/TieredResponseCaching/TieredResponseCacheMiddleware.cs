@@ -19,6 +19,8 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
     private const string TierL2 = "l2";
     private const string TierNone = "none";
 
+    private readonly Http.Origin.OriginDirectedFlow _originDirected = new(runtime, refresher, next);
+
     public Task InvokeAsync(HttpContext context)
     {
         // Fast exit: an endpoint without a policy costs one table lookup.
@@ -39,7 +41,9 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
             return next(context);
         }
 
-        return policy is null ? next(context) : HandleAsync(context, policy);
+        return policy is null ? next(context)
+            : policy.FromResponse ? _originDirected.HandleAsync(context, policy)
+            : HandleAsync(context, policy);
     }
 
     private Task HandleAsync(HttpContext context, ResolvedPolicy policy)

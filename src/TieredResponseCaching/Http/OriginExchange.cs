@@ -18,7 +18,7 @@ namespace TieredResponseCaching.Http;
 /// is stored at once and withdrawn if the callback later refuses it.
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The capture stream holds pooled buffers only; RunAsync returns them in its finally block.")]
-internal sealed class OriginExchange
+internal sealed class OriginExchange : CacheExchange
 {
     private readonly CacheRuntime _runtime;
     private readonly HttpContext _context;
@@ -44,13 +44,7 @@ internal sealed class OriginExchange
         _isRefresh = isRefresh;
     }
 
-    /// <summary>Why the response was not stored, once <see cref="RunAsync"/> is done.</summary>
-    public NotCachedReason Refusal { get; private set; }
-
-    /// <summary>The app's exception, when it threw (a refresh swallows it; a client's miss rethrows it).</summary>
-    public Exception? Failure { get; private set; }
-
-    public async Task<FlightOutcome> RunAsync(RequestDelegate next)
+    public override async Task<FlightOutcome> RunAsync(RequestDelegate next)
     {
         var response = _context.Response;
         var created = _runtime.Clock.NextStamp();

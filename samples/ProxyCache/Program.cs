@@ -1,0 +1,11 @@
+// ProxyCache: a caching reverse proxy. YARP forwards every request to one upstream; TieredResponseCaching, in
+// origin-directed mode, caches the upstream's responses as a shared HTTP cache does (RFC 9111).
+//
+//   dotnet run --project samples/ProxyCache -- --upstream http://127.0.0.1:8000 --urls http://127.0.0.1:8080
+//
+// Options (README.md in this folder): --Redis host:port, --trust-client-directives, --heuristic-freshness false,
+// --stale-if-error <seconds>, --targeted-cache-control <field names>.
+using ProxyCache;
+
+var app = ProxyCacheApp.Build(args);
+app.Run();
