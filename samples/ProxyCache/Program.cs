@@ -5,7 +5,13 @@
 //
 // Options (README.md in this folder): --Redis host:port, --trust-client-directives, --heuristic-freshness false,
 // --stale-if-error <seconds>, --targeted-cache-control <field names>.
-using ProxyCache;
+namespace ProxyCache;
 
-var app = ProxyCacheApp.Build(args);
-app.Run();
+/// <summary>
+/// The entry point. Not top-level statements: those generate a public <c>Program</c> that would clash with CatalogApi's
+/// in the test project, which starts both samples.
+/// </summary>
+internal static class Program
+{
+    private static void Main(string[] args) => ProxyCacheApp.Build(args).Run();
+}

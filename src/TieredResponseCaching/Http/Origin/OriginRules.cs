@@ -165,9 +165,10 @@ internal static class OriginRules
         var hasValidator = headers.ETag.Count > 0 || lastModified is not null;
         var initialAge = OriginFreshness.InitialAge(headers.Age, dateValue, requestTime, responseTime);
         var freshFor = lifetime - initialAge;
-        if (freshFor <= TimeSpan.Zero && !hasValidator && swr <= TimeSpan.Zero && sie <= TimeSpan.Zero)
+        if (freshFor <= TimeSpan.Zero && !hasValidator && swr <= TimeSpan.Zero && directives.StaleIfError is not > 0)
         {
-            // Storable, but nothing could ever use it: stale on arrival, no validator, no stale permission.
+            // Storable, but nothing could use it: stale on arrival, no validator, no stale permission from the origin.
+            // (The policy's default stale-if-error does not count: it would keep every uncacheable response as a fallback.)
             return OriginDecision.Refused(NotCachedReason.NotReusable);
         }
 
