@@ -27,7 +27,7 @@ public sealed class Reply
 
     public List<(string Name, string? Value)> Headers { get; } = [];
 
-    /// <summary>Closes the connection without a response (the proxy answers 502).</summary>
+    /// <summary>Closes the connection: without a response when there is no body (the proxy answers 502), else after the body.</summary>
     public bool Disconnect { get; init; }
 
     public Reply With(string name, string? value)
@@ -111,7 +111,7 @@ public sealed class ScriptedUpstream : IAsyncDisposable
         }
 
         var reply = _scripts.TryGetValue(path, out var script) ? script(seen) : new Reply { Status = 404, Body = "not scripted" };
-        if (reply.Disconnect)
+        if (reply.Disconnect && reply.Body.Length == 0)
         {
             context.Abort();
             return;
@@ -142,6 +142,13 @@ public sealed class ScriptedUpstream : IAsyncDisposable
         if (reply.Body.Length > 0 && !HttpMethods.IsHead(request.Method) && reply.Status is not (204 or 304))
         {
             await response.WriteAsync(reply.Body);
+        }
+
+        if (reply.Disconnect)
+        {
+            // Part of the body went out: the connection dies mid-response.
+            await response.Body.FlushAsync();
+            context.Abort();
         }
     }
 

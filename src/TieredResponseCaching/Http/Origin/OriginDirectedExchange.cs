@@ -167,7 +167,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
     {
         var response = _context.Response;
         var capture = _capture!;
-        _responseTime ??= _runtime.Clock.UtcNow;
+        _responseTime ??= ResponseTime();
         if (Failure is OperationCanceledException && _context.RequestAborted.IsCancellationRequested)
         {
             Refuse(NotCachedReason.ClientAborted);
@@ -368,8 +368,18 @@ internal sealed class OriginDirectedExchange : CacheExchange
         }
 
         var response = _context.Response;
-        _responseTime ??= _runtime.Clock.UtcNow;
+        _responseTime ??= ResponseTime();
         return _decision = OriginRules.Evaluate(response.StatusCode, response.Headers, _target.Facts, _policy, _requestTime, _responseTime.Value);
+    }
+
+    /// <summary>
+    /// When the response arrived; never before the request's stamp (stamps may run a few ticks ahead of a clock that
+    /// stands still), so the response delay is never negative.
+    /// </summary>
+    private DateTimeOffset ResponseTime()
+    {
+        var now = _runtime.Clock.UtcNow;
+        return now > _requestTime ? now : _requestTime;
     }
 
     private CachedResponse? TryCreateEntry(DateTimeOffset created)

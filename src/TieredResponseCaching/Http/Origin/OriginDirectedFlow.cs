@@ -92,7 +92,6 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
             HasAuthorization = request.Headers.Authorization.Count > 0,
             Directives = policy.TrustClientDirectives ? directives : RequestDirectives.None,
             ClientStaleIfError = directives.StaleIfError,
-            Arrived = runtime.Clock.UtcNow,
         };
 
         var found = await FindAsync(request, target);
@@ -261,7 +260,6 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
             HasAuthorization = false,
             Directives = RequestDirectives.None,
             ClientStaleIfError = null,
-            Arrived = target.Arrived,
         };
         refresher.TryStart(context, policy, found.Entry!, next, body: null, found.VaryNames ?? [], (runtime, replay, policy, stale) =>
             new OriginDirectedExchange(runtime, replay, policy, replayTarget, stale, revalidate: true, isRefresh: true, Forward.Stale, DateTimeOffset.MinValue));
@@ -375,8 +373,9 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
     }
 
     /// <summary>
-    /// After waiting on another request for the same key: serves what it stored when that may answer this request (fresh,
-    /// or produced after this request arrived, which satisfies a client's no-cache too).
+    /// After waiting on another request for the same key: serves what it stored when that is fresh for this request. A
+    /// request that must validate (a no-cache entry, a client's no-cache) forwards on its own: the flight it waited on
+    /// began before it arrived.
     /// </summary>
     private async Task<bool> TryServeCollapsedAsync(HttpContext context, ResolvedPolicy policy, OriginTarget target)
     {
@@ -385,7 +384,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         var now = runtime.Clock.UtcNow;
         if (entry is null
             || (target.HasAuthorization && !OriginRules.AllowsAuthorization(entry))
-            || (Decide(target, entry, now, out _) != Use.Fresh && entry.Created < target.Arrived))
+            || Decide(target, entry, now, out _) != Use.Fresh)
         {
             return false;
         }

@@ -39,7 +39,7 @@ internal sealed class OriginDecision
     public DateTimeOffset? LastModified { get; init; }
 
     /// <summary>Remaining freshness at the time of the decision, in whole seconds (negative: stale already).</summary>
-    public long TtlSeconds => (long)Math.Floor((Lifetime - InitialAge).TotalSeconds);
+    public long TtlSeconds => (long)Lifetime.TotalSeconds - (long)InitialAge.TotalSeconds;
 
     public static OriginDecision Refused(NotCachedReason reason) => new() { Refusal = reason };
 }

@@ -18,8 +18,5 @@ internal sealed class OriginTarget
     /// <summary>The client's stale-if-error (RFC 5861 §4), read whether or not the policy trusts it: it can only shorten a fallback unless trusted.</summary>
     public required long? ClientStaleIfError { get; init; }
 
-    /// <summary>When the request arrived: an entry produced after it satisfies even a client's no-cache.</summary>
-    public required DateTimeOffset Arrived { get; init; }
-
     public OriginRequestFacts Facts => new(HasAuthorization, Directives.NoStore);
 }
