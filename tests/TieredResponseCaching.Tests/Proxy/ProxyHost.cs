@@ -17,10 +17,12 @@ namespace TieredResponseCaching.Tests.Proxy;
 public sealed class ProxyHost : IAsyncDisposable
 {
     private readonly WebApplication _proxy;
+    private readonly bool _ownsUpstream;
 
-    private ProxyHost(WebApplication proxy, ScriptedUpstream upstream, FakeTimeProvider time)
+    private ProxyHost(WebApplication proxy, ScriptedUpstream upstream, FakeTimeProvider time, bool ownsUpstream)
     {
         _proxy = proxy;
+        _ownsUpstream = ownsUpstream;
         Upstream = upstream;
         Time = time;
         Client = proxy.GetTestClient();
@@ -42,7 +44,15 @@ public sealed class ProxyHost : IAsyncDisposable
     public static async Task<ProxyHost> StartAsync(params string[] args)
     {
         var time = CacheHost.NewFakeClock();
-        var upstream = await ScriptedUpstream.StartAsync(time);
+        return await StartAsync(await ScriptedUpstream.StartAsync(time), time, ownsUpstream: true, args);
+    }
+
+    /// <summary>Another proxy node in front of the same upstream, on the same clock (with <c>--Redis</c>: a cluster).</summary>
+    public static Task<ProxyHost> StartNodeAsync(ScriptedUpstream upstream, FakeTimeProvider time, params string[] args) =>
+        StartAsync(upstream, time, ownsUpstream: false, args);
+
+    private static async Task<ProxyHost> StartAsync(ScriptedUpstream upstream, FakeTimeProvider time, bool ownsUpstream, string[] args)
+    {
         var proxy = ProxyCacheApp.Build(
             ["--upstream", upstream.Address.ToString(), .. args],
             builder =>
@@ -52,7 +62,12 @@ public sealed class ProxyHost : IAsyncDisposable
                 builder.Services.AddSingleton<TimeProvider>(time);
             });
         await proxy.StartAsync();
-        return new ProxyHost(proxy, upstream, time);
+        if (proxy.Services.GetRequiredService<CacheRuntime>().Backplane is { } backplane)
+        {
+            await backplane.Ready.WaitAsync(TimeSpan.FromSeconds(15));
+        }
+
+        return new ProxyHost(proxy, upstream, time, ownsUpstream);
     }
 
     /// <summary>Sends a request through the proxy; headers are added as written (no validation).</summary>
@@ -86,6 +101,9 @@ public sealed class ProxyHost : IAsyncDisposable
         await Refresher.WhenIdleAsync();
         await _proxy.StopAsync();
         await _proxy.DisposeAsync();
-        await Upstream.DisposeAsync();
+        if (_ownsUpstream)
+        {
+            await Upstream.DisposeAsync();
+        }
     }
 }

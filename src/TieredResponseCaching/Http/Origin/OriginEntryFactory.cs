@@ -54,12 +54,12 @@ internal static class OriginEntryFactory
 
         foreach (var (name, value) in responseHeaders)
         {
-            if (NotStored.Contains(name) || IsListedIn(connection, name) || IsOmitted(decision.OmittedFields, name))
+            if (NotStored.Contains(name) || EntryFactory.IsListedIn(connection, name) || IsOmitted(decision.OmittedFields, name))
             {
                 continue;
             }
 
-            var field = new HeaderField(name, Freeze(value));
+            var field = new HeaderField(name, EntryFactory.Freeze(value));
             headers.Add(field);
             if (NotModifiedFields.Contains(name))
             {
@@ -137,7 +137,7 @@ internal static class OriginEntryFactory
         var merged = new List<KeyValuePair<string, StringValues>>(stored.Headers.Length + notModified.Count);
         foreach (var field in stored.Headers)
         {
-            if (!notModified.ContainsKey(field.Name) || NotStored.Contains(field.Name) || IsListedIn(connection, field.Name))
+            if (!notModified.ContainsKey(field.Name) || NotStored.Contains(field.Name) || EntryFactory.IsListedIn(connection, field.Name))
             {
                 merged.Add(KeyValuePair.Create(field.Name, field.Value));
             }
@@ -145,7 +145,7 @@ internal static class OriginEntryFactory
 
         foreach (var (name, value) in notModified)
         {
-            if (!NotStored.Contains(name) && !IsListedIn(connection, name))
+            if (!NotStored.Contains(name) && !EntryFactory.IsListedIn(connection, name))
             {
                 merged.Add(KeyValuePair.Create(name, value));
             }
@@ -154,8 +154,6 @@ internal static class OriginEntryFactory
         return merged;
     }
 
-    private static StringValues Freeze(StringValues value) => value.Count <= 1 ? new StringValues(value.ToString()) : new StringValues(value.ToArray());
-
     private static bool IsOmitted(string[] omitted, string name)
     {
         foreach (var field in omitted)
@@ -163,22 +161,6 @@ internal static class OriginEntryFactory
             if (field.Equals(name, StringComparison.OrdinalIgnoreCase))
             {
                 return true;
-            }
-        }
-
-        return false;
-    }
-
-    private static bool IsListedIn(StringValues connection, string name)
-    {
-        foreach (var value in connection)
-        {
-            foreach (var range in (value ?? "").AsSpan().Split(','))
-            {
-                if ((value ?? "").AsSpan(range).Trim(" \t").Equals(name, StringComparison.OrdinalIgnoreCase))
-                {
-                    return true;
-                }
             }
         }
 
