@@ -3,7 +3,7 @@ using TieredResponseCaching.Tests.Http;
 
 namespace TieredResponseCaching.Tests.Proxy;
 
-/// <summary>HEAD, Range, query strings and concurrent misses through the proxy.</summary>
+/// <summary>HEAD, Range (RFC 9110 §14), query strings and concurrent misses through the proxy.</summary>
 public sealed class MethodsTests
 {
     [Fact]
@@ -36,7 +36,7 @@ public sealed class MethodsTests
     }
 
     [Fact]
-    public async Task A_Range_request_goes_to_the_upstream_untouched_and_its_206_is_not_stored()
+    public async Task A_Range_request_without_a_stored_response_goes_to_the_upstream_untouched_and_its_206_is_not_stored()
     {
         await using var proxy = await ProxyHost.StartAsync();
         proxy.Upstream.On("/range", r => r.Header("Range") is null
@@ -50,6 +50,45 @@ public sealed class MethodsTests
         var full = await proxy.GetAsync("/range");
         Assert.Equal("0123456789", await full.Body());
         Assert.Equal(2, proxy.Upstream.Count("/range"));
+    }
+
+    [Theory]
+    [InlineData("bytes=0-1", "01", "bytes 0-1/11")]
+    [InlineData("bytes=1-", "123456789A", "bytes 1-10/11")]
+    [InlineData("bytes=-1", "A", "bytes 10-10/11")]
+    [InlineData("bytes=5-100", "56789A", "bytes 5-10/11")]
+    public async Task A_single_byte_range_is_answered_from_a_complete_stored_response(string range, string body, string contentRange)
+    {
+        await using var proxy = await ProxyHost.StartAsync();
+        proxy.Upstream.On("/complete", new Reply { Body = "0123456789A" }.With("Cache-Control", "max-age=3600").With("ETag", "\"r\""));
+
+        await proxy.GetAsync("/complete");
+        var partial = await proxy.GetAsync("/complete", ("Range", range));
+        Assert.Equal(HttpStatusCode.PartialContent, partial.StatusCode);
+        Assert.Equal(body, await partial.Body());
+        Assert.Equal(contentRange, partial.Header("Content-Range"));
+        Assert.Equal(body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), partial.Header("Content-Length"));
+        Assert.Equal("TieredResponseCache; hit; ttl=3600", partial.CacheStatus());
+        Assert.Equal(1, proxy.Upstream.Count("/complete"));
+    }
+
+    [Theory]
+    [InlineData("bytes=0-1, 4-5", null)]
+    [InlineData("bytes=50-60", null)]
+    [InlineData("items=0-1", null)]
+    [InlineData("bytes=0-1", "\"other\"")]
+    public async Task Ranges_the_cache_cannot_answer_exactly_go_to_the_upstream(string range, string? ifRange)
+    {
+        await using var proxy = await ProxyHost.StartAsync();
+        proxy.Upstream.On("/other-range", new Reply { Body = "0123456789A" }.With("Cache-Control", "max-age=3600").With("ETag", "\"r\""));
+
+        await proxy.GetAsync("/other-range");
+        var response = ifRange is null
+            ? await proxy.GetAsync("/other-range", ("Range", range))
+            : await proxy.GetAsync("/other-range", ("Range", range), ("If-Range", ifRange));
+        Assert.Equal("TieredResponseCache; fwd=bypass; detail=range", response.CacheStatus());
+        Assert.Equal(range, proxy.Upstream.Last("/other-range").Header("Range"));
+        Assert.Equal(2, proxy.Upstream.Count("/other-range"));
     }
 
     [Fact]

@@ -20,7 +20,8 @@ namespace TieredResponseCaching.Http.Origin;
 /// <c>Content-Location</c> (§4.4); other safe methods simply go to the app.</item>
 /// <item>A fresh entry is served with <c>Age</c> (§4, §5.1); a stale one within <c>stale-while-revalidate</c> is served while one
 /// background revalidation runs; a stale one with a validator is revalidated (§4.3); otherwise the request is a miss.</item>
-/// <item>Requests with <c>Range</c> go to the app untouched: this cache neither stores nor combines partial content.</item>
+/// <item>A GET with one byte <c>Range</c> is answered from a complete stored 200 that may be used; any other Range
+/// request goes to the app untouched. Partial responses are never stored.</item>
 /// </list>
 /// </remarks>
 internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresher refresher, RequestDelegate next)
@@ -41,11 +42,16 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
 
         var reason = policy.NoStore ? NotCachedReason.PolicyNoStore
             : context.Features.Get<IHttpAuthenticationFeature>()?.User?.Identity?.IsAuthenticated == true ? NotCachedReason.AuthenticatedUser
-            : request.Headers.Range.Count > 0 ? NotCachedReason.RangeRequest
             : NotCachedReason.None;
         if (reason != NotCachedReason.None)
         {
             return BypassAsync(context, policy, reason);
+        }
+
+        // RFC 9110 §14.2: Range applies to GET only (a HEAD ignores it).
+        if (!isHead && request.Headers.Range.Count > 0)
+        {
+            return RangeAsync(context, policy);
         }
 
         var maximumKeySize = runtime.Options.MaximumKeySize;
@@ -79,13 +85,10 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         return LookupAsync(context, policy, isHead);
     }
 
-    private async Task LookupAsync(HttpContext context, ResolvedPolicy policy, bool isHead)
+    private static OriginTarget Target(HttpRequest request, ResolvedPolicy policy, byte[] primaryKey)
     {
-        var request = context.Request;
-        OriginKeys.TryBuildPrimary(request, runtime.Options.MaximumKeySize, out var primary);
-        var primaryKey = primary.ToArray();
         var directives = RequestDirectives.Parse(request.Headers.CacheControl);
-        var target = new OriginTarget
+        return new OriginTarget
         {
             PrimaryKey = primaryKey,
             PrimaryHash = XxHash128.HashToUInt128(primaryKey),
@@ -93,7 +96,60 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
             Directives = policy.TrustClientDirectives ? directives : RequestDirectives.None,
             ClientStaleIfError = directives.StaleIfError,
         };
+    }
 
+    /// <summary>
+    /// A GET with Range: answered from a complete stored 200 that may be used as it is (one byte range, RFC 9110 §14),
+    /// else forwarded untouched. Partial responses are never stored.
+    /// </summary>
+    private async Task RangeAsync(HttpContext context, ResolvedPolicy policy)
+    {
+        var request = context.Request;
+        if (!OriginKeys.TryBuildPrimary(request, runtime.Options.MaximumKeySize, out var primary))
+        {
+            await BypassAsync(context, policy, NotCachedReason.KeyTooLarge);
+            return;
+        }
+
+        var target = Target(request, policy, primary.ToArray());
+        var found = await FindAsync(request, target);
+        var now = runtime.Clock.UtcNow;
+        var use = Decide(target, found.Entry, now, out _);
+        if (found.Entry is not { StatusCode: 200 } entry || use is not (Use.Fresh or Use.StaleWhileRevalidate or Use.MaxStale))
+        {
+            await BypassAsync(context, policy, NotCachedReason.RangeRequest);
+            return;
+        }
+
+        var values = runtime.StatusHeader.HitValues(entry, now);
+        if (ConditionalRequests.Evaluate(request, entry) != ConditionalOutcome.None)
+        {
+            // §13.2.2: preconditions come before Range.
+            await ServeAsync(context, policy, target, found, use, now);
+            return;
+        }
+
+        if (!ByteRange.IfRangeAllows(request, entry) || !ByteRange.TryParse(request.Headers.Range, entry.Body.Length, out var range))
+        {
+            await BypassAsync(context, policy, NotCachedReason.RangeRequest);
+            return;
+        }
+
+        CacheCounters.Increment(ref runtime.Counters.Hits);
+        runtime.Metrics.Request(policy.EndpointName, "hit", found.Tier);
+        if (use == Use.StaleWhileRevalidate)
+        {
+            StartRevalidation(context, policy, target, found);
+        }
+
+        await range.WriteAsync(context, entry, values.Age, values.CacheStatus);
+    }
+
+    private async Task LookupAsync(HttpContext context, ResolvedPolicy policy, bool isHead)
+    {
+        var request = context.Request;
+        OriginKeys.TryBuildPrimary(request, runtime.Options.MaximumKeySize, out var primary);
+        var target = Target(request, policy, primary.ToArray());
         var found = await FindAsync(request, target);
         if (found.KeyTooLarge)
         {
