@@ -234,7 +234,7 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
                 // The leader just saw the app fail: do not pile onto it, serve what stale-if-error allows.
                 // Counted here: a request that ran the app itself was counted as a miss already.
                 runtime.Metrics.Request(policy.EndpointName, "stale", TierL1);
-                await OriginExchange.ServeStaleIfErrorAsync(runtime, context, policy, stale, NotCachedReason.AppException);
+                await CacheExchange.ServeStaleIfErrorAsync(runtime, context, policy, stale, NotCachedReason.AppException);
                 return;
             }
         }

@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Runtime.ExceptionServices;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 using TieredResponseCaching.Coordination;
@@ -22,25 +20,18 @@ namespace TieredResponseCaching.Http.Origin;
 /// the cache answers the client's own preconditions from the entry it then holds. A miss forwards no validators at all,
 /// so the origin sends a response the cache can store.
 /// </remarks>
-[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The capture stream holds pooled buffers only; RunAsync returns them in its finally block.")]
 internal sealed class OriginDirectedExchange : CacheExchange
 {
-    private readonly CacheRuntime _runtime;
-    private readonly HttpContext _context;
-    private readonly ResolvedPolicy _policy;
     private readonly OriginTarget _target;
     private readonly CachedResponse? _stale;
     private readonly bool _revalidate;
-    private readonly bool _isRefresh;
     private readonly Forward _forward;
     private readonly DateTimeOffset _fallbackUntil;
-    private ResponseCapture? _capture;
     private OriginDecision? _decision;
     private DateTimeOffset _requestTime;
     private DateTimeOffset? _responseTime;
-    private bool _started;
-    private bool _writingOwnResponse;
-    private CachedResponse? _storedBeforeStart;
+    private StringValues _clientIfNoneMatch;
+    private StringValues _clientIfModifiedSince;
 
     /// <param name="runtime">The app's cache.</param>
     /// <param name="context">The client's request, or a refresh's replay.</param>
@@ -61,14 +52,11 @@ internal sealed class OriginDirectedExchange : CacheExchange
         bool isRefresh,
         Forward forward,
         DateTimeOffset fallbackUntil)
+        : base(runtime, context, policy, isRefresh)
     {
-        _runtime = runtime;
-        _context = context;
-        _policy = policy;
         _target = target;
         _stale = stale;
         _revalidate = revalidate && stale is not null && OriginRules.HasValidator(stale);
-        _isRefresh = isRefresh;
         _forward = forward;
         _fallbackUntil = stale is { StatusCode: < 500 } ? fallbackUntil : DateTimeOffset.MinValue;
     }
@@ -76,52 +64,31 @@ internal sealed class OriginDirectedExchange : CacheExchange
     /// <summary>The origin answered a revalidation with a 304 for another representation: forward again without validators.</summary>
     public bool RetryUnconditionally { get; private set; }
 
-    public override async Task<FlightOutcome> RunAsync(RequestDelegate next)
+    protected override CachedResponse? Fallback => _stale;
+
+    protected override HoldMode ChooseHoldMode(DateTimeOffset now)
     {
-        var response = _context.Response;
-        var created = _requestTime = _runtime.Clock.NextStamp();
-        var original = _context.Features.Get<IHttpResponseBodyFeature>()!;
-        var holdMode = _isRefresh ? HoldMode.Never
-            : _revalidate || ConditionalRequests.IsConditional(_context.Request) ? HoldMode.Always
-            : CanFallBack(created) ? HoldMode.OnServerError
+        // Called once, with the stamp taken as the request is forwarded: the request_time of RFC 9111 §4.2.3.
+        _requestTime = now;
+        return IsRefresh ? HoldMode.Never
+            : _revalidate || ConditionalRequests.IsConditional(Context.Request) ? HoldMode.Always
+            : CanFallBack(now) ? HoldMode.OnServerError
             : HoldMode.Never;
-        var capture = _capture = new ResponseCapture(original, response, _policy.MaximumBodySize, holdMode);
-        _context.Features.Set<IHttpResponseBodyFeature>(capture);
-        response.OnStarting(static state => ((OriginDirectedExchange)state).OnStarting(), this);
-        CacheCounters.Increment(ref _runtime.Counters.OriginRuns);
+    }
 
-        var requestHeaders = _context.Request.Headers;
-        var clientIfNoneMatch = requestHeaders.IfNoneMatch;
-        var clientIfModifiedSince = requestHeaders.IfModifiedSince;
-        SetValidators(requestHeaders);
+    protected override void BeforeApp()
+    {
+        var headers = Context.Request.Headers;
+        _clientIfNoneMatch = headers.IfNoneMatch;
+        _clientIfModifiedSince = headers.IfModifiedSince;
+        SetValidators(headers);
+    }
 
-        var time = _runtime.Clock.TimeProvider;
-        var started = time.GetTimestamp();
-        try
-        {
-            await next(_context);
-            await capture.FlushWriterAsync();
-        }
-        catch (Exception e)
-        {
-            Failure = e;
-        }
-        finally
-        {
-            _context.Features.Set(original);
-            Restore(requestHeaders, HeaderNames.IfNoneMatch, clientIfNoneMatch);
-            Restore(requestHeaders, HeaderNames.IfModifiedSince, clientIfModifiedSince);
-        }
-
-        _runtime.Metrics.OriginDuration(_policy.EndpointName, time.GetElapsedTime(started));
-        try
-        {
-            return await FinishAsync(created);
-        }
-        finally
-        {
-            capture.ReleaseBuffer();
-        }
+    protected override void AfterApp()
+    {
+        var headers = Context.Request.Headers;
+        Restore(headers, HeaderNames.IfNoneMatch, _clientIfNoneMatch);
+        Restore(headers, HeaderNames.IfModifiedSince, _clientIfModifiedSince);
     }
 
     /// <summary>
@@ -161,62 +128,18 @@ internal sealed class OriginDirectedExchange : CacheExchange
         }
     }
 
-    private bool CanFallBack(DateTimeOffset now) => !_isRefresh && _stale is not null && now < _fallbackUntil;
+    protected override bool CanFallBack(DateTimeOffset now) => !IsRefresh && _stale is not null && now < _fallbackUntil;
 
-    private async Task<FlightOutcome> FinishAsync(DateTimeOffset created)
+    protected override Task<FlightOutcome> FinishResponseAsync(DateTimeOffset created)
     {
-        var response = _context.Response;
-        var capture = _capture!;
+        var response = Context.Response;
         _responseTime ??= ResponseTime();
-        if (Failure is OperationCanceledException && _context.RequestAborted.IsCancellationRequested)
+        if (_revalidate && response.StatusCode == StatusCodes.Status304NotModified && (IsRefresh || !response.HasStarted))
         {
-            Refuse(NotCachedReason.ClientAborted);
-            if (!_isRefresh)
-            {
-                ExceptionDispatchInfo.Throw(Failure);
-            }
-
-            return FlightOutcome.NotStored;
+            return FinishRevalidatedAsync(created);
         }
 
-        var failed = Failure is not null || response.StatusCode >= 500;
-        if (failed && CanFallBack(_runtime.Clock.UtcNow) && !response.HasStarted)
-        {
-            // RFC 5861 §4 (or the policy's stale-if-error): the stale entry answers instead of the failure.
-            capture.DiscardHeld();
-            _writingOwnResponse = true;
-            response.Clear();
-            Refusal = Failure is null ? NotCachedReason.Status : NotCachedReason.AppException;
-            await OriginExchange.ServeStaleIfErrorAsync(_runtime, _context, _policy, _stale!, Refusal);
-            return FlightOutcome.Failed;
-        }
-
-        if (Failure is not null)
-        {
-            Refuse(NotCachedReason.AppException);
-            if (!_isRefresh)
-            {
-                ExceptionDispatchInfo.Throw(Failure);
-            }
-
-            return FlightOutcome.Failed;
-        }
-
-        try
-        {
-            if (_revalidate && response.StatusCode == StatusCodes.Status304NotModified && (_isRefresh || !response.HasStarted))
-            {
-                return await FinishRevalidatedAsync(created);
-            }
-
-            return capture.Holding ? await FinishHeldAsync(created) : await FinishStreamedAsync(created);
-        }
-        catch (Exception e) when (!_context.RequestAborted.IsCancellationRequested)
-        {
-            Log.InternalError(_runtime.Logger, _policy.EndpointName, e);
-            Refuse(NotCachedReason.StoreError);
-            return new FlightOutcome(null, failed);
-        }
+        return Capture.Holding ? FinishHeldAsync(created) : FinishStreamedAsync(TryCreateEntry(created));
     }
 
     /// <summary>
@@ -225,17 +148,17 @@ internal sealed class OriginDirectedExchange : CacheExchange
     /// </summary>
     private async Task<FlightOutcome> FinishRevalidatedAsync(DateTimeOffset created)
     {
-        var response = _context.Response;
+        var response = Context.Response;
         var stale = _stale!;
         var notModified = response.Headers;
         if (!ValidatorsAgree(stale, notModified))
         {
             // §4.3.4: a 304 naming another representation updates nothing. Forget the entry; the flow asks again.
             Refuse(NotCachedReason.ValidatorMismatch);
-            await _runtime.RetractAsync(stale);
-            if (!_isRefresh)
+            await Runtime.RetractAsync(stale);
+            if (!IsRefresh)
             {
-                _capture!.DiscardHeld();
+                Capture.DiscardHeld();
                 response.Clear();
                 RetryUnconditionally = true;
             }
@@ -250,7 +173,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
             mergedHeaders.Append(name, value);
         }
 
-        var decision = OriginRules.Evaluate(stale.StatusCode, mergedHeaders, _target.Facts, _policy, created, _responseTime!.Value);
+        var decision = OriginRules.Evaluate(stale.StatusCode, mergedHeaders, _target.Facts, Policy, created, _responseTime!.Value);
         var freshened = decision.Refusal == NotCachedReason.None
             ? OriginEntryFactory.Create(decision, stale.Key, stale.Hash, stale.StatusCode, merged, stale.Body, created, stale.Tags)
             : null;
@@ -258,19 +181,17 @@ internal sealed class OriginDirectedExchange : CacheExchange
         if (freshened is null)
         {
             Refuse(decision.Refusal);
-            await _runtime.RetractAsync(stale);
+            await Runtime.RetractAsync(stale);
         }
         else
         {
             await StoreAsync(freshened);
-            Log.Revalidated(_runtime.Logger, _policy.EndpointName);
+            Log.Revalidated(Runtime.Logger, Policy.EndpointName);
         }
 
-        if (!_isRefresh)
+        if (!IsRefresh)
         {
-            _capture!.DiscardHeld();
-            _writingOwnResponse = true;
-            response.Clear();
+            ReplaceHeldResponse();
             if (cookies.Count > 0)
             {
                 // A cookie the origin set in its 304 is this client's; it is never stored.
@@ -278,12 +199,12 @@ internal sealed class OriginDirectedExchange : CacheExchange
             }
 
             var served = freshened ?? stale;
-            var now = _runtime.Clock.UtcNow;
+            var now = Runtime.Clock.UtcNow;
             var age = CacheStatusHeader.AgeSeconds(served, now);
             var status = freshened is null
-                ? _runtime.OriginStatus.NotStored(Forward.Stale, decision.Refusal)
-                : _runtime.OriginStatus.Stored(_forward, CacheStatusHeader.Ttl(served, age), StatusCodes.Status304NotModified);
-            await ResponseWriter.ServeAsync(_context, served, age.ToString(CultureInfo.InvariantCulture), status);
+                ? Runtime.OriginStatus.NotStored(Forward.Stale, decision.Refusal)
+                : Runtime.OriginStatus.Stored(_forward, CacheStatusHeader.Ttl(served, age), StatusCodes.Status304NotModified);
+            await ResponseWriter.ServeAsync(Context, served, age.ToString(CultureInfo.InvariantCulture), status);
         }
 
         return new FlightOutcome(freshened, false);
@@ -305,40 +226,23 @@ internal sealed class OriginDirectedExchange : CacheExchange
         return true;
     }
 
-    private async Task<FlightOutcome> FinishStreamedAsync(DateTimeOffset created)
-    {
-        var entry = TryCreateEntry(created);
-        if (entry is null)
-        {
-            return new FlightOutcome(null, _context.Response.StatusCode >= 500);
-        }
-
-        if (!_started)
-        {
-            _storedBeforeStart = entry;
-        }
-
-        await StoreAsync(entry);
-        return new FlightOutcome(entry, false);
-    }
-
     private async Task<FlightOutcome> FinishHeldAsync(DateTimeOffset created)
     {
-        var response = _context.Response;
-        var capture = _capture!;
+        var response = Context.Response;
+        var capture = Capture;
         var entry = TryCreateEntry(created);
-        if (entry is not null && ConditionalRequests.Evaluate(_context.Request, entry) == ConditionalOutcome.NotModified)
+        if (entry is not null && ConditionalRequests.Evaluate(Context.Request, entry) == ConditionalOutcome.NotModified)
         {
             // The client's validator matches what the origin just sent: a 304 from the new entry (RFC 9110 §13.1).
             capture.DiscardHeld();
-            _writingOwnResponse = true;
+            WritingOwnResponse = true;
             response.Clear();
-            var age = CacheStatusHeader.AgeSeconds(entry, _runtime.Clock.UtcNow);
+            var age = CacheStatusHeader.AgeSeconds(entry, Runtime.Clock.UtcNow);
             await ResponseWriter.ServeAsync(
-                _context,
+                Context,
                 entry,
                 age.ToString(CultureInfo.InvariantCulture),
-                _runtime.OriginStatus.Stored(_forward, CacheStatusHeader.Ttl(entry, age), entry.StatusCode));
+                Runtime.OriginStatus.Stored(_forward, CacheStatusHeader.Ttl(entry, age), entry.StatusCode));
         }
         else
         {
@@ -347,7 +251,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
                 response.ContentLength = buffer.Length;
             }
 
-            await capture.ReleaseAsync(_context.RequestAborted);
+            await capture.ReleaseAsync(Context.RequestAborted);
         }
 
         if (entry is null || Refusal != NotCachedReason.None)
@@ -367,9 +271,9 @@ internal sealed class OriginDirectedExchange : CacheExchange
             return _decision;
         }
 
-        var response = _context.Response;
+        var response = Context.Response;
         _responseTime ??= ResponseTime();
-        return _decision = OriginRules.Evaluate(response.StatusCode, response.Headers, _target.Facts, _policy, _requestTime, _responseTime.Value);
+        return _decision = OriginRules.Evaluate(response.StatusCode, response.Headers, _target.Facts, Policy, _requestTime, _responseTime.Value);
     }
 
     /// <summary>
@@ -378,30 +282,26 @@ internal sealed class OriginDirectedExchange : CacheExchange
     /// </summary>
     private DateTimeOffset ResponseTime()
     {
-        var now = _runtime.Clock.UtcNow;
+        var now = Runtime.Clock.UtcNow;
         return now > _requestTime ? now : _requestTime;
     }
 
     private CachedResponse? TryCreateEntry(DateTimeOffset created)
     {
-        var response = _context.Response;
-        var capture = _capture!;
+        var response = Context.Response;
+        var capture = Capture;
         var decision = Judge();
         var reason = decision.Refusal;
         if (reason == NotCachedReason.None)
         {
-            reason = capture.WriteFailed || _context.RequestAborted.IsCancellationRequested ? NotCachedReason.ClientAborted
-                : capture.Overflowed ? NotCachedReason.BodyTooLarge
-                : capture.Buffer is null ? NotCachedReason.StoreError
-                : response.ContentLength is { } length && length != capture.Buffer.Length ? NotCachedReason.ContentLengthMismatch
-                : NotCachedReason.None;
+            reason = CaptureRefusal();
         }
 
         byte[] key = _target.PrimaryKey;
         var hash = _target.PrimaryHash;
         if (reason == NotCachedReason.None && decision.VaryNames.Length > 0)
         {
-            if (OriginKeys.TryBuildSecondary(_context.Request, decision.VaryNames, _runtime.Options.MaximumKeySize, out var secondary))
+            if (OriginKeys.TryBuildSecondary(Context.Request, decision.VaryNames, Runtime.Options.MaximumKeySize, out var secondary))
             {
                 key = secondary.ToArray();
                 hash = System.IO.Hashing.XxHash128.HashToUInt128(key);
@@ -418,51 +318,38 @@ internal sealed class OriginDirectedExchange : CacheExchange
             return null;
         }
 
-        var request = _context.Request;
-        string[] tags = [.. _policy.Tags, PathTags.For(request.Path), OriginKeys.UriTag(request)];
+        var request = Context.Request;
+        string[] tags = [.. Policy.Tags, PathTags.For(request.Path), OriginKeys.UriTag(request)];
         return OriginEntryFactory.Create(decision, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, tags);
     }
 
     /// <summary>Stores the entry and, for a response that varies, the vary record under the URI's primary key.</summary>
-    private async Task StoreAsync(CachedResponse entry)
+    protected override async Task StoreAsync(CachedResponse entry)
     {
-        await _runtime.StoreAsync(entry);
+        await Runtime.StoreAsync(entry);
         var varyNames = _decision?.VaryNames ?? [];
         if (varyNames.Length > 0 && entry.Hash != _target.PrimaryHash)
         {
-            var existing = _runtime.Store.GetLocal(_target.PrimaryHash, _target.PrimaryKey);
+            var existing = Runtime.Store.GetLocal(_target.PrimaryHash, _target.PrimaryKey);
             if (existing?.VaryNames is not { } names || !names.AsSpan().SequenceEqual(varyNames) || existing.ExpiresAt < entry.ExpiresAt)
             {
-                await _runtime.StoreAsync(OriginEntryFactory.VaryRecord(_target.PrimaryKey, _target.PrimaryHash, varyNames, entry));
+                await Runtime.StoreAsync(OriginEntryFactory.VaryRecord(_target.PrimaryKey, _target.PrimaryHash, varyNames, entry));
             }
         }
 
-        CacheCounters.Increment(ref _runtime.Counters.Stores);
-        Log.Stored(_runtime.Logger, _policy.EndpointName, entry.StatusCode, entry.Body.Length, entry.FreshUntil - entry.Created);
+        CacheCounters.Increment(ref Runtime.Counters.Stores);
+        Log.Stored(Runtime.Logger, Policy.EndpointName, entry.StatusCode, entry.Body.Length, entry.FreshUntil - entry.Created);
     }
 
-    private void Refuse(NotCachedReason reason)
+    protected override Task OnStarting()
     {
-        if (Refusal != NotCachedReason.None)
-        {
-            return;
-        }
-
-        Refusal = reason;
-        CacheCounters.Increment(ref _runtime.Counters.NotStored);
-        _runtime.Metrics.NotStored(_policy.EndpointName, reason.Token());
-        Log.NotStored(_runtime.Logger, _policy.EndpointName, reason.Token());
-    }
-
-    private Task OnStarting()
-    {
-        _started = true;
-        if (_writingOwnResponse)
+        Started = true;
+        if (WritingOwnResponse)
         {
             return Task.CompletedTask;
         }
 
-        var headers = _context.Response.Headers;
+        var headers = Context.Response.Headers;
         var judged = _decision is not null;
         var refusal = Judge().Refusal;
         if (refusal == NotCachedReason.None && judged && headers.SetCookie.Count > 0)
@@ -474,21 +361,21 @@ internal sealed class OriginDirectedExchange : CacheExchange
         if (refusal != NotCachedReason.None)
         {
             Refuse(refusal);
-            _capture?.StopCapturing();
-            if (_storedBeforeStart is { } stored)
+            Capture.StopCapturing();
+            if (StoredBeforeStart is { } stored)
             {
-                _ = _runtime.RetractAsync(stored);
+                _ = Runtime.RetractAsync(stored);
             }
         }
 
-        if (_isRefresh)
+        if (IsRefresh)
         {
             return Task.CompletedTask;
         }
 
         headers[CacheStatusHeader.Name] = refusal == NotCachedReason.None
-            ? _runtime.OriginStatus.Stored(_forward, _decision!.TtlSeconds)
-            : _runtime.OriginStatus.NotStored(_forward, refusal);
+            ? Runtime.OriginStatus.Stored(_forward, _decision!.TtlSeconds)
+            : Runtime.OriginStatus.NotStored(_forward, refusal);
         return Task.CompletedTask;
     }
 }

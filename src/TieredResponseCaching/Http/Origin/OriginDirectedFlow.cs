@@ -377,7 +377,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
             {
                 // The leader just saw the origin fail: serve what stale-if-error allows rather than pile on.
                 runtime.Metrics.Request(policy.EndpointName, "stale", TierL1);
-                await OriginExchange.ServeStaleIfErrorAsync(runtime, context, policy, stale, NotCachedReason.AppException);
+                await CacheExchange.ServeStaleIfErrorAsync(runtime, context, policy, stale, NotCachedReason.AppException);
                 return;
             }
         }
