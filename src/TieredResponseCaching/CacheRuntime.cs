@@ -135,6 +135,27 @@ internal sealed class CacheRuntime : IAsyncDisposable
     }
 
     /// <summary>
+    /// Waits for the leader of <paramref name="flight"/>, at most <see cref="TieredResponseCacheOptions.CollapsedRequestTimeout"/>
+    /// (then: not stored, and the caller runs the app itself). <c>null</c> when the client went away meanwhile.
+    /// </summary>
+    public async Task<FlightOutcome?> WaitForFlightAsync(Flight flight, string endpointName, CancellationToken aborted)
+    {
+        try
+        {
+            return await flight.Completion.Task.WaitAsync(Options.CollapsedRequestTimeout, Clock.TimeProvider, aborted);
+        }
+        catch (TimeoutException)
+        {
+            Log.CollapsedWaitTimedOut(Logger, endpointName, Options.CollapsedRequestTimeout);
+            return FlightOutcome.NotStored;
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
     /// Waits for the node holding the key's lock to store the entry: woken by its message, checking L2 and the
     /// lock at least every half second. <c>null</c> when the holder finished without storing, the lock expired,
     /// Redis went away or <paramref name="timeout"/> passed: the caller then runs the app itself.

@@ -153,6 +153,18 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
         return new FlightOutcome(entry, false);
     }
 
+    /// <summary>Lets a held response go to the client, with its length now that the whole body is known.</summary>
+    protected async Task ReleaseHeldAsync()
+    {
+        var response = Context.Response;
+        if (response.ContentLength is null && Capture.Buffer is { } buffer && EntryFactory.CanHaveBody(response.StatusCode))
+        {
+            response.ContentLength = buffer.Length;
+        }
+
+        await Capture.ReleaseAsync(Context.RequestAborted);
+    }
+
     /// <summary>Answers with the cache's own response in place of the held one (the app's headers are dropped).</summary>
     protected void ReplaceHeldResponse()
     {

@@ -51,18 +51,13 @@ internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, 
         }
         else
         {
-            if (response.ContentLength is null && capture.Buffer is { } buffer && EntryFactory.CanHaveBody(response.StatusCode))
-            {
-                response.ContentLength = buffer.Length;
-            }
-
             if (entry is not null && response.Headers.ETag.Count == 0)
             {
                 // The whole body is known: the client gets the validator now rather than on its next request.
                 response.Headers.ETag = entry.ETag;
             }
 
-            await capture.ReleaseAsync(Context.RequestAborted);
+            await ReleaseHeldAsync();
         }
 
         // Starting the response ran the callbacks: a refusal they caused still stops the store.

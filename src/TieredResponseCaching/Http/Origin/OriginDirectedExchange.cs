@@ -234,9 +234,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
         if (entry is not null && ConditionalRequests.Evaluate(Context.Request, entry) == ConditionalOutcome.NotModified)
         {
             // The client's validator matches what the origin just sent: a 304 from the new entry (RFC 9110 §13.1).
-            capture.DiscardHeld();
-            WritingOwnResponse = true;
-            response.Clear();
+            ReplaceHeldResponse();
             var age = CacheStatusHeader.AgeSeconds(entry, Runtime.Clock.UtcNow);
             await ResponseWriter.ServeAsync(
                 Context,
@@ -246,12 +244,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
         }
         else
         {
-            if (response.ContentLength is null && capture.Buffer is { } buffer && EntryFactory.CanHaveBody(response.StatusCode))
-            {
-                response.ContentLength = buffer.Length;
-            }
-
-            await capture.ReleaseAsync(Context.RequestAborted);
+            await ReleaseHeldAsync();
         }
 
         if (entry is null || Refusal != NotCachedReason.None)

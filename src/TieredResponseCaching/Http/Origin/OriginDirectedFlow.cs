@@ -353,17 +353,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
 
         if (role == FlightRole.Waiter)
         {
-            FlightOutcome outcome;
-            try
-            {
-                outcome = await flight.Completion.Task.WaitAsync(runtime.Options.CollapsedRequestTimeout, runtime.Clock.TimeProvider, context.RequestAborted);
-            }
-            catch (TimeoutException)
-            {
-                Log.CollapsedWaitTimedOut(runtime.Logger, policy.EndpointName, runtime.Options.CollapsedRequestTimeout);
-                outcome = FlightOutcome.NotStored;
-            }
-            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            if (await runtime.WaitForFlightAsync(flight, policy.EndpointName, context.RequestAborted) is not { } outcome)
             {
                 return;
             }
