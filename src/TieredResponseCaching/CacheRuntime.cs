@@ -36,6 +36,7 @@ internal sealed class CacheRuntime : IAsyncDisposable
         Logger = loggerFactory.CreateLogger("TieredResponseCaching");
         Counters = new CacheCounters();
         StatusHeader = new CacheStatusHeader(Options.CacheName);
+        OriginStatus = new Http.Origin.OriginCacheStatus(Options.CacheName);
         var memory = new MemoryTier(Options.SizeLimit, Clock, OnEvicted);
         var tags = new TagInvalidations(Clock);
         RedisTier? remote = null;
@@ -67,6 +68,9 @@ internal sealed class CacheRuntime : IAsyncDisposable
     public CacheMetrics Metrics { get; }
 
     public CacheStatusHeader StatusHeader { get; }
+
+    /// <summary>The <c>Cache-Status</c> values of the origin-directed mode.</summary>
+    public Http.Origin.OriginCacheStatus OriginStatus { get; }
 
     public TieredStore Store { get; }
 
@@ -113,6 +117,22 @@ internal sealed class CacheRuntime : IAsyncDisposable
         return true;
     }
 
+    /// <summary>
+    /// Invalidates <paramref name="tag"/>: at once on this node, then in Redis and on every other node through the
+    /// backplane. With other nodes, an entry here may come from one whose clock runs ahead of ours: the record covers the
+    /// same allowance the other nodes add to it.
+    /// </summary>
+    public async ValueTask InvalidateTagAsync(string tag)
+    {
+        var at = Clock.NextStamp().UtcTicks;
+        Store.Tags.Record(tag, Backplane is null ? at : at + Options.Redis.ClockSkewAllowance.Ticks);
+        CacheCounters.Increment(ref Counters.Invalidations);
+        if (Backplane is not null)
+        {
+            await Backplane.InvalidateAsync(tag, at);
+        }
+    }
+
     /// <summary>Withdraws an entry stored before its response turned out not storable.</summary>
     public async Task RetractAsync(CachedResponse entry)
     {
@@ -121,6 +141,27 @@ internal sealed class CacheRuntime : IAsyncDisposable
         {
             await Store.Remote.DeleteAsync(entry.Hash);
             await Backplane!.PublishRemovedAsync(entry.Hash);
+        }
+    }
+
+    /// <summary>
+    /// Waits for the leader of <paramref name="flight"/>, at most <see cref="TieredResponseCacheOptions.CollapsedRequestTimeout"/>
+    /// (then: not stored, and the caller runs the app itself). <c>null</c> when the client went away meanwhile.
+    /// </summary>
+    public async Task<FlightOutcome?> WaitForFlightAsync(Flight flight, string endpointName, CancellationToken aborted)
+    {
+        try
+        {
+            return await flight.Completion.Task.WaitAsync(Options.CollapsedRequestTimeout, Clock.TimeProvider, aborted);
+        }
+        catch (TimeoutException)
+        {
+            Log.CollapsedWaitTimedOut(Logger, endpointName, Options.CollapsedRequestTimeout);
+            return FlightOutcome.NotStored;
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            return null;
         }
     }
 

@@ -62,6 +62,14 @@ internal enum NotCachedReason
 
     // Any protocol: an invalidation of one of its tags came while the response was being produced.
     InvalidatedWhileProduced,
+    // Origin-directed mode (RFC 9111), request side then response side.
+    RangeRequest,
+    OnlyIfCached,
+    RequestNoStore,
+    NoFreshness,
+    NotReusable,
+    StatusNotUnderstood,
+    ValidatorMismatch,
 }
 
 internal static class NotCachedReasons
@@ -114,6 +122,13 @@ internal static class NotCachedReasons
         "grpc-trailers-only",
         "grpc-message-count",
         "invalidated-while-produced",
+        "range",
+        "only-if-cached",
+        "request-no-store",
+        "no-freshness",
+        "not-reusable",
+        "must-understand",
+        "validator-mismatch",
     ];
 
     public static int Count => Tokens.Length;

@@ -19,6 +19,8 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
     private const string TierL2 = "l2";
     private const string TierNone = "none";
 
+    private readonly Http.Origin.OriginDirectedFlow _originDirected = new(runtime, refresher, next);
+
     public Task InvokeAsync(HttpContext context)
     {
         // Fast exit: an endpoint without a policy costs one table lookup.
@@ -39,7 +41,9 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
             return next(context);
         }
 
-        return policy is null ? next(context) : HandleAsync(context, policy);
+        return policy is null ? next(context)
+            : policy.FromResponse ? _originDirected.HandleAsync(context, policy)
+            : HandleAsync(context, policy);
     }
 
     private Task HandleAsync(HttpContext context, ResolvedPolicy policy)
@@ -199,17 +203,7 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
 
         if (role == FlightRole.Waiter)
         {
-            FlightOutcome outcome;
-            try
-            {
-                outcome = await flight.Completion.Task.WaitAsync(runtime.Options.CollapsedRequestTimeout, runtime.Clock.TimeProvider, context.RequestAborted);
-            }
-            catch (TimeoutException)
-            {
-                Log.CollapsedWaitTimedOut(runtime.Logger, policy.EndpointName, runtime.Options.CollapsedRequestTimeout);
-                outcome = FlightOutcome.NotStored;
-            }
-            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            if (await runtime.WaitForFlightAsync(flight, policy.EndpointName, context.RequestAborted) is not { } outcome)
             {
                 return;
             }
@@ -230,7 +224,7 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
                 // The leader just saw the app fail: do not pile onto it, serve what stale-if-error allows.
                 // Counted here: a request that ran the app itself was counted as a miss already.
                 runtime.Metrics.Request(policy.EndpointName, "stale", TierL1);
-                await OriginExchange.ServeStaleIfErrorAsync(runtime, context, policy, stale, NotCachedReason.AppException);
+                await CacheExchange.ServeStaleIfErrorAsync(runtime, context, policy, stale, NotCachedReason.AppException);
                 return;
             }
         }

@@ -54,15 +54,7 @@ internal sealed class TieredResponseCacheService(CacheRuntime runtime) : ITiered
     /// <summary>Takes effect on this node at once, then in Redis and on every other node through the backplane.</summary>
     private async ValueTask InvalidateAsync(string tag, string kind, string target)
     {
-        var at = runtime.Clock.NextStamp().UtcTicks;
-        // With other nodes, an entry here may come from one whose clock runs ahead of ours: the record covers the
-        // same allowance the other nodes add to it.
-        runtime.Store.Tags.Record(tag, runtime.Backplane is null ? at : at + runtime.Options.Redis.ClockSkewAllowance.Ticks);
-        CacheCounters.Increment(ref runtime.Counters.Invalidations);
         Log.Invalidated(runtime.Logger, kind, target);
-        if (runtime.Backplane is not null)
-        {
-            await runtime.Backplane.InvalidateAsync(tag, at);
-        }
+        await runtime.InvalidateTagAsync(tag);
     }
 }

@@ -29,7 +29,22 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
     public int Running => _running.Count;
 
     /// <summary>Starts a refresh of <paramref name="stale"/> unless one (or a miss) is already producing that key.</summary>
-    public void TryStart(HttpContext source, ResolvedPolicy policy, CachedResponse stale, RequestDelegate next, byte[]? body = null)
+    public void TryStart(HttpContext source, ResolvedPolicy policy, CachedResponse stale, RequestDelegate next, byte[]? body = null) =>
+        TryStart(source, policy, stale, next, body, headerNames: null, static (runtime, context, policy, stale) =>
+            new OriginExchange(runtime, context, policy, stale.Key, stale.Hash, stale, isRefresh: true));
+
+    /// <summary>
+    /// Starts a refresh whose replay carries <paramref name="headerNames"/> (the fields a response varies on, when they are
+    /// not the policy's) and runs the exchange <paramref name="create"/> makes: the origin-directed mode revalidates.
+    /// </summary>
+    public void TryStart(
+        HttpContext source,
+        ResolvedPolicy policy,
+        CachedResponse stale,
+        RequestDelegate next,
+        byte[]? body,
+        string[]? headerNames,
+        Func<CacheRuntime, HttpContext, ResolvedPolicy, CachedResponse, CacheExchange> create)
     {
         if (runtime.Flights.IsInFlight(stale.Hash)
             || runtime.Flights.Join(stale.Hash, stale.Key, isRefresh: true, out var flight) != FlightRole.Leader)
@@ -37,8 +52,8 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
             return;
         }
 
-        var replay = ReplayRequest.From(source, policy, body);
-        var task = Task.Run(() => RefreshAsync(replay, policy, stale, flight, next));
+        var replay = ReplayRequest.From(source, policy, body, headerNames);
+        var task = Task.Run(() => RefreshAsync(replay, policy, stale, flight, next, create));
         _running.TryAdd(task, true);
         task.ContinueWith(static (t, state) => ((ConcurrentDictionary<Task, bool>)state!).TryRemove(t, out _), _running, TaskScheduler.Default);
     }
@@ -46,7 +61,13 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
     /// <summary>Completes when every refresh started so far has ended (tests and shutdown).</summary>
     public Task WhenIdleAsync() => Task.WhenAll(_running.Keys);
 
-    private async Task RefreshAsync(ReplayRequest replay, ResolvedPolicy policy, CachedResponse stale, Flight flight, RequestDelegate next)
+    private async Task RefreshAsync(
+        ReplayRequest replay,
+        ResolvedPolicy policy,
+        CachedResponse stale,
+        Flight flight,
+        RequestDelegate next,
+        Func<CacheRuntime, HttpContext, ResolvedPolicy, CachedResponse, CacheExchange> create)
     {
         var outcome = FlightOutcome.Failed;
         NotCachedReason reason = NotCachedReason.AppException;
@@ -70,7 +91,7 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
             await using var scope = scopes.CreateAsyncScope();
             var response = new ReplayResponse();
             var context = replay.CreateContext(response, scope.ServiceProvider, aborted.Token);
-            var exchange = new OriginExchange(runtime, context, policy, stale.Key, stale.Hash, stale, isRefresh: true);
+            var exchange = create(runtime, context, policy, stale);
             outcome = await exchange.RunAsync(next);
             await response.FinishAsync();
             reason = exchange.Refusal;
@@ -128,11 +149,12 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
         private Endpoint? _endpoint;
         private RouteValueDictionary _routeValues = [];
 
-        public static ReplayRequest From(HttpContext context, ResolvedPolicy policy, byte[]? body)
+        public static ReplayRequest From(HttpContext context, ResolvedPolicy policy, byte[]? body, string[]? headerNames)
         {
             var request = context.Request;
-            var headers = new List<KeyValuePair<string, StringValues>>(policy.VaryByHeaders.Length);
-            foreach (var name in body is null ? policy.VaryByHeaders : policy.VaryByHeaders.Concat(ProtocolHeaders))
+            var varied = headerNames ?? policy.VaryByHeaders;
+            var headers = new List<KeyValuePair<string, StringValues>>(varied.Length);
+            foreach (var name in body is null ? varied : varied.Concat(ProtocolHeaders))
             {
                 if (request.Headers.TryGetValue(name, out var value))
                 {

@@ -64,4 +64,10 @@ internal static partial class Log
 
     [LoggerMessage(20, LogLevel.Warning, "Could not record the invalidation of {Tag} in Redis; it is queued and replayed when Redis is back.")]
     public static partial void InvalidationQueued(ILogger logger, string tag);
+
+    [LoggerMessage(21, LogLevel.Debug, "Revalidated the stored response of {Endpoint} with the origin (304): freshened, body kept.")]
+    public static partial void Revalidated(ILogger logger, string endpoint);
+
+    [LoggerMessage(22, LogLevel.Debug, "A {Method} to {Endpoint} succeeded: invalidated {Count} URI(s) (RFC 9111 §4.4).")]
+    public static partial void InvalidatedByMethod(ILogger logger, string method, string endpoint, int count);
 }

@@ -115,9 +115,11 @@ internal static class EntryFactory
     /// <summary>RFC 9110 §6.4.1: 1xx, 204 and 304 responses have no content.</summary>
     public static bool CanHaveBody(int statusCode) => statusCode is >= 200 and not 204 and not 304;
 
-    private static StringValues Freeze(StringValues value) => value.Count <= 1 ? new StringValues(value.ToString()) : new StringValues(value.ToArray());
+    /// <summary>A header value copied off the response, so the entry never references request-scoped storage.</summary>
+    internal static StringValues Freeze(StringValues value) => value.Count <= 1 ? new StringValues(value.ToString()) : new StringValues(value.ToArray());
 
-    private static bool IsListedIn(StringValues connection, string name)
+    /// <summary>Whether <paramref name="name"/> is one of the options of a <c>Connection</c> field (RFC 9110 §7.6.1).</summary>
+    internal static bool IsListedIn(StringValues connection, string name)
     {
         foreach (var value in connection)
         {

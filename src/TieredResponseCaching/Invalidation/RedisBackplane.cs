@@ -67,6 +67,9 @@ internal sealed class RedisBackplane : IAsyncDisposable
     /// <summary>Raised after a message from another node was applied (tests synchronise on it).</summary>
     internal event Action? MessageApplied;
 
+    /// <summary>Raised after another node's tag invalidation was recorded, with the tag (tests synchronise on it).</summary>
+    internal event Action<string>? TagInvalidationApplied;
+
     /// <summary>Completes once the node subscribed and read the invalidation records for the first time.</summary>
     public Task Ready => _ready.Task;
 
@@ -309,7 +312,9 @@ internal sealed class RedisBackplane : IAsyncDisposable
                 break;
             case MessageType.Invalidated when message.Length >= 25:
                 var at = BinaryPrimitives.ReadInt64LittleEndian(message.AsSpan(17));
-                _tags.Record(Encoding.UTF8.GetString(message.AsSpan(25)), RemoteTicks(at));
+                var invalidated = Encoding.UTF8.GetString(message.AsSpan(25));
+                _tags.Record(invalidated, RemoteTicks(at));
+                TagInvalidationApplied?.Invoke(invalidated);
                 break;
         }
 

@@ -57,11 +57,24 @@ internal sealed class CachedResponse
     /// </summary>
     public string[]? VaryNames { get; init; }
 
+    /// <summary>
+    /// Origin-directed mode: how long a stale entry with a validator is kept to revalidate it (RFC 9111 §4.3), past the
+    /// end of its stale windows. It is never served unvalidated in that time. <c>null</c>: not kept.
+    /// </summary>
+    public DateTimeOffset? RetainUntil { get; init; }
+
     /// <summary>The bytes the entry holds in memory, as counted against the L1 size limit.</summary>
     public required long Size { get; init; }
 
-    /// <summary>The entry's last useful moment; past it, nothing may serve it.</summary>
-    public DateTimeOffset ExpiresAt => StaleUntil > StaleIfErrorUntil ? StaleUntil : StaleIfErrorUntil;
+    /// <summary>The entry's last useful moment (serving it, or revalidating it); past it, the tiers drop it.</summary>
+    public DateTimeOffset ExpiresAt
+    {
+        get
+        {
+            var last = StaleUntil > StaleIfErrorUntil ? StaleUntil : StaleIfErrorUntil;
+            return RetainUntil is { } retain && retain > last ? retain : last;
+        }
+    }
 
     /// <summary>The tag-invalidation epoch at which the entry's tags were last found valid (see TagInvalidations).</summary>
     internal long CheckedTagEpoch;
@@ -90,6 +103,9 @@ internal enum OriginFlags
 
     /// <summary><c>public</c>, <c>s-maxage</c> or <c>must-revalidate</c>: may answer requests carrying Authorization (§3.5).</summary>
     AuthorizationAllowed = 4,
+
+    /// <summary><c>s-maxage</c>: for a shared cache it carries <c>proxy-revalidate</c> (§5.2.2.10), so no client's max-stale applies.</summary>
+    SharedMaxAge = 8,
 }
 
 /// <summary>What an entry may be used for at a given moment (DESIGN rule 6: stale is bounded).</summary>

@@ -31,8 +31,8 @@ namespace TieredResponseCaching.Storage;
 ///           ...     headers: varint count, then for each: name (text), flags (1 byte: bit 0 = also sent
 ///                   with a 304), varint value count, values (text each)
 ///           ...     trailers: varint count, then for each: name (text), varint value count, values (text each)
-///           ...     origin-directed mode: varint flags, varint initial age (ticks), varint vary-name count + 1
-///                   (0: not a vary record), then the names (text each)
+///           ...     origin-directed mode: varint flags, varint initial age (ticks), varint retain-until (UTC ticks;
+///                   0: none), varint vary-name count + 1 (0: not a vary record), then the names (text each)
 ///           ...     body: varint length as served, varint length as stored, stored bytes
 ///   end-8   8       XxHash64 of every byte before it
 /// </code>
@@ -44,6 +44,7 @@ internal static class EntrySerializer
     private const int FixedHeaderSize = 47;
     private const int ChecksumSize = 8;
     private const int MaximumCount = 1 << 20;
+    private const ulong MaximumTicks = 3155378975999999999;
     private static readonly byte[] Magic = [(byte)'T', (byte)'R', (byte)'C', FormatVersion];
 
     /// <summary>Writes <paramref name="entry"/>; bodies of at least <paramref name="compressionThreshold"/> bytes are compressed.</summary>
@@ -94,6 +95,7 @@ internal static class EntrySerializer
 
         writer.WriteVarint((ulong)entry.OriginFlags);
         writer.WriteVarint((ulong)Math.Max(0, entry.InitialAge.Ticks));
+        writer.WriteVarint((ulong)(entry.RetainUntil?.UtcTicks ?? 0));
         writer.WriteVarint(entry.VaryNames is null ? 0 : (ulong)entry.VaryNames.Length + 1);
         foreach (var name in entry.VaryNames ?? [])
         {
@@ -195,6 +197,7 @@ internal static class EntrySerializer
 
         var originFlags = (OriginFlags)reader.ReadVarint();
         var initialAge = reader.ReadVarint();
+        var retainUntil = reader.ReadVarint();
         var varyCount = reader.ReadCount();
         string[]? varyNames = varyCount == 0 ? null : new string[varyCount - 1];
         for (var i = 0; i < varyNames?.Length; i++)
@@ -202,7 +205,7 @@ internal static class EntrySerializer
             varyNames[i] = reader.ReadText();
         }
 
-        if (initialAge > (ulong)TimeSpan.MaxValue.Ticks || originFlags > (OriginFlags)7)
+        if (initialAge > (ulong)TimeSpan.MaxValue.Ticks || originFlags > (OriginFlags)15 || retainUntil > MaximumTicks)
         {
             throw new FormatException("Origin metadata out of range.");
         }
@@ -228,6 +231,7 @@ internal static class EntrySerializer
             Body = body,
             Trailers = trailers,
             InitialAge = TimeSpan.FromTicks((long)initialAge),
+            RetainUntil = retainUntil == 0 ? null : new DateTimeOffset((long)retainUntil, TimeSpan.Zero),
             OriginFlags = originFlags,
             VaryNames = varyNames,
             ETag = etag,
@@ -244,7 +248,7 @@ internal static class EntrySerializer
     private static DateTimeOffset Ticks(ReadOnlySpan<byte> data)
     {
         var ticks = BinaryPrimitives.ReadInt64LittleEndian(data);
-        return ticks is < 0 or > 3155378975999999999 ? throw new FormatException("Timestamp out of range.") : new DateTimeOffset(ticks, TimeSpan.Zero);
+        return ticks is < 0 or > (long)MaximumTicks ? throw new FormatException("Timestamp out of range.") : new DateTimeOffset(ticks, TimeSpan.Zero);
     }
 
     private static void Compress(CachedBody body, PooledBufferWriter output)

@@ -56,7 +56,7 @@ internal sealed class TieredStore(MemoryTier memory, TagInvalidations tags, Redi
             return null;
         }
 
-        if (entry.FreshnessAt(now) == Freshness.Expired)
+        if (now >= entry.ExpiresAt)
         {
             return null;
         }

@@ -183,7 +183,7 @@ public sealed class EntrySerializerTests
     {
         // An entry with an empty key, ETag, tag, header and trailer lists and no origin metadata: the body's length varint follows them.
         var bytes = Serialize(Entry(Body(100), key: [], headers: [], notModified: [], tags: [], lastModified: null, etag: ""), compressed ? 0 : NeverCompress);
-        const int bodyLengthOffset = FixedHeaderSize + 8;
+        const int bodyLengthOffset = FixedHeaderSize + 9;
         Assert.Equal(100, bytes[bodyLengthOffset]);
         byte[] forged = WithChecksum([.. bytes.AsSpan(0, bodyLengthOffset), .. Varint(unchecked((ulong)claimed)), .. bytes.AsSpan(bodyLengthOffset + 1)]);
 

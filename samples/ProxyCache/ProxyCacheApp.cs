@@ -1,0 +1,111 @@
+using System.Globalization;
+using TieredResponseCaching;
+using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Transforms;
+
+namespace ProxyCache;
+
+/// <summary>
+/// Builds the caching reverse proxy: one YARP route for every path and method to one upstream, with the cache in
+/// origin-directed mode in front of it. The tests start the same app in-process.
+/// </summary>
+public static class ProxyCacheApp
+{
+    /// <summary>The stale-if-error window (seconds) applied when the upstream states none: see README.md.</summary>
+    public const int DefaultStaleIfErrorSeconds = 60;
+
+    /// <summary>
+    /// Builds the proxy from command-line <paramref name="args"/>. <paramref name="configure"/> runs after the proxy's
+    /// own services are added (tests swap the clock or the server there).
+    /// </summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var trustClientDirectives = TakeFlag(ref args, "--trust-client-directives");
+        var builder = WebApplication.CreateBuilder(args);
+        // YARP logs every forwarded request at Information: too much for a proxy under load. (Set in code: an
+        // appsettings.json here would collide with CatalogApi's in the test project's output.)
+        builder.Logging.AddFilter("Yarp", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        var configuration = builder.Configuration;
+        var upstream = configuration["upstream"];
+        if (string.IsNullOrWhiteSpace(upstream) || !Uri.TryCreate(upstream, UriKind.Absolute, out var upstreamUri))
+        {
+            throw new InvalidOperationException("ProxyCache needs the upstream to forward to: --upstream http://127.0.0.1:8000");
+        }
+
+        trustClientDirectives |= bool.TryParse(configuration["trust-client-directives"], out var trust) && trust;
+        var heuristic = !bool.TryParse(configuration["heuristic-freshness"], out var heuristicSetting) || heuristicSetting;
+        var staleIfError = int.TryParse(configuration["stale-if-error"], NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
+            ? seconds
+            : DefaultStaleIfErrorSeconds;
+        var targeted = (configuration["targeted-cache-control"] ?? "CDN-Cache-Control")
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+        builder.Services.AddReverseProxy()
+            .LoadFromMemory(
+                [new RouteConfig { RouteId = "all", ClusterId = "upstream", Match = new RouteMatch { Path = "{**catch-all}" } }],
+                [new ClusterConfig
+                {
+                    ClusterId = "upstream",
+                    Destinations = new Dictionary<string, DestinationConfig> { ["upstream"] = new() { Address = upstreamUri.ToString() } },
+                }])
+            .AddTransforms(context => context.AddResponseTransform(RemoveConnectionOptions));
+
+        builder.Services.AddTieredResponseCache(options =>
+        {
+            // Absent: L1 only. "--Redis localhost:6379": proxies sharing one Redis share entries and invalidations.
+            options.Redis.Configuration = configuration["Redis"];
+            options.Redis.InstanceName = "proxy:";
+        });
+
+        configure?.Invoke(builder);
+        var app = builder.Build();
+        app.UseRouting();
+        app.UseTieredResponseCache();
+        app.MapReverseProxy().CacheFromResponse(policy => policy
+            .TrustClientDirectives(trustClientDirectives)
+            .HeuristicFreshness(heuristic)
+            .StaleIfError(TimeSpan.FromSeconds(staleIfError))
+            .TargetedCacheControl(targeted));
+        return app;
+    }
+
+    /// <summary>
+    /// RFC 9110 §7.6.1: a proxy removes the fields a message's <c>Connection</c> names before forwarding it. YARP drops
+    /// the hop-by-hop fields it knows; this drops the ones the upstream listed, so they are neither forwarded nor stored.
+    /// </summary>
+    private static ValueTask RemoveConnectionOptions(ResponseTransformContext context)
+    {
+        if (context.ProxyResponse is { } upstream)
+        {
+            foreach (var option in upstream.Headers.Connection)
+            {
+                context.HttpContext.Response.Headers.Remove(option);
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Removes a bare <c>--flag</c> (or <c>--flag true|false</c>) from the arguments: configuration wants a value.</summary>
+    private static bool TakeFlag(ref string[] args, string flag)
+    {
+        var index = Array.FindIndex(args, a => a.Equals(flag, StringComparison.OrdinalIgnoreCase));
+        if (index < 0)
+        {
+            return false;
+        }
+
+        var value = true;
+        var count = 1;
+        if (index + 1 < args.Length && bool.TryParse(args[index + 1], out var explicitValue))
+        {
+            value = explicitValue;
+            count = 2;
+        }
+
+        args = [.. args[..index], .. args[(index + count)..]];
+        return value;
+    }
+}

@@ -1,0 +1,235 @@
+using System.Runtime.ExceptionServices;
+using Microsoft.AspNetCore.Http.Features;
+using TieredResponseCaching.Coordination;
+using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Policies;
+using TieredResponseCaching.Storage;
+
+namespace TieredResponseCaching.Http;
+
+/// <summary>
+/// One run of the app for the cache, whichever mode decides what is stored: server-configured
+/// (<see cref="OriginExchange"/>) or origin-directed (<see cref="Origin.OriginDirectedExchange"/>). This part is common
+/// to both: the app runs with <see cref="ResponseCapture"/> as its body, the response streams to the client (or is
+/// held) while it is captured, and failures, aborts and stale-if-error fallbacks are handled the same way. A background
+/// refresh runs either kind.
+/// </summary>
+/// <remarks>
+/// The cache's own <c>OnStarting</c> callback is registered before the app runs, so it runs last and judges the
+/// final headers (a cookie added by another callback included). A response the app finished without starting is
+/// stored at once and withdrawn if the callback later refuses it.
+/// </remarks>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The capture stream holds pooled buffers only; RunAsync returns them in its finally block.")]
+internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context, ResolvedPolicy policy, bool isRefresh)
+{
+    private ResponseCapture? _capture;
+
+    /// <summary>Why the response was not stored, once <see cref="RunAsync"/> is done.</summary>
+    public NotCachedReason Refusal { get; protected set; }
+
+    /// <summary>The app's exception, when it threw (a refresh swallows it; a client's miss rethrows it).</summary>
+    public Exception? Failure { get; protected set; }
+
+    protected CacheRuntime Runtime { get; } = runtime;
+
+    protected HttpContext Context { get; } = context;
+
+    protected ResolvedPolicy Policy { get; } = policy;
+
+    protected bool IsRefresh { get; } = isRefresh;
+
+    protected ResponseCapture Capture => _capture!;
+
+    /// <summary>The response has started (the <c>OnStarting</c> callbacks ran).</summary>
+    protected bool Started { get; set; }
+
+    /// <summary>The cache writes the response itself (a 304, a stored or stale entry): the app's is discarded.</summary>
+    protected bool WritingOwnResponse { get; set; }
+
+    /// <summary>An entry stored before the response started, withdrawn if starting it reveals a reason to refuse.</summary>
+    protected CachedResponse? StoredBeforeStart { get; set; }
+
+    /// <summary>The stale entry that may replace a failed response (stale-if-error), if any.</summary>
+    protected abstract CachedResponse? Fallback { get; }
+
+    public async Task<FlightOutcome> RunAsync(RequestDelegate next)
+    {
+        var response = Context.Response;
+        var created = Runtime.Clock.NextStamp();
+        var original = Context.Features.Get<IHttpResponseBodyFeature>()!;
+        var capture = _capture = new ResponseCapture(original, response, Policy.MaximumBodySize, ChooseHoldMode(created));
+        Context.Features.Set<IHttpResponseBodyFeature>(capture);
+        response.OnStarting(static state => ((CacheExchange)state).OnStarting(), this);
+        CacheCounters.Increment(ref Runtime.Counters.OriginRuns);
+        BeforeApp();
+
+        var time = Runtime.Clock.TimeProvider;
+        var started = time.GetTimestamp();
+        try
+        {
+            await next(Context);
+            await capture.FlushWriterAsync();
+        }
+        catch (Exception e)
+        {
+            Failure = e;
+        }
+        finally
+        {
+            Context.Features.Set(original);
+            AfterApp();
+        }
+
+        Runtime.Metrics.OriginDuration(Policy.EndpointName, time.GetElapsedTime(started));
+        try
+        {
+            return await FinishAsync(created);
+        }
+        finally
+        {
+            capture.ReleaseBuffer();
+        }
+    }
+
+    /// <summary>Serves <paramref name="stale"/> in place of a failed response (stale-if-error, RFC 5861 §4).</summary>
+    public static Task ServeStaleIfErrorAsync(CacheRuntime runtime, HttpContext context, ResolvedPolicy policy, CachedResponse stale, NotCachedReason reason)
+    {
+        var now = runtime.Clock.UtcNow;
+        CacheCounters.Increment(ref runtime.Counters.StaleIfErrorServed);
+        Log.StaleIfErrorServed(runtime.Logger, policy.EndpointName, reason.Token(), now - stale.Created);
+        var age = CacheStatusHeader.AgeSeconds(stale, now);
+        return ResponseWriter.ServeAsync(context, stale, age.ToString(System.Globalization.CultureInfo.InvariantCulture), runtime.StatusHeader.StaleIfError(CacheStatusHeader.Ttl(stale, age)));
+    }
+
+    protected abstract HoldMode ChooseHoldMode(DateTimeOffset now);
+
+    /// <summary>Whether <see cref="Fallback"/> may answer instead of a failure at <paramref name="now"/>.</summary>
+    protected abstract bool CanFallBack(DateTimeOffset now);
+
+    /// <summary>The app ran, did not fail, and the client did not go away: decide, store, answer.</summary>
+    protected abstract Task<FlightOutcome> FinishResponseAsync(DateTimeOffset created);
+
+    /// <summary>The cache's <c>OnStarting</c> callback: the final headers are known.</summary>
+    protected abstract Task OnStarting();
+
+    /// <summary>Stores an entry this exchange produced.</summary>
+    protected abstract Task<bool> StoreAsync(CachedResponse entry);
+
+    /// <summary>Just before the app runs (the request may be adjusted).</summary>
+    protected virtual void BeforeApp()
+    {
+    }
+
+    /// <summary>Just after the app ran, whatever happened (undo what <see cref="BeforeApp"/> did).</summary>
+    protected virtual void AfterApp()
+    {
+    }
+
+    /// <summary>DESIGN rule 3, nothing partial is stored: why the captured body cannot become an entry, or none.</summary>
+    protected NotCachedReason CaptureRefusal()
+    {
+        var capture = Capture;
+        return capture.WriteFailed || Context.RequestAborted.IsCancellationRequested ? NotCachedReason.ClientAborted
+            : capture.Overflowed ? NotCachedReason.BodyTooLarge
+            : capture.Buffer is null ? NotCachedReason.StoreError
+            : Context.Response.ContentLength is { } length && length != capture.Buffer.Length ? NotCachedReason.ContentLengthMismatch
+            : NotCachedReason.None;
+    }
+
+    /// <summary>A streamed response is complete: store its entry, if it has one.</summary>
+    protected async Task<FlightOutcome> FinishStreamedAsync(CachedResponse? entry)
+    {
+        if (entry is null)
+        {
+            return new FlightOutcome(null, Context.Response.StatusCode >= 500);
+        }
+
+        if (!Started)
+        {
+            StoredBeforeStart = entry;
+        }
+
+        return await StoreAsync(entry) ? new FlightOutcome(entry, false) : FlightOutcome.NotStored;
+    }
+
+    /// <summary>Lets a held response go to the client, with its length now that the whole body is known.</summary>
+    protected async Task ReleaseHeldAsync()
+    {
+        var response = Context.Response;
+        if (response.ContentLength is null && Capture.Buffer is { } buffer && EntryFactory.CanHaveBody(response.StatusCode))
+        {
+            response.ContentLength = buffer.Length;
+        }
+
+        await Capture.ReleaseAsync(Context.RequestAborted);
+    }
+
+    /// <summary>Answers with the cache's own response in place of the held one (the app's headers are dropped).</summary>
+    protected void ReplaceHeldResponse()
+    {
+        Capture.DiscardHeld();
+        WritingOwnResponse = true;
+        Context.Response.Clear();
+    }
+
+    protected void Refuse(NotCachedReason reason)
+    {
+        if (Refusal != NotCachedReason.None)
+        {
+            return;
+        }
+
+        Refusal = reason;
+        CacheCounters.Increment(ref Runtime.Counters.NotStored);
+        Runtime.Metrics.NotStored(Policy.EndpointName, reason.Token());
+        Log.NotStored(Runtime.Logger, Policy.EndpointName, reason.Token());
+    }
+
+    private async Task<FlightOutcome> FinishAsync(DateTimeOffset created)
+    {
+        var response = Context.Response;
+        if (Failure is OperationCanceledException && Context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away (or a refresh was cancelled): not the app's failure, and nobody to answer.
+            Refuse(NotCachedReason.ClientAborted);
+            if (!IsRefresh)
+            {
+                ExceptionDispatchInfo.Throw(Failure);
+            }
+
+            return FlightOutcome.NotStored;
+        }
+
+        var failed = Failure is not null || response.StatusCode >= 500;
+        if (failed && !IsRefresh && CanFallBack(Runtime.Clock.UtcNow) && !response.HasStarted)
+        {
+            // Nothing reached the client yet (held, or never written): the stale entry answers instead.
+            ReplaceHeldResponse();
+            Refusal = Failure is null ? NotCachedReason.Status : NotCachedReason.AppException;
+            await ServeStaleIfErrorAsync(Runtime, Context, Policy, Fallback!, Refusal);
+            return FlightOutcome.Failed;
+        }
+
+        if (Failure is not null)
+        {
+            Refuse(NotCachedReason.AppException);
+            if (!IsRefresh)
+            {
+                ExceptionDispatchInfo.Throw(Failure);
+            }
+
+            return FlightOutcome.Failed;
+        }
+
+        try
+        {
+            return await FinishResponseAsync(created);
+        }
+        catch (Exception e) when (!Context.RequestAborted.IsCancellationRequested)
+        {
+            Log.InternalError(Runtime.Logger, Policy.EndpointName, e);
+            Refuse(NotCachedReason.StoreError);
+            return new FlightOutcome(null, failed);
+        }
+    }
+}

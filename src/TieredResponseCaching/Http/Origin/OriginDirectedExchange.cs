@@ -1,0 +1,379 @@
+using System.Globalization;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
+using TieredResponseCaching.Coordination;
+using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Invalidation;
+using TieredResponseCaching.Policies;
+using TieredResponseCaching.Storage;
+
+namespace TieredResponseCaching.Http.Origin;
+
+/// <summary>
+/// One forwarded GET in origin-directed mode: a miss, a revalidation of a stale entry (RFC 9111 §4.3), or a background
+/// refresh. The response streams to the client while it is captured (or is held, when the cache may answer instead:
+/// a 304 to freshen, a validator of the client's, a stale-if-error fallback); then the origin's headers decide whether
+/// it is stored and for how long.
+/// </summary>
+/// <remarks>
+/// A revalidation replaces the client's validators with the entry's on the forwarded request and restores them after:
+/// the cache answers the client's own preconditions from the entry it then holds. A miss forwards no validators at all,
+/// so the origin sends a response the cache can store.
+/// </remarks>
+internal sealed class OriginDirectedExchange : CacheExchange
+{
+    private readonly OriginTarget _target;
+    private readonly CachedResponse? _stale;
+    private readonly bool _revalidate;
+    private readonly Forward _forward;
+    private readonly DateTimeOffset _fallbackUntil;
+    private OriginDecision? _decision;
+    private DateTimeOffset _requestTime;
+    private DateTimeOffset? _responseTime;
+    private StringValues _clientIfNoneMatch;
+    private StringValues _clientIfModifiedSince;
+
+    /// <param name="runtime">The app's cache.</param>
+    /// <param name="context">The client's request, or a refresh's replay.</param>
+    /// <param name="policy">The endpoint's policy.</param>
+    /// <param name="target">The request's primary key and facts.</param>
+    /// <param name="stale">The entry to revalidate, or to fall back on when the origin fails; may be null.</param>
+    /// <param name="revalidate">Send <paramref name="stale"/>'s validators and freshen it on a 304.</param>
+    /// <param name="isRefresh">A background refresh: nobody waits for the response.</param>
+    /// <param name="forward">Why the request goes forward (Cache-Status).</param>
+    /// <param name="fallbackUntil">Until when <paramref name="stale"/> may replace a failed response (stale-if-error).</param>
+    public OriginDirectedExchange(
+        CacheRuntime runtime,
+        HttpContext context,
+        ResolvedPolicy policy,
+        OriginTarget target,
+        CachedResponse? stale,
+        bool revalidate,
+        bool isRefresh,
+        Forward forward,
+        DateTimeOffset fallbackUntil)
+        : base(runtime, context, policy, isRefresh)
+    {
+        _target = target;
+        _stale = stale;
+        _revalidate = revalidate && stale is not null && OriginRules.HasValidator(stale);
+        _forward = forward;
+        _fallbackUntil = stale is { StatusCode: < 500 } ? fallbackUntil : DateTimeOffset.MinValue;
+    }
+
+    /// <summary>The origin answered a revalidation with a 304 for another representation: forward again without validators.</summary>
+    public bool RetryUnconditionally { get; private set; }
+
+    protected override CachedResponse? Fallback => _stale;
+
+    protected override HoldMode ChooseHoldMode(DateTimeOffset now)
+    {
+        // Called once, with the stamp taken as the request is forwarded: the request_time of RFC 9111 §4.2.3.
+        _requestTime = now;
+        return IsRefresh ? HoldMode.Never
+            : _revalidate || ConditionalRequests.IsConditional(Context.Request) ? HoldMode.Always
+            : CanFallBack(now) ? HoldMode.OnServerError
+            : HoldMode.Never;
+    }
+
+    protected override void BeforeApp()
+    {
+        var headers = Context.Request.Headers;
+        _clientIfNoneMatch = headers.IfNoneMatch;
+        _clientIfModifiedSince = headers.IfModifiedSince;
+        SetValidators(headers);
+    }
+
+    protected override void AfterApp()
+    {
+        var headers = Context.Request.Headers;
+        Restore(headers, HeaderNames.IfNoneMatch, _clientIfNoneMatch);
+        Restore(headers, HeaderNames.IfModifiedSince, _clientIfModifiedSince);
+    }
+
+    /// <summary>
+    /// §4.3.1: a revalidation sends the entry's validators (If-None-Match from its ETag, If-Modified-Since from its
+    /// Last-Modified) in place of the client's; a miss sends none, so the origin answers with a storable response.
+    /// </summary>
+    private void SetValidators(IHeaderDictionary headers)
+    {
+        headers.Remove(HeaderNames.IfNoneMatch);
+        headers.Remove(HeaderNames.IfModifiedSince);
+        if (!_revalidate)
+        {
+            return;
+        }
+
+        var (etag, lastModified) = OriginRules.Validators(_stale!);
+        if (etag is not null)
+        {
+            headers.IfNoneMatch = etag;
+        }
+
+        if (lastModified is not null)
+        {
+            headers.IfModifiedSince = lastModified;
+        }
+    }
+
+    private static void Restore(IHeaderDictionary headers, string name, StringValues value)
+    {
+        if (value.Count == 0)
+        {
+            headers.Remove(name);
+        }
+        else
+        {
+            headers[name] = value;
+        }
+    }
+
+    protected override bool CanFallBack(DateTimeOffset now) => !IsRefresh && _stale is not null && now < _fallbackUntil;
+
+    protected override Task<FlightOutcome> FinishResponseAsync(DateTimeOffset created)
+    {
+        var response = Context.Response;
+        _responseTime ??= ResponseTime();
+        if (_revalidate && response.StatusCode == StatusCodes.Status304NotModified && (IsRefresh || !response.HasStarted))
+        {
+            return FinishRevalidatedAsync(created);
+        }
+
+        return Capture.Holding ? FinishHeldAsync(created) : FinishStreamedAsync(TryCreateEntry(created));
+    }
+
+    /// <summary>
+    /// §4.3.3, §4.3.4: the origin says the stored response is still good. Its header fields are updated from the 304,
+    /// its freshness recomputed from them, its body kept; the client gets it (or a 304 when its own validators match).
+    /// </summary>
+    private async Task<FlightOutcome> FinishRevalidatedAsync(DateTimeOffset created)
+    {
+        var response = Context.Response;
+        var stale = _stale!;
+        var notModified = response.Headers;
+        if (!ValidatorsAgree(stale, notModified))
+        {
+            // §4.3.4: a 304 naming another representation updates nothing. Forget the entry; the flow asks again.
+            Refuse(NotCachedReason.ValidatorMismatch);
+            await Runtime.RetractAsync(stale);
+            if (!IsRefresh)
+            {
+                Capture.DiscardHeld();
+                response.Clear();
+                RetryUnconditionally = true;
+            }
+
+            return FlightOutcome.NotStored;
+        }
+
+        var merged = OriginEntryFactory.Freshen(stale, notModified);
+        var mergedHeaders = new HeaderDictionary();
+        foreach (var (name, value) in merged)
+        {
+            mergedHeaders.Append(name, value);
+        }
+
+        var decision = OriginRules.Evaluate(stale.StatusCode, mergedHeaders, _target.Facts, Policy, created, _responseTime!.Value);
+        var freshened = decision.Refusal == NotCachedReason.None
+            ? OriginEntryFactory.Create(decision, stale.Key, stale.Hash, stale.StatusCode, merged, stale.Body, created, stale.Tags)
+            : null;
+        var cookies = notModified.SetCookie;
+        if (freshened is null)
+        {
+            Refuse(decision.Refusal);
+            await Runtime.RetractAsync(stale);
+        }
+        else
+        {
+            await StoreAsync(freshened);
+            Log.Revalidated(Runtime.Logger, Policy.EndpointName);
+        }
+
+        if (!IsRefresh)
+        {
+            ReplaceHeldResponse();
+            if (cookies.Count > 0)
+            {
+                // A cookie the origin set in its 304 is this client's; it is never stored.
+                response.Headers.SetCookie = cookies;
+            }
+
+            var served = freshened ?? stale;
+            var now = Runtime.Clock.UtcNow;
+            var age = CacheStatusHeader.AgeSeconds(served, now);
+            var status = freshened is null
+                ? Runtime.OriginStatus.NotStored(Forward.Stale, decision.Refusal)
+                : Runtime.OriginStatus.Stored(_forward, CacheStatusHeader.Ttl(served, age), StatusCodes.Status304NotModified);
+            await ResponseWriter.ServeAsync(Context, served, age.ToString(CultureInfo.InvariantCulture), status);
+        }
+
+        return new FlightOutcome(freshened, false);
+    }
+
+    /// <summary>§4.3.4: a strong validator in the 304 must be the stored one's; a Last-Modified likewise.</summary>
+    private static bool ValidatorsAgree(CachedResponse stale, IHeaderDictionary notModified)
+    {
+        if (notModified.ETag.Count > 0)
+        {
+            var etag = notModified.ETag.ToString();
+            var weak = etag.StartsWith("W/", StringComparison.Ordinal);
+            if (!weak && stale.ETag.Length > 0 && !ConditionalRequests.AnyTagMatches(etag, stale.ETag, weak: true))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private async Task<FlightOutcome> FinishHeldAsync(DateTimeOffset created)
+    {
+        var response = Context.Response;
+        var capture = Capture;
+        var entry = TryCreateEntry(created);
+        if (entry is not null && ConditionalRequests.Evaluate(Context.Request, entry) == ConditionalOutcome.NotModified)
+        {
+            // The client's validator matches what the origin just sent: a 304 from the new entry (RFC 9110 §13.1).
+            ReplaceHeldResponse();
+            var age = CacheStatusHeader.AgeSeconds(entry, Runtime.Clock.UtcNow);
+            await ResponseWriter.ServeAsync(
+                Context,
+                entry,
+                age.ToString(CultureInfo.InvariantCulture),
+                Runtime.OriginStatus.Stored(_forward, CacheStatusHeader.Ttl(entry, age), entry.StatusCode));
+        }
+        else
+        {
+            await ReleaseHeldAsync();
+        }
+
+        if (entry is null || Refusal != NotCachedReason.None)
+        {
+            return new FlightOutcome(null, false);
+        }
+
+        return await StoreAsync(entry) ? new FlightOutcome(entry, false) : FlightOutcome.NotStored;
+    }
+
+    /// <summary>The storage decision on the response's final headers, made once (when it starts, or when it ends unstarted).</summary>
+    private OriginDecision Judge()
+    {
+        if (_decision is not null)
+        {
+            return _decision;
+        }
+
+        var response = Context.Response;
+        _responseTime ??= ResponseTime();
+        return _decision = OriginRules.Evaluate(response.StatusCode, response.Headers, _target.Facts, Policy, _requestTime, _responseTime.Value);
+    }
+
+    /// <summary>
+    /// When the response arrived; never before the request's stamp (stamps may run a few ticks ahead of a clock that
+    /// stands still), so the response delay is never negative.
+    /// </summary>
+    private DateTimeOffset ResponseTime()
+    {
+        var now = Runtime.Clock.UtcNow;
+        return now > _requestTime ? now : _requestTime;
+    }
+
+    private CachedResponse? TryCreateEntry(DateTimeOffset created)
+    {
+        var response = Context.Response;
+        var capture = Capture;
+        var decision = Judge();
+        var reason = decision.Refusal;
+        if (reason == NotCachedReason.None)
+        {
+            reason = CaptureRefusal();
+        }
+
+        byte[] key = _target.PrimaryKey;
+        var hash = _target.PrimaryHash;
+        if (reason == NotCachedReason.None && decision.VaryNames.Length > 0)
+        {
+            if (OriginKeys.TryBuildSecondary(Context.Request, decision.VaryNames, Runtime.Options.MaximumKeySize, out var secondary))
+            {
+                key = secondary.ToArray();
+                hash = System.IO.Hashing.XxHash128.HashToUInt128(key);
+            }
+            else
+            {
+                reason = NotCachedReason.KeyTooLarge;
+            }
+        }
+
+        if (reason != NotCachedReason.None)
+        {
+            Refuse(reason);
+            return null;
+        }
+
+        var request = Context.Request;
+        string[] tags = [.. Policy.Tags, PathTags.For(request.Path), OriginKeys.UriTag(request)];
+        return OriginEntryFactory.Create(decision, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, tags);
+    }
+
+    /// <summary>Stores the entry and, for a response that varies, the vary record under the URI's primary key.</summary>
+    protected override async Task<bool> StoreAsync(CachedResponse entry)
+    {
+        if (!await Runtime.StoreAsync(entry))
+        {
+            Refuse(NotCachedReason.InvalidatedWhileProduced);
+            return false;
+        }
+
+        var varyNames = _decision?.VaryNames ?? [];
+        if (varyNames.Length > 0 && entry.Hash != _target.PrimaryHash)
+        {
+            var existing = Runtime.Store.GetLocal(_target.PrimaryHash, _target.PrimaryKey);
+            if (existing?.VaryNames is not { } names || !names.AsSpan().SequenceEqual(varyNames) || existing.ExpiresAt < entry.ExpiresAt)
+            {
+                await Runtime.StoreAsync(OriginEntryFactory.VaryRecord(_target.PrimaryKey, _target.PrimaryHash, varyNames, entry));
+            }
+        }
+
+        CacheCounters.Increment(ref Runtime.Counters.Stores);
+        Log.Stored(Runtime.Logger, Policy.EndpointName, entry.StatusCode, entry.Body.Length, entry.FreshUntil - entry.Created);
+        return true;
+    }
+
+    protected override Task OnStarting()
+    {
+        Started = true;
+        if (WritingOwnResponse)
+        {
+            return Task.CompletedTask;
+        }
+
+        var headers = Context.Response.Headers;
+        var judged = _decision is not null;
+        var refusal = Judge().Refusal;
+        if (refusal == NotCachedReason.None && judged && headers.SetCookie.Count > 0)
+        {
+            // A callback that ran after the decision added a cookie.
+            refusal = NotCachedReason.SetCookie;
+        }
+
+        if (refusal != NotCachedReason.None)
+        {
+            Refuse(refusal);
+            Capture.StopCapturing();
+            if (StoredBeforeStart is { } stored)
+            {
+                _ = Runtime.RetractAsync(stored);
+            }
+        }
+
+        if (IsRefresh)
+        {
+            return Task.CompletedTask;
+        }
+
+        headers[CacheStatusHeader.Name] = refusal == NotCachedReason.None
+            ? Runtime.OriginStatus.Stored(_forward, _decision!.TtlSeconds)
+            : Runtime.OriginStatus.NotStored(_forward, refusal);
+        return Task.CompletedTask;
+    }
+}

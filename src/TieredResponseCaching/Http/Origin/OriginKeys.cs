@@ -1,0 +1,131 @@
+using System.Text;
+using TieredResponseCaching.Keys;
+
+namespace TieredResponseCaching.Http.Origin;
+
+/// <summary>
+/// Keys of the origin-directed mode (RFC 9111 §2, §4.1). The primary key is the target URI of a GET (HEAD shares it):
+/// scheme and host (ASCII lower case), path base, path, and the raw query string exactly as sent, since only the
+/// origin knows which spellings of a query are the same resource. A response with <c>Vary</c> is stored under a
+/// secondary key: the same fields plus the request's values of the varied fields; a small vary record under the primary
+/// key names those fields.
+/// </summary>
+/// <remarks>
+/// The first byte, <c>O</c>, keeps these keys apart from every other protocol's (<c>R</c>, <c>G</c>, <c>P</c>); the
+/// third tells primary (<c>P</c>) from secondary (<c>S</c>) keys. Varied values are normalised as RFC 9111 §4.1 allows:
+/// all field lines combined, split on commas, each member trimmed of whitespace; an absent field differs from an empty one.
+/// </remarks>
+internal static class OriginKeys
+{
+    private const byte Protocol = (byte)'O';
+    private const byte Version = 1;
+
+    /// <summary>The primary key of the request's target, in the per-thread key buffer; false when it would be too large.</summary>
+    public static bool TryBuildPrimary(HttpRequest request, int maximumKeySize, out ReadOnlySpan<byte> key)
+    {
+        var writer = new KeyWriter(maximumKeySize);
+        WriteTarget(ref writer, request, (byte)'P');
+        key = writer.Overflowed ? default : writer.Written;
+        return !writer.Overflowed;
+    }
+
+    /// <summary>The secondary key for a response varying on <paramref name="varyNames"/>, in the per-thread key buffer.</summary>
+    public static bool TryBuildSecondary(HttpRequest request, string[] varyNames, int maximumKeySize, out ReadOnlySpan<byte> key)
+    {
+        var writer = new KeyWriter(maximumKeySize);
+        WriteTarget(ref writer, request, (byte)'S');
+        writer.WriteVarint((ulong)varyNames.Length);
+        var headers = request.Headers;
+        foreach (var name in varyNames)
+        {
+            writer.WriteText(name);
+            if (!headers.TryGetValue(name, out var values) || values.Count == 0)
+            {
+                writer.WriteByte(0);
+                continue;
+            }
+
+            writer.WriteByte(1);
+            var count = 0;
+            foreach (var value in values)
+            {
+                foreach (var _ in (value ?? "").AsSpan().Split(','))
+                {
+                    count++;
+                }
+            }
+
+            writer.WriteVarint((ulong)count);
+            foreach (var value in values)
+            {
+                var text = (value ?? "").AsSpan();
+                foreach (var range in text.Split(','))
+                {
+                    writer.WriteText(text[range].Trim(" \t"));
+                }
+            }
+        }
+
+        key = writer.Overflowed ? default : writer.Written;
+        return !writer.Overflowed;
+    }
+
+    /// <summary>
+    /// The invalidation tag of a target URI (RFC 9111 §4.4): every origin-directed entry carries the tag of its URI, so
+    /// invalidating a URI is one tag invalidation, on every node. Compared without regard to case (over-invalidating a
+    /// differently-cased URI is harmless); the space keeps it apart from user tags.
+    /// </summary>
+    public static string UriTag(string scheme, HostString host, string pathAndQuery)
+    {
+        var builder = new StringBuilder("uri ", 8 + scheme.Length + (host.Value?.Length ?? 0) + pathAndQuery.Length);
+        builder.Append(scheme).Append("://").Append(Authority(scheme, host)).Append(pathAndQuery);
+        return builder.ToString().ToLowerInvariant();
+    }
+
+    /// <summary>The tag of the request's own target URI.</summary>
+    public static string UriTag(HttpRequest request) =>
+        UriTag(request.Scheme, request.Host, request.PathBase.Add(request.Path).Value + request.QueryString.Value);
+
+    /// <summary>
+    /// The tag of a URI a response names (<c>Location</c>, <c>Content-Location</c>), resolved against the request's
+    /// target; <c>null</c> when it is not on the same origin (§4.4: only same-origin URIs are invalidated) or not a URI.
+    /// </summary>
+    public static string? SameOriginTag(HttpRequest request, string reference)
+    {
+        var authority = Authority(request.Scheme, request.Host);
+        if (!Uri.TryCreate($"{request.Scheme}://{authority}{request.PathBase.Add(request.Path).ToUriComponent()}{request.QueryString.Value}", UriKind.Absolute, out var baseUri)
+            || !Uri.TryCreate(baseUri, reference.Trim(), out var target)
+            || !target.Scheme.Equals(baseUri.Scheme, StringComparison.OrdinalIgnoreCase)
+            || !target.Host.Equals(baseUri.Host, StringComparison.OrdinalIgnoreCase)
+            || target.Port != baseUri.Port)
+        {
+            return null;
+        }
+
+        var path = PathString.FromUriComponent(target.AbsolutePath).Value ?? "/";
+        return UriTag(target.Scheme, new HostString(target.IsDefaultPort ? target.Host : $"{target.Host}:{target.Port}"), path + target.Query);
+    }
+
+    /// <summary>Host and port as a URI writes them: the scheme's default port is left out.</summary>
+    private static string Authority(string scheme, HostString host)
+    {
+        var value = host.Value ?? "";
+        if (host.Port is { } port
+            && ((port == 80 && scheme.Equals("http", StringComparison.OrdinalIgnoreCase))
+                || (port == 443 && scheme.Equals("https", StringComparison.OrdinalIgnoreCase))))
+        {
+            return host.Host;
+        }
+
+        return value;
+    }
+
+    private static void WriteTarget(ref KeyWriter writer, HttpRequest request, byte kind)
+    {
+        writer.WriteByte(Protocol);
+        writer.WriteByte(Version);
+        writer.WriteByte(kind);
+        KeyParts.WriteTarget(ref writer, request);
+        writer.WriteText(request.QueryString.Value);
+    }
+}
