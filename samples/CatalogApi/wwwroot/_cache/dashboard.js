@@ -137,7 +137,7 @@
       g.moveTo(pad.left, y(v));
       g.lineTo(width - pad.right, y(v));
       g.stroke();
-      g.fillText(fixedMax === 1 ? (v * 100).toFixed(0) + "%" : v >= 100 ? v.toFixed(0) : v.toFixed(1), 4, y(v) + 4);
+      g.fillText(fixedMax === 1 ? (v * 100).toFixed(0) + "%" : v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toFixed(2), 4, y(v) + 4);
     }
 
     for (const s of series) {
