@@ -31,7 +31,7 @@ internal sealed class InvalidationSourceHost(
         while (!stopping.IsCancellationRequested)
         {
             var started = time.GetTimestamp();
-            TimeSpan delay;
+            Task wait;
             try
             {
                 await foreach (var change in source.ReadAsync(stopping).WithCancellation(stopping).ConfigureAwait(false))
@@ -53,13 +53,15 @@ internal sealed class InvalidationSourceHost(
                     failuresInARow = 0;
                 }
 
-                delay = RestartDelay(failuresInARow++);
+                var delay = RestartDelay(failuresInARow++);
+                // The timer starts before the log says so: whoever reads the log may move a fake clock at once.
+                wait = Task.Delay(delay, time, stopping);
                 Log.InvalidationSourceFailed(_logger, name, delay, exception);
             }
 
             try
             {
-                await Task.Delay(delay, time, stopping).ConfigureAwait(false);
+                await wait.ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
