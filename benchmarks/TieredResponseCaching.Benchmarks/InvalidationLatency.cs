@@ -162,16 +162,16 @@ internal static class InvalidationLatency
 
     private static string Address(WebApplication app) => app.Urls.First();
 
-    private static string Row(string name, double[] values) =>
+    internal static string Row(string name, double[] values) =>
         string.Create(CultureInfo.InvariantCulture, $"| {name,-40} | {Percentile(values, 0.5),5:F3} | {Percentile(values, 0.9),5:F3} | {Percentile(values, 0.99),5:F3} | {Percentile(values, 0.999),5:F3} | {values.Max(),5:F3} | {values.Average(),5:F3} |");
 
     /// <summary>The nearest-rank percentile: the smallest value with at least <paramref name="p"/> of the values at or below it.</summary>
-    private static double Percentile(double[] values, double p)
+    internal static double Percentile(double[] values, double p)
     {
         var sorted = values.Order().ToArray();
         var rank = (int)Math.Ceiling(p * sorted.Length);
         return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
     }
 
-    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+    internal static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 }
