@@ -81,10 +81,10 @@ public sealed class PostgreSqlServer : IAsyncDisposable
         _running = false;
     }
 
-    /// <summary>Runs SQL on a connection of its own.</summary>
-    public async Task ExecuteAsync(string sql)
+    /// <summary>Runs SQL on a connection of its own, in the <c>postgres</c> database unless another is named.</summary>
+    public async Task ExecuteAsync(string sql, string database = "postgres")
     {
-        await using var connection = new NpgsqlConnection(ConnectionString);
+        await using var connection = new NpgsqlConnection(ConnectionString.Replace("Database=postgres", $"Database={database}", StringComparison.Ordinal));
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         await command.ExecuteNonQueryAsync();
