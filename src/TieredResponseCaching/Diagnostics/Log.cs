@@ -70,4 +70,17 @@ internal static partial class Log
 
     [LoggerMessage(22, LogLevel.Debug, "A {Method} to {Endpoint} succeeded: invalidated {Count} URI(s) (RFC 9111 §4.4).")]
     public static partial void InvalidatedByMethod(ILogger logger, string method, string endpoint, int count);
+
+    // 80-89: change-event invalidation (IInvalidationSource and its host).
+    [LoggerMessage(80, LogLevel.Warning, "Invalidation source {Source} failed; reading it again in {Delay}.")]
+    public static partial void InvalidationSourceFailed(ILogger logger, string source, TimeSpan delay, Exception exception);
+
+    [LoggerMessage(81, LogLevel.Information, "Invalidation source {Source} restarted ({Failures} failure(s) in a row).")]
+    public static partial void InvalidationSourceRestarting(ILogger logger, string source, int failures);
+
+    [LoggerMessage(82, LogLevel.Information, "Invalidation source {Source} ended; it is not read again.")]
+    public static partial void InvalidationSourceCompleted(ILogger logger, string source);
+
+    [LoggerMessage(83, LogLevel.Warning, "Invalidation source {Source} reported {Change}, which could not be applied; the source goes on.")]
+    public static partial void InvalidationFromSourceFailed(ILogger logger, string source, string change, Exception exception);
 }
