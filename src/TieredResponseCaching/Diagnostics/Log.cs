@@ -71,6 +71,13 @@ internal static partial class Log
     [LoggerMessage(22, LogLevel.Debug, "A {Method} to {Endpoint} succeeded: invalidated {Count} URI(s) (RFC 9111 §4.4).")]
     public static partial void InvalidatedByMethod(ILogger logger, string method, string endpoint, int count);
 
+    // 40 and up: operations (metrics, stats and admin endpoints).
+    [LoggerMessage(40, LogLevel.Information, "Admin endpoint: {Caller} from {RemoteAddress} invalidated {Kind} '{Target}'.")]
+    public static partial void AdminInvalidation(ILogger logger, string caller, string remoteAddress, string kind, string target);
+
+    [LoggerMessage(41, LogLevel.Warning, "Admin endpoint: {Caller} from {RemoteAddress} asked to invalidate {Kind} '{Target}', refused: {Error}")]
+    public static partial void AdminInvalidationRefused(ILogger logger, string caller, string remoteAddress, string kind, string target, string error);
+
     // 80-89: change-event invalidation (IInvalidationSource and its host).
     [LoggerMessage(80, LogLevel.Warning, "Invalidation source {Source} failed; reading it again in {Delay}.")]
     public static partial void InvalidationSourceFailed(ILogger logger, string source, TimeSpan delay, Exception exception);

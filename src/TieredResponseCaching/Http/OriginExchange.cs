@@ -114,7 +114,7 @@ internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, 
 
     protected override async Task<bool> StoreAsync(CachedResponse entry)
     {
-        if (!await Runtime.StoreAsync(entry))
+        if (!await Runtime.StoreAsync(entry, Policy.Stats))
         {
             Refuse(NotCachedReason.InvalidatedWhileProduced);
             return false;

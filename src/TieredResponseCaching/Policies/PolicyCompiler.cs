@@ -41,7 +41,8 @@ internal static class PolicyCompiler
         List<string> errors,
         CacheProtocol protocol = CacheProtocol.Rest,
         bool grpcStreaming = false,
-        IReadOnlyDictionary<string, ResolvedPolicy>? operations = null)
+        IReadOnlyDictionary<string, ResolvedPolicy>? operations = null,
+        Diagnostics.EndpointStats? stats = null)
     {
         var start = errors.Count;
         var noStore = settings.NoStore ?? false;
@@ -134,6 +135,7 @@ internal static class PolicyCompiler
         return new ResolvedPolicy
         {
             EndpointName = endpointName,
+            Stats = stats ?? new Diagnostics.EndpointStats(endpointName),
             NoStore = noStore,
             Duration = duration,
             StaleWhileRevalidate = swr,

@@ -9,6 +9,9 @@ internal sealed class ResolvedPolicy
     /// <summary>Bounded-cardinality name for metrics and logs: the route pattern, or the endpoint's display name.</summary>
     public required string EndpointName { get; init; }
 
+    /// <summary>The endpoint's numbers (shared by the policies of its GraphQL operations): updated by reference, no lookup.</summary>
+    public required Diagnostics.EndpointStats Stats { get; init; }
+
     public required bool NoStore { get; init; }
 
     public required TimeSpan Duration { get; init; }

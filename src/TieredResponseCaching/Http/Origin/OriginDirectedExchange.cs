@@ -318,7 +318,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
     /// <summary>Stores the entry and, for a response that varies, the vary record under the URI's primary key.</summary>
     protected override async Task<bool> StoreAsync(CachedResponse entry)
     {
-        if (!await Runtime.StoreAsync(entry))
+        if (!await Runtime.StoreAsync(entry, Policy.Stats))
         {
             Refuse(NotCachedReason.InvalidatedWhileProduced);
             return false;
@@ -330,7 +330,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
             var existing = Runtime.Store.GetLocal(_target.PrimaryHash, _target.PrimaryKey);
             if (existing?.VaryNames is not { } names || !names.AsSpan().SequenceEqual(varyNames) || existing.ExpiresAt < entry.ExpiresAt)
             {
-                await Runtime.StoreAsync(OriginEntryFactory.VaryRecord(_target.PrimaryKey, _target.PrimaryHash, varyNames, entry));
+                await Runtime.StoreAsync(OriginEntryFactory.VaryRecord(_target.PrimaryKey, _target.PrimaryHash, varyNames, entry), Policy.Stats);
             }
         }
 
