@@ -22,6 +22,7 @@ public static class ProxyCacheApp
     {
         ArgumentNullException.ThrowIfNull(args);
         var trustClientDirectives = TakeFlag(ref args, "--trust-client-directives");
+        var withoutCache = TakeFlag(ref args, "--no-cache");
         var builder = WebApplication.CreateBuilder(args);
         // YARP logs every forwarded request at Information: too much for a proxy under load. (Set in code: an
         // appsettings.json here would collide with CatalogApi's in the test project's output.)
@@ -35,6 +36,7 @@ public static class ProxyCacheApp
         }
 
         trustClientDirectives |= bool.TryParse(configuration["trust-client-directives"], out var trust) && trust;
+        withoutCache |= bool.TryParse(configuration["no-cache"], out var off) && off;
         var heuristic = !bool.TryParse(configuration["heuristic-freshness"], out var heuristicSetting) || heuristicSetting;
         var staleIfError = int.TryParse(configuration["stale-if-error"], NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
             ? seconds
@@ -62,6 +64,13 @@ public static class ProxyCacheApp
         configure?.Invoke(builder);
         var app = builder.Build();
         app.UseRouting();
+        if (withoutCache)
+        {
+            // The same proxy without the cache (YARP alone): what benchmarks/load.sh compares the cache's hits with.
+            app.MapReverseProxy();
+            return app;
+        }
+
         app.UseTieredResponseCache();
         app.MapReverseProxy().CacheFromResponse(policy => policy
             .TrustClientDirectives(trustClientDirectives)
