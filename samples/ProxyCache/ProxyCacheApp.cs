@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using TieredResponseCaching;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Transforms;
@@ -13,6 +14,12 @@ public static class ProxyCacheApp
 {
     /// <summary>The stale-if-error window (seconds) applied when the upstream states none: see README.md.</summary>
     public const int DefaultStaleIfErrorSeconds = 60;
+
+    /// <summary>
+    /// The targeted fields honoured before <c>Cache-Control</c>, first present and valid one wins (RFC 9213):
+    /// <c>CDN-Cache-Control</c>, then <c>Surrogate-Control</c>, the older field reverse proxies honour for the same purpose.
+    /// </summary>
+    public const string DefaultTargetedCacheControl = "CDN-Cache-Control, Surrogate-Control";
 
     /// <summary>
     /// Builds the proxy from command-line <paramref name="args"/>. <paramref name="configure"/> runs after the proxy's
@@ -41,9 +48,17 @@ public static class ProxyCacheApp
         var staleIfError = int.TryParse(configuration["stale-if-error"], NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
             ? seconds
             : DefaultStaleIfErrorSeconds;
-        var targeted = (configuration["targeted-cache-control"] ?? "CDN-Cache-Control")
+        var targeted = (configuration["targeted-cache-control"] ?? DefaultTargetedCacheControl)
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
+        // Field values may carry obs-text (bytes 0x80-0xFF, RFC 9110 §5.5), which Kestrel and HttpClient refuse by
+        // default: the upstream's response would become a 502. Latin-1 maps each byte to one char and back, so such
+        // values pass through, are stored and are served byte for byte, in both directions.
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.RequestHeaderEncodingSelector = static _ => Encoding.Latin1;
+            kestrel.ResponseHeaderEncodingSelector = static _ => Encoding.Latin1;
+        });
         builder.Services.AddReverseProxy()
             .LoadFromMemory(
                 [new RouteConfig { RouteId = "all", ClusterId = "upstream", Match = new RouteMatch { Path = "{**catch-all}" } }],
@@ -51,6 +66,7 @@ public static class ProxyCacheApp
                 {
                     ClusterId = "upstream",
                     Destinations = new Dictionary<string, DestinationConfig> { ["upstream"] = new() { Address = upstreamUri.ToString() } },
+                    HttpClient = new HttpClientConfig { RequestHeaderEncoding = Encoding.Latin1.WebName, ResponseHeaderEncoding = Encoding.Latin1.WebName },
                 }])
             .AddTransforms(context => context.AddResponseTransform(RemoveConnectionOptions));
 
