@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
@@ -101,5 +102,20 @@ public sealed class ProxyConformanceTests
         Assert.Equal(2, proxy.Upstream.Count("/sc-after-cdn"));
         // A field that is not a valid dictionary is ignored: Cache-Control decides (max-age=1, long past).
         Assert.Equal(2, proxy.Upstream.Count("/sc-invalid"));
+    }
+
+    /// <summary>RFC 9110 §5.6.7: recipients accept the obsolete date forms, in If-Modified-Since too.</summary>
+    [Fact]
+    public async Task If_Modified_Since_in_the_obsolete_rfc850_form_is_answered_from_a_fresh_entry()
+    {
+        await using var proxy = await ProxyHost.StartAsync();
+        var modified = proxy.Time.GetUtcNow().AddHours(-1);
+        proxy.Upstream.On("/ims", _ => new Reply { Body = "body" }.With("Cache-Control", "max-age=3600").With("Last-Modified", Origin.HttpDateFormat(modified)));
+
+        await proxy.GetAsync("/ims");
+        var rfc850 = modified.UtcDateTime.ToString("dddd, dd-MMM-yy HH:mm:ss 'GMT'", CultureInfo.InvariantCulture);
+        var response = await proxy.GetAsync("/ims", ("If-Modified-Since", rfc850));
+        Assert.Equal(HttpStatusCode.NotModified, response.StatusCode);
+        Assert.Equal(1, proxy.Upstream.Count("/ims"));
     }
 }
