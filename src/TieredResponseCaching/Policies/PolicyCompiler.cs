@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using TieredResponseCaching.Storage;
 
 namespace TieredResponseCaching.Policies;
 
@@ -41,7 +42,8 @@ internal static class PolicyCompiler
         List<string> errors,
         CacheProtocol protocol = CacheProtocol.Rest,
         bool grpcStreaming = false,
-        IReadOnlyDictionary<string, ResolvedPolicy>? operations = null)
+        IReadOnlyDictionary<string, ResolvedPolicy>? operations = null,
+        CdnTagHeaders tagHeaders = CdnTagHeaders.CacheGroups)
     {
         var start = errors.Count;
         var noStore = settings.NoStore ?? false;
@@ -121,8 +123,13 @@ internal static class PolicyCompiler
         {
             if (!TagRules.IsValid(tag))
             {
-                errors.Add($"Tag '{tag}' is not valid: {TagRules.Description}");
+                errors.Add(TagRules.Error(tag));
             }
+        }
+
+        if (tags.Length > TagRules.MaximumTagsPerPolicy)
+        {
+            errors.Add($"A policy has {tags.Length} tags, {TagRules.MaximumTagsPerPolicy} at most (the number every cache that reads Cache-Groups must support, RFC 9875). Tag broader groups.");
         }
 
         if (errors.Count > start)
@@ -131,6 +138,13 @@ internal static class PolicyCompiler
         }
 
         var isPrivate = varyByUser || settings.Visibility == CacheVisibility.Private;
+        HeaderField[] cdnHeaders = Http.CdnHeaders.ForTags(tags, tagHeaders);
+        if (settings.CdnCacheControl == true && !isPrivate && !fromResponse && !noStore)
+        {
+            // RFC 9213 for the CDN alone; never for a response that belongs to one user.
+            cdnHeaders = [.. cdnHeaders, new HeaderField(Http.CdnHeaders.CdnCacheControl, Http.CdnHeaders.ForLifetime(settings.SharedMaxAge ?? duration, swr, sie))];
+        }
+
         return new ResolvedPolicy
         {
             EndpointName = endpointName,
@@ -149,6 +163,7 @@ internal static class PolicyCompiler
             StatusCodes = statusCodes,
             CacheControl = BuildCacheControl(isPrivate, duration, settings.SharedMaxAge, swr, sie),
             Vary = headers.Length == 0 ? null : string.Join(", ", headers),
+            CdnHeaders = cdnHeaders,
             Protocol = protocol,
             GrpcStreaming = grpcStreaming,
             Operations = operations,
