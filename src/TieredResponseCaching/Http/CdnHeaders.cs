@@ -1,13 +1,11 @@
-using System.Globalization;
-using System.Text;
 using TieredResponseCaching.Storage;
 
 namespace TieredResponseCaching.Http;
 
 /// <summary>
 /// The fields that tell the caches in front of the app (CDNs, reverse proxies) what a response is: its tags, and with
-/// <c>CDN-Cache-Control</c> how long they may keep it. Built once per policy; an entry holds the same strings, so a hit
-/// writes them by reference.
+/// <c>CDN-Cache-Control</c> (its value built by PolicyCompiler) how long they may keep it. Built once per policy; an entry
+/// holds the same strings, so a hit writes them by reference.
 /// </summary>
 internal static class CdnHeaders
 {
@@ -53,27 +51,6 @@ internal static class CdnHeaders
         return [.. fields];
     }
 
-    /// <summary>
-    /// RFC 9213 §2: a Dictionary with the Cache-Control directives for the CDN: the shared lifetime and the stale windows
-    /// (RFC 5861). A CDN that honours the field ignores <c>Cache-Control</c>, so it carries everything the CDN needs.
-    /// </summary>
-    public static string ForLifetime(TimeSpan sharedLifetime, TimeSpan staleWhileRevalidate, TimeSpan staleIfError)
-    {
-        var value = new StringBuilder();
-        value.Append(CultureInfo.InvariantCulture, $"max-age={Seconds(sharedLifetime)}");
-        if (staleWhileRevalidate > TimeSpan.Zero)
-        {
-            value.Append(CultureInfo.InvariantCulture, $", stale-while-revalidate={Seconds(staleWhileRevalidate)}");
-        }
-
-        if (staleIfError > TimeSpan.Zero)
-        {
-            value.Append(CultureInfo.InvariantCulture, $", stale-if-error={Seconds(staleIfError)}");
-        }
-
-        return value.ToString();
-    }
-
     /// <summary>Whether the policy writes a field named <paramref name="name"/> (the app's own is then not stored).</summary>
     public static bool Emits(HeaderField[] fields, string name)
     {
@@ -87,6 +64,4 @@ internal static class CdnHeaders
 
         return false;
     }
-
-    private static long Seconds(TimeSpan value) => (long)Math.Ceiling(value.TotalSeconds);
 }

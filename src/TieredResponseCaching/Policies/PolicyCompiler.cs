@@ -142,7 +142,7 @@ internal static class PolicyCompiler
         if (settings.CdnCacheControl == true && !isPrivate && !fromResponse && !noStore)
         {
             // RFC 9213 for the CDN alone; never for a response that belongs to one user.
-            cdnHeaders = [.. cdnHeaders, new HeaderField(Http.CdnHeaders.CdnCacheControl, Http.CdnHeaders.ForLifetime(settings.SharedMaxAge ?? duration, swr, sie))];
+            cdnHeaders = [.. cdnHeaders, new HeaderField(Http.CdnHeaders.CdnCacheControl, BuildCdnCacheControl(settings.SharedMaxAge ?? duration, swr, sie))];
         }
 
         return new ResolvedPolicy
@@ -184,6 +184,18 @@ internal static class PolicyCompiler
             value.Append(CultureInfo.InvariantCulture, $", s-maxage={Seconds(sMaxAge)}");
         }
 
+        return AppendStaleWindows(value, swr, sie);
+    }
+
+    /// <summary>
+    /// RFC 9213 §2: the Cache-Control directives for the CDN alone, the shared lifetime and the stale windows (RFC 5861).
+    /// A CDN that honours the field ignores <c>Cache-Control</c>, so it carries everything the CDN needs.
+    /// </summary>
+    private static string BuildCdnCacheControl(TimeSpan sharedLifetime, TimeSpan swr, TimeSpan sie) =>
+        AppendStaleWindows(new StringBuilder().Append(CultureInfo.InvariantCulture, $"max-age={Seconds(sharedLifetime)}"), swr, sie);
+
+    private static string AppendStaleWindows(StringBuilder value, TimeSpan swr, TimeSpan sie)
+    {
         if (swr > TimeSpan.Zero)
         {
             value.Append(CultureInfo.InvariantCulture, $", stale-while-revalidate={Seconds(swr)}");
