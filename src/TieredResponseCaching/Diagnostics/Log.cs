@@ -78,6 +78,22 @@ internal static partial class Log
     [LoggerMessage(41, LogLevel.Warning, "Admin endpoint: {Caller} from {RemoteAddress} asked to invalidate {Kind} '{Target}', refused: {Error}")]
     public static partial void AdminInvalidationRefused(ILogger logger, string caller, string remoteAddress, string kind, string target, string error);
 
+    // 60-69: edge purging (IEdgePurger and its queue).
+    [LoggerMessage(60, LogLevel.Warning, "Edge purge of {TagCount} tag(s) and {PathCount} path(s) by {Purger} failed (attempt {Attempt} of {MaximumAttempts}); retrying in {Delay}.")]
+    public static partial void EdgePurgeRetrying(ILogger logger, int tagCount, int pathCount, string purger, int attempt, int maximumAttempts, TimeSpan delay, Exception exception);
+
+    [LoggerMessage(61, LogLevel.Error, "Edge purge of tags [{Tags}] and paths [{Paths}] by {Purger} failed {Attempts} times and was given up; the edge serves those responses until they expire there.")]
+    public static partial void EdgePurgeGaveUp(ILogger logger, string tags, string paths, string purger, int attempts, Exception exception);
+
+    [LoggerMessage(62, LogLevel.Error, "Edge purge of tags [{Tags}] and paths [{Paths}] was dropped: {Pending} purges are waiting already (Cdn.MaximumPendingPurges).")]
+    public static partial void EdgePurgeDropped(ILogger logger, string tags, string paths, int pending);
+
+    [LoggerMessage(63, LogLevel.Debug, "Edge purge of {TagCount} tag(s) and {PathCount} path(s) by {Purger} done (soft: {Soft}, attempt {Attempt}).")]
+    public static partial void EdgePurged(ILogger logger, int tagCount, int pathCount, string purger, bool soft, int attempt);
+
+    [LoggerMessage(64, LogLevel.Warning, "The app stopped with {Pending} edge purge(s) not yet done; the edge serves those responses until they expire there.")]
+    public static partial void EdgePurgesAbandoned(ILogger logger, int pending);
+
     // 80-89: change-event invalidation (IInvalidationSource and its host).
     [LoggerMessage(80, LogLevel.Warning, "Invalidation source {Source} failed; reading it again in {Delay}.")]
     public static partial void InvalidationSourceFailed(ILogger logger, string source, TimeSpan delay, Exception exception);

@@ -61,7 +61,7 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
             var merged = PolicyCompiler.Merge(_options, policyName, overrides);
             var protocol = grpc is not null ? CacheProtocol.Grpc : merged.GraphQL == true ? CacheProtocol.GraphQL : CacheProtocol.Rest;
             var operations = protocol == CacheProtocol.GraphQL ? CompileOperations(merged, name, stats, errors) : null;
-            policy = PolicyCompiler.Compile(merged, name, _options.MaximumBodySize, errors, protocol, grpc is not null && grpc.Method.Type != MethodType.Unary, operations, stats);
+            policy = PolicyCompiler.Compile(merged, name, _options.MaximumBodySize, errors, protocol, grpc is not null && grpc.Method.Type != MethodType.Unary, operations, _options.Cdn.TagHeaders, stats);
         }
         catch (InvalidOperationException e)
         {
@@ -88,7 +88,7 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
         {
             var settings = endpointSettings.Clone();
             settings.OverlayWith(overrides);
-            if (PolicyCompiler.Compile(settings, name, _options.MaximumBodySize, errors, CacheProtocol.GraphQL, stats: stats) is { } compiled)
+            if (PolicyCompiler.Compile(settings, name, _options.MaximumBodySize, errors, CacheProtocol.GraphQL, tagHeaders: _options.Cdn.TagHeaders, stats: stats) is { } compiled)
             {
                 operations[operation] = compiled;
             }

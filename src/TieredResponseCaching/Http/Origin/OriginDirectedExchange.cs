@@ -312,7 +312,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
 
         var request = Context.Request;
         string[] tags = [.. Policy.Tags, PathTags.For(request.Path), OriginKeys.UriTag(request)];
-        return OriginEntryFactory.Create(decision, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, tags);
+        return OriginEntryFactory.Create(decision, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, tags, Policy.CdnHeaders);
     }
 
     /// <summary>Stores the entry and, for a response that varies, the vary record under the URI's primary key.</summary>
@@ -369,6 +369,17 @@ internal sealed class OriginDirectedExchange : CacheExchange
         if (IsRefresh)
         {
             return Task.CompletedTask;
+        }
+
+        if (refusal == NotCachedReason.None)
+        {
+            foreach (var field in Policy.CdnHeaders)
+            {
+                if (headers[field.Name].Count == 0)
+                {
+                    headers[field.Name] = field.Value;
+                }
+            }
         }
 
         headers[CacheStatusHeader.Name] = refusal == NotCachedReason.None
