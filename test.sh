@@ -9,6 +9,11 @@ need_apt=()
 for pair in redis-server:redis-server redis-cli:redis-tools chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair##*:}")
 done
+# PostgreSQL for the change-event tests: Debian's postgresql package puts initdb and postgres in
+# /usr/lib/postgresql/VERSION/bin (off the PATH), where the tests' fixture looks first.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
+  need_apt+=(postgresql)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing ${need_apt[*]}; run as root or install them with apt-get" >&2

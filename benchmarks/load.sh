@@ -11,6 +11,10 @@
 #   l1     no Redis                         /raw /origin /outputcache /tiered, GraphQL, gRPC
 #   redis  Redis for both caches            /tiered-redis (L1 hits, Redis configured), /outputcache-redis
 #   l2     Redis, L1 switched off           /tiered-l2 (every hit read from Redis)
+# and, for the proxy endpoints, a LoadApp in mode upstream (the origin) with two samples/ProxyCache processes in front
+# of it:
+#   proxy      the caching proxy (origin-directed mode, L1 only)
+#   proxy-off  the same proxy started with --no-cache: YARP alone
 #
 # Endpoints (ENDPOINTS selects; all by default):
 #   raw origin outputcache tiered     wrk, GET /raw, /origin, /outputcache, /tiered (1,210-byte JSON)
@@ -24,6 +28,12 @@
 #   graphql-post                      wrk + Lua script, POST /graphql with a JSON body
 #   h2-tiered                         h2load, GET /tiered over HTTP/2 (the REST hit next to gRPC, same body size)
 #   h2-grpc                           h2load, POST /loadtest.Catalog/GetPage, framed request, application/grpc
+#   proxy-hit                         wrk, GET /proxy/cached through the caching proxy: the upstream says
+#                                     public, max-age=3600, so every request is a hit
+#   proxy-yarp                        wrk, the same request through the proxy without the cache: every request
+#                                     reaches the upstream (the baseline of the proxy target)
+#   proxy-no-store                    wrk, GET /proxy/no-store through the caching proxy: the same body with
+#                                     Cache-Control: no-store, so the cache looks up, forwards and refuses to store
 #
 # Settings (environment):
 #   ROUNDS=5          rounds; each round runs every endpoint once, in an order that rotates from round to round
@@ -41,7 +51,7 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 WARMUP=${WARMUP:-3s}
-ALL_ENDPOINTS="raw origin outputcache tiered tiered-redis outputcache-redis tiered-l2 outputcache-redis-keys tiered-l2-keys tiered-data graphql-get graphql-post h2-tiered h2-grpc"
+ALL_ENDPOINTS="raw origin outputcache tiered tiered-redis outputcache-redis tiered-l2 outputcache-redis-keys tiered-l2-keys tiered-data graphql-get graphql-post h2-tiered h2-grpc proxy-hit proxy-yarp proxy-no-store"
 read -r -a ENDPOINTS <<<"${ENDPOINTS:-$ALL_ENDPOINTS}"
 
 fail() {
@@ -69,11 +79,13 @@ declare -A SERVER=(
   [raw]=l1 [origin]=l1 [outputcache]=l1 [tiered]=l1 [tiered-redis]=redis [outputcache-redis]=redis [tiered-l2]=l2
   [outputcache-redis-keys]=redis [tiered-l2-keys]=l2
   [tiered-data]=l1 [graphql-get]=l1 [graphql-post]=l1 [h2-tiered]=l1 [h2-grpc]=l1
+  [proxy-hit]=proxy [proxy-yarp]=proxy-off [proxy-no-store]=proxy
 )
 declare -A TOOL=(
   [raw]=wrk [origin]=wrk [outputcache]=wrk [tiered]=wrk [tiered-redis]=wrk [outputcache-redis]=wrk [tiered-l2]=wrk
   [outputcache-redis-keys]=wrk [tiered-l2-keys]=wrk
   [tiered-data]=wrk [graphql-get]=wrk [graphql-post]=wrk [h2-tiered]=h2load [h2-grpc]=h2load
+  [proxy-hit]=wrk [proxy-yarp]=wrk [proxy-no-store]=wrk
 )
 declare -A TARGET=(
   [raw]=/raw [origin]=/origin [outputcache]=/outputcache [tiered]=/tiered [tiered-redis]=/tiered-redis
@@ -81,6 +93,7 @@ declare -A TARGET=(
   [outputcache-redis-keys]=/outputcache-redis [tiered-l2-keys]=/tiered-l2
   [graphql-get]="/graphql?query=$(urlencode "$GRAPHQL_QUERY")&variables=$(urlencode "$GRAPHQL_VARIABLES")&operationName=Catalog"
   [graphql-post]=/graphql [h2-tiered]=/tiered [h2-grpc]=/loadtest.Catalog/GetPage
+  [proxy-hit]=/proxy/cached [proxy-yarp]=/proxy/cached [proxy-no-store]=/proxy/no-store
 )
 
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || fail "ROUNDS must be a positive integer (was '$ROUNDS')"
@@ -93,6 +106,9 @@ for ep in "${ENDPOINTS[@]}"; do
 done
 if [ -n "${NEEDED[redis]:-}" ] || [ -n "${NEEDED[l2]:-}" ]; then
   NEEDED[redis-server]=1
+fi
+if [ -n "${NEEDED[proxy]:-}" ] || [ -n "${NEEDED[proxy-off]:-}" ]; then
+  NEEDED[upstream]=1
 fi
 
 command -v dotnet >/dev/null 2>&1 || fail "the .NET 10 SDK is required"
@@ -112,11 +128,12 @@ install_missing() { # command package
 
 work=$(mktemp -d)
 declare -A PID=() URL=() URL_H2=()
+upstream_pid=""
 redis_pid=""
 redis_port=""
 cleanup() {
   local pid
-  for pid in "${PID[@]}" $redis_pid; do
+  for pid in "${PID[@]}" $redis_pid $upstream_pid; do
     if kill -0 "$pid" 2>/dev/null; then
       kill "$pid" 2>/dev/null || true
       wait "$pid" 2>/dev/null || true
@@ -131,6 +148,12 @@ echo "load.sh: building benchmarks/LoadApp (Release)"
 dotnet build benchmarks/LoadApp -c Release -nologo -v quiet >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; fail "build failed"; }
 dll=benchmarks/LoadApp/bin/Release/net10.0/LoadApp.dll
 [ -f "$dll" ] || fail "$dll not found after the build"
+proxy_dll=samples/ProxyCache/bin/Release/net10.0/ProxyCache.dll
+if [ -n "${NEEDED[upstream]:-}" ]; then
+  echo "load.sh: building samples/ProxyCache (Release)"
+  dotnet build samples/ProxyCache -c Release -nologo -v quiet >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; fail "build failed"; }
+  [ -f "$proxy_dll" ] || fail "$proxy_dll not found after the build"
+fi
 
 # redis-server cannot report a port the kernel chose, so: a random unused port, and another if that one was taken.
 start_redis() {
@@ -174,6 +197,39 @@ start_app() { # mode [arguments]: starts a LoadApp process and waits until it an
   echo "load.sh: $mode server pid ${PID[$mode]} at ${URL[$mode]} and ${URL_H2[$mode]} (h2c)"
 }
 
+# The origin of the proxy endpoints (LoadApp in mode upstream) and the proxies in front of it. The proxies listen on a port
+# the kernel picks and report it in ASP.NET Core's "Now listening on:" line.
+upstream_url=""
+start_upstream() {
+  local log="$work/app-upstream.log"
+  DOTNET_ENVIRONMENT=Production dotnet "$dll" --mode upstream >"$log" 2>&1 &
+  upstream_pid=$!
+  for _ in $(seq 1 300); do
+    kill -0 "$upstream_pid" 2>/dev/null || { cat "$log" >&2; fail "the upstream exited during start-up"; }
+    upstream_url=$(sed -n 's/^listening: //p' "$log" | head -n 1)
+    [ -n "$upstream_url" ] && break
+    sleep 0.1
+  done
+  [ -n "$upstream_url" ] || { cat "$log" >&2; fail "the upstream did not report its address within 30 s"; }
+  echo "load.sh: upstream pid $upstream_pid at $upstream_url"
+}
+start_proxy() { # name [arguments]
+  local name=$1 log="$work/app-$1.log" url=""
+  shift
+  DOTNET_ENVIRONMENT=Production dotnet "$proxy_dll" --upstream "$upstream_url" --urls http://127.0.0.1:0 "$@" >"$log" 2>&1 &
+  PID[$name]=$!
+  for _ in $(seq 1 300); do
+    kill -0 "${PID[$name]}" 2>/dev/null || { cat "$log" >&2; fail "the $name server exited during start-up"; }
+    url=$(sed -n 's/^.*Now listening on: \(http:[^ ]*\).*$/\1/p' "$log" | head -n 1)
+    [ -n "$url" ] && break
+    sleep 0.1
+  done
+  [ -n "$url" ] || { cat "$log" >&2; fail "the $name server did not report its address within 30 s"; }
+  URL[$name]=$url
+  echo "load.sh: $name server pid ${PID[$name]} at $url (upstream $upstream_url)"
+}
+upstream_requests() { [ -z "$upstream_url" ] && echo 0 || curl -fsS "$upstream_url/proxy/requests"; }
+
 if [ -n "${NEEDED[redis-server]:-}" ]; then
   start_redis
   echo "load.sh: redis-server pid $redis_pid on 127.0.0.1:$redis_port ($(redis-server --version | awk '{print $3}'))"
@@ -181,6 +237,9 @@ fi
 [ -z "${NEEDED[l1]:-}" ] || start_app l1 --grpc-request-file "$work/grpc-request.bin"
 [ -z "${NEEDED[redis]:-}" ] || start_app redis --redis "127.0.0.1:$redis_port"
 [ -z "${NEEDED[l2]:-}" ] || start_app l2 --redis "127.0.0.1:$redis_port"
+[ -z "${NEEDED[upstream]:-}" ] || start_upstream
+[ -z "${NEEDED[proxy]:-}" ] || start_proxy proxy
+[ -z "${NEEDED[proxy-off]:-}" ] || start_proxy proxy-off --no-cache
 
 cat >"$work/graphql-post.lua" <<EOF
 wrk.method = "POST"
@@ -225,9 +284,12 @@ redis_calls() {
     | awk -F'[:=,]' '/^cmdstat_/ && $1 != "cmdstat_info" { all += $3 } $1 == "cmdstat_get" { get = $3 } END { print all + 0, get + 0 }'
 }
 
-# Runs the client on an endpoint; prints "requests req/s"; fails on socket errors, non-2xx answers or bodies of the wrong size.
+# A wrk or h2load duration ("395.12us", "1.20ms", "2.01s") in microseconds.
+microseconds() { awk -v t="$1" 'BEGIN { n = t + 0; if (t ~ /us$/) f = 1; else if (t ~ /ms$/) f = 1000; else if (t ~ /s$/) f = 1e6; else f = 0; printf "%.0f", n * f }'; }
+
+# Runs the client on an endpoint; prints "requests req/s mean-latency-µs"; fails on socket errors, non-2xx answers or bodies of the wrong size.
 run_load() { # endpoint duration
-  local ep=$1 duration=$2 out server=${SERVER[$1]} requests rps
+  local ep=$1 duration=$2 out server=${SERVER[$1]} requests rps latency
   case ${TOOL[$ep]} in
     wrk)
       local script=()
@@ -242,6 +304,7 @@ run_load() { # endpoint duration
       fi
       requests=$(awk '/ requests in / { print $1 }' <<<"$out")
       rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+      latency=$(microseconds "$(awk '$1 == "Latency" { print $2 }' <<<"$out")")
       ;;
     h2load)
       local extra=()
@@ -264,10 +327,12 @@ run_load() { # endpoint duration
         fail "$ep: ${data:-no} DATA bytes for $requests requests of $size bytes"
       fi
       rps=$(awk '/^finished in/ { print $4 }' <<<"$out")
+      # "time for request:  min  max  mean  sd  +/- sd"
+      latency=$(microseconds "$(awk '/^time for request:/ { print $6 }' <<<"$out")")
       ;;
   esac
   [ -n "$requests" ] && [ "$requests" -gt 0 ] || fail "could not read the request count of $ep"
-  echo "$requests $rps"
+  echo "$requests $rps $latency"
 }
 
 # One request with curl (HTTP/1.1) or nghttp (HTTP/2): headers to $2, body to $3.
@@ -320,6 +385,7 @@ same_body() { # endpoints...
 }
 same_body raw origin outputcache tiered tiered-redis outputcache-redis tiered-l2 outputcache-redis-keys tiered-l2-keys h2-tiered
 same_body tiered-data graphql-get graphql-post
+same_body proxy-hit proxy-yarp proxy-no-store
 if [ -n "${BODY_SIZE[h2-grpc]:-}" ] && [ -n "${BODY_SIZE[h2-tiered]:-}" ] && [ "${BODY_SIZE[h2-grpc]}" != "${BODY_SIZE[h2-tiered]}" ]; then
   fail "the gRPC response body (${BODY_SIZE[h2-grpc]} bytes framed) is not the size of the REST one (${BODY_SIZE[h2-tiered]})"
 fi
@@ -329,6 +395,8 @@ for ep in "${ENDPOINTS[@]}"; do
   case "$ep" in
     outputcache*) grep -qi '^age:' <<<"$headers" || fail "$ep is not served from the output cache: $headers" ;;
     raw | origin) ;;
+    proxy-yarp) ! grep -qi '^cache-status:' <<<"$headers" || fail "$ep went through a cache: $headers" ;;
+    proxy-no-store) grep -qi '^cache-status: .*fwd=uri-miss.*detail=response-no-store' <<<"$headers" || fail "$ep is not forwarded uncached: $headers" ;;
     *) grep -qi '^cache-status: .*; hit' <<<"$headers" || fail "$ep is not a cache hit: $headers" ;;
   esac
   if [ "$ep" = h2-grpc ]; then
@@ -347,13 +415,24 @@ for ep in "${ENDPOINTS[@]}"; do
       fi
       echo "load.sh: check: 20 sequential hits of $ep issued $gets Redis GETs"
       ;;
+    proxy-*)
+      answered_before=$(upstream_requests)
+      for _ in $(seq 1 20); do fetch "$ep" "$work/check.headers" "$work/check.body"; done
+      answered=$(($(upstream_requests) - answered_before))
+      if [ "$ep" = proxy-hit ]; then
+        [ "$answered" -eq 0 ] || fail "$ep reached the upstream $answered times in 20 requests: hits must not"
+      else
+        [ "$answered" -eq 20 ] || fail "$ep reached the upstream $answered times in 20 requests: each must"
+      fi
+      echo "load.sh: check: 20 sequential requests of $ep reached the upstream $answered times"
+      ;;
   esac
 done
-echo "load.sh: checks passed: bodies identical per group (JSON ${BODY_SIZE[raw]:-${BODY_SIZE[tiered]:-?}} bytes, GraphQL ${BODY_SIZE[tiered-data]:-?} bytes, gRPC ${BODY_SIZE[h2-grpc]:-?} bytes framed), cache hits, Redis reads as expected"
+echo "load.sh: checks passed: bodies identical per group (JSON ${BODY_SIZE[raw]:-${BODY_SIZE[tiered]:-${BODY_SIZE[proxy-hit]:-?}}} bytes, GraphQL ${BODY_SIZE[tiered-data]:-?} bytes, gRPC ${BODY_SIZE[h2-grpc]:-?} bytes framed), cache hits, Redis reads and upstream requests as expected"
 
 load_before=$(uptime | sed 's/.*load average: //')
 echo "load.sh: $ROUNDS rounds x ${#ENDPOINTS[@]} endpoints, -t$THREADS -c$CONNECTIONS for $DURATION each (h2load -m1); $(nproc) cores; load average before: $load_before"
-printf '%-6s %-22s %10s %11s %11s %11s %11s\n' round endpoint requests req/s cpu-us/req redis-us/req redis/req
+printf '%-6s %-22s %10s %11s %11s %11s %11s %11s\n' round endpoint requests req/s cpu-us/req redis-us/req redis/req upstream-us
 count=${#ENDPOINTS[@]}
 for round in $(seq 1 "$ROUNDS"); do
   for i in $(seq 0 $((count - 1))); do
@@ -363,20 +442,27 @@ for round in $(seq 1 "$ROUNDS"); do
     redis_before=0
     [ -z "$redis_pid" ] || redis_before=$(cpu_ticks "$redis_pid")
     read -r calls_before _ <<<"$(redis_calls)"
-    read -r requests rps <<<"$(run_load "$ep" "$DURATION")"
+    upstream_before=0
+    [ -z "$upstream_pid" ] || upstream_before=$(cpu_ticks "$upstream_pid")
+    read -r requests rps latency <<<"$(run_load "$ep" "$DURATION")"
+    upstream_after=0
+    [ -z "$upstream_pid" ] || upstream_after=$(cpu_ticks "$upstream_pid")
     after=$(cpu_ticks "$pid")
     redis_after=0
     [ -z "$redis_pid" ] || redis_after=$(cpu_ticks "$redis_pid")
     read -r calls_after _ <<<"$(redis_calls)"
     cpu=$(per_request $((after - before)) "$requests")
     redis_cpu=$(per_request $((redis_after - redis_before)) "$requests")
+    upstream_cpu=$(per_request $((upstream_after - upstream_before)) "$requests")
     # INFO itself is not counted; the backplanes' periodic tag sync (every 30 s) is, and is negligible.
     redis_per=$(awk -v c=$((calls_after - calls_before)) -v n="$requests" 'BEGIN { printf "%.2f", c / n }')
     echo "$rps" >>"$work/$ep.rps"
     echo "$cpu" >>"$work/$ep.cpu"
     echo "$redis_cpu" >>"$work/$ep.rcpu"
     echo "$redis_per" >>"$work/$ep.rcalls"
-    printf '%-6s %-22s %10s %11s %11s %11s %11s\n' "$round" "$ep" "$requests" "$rps" "$cpu" "$redis_cpu" "$redis_per"
+    echo "$upstream_cpu" >>"$work/$ep.ucpu"
+    echo "$latency" >>"$work/$ep.latency"
+    printf '%-6s %-22s %10s %11s %11s %11s %11s %11s\n' "$round" "$ep" "$requests" "$rps" "$cpu" "$redis_cpu" "$redis_per" "$upstream_cpu"
   done
 done
 load_after=$(uptime | sed 's/.*load average: //')
@@ -386,13 +472,13 @@ range() { sort -g "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s �
 declare -A rps_median cpu_median
 echo
 echo "Medians of $ROUNDS alternating rounds (-t$THREADS -c$CONNECTIONS, $DURATION each; $(nproc) cores; load average before: $load_before; after: $load_after)"
-printf '| %-22s | %-6s | %10s | %17s | %17s | %13s | %-17s |\n' endpoint client req/s "server CPU µs/req" "redis CPU µs/req" "redis cmd/req" "req/s per round"
-printf '|%s|%s|%s|%s|%s|%s|%s|\n' "------------------------" "--------" "-----------:" "------------------:" "------------------:" "--------------:" "-------------------"
+printf '| %-22s | %-6s | %10s | %17s | %17s | %13s | %20s | %16s | %-17s |\n' endpoint client req/s "server CPU µs/req" "redis CPU µs/req" "redis cmd/req" "upstream CPU µs/req" "mean latency µs" "req/s per round"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "------------------------" "--------" "-----------:" "------------------:" "------------------:" "--------------:" "---------------------:" "-----------------:" "-------------------"
 for ep in "${ENDPOINTS[@]}"; do
   rps_median[$ep]=$(median "$work/$ep.rps")
   cpu_median[$ep]=$(median "$work/$ep.cpu")
-  printf '| %-22s | %-6s | %10s | %17s | %17s | %13s | %-17s |\n' "$ep" "${TOOL[$ep]}" "${rps_median[$ep]}" "${cpu_median[$ep]}" \
-    "$(median "$work/$ep.rcpu")" "$(median "$work/$ep.rcalls")" "$(range "$work/$ep.rps")"
+  printf '| %-22s | %-6s | %10s | %17s | %17s | %13s | %20s | %16s | %-17s |\n' "$ep" "${TOOL[$ep]}" "${rps_median[$ep]}" "${cpu_median[$ep]}" \
+    "$(median "$work/$ep.rcpu")" "$(median "$work/$ep.rcalls")" "$(median "$work/$ep.ucpu")" "$(median "$work/$ep.latency")" "$(range "$work/$ep.rps")"
 done
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
@@ -411,3 +497,5 @@ compare tiered-redis tiered "(target: req/s within 5 %, ≥ 0.95)"
 compare graphql-get tiered-data "(target: req/s ≥ 0.9)"
 compare graphql-post tiered-data "(target: req/s ≥ 0.9)"
 compare h2-grpc h2-tiered "(gRPC hit next to the REST hit over HTTP/2)"
+compare proxy-hit proxy-yarp "(target: req/s ≥ 3; the baseline's CPU excludes the upstream's)"
+compare proxy-no-store proxy-yarp "(the caching proxy on a response it may not store)"

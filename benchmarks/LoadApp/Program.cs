@@ -21,14 +21,18 @@ using TieredResponseCaching;
 //     /outputcache-redis  /origin behind Output Caching with its Redis store (every hit read from Redis)
 //   --mode l2 --redis <host:port>: TieredResponseCaching with L1 switched off (internal benchmark switch)
 //     /tiered-l2          /origin, every hit read from Redis and deserialized
+//   --mode upstream: the origin behind samples/ProxyCache (the proxy scenario), no cache of its own
+//     /proxy/cached    the JSON bytes with Cache-Control: public, max-age=3600 and an ETag (what a proxy may store)
+//     /proxy/no-store  the same bytes with Cache-Control: no-store (what a proxy must not store)
+//     /proxy/requests  how many /proxy/* requests it answered (the load test checks which runs reached it)
 //
 // --grpc-request-file <path> (l1 mode) writes the framed gRPC request the load test sends.
 var builder = WebApplication.CreateSlimBuilder(args);
 var mode = builder.Configuration["mode"] ?? "l1";
 var redis = builder.Configuration["redis"];
-if (mode is not ("l1" or "redis" or "l2") || (mode != "l1" && string.IsNullOrWhiteSpace(redis)))
+if (mode is not ("l1" or "redis" or "l2" or "upstream") || (mode is "redis" or "l2" && string.IsNullOrWhiteSpace(redis)))
 {
-    Console.Error.WriteLine("usage: LoadApp [--mode l1|redis|l2] [--redis host:port (redis, l2)] [--grpc-request-file path]");
+    Console.Error.WriteLine("usage: LoadApp [--mode l1|redis|l2|upstream] [--redis host:port (redis, l2)] [--grpc-request-file path]");
     return 2;
 }
 
@@ -58,7 +62,7 @@ if (mode == "redis")
 
 builder.Services.AddTieredResponseCache(options =>
 {
-    if (mode != "l1")
+    if (mode is "redis" or "l2")
     {
         options.Redis.Configuration = redis;
         options.Redis.InstanceName = $"trc-{mode}:";
@@ -122,6 +126,26 @@ switch (mode)
         break;
     case "l2":
         app.MapGet("/tiered-l2", Origin).CacheFor(lifetime);
+        break;
+    case "upstream":
+        // Prepared bytes and header values: the upstream should cost the proxied runs as little as it can.
+        var maxAge = $"public, max-age={(long)lifetime.TotalSeconds}";
+        var tag = $"\"{Convert.ToHexString(XxHash128.Hash(json))}\"";
+        long answered = 0;
+        RequestDelegate Upstream(string cacheControl) => context =>
+        {
+            Interlocked.Increment(ref answered);
+            var response = context.Response;
+            response.Headers.ContentType = "application/json; charset=utf-8";
+            response.Headers.CacheControl = cacheControl;
+            response.Headers.ETag = tag;
+            response.ContentLength = json.Length;
+            var write = response.BodyWriter.WriteAsync(json);
+            return write.IsCompletedSuccessfully ? Task.CompletedTask : write.AsTask();
+        };
+        app.MapGet("/proxy/cached", Upstream(maxAge));
+        app.MapGet("/proxy/no-store", Upstream("no-store"));
+        app.MapGet("/proxy/requests", () => Interlocked.Read(ref answered).ToString(System.Globalization.CultureInfo.InvariantCulture));
         break;
 }
 

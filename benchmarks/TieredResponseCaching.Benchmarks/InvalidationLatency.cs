@@ -54,9 +54,15 @@ internal static class InvalidationLatency
             Volatile.Read(ref applied)?.TrySetResult();
         };
 
-        await CheckInvalidationIsVisibleAsync(nodeB, cacheA, () => Interlocked.Increment(ref version), next =>
+        Interlocked.Increment(ref version);
+        await CheckInvalidationIsVisibleAsync(nodeB, "a new response", async () =>
         {
-            Volatile.Write(ref applied, next);
+            var appliedOnB = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref applied, appliedOnB);
+            var expected = Interlocked.Increment(ref version).ToString(CultureInfo.InvariantCulture);
+            await cacheA.InvalidateTagAsync("prices");
+            await appliedOnB.Task.WaitAsync(TimeSpan.FromSeconds(5));
+            return expected;
         });
 
         using var stopBusy = new CancellationTokenSource();
@@ -117,10 +123,14 @@ internal static class InvalidationLatency
         return 0;
     }
 
-    private static async Task CheckInvalidationIsVisibleAsync(WebApplication nodeB, ITieredResponseCache cacheA, Func<int> newVersion, Action<TaskCompletionSource> expect)
+    /// <summary>
+    /// Checks that the measured event is the invalidation: node B serves <c>/price</c> from its L1, then
+    /// <paramref name="invalidate"/> (which returns once B applied the invalidation, with the body B must now produce),
+    /// then B's next request is not a hit and shows that body.
+    /// </summary>
+    internal static async Task CheckInvalidationIsVisibleAsync(WebApplication nodeB, string what, Func<Task<string>> invalidate)
     {
         using var client = new HttpClient { BaseAddress = new Uri(Address(nodeB)) };
-        newVersion();
         var first = await client.GetStringAsync(new Uri("/price", UriKind.Relative));
         using var hit = await client.GetAsync(new Uri("/price", UriKind.Relative));
         var hitStatus = string.Join(",", hit.Headers.GetValues("Cache-Status"));
@@ -129,11 +139,7 @@ internal static class InvalidationLatency
             throw new InvalidOperationException($"Node B should serve its entry from L1: {hitStatus}");
         }
 
-        var appliedOnB = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        expect(appliedOnB);
-        var expected = newVersion().ToString(CultureInfo.InvariantCulture);
-        await cacheA.InvalidateTagAsync("prices");
-        await appliedOnB.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        var expected = await invalidate();
         using var after = await client.GetAsync(new Uri("/price", UriKind.Relative));
         var afterStatus = string.Join(",", after.Headers.GetValues("Cache-Status"));
         if (await after.Content.ReadAsStringAsync() != expected || afterStatus.Contains("; hit", StringComparison.Ordinal))
@@ -141,7 +147,7 @@ internal static class InvalidationLatency
             throw new InvalidOperationException($"After the message was applied node B must not serve the old entry: {afterStatus}");
         }
 
-        Console.WriteLine($"check: node B hit before, '{afterStatus}' with a new response after the invalidation was applied");
+        Console.WriteLine($"check: node B hit before, '{afterStatus}' with {what} after the invalidation was applied");
     }
 
     private static async Task<WebApplication> StartNodeAsync(string redis, Func<int> version)
@@ -162,16 +168,16 @@ internal static class InvalidationLatency
 
     private static string Address(WebApplication app) => app.Urls.First();
 
-    private static string Row(string name, double[] values) =>
+    internal static string Row(string name, double[] values) =>
         string.Create(CultureInfo.InvariantCulture, $"| {name,-40} | {Percentile(values, 0.5),5:F3} | {Percentile(values, 0.9),5:F3} | {Percentile(values, 0.99),5:F3} | {Percentile(values, 0.999),5:F3} | {values.Max(),5:F3} | {values.Average(),5:F3} |");
 
     /// <summary>The nearest-rank percentile: the smallest value with at least <paramref name="p"/> of the values at or below it.</summary>
-    private static double Percentile(double[] values, double p)
+    internal static double Percentile(double[] values, double p)
     {
         var sorted = values.Order().ToArray();
         var rank = (int)Math.Ceiling(p * sorted.Length);
         return sorted[Math.Clamp(rank - 1, 0, sorted.Length - 1)];
     }
 
-    private static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+    internal static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 }

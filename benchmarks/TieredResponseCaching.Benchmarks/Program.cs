@@ -5,7 +5,7 @@ using BenchmarkDotNet.Running;
 using TieredResponseCaching.Benchmarks;
 using TieredResponseCaching.Benchmarks.Infrastructure;
 
-// Any BenchmarkDotNet argument works (--filter, --list flat, --job, --exporters ...). Five additions:
+// Any BenchmarkDotNet argument works (--filter, --list flat, --job, --exporters ...). Six additions:
 //   no arguments     runs every benchmark (instead of asking interactively);
 //   --quick          a short job (1 launch, 3 warm-up and 5 measured iterations) for a look in a minute or two;
 //   --allocations    no benchmark: samples which types the hit and miss paths allocate, and prints them;
@@ -13,6 +13,10 @@ using TieredResponseCaching.Benchmarks.Infrastructure;
 //                    no benchmark: two nodes and a redis-server it starts; times N tag invalidations from node A
 //                    until node B applied them (default 2,000 after 200 warm-up) and prints the percentiles;
 //                    --busy N keeps node B serving N clients' requests meanwhile;
+//   --pg-invalidation-latency [--count N] [--warmup N]
+//                    no benchmark: a PostgreSQL server and a redis-server it starts, two nodes (A listens with
+//                    AddPostgreSqlInvalidation); times N row updates whose trigger NOTIFYs until node B applied the
+//                    invalidation (default 200 after 20 warm-up) and prints the percentiles;
 //   --loop Class.Method [seconds]
 //                    no benchmark: runs one benchmark method in a loop (default 20 s) for a profiler to attach.
 if (args.Contains("--allocations", StringComparer.Ordinal))
@@ -29,6 +33,11 @@ if (Array.IndexOf(args, "--loop") is >= 0 and var loop && loop + 1 < args.Length
 if (args.Contains("--invalidation-latency", StringComparer.Ordinal))
 {
     return await InvalidationLatency.RunAsync(IntArgument("--count", 2_000), IntArgument("--warmup", 200), IntArgument("--busy", 0));
+}
+
+if (args.Contains("--pg-invalidation-latency", StringComparer.Ordinal))
+{
+    return await PostgreSqlInvalidationLatency.RunAsync(IntArgument("--count", 200), IntArgument("--warmup", 20));
 }
 
 var quick = args.Contains("--quick", StringComparer.Ordinal);

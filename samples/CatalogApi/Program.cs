@@ -1,7 +1,8 @@
 // CatalogApi: a small product catalog that shows TieredResponseCaching on minimal APIs, MVC controllers, GraphQL
 // (graphql-dotnet) and gRPC. L1 only (in-process memory) by default, nothing to install; with --Redis localhost:6379
-// several instances share a Redis L2 and invalidate each other. README.md in this folder has a curl tour of every
-// feature.
+// several instances share a Redis L2 and invalidate each other; with --Postgres "Host=...;Username=...;Database=..."
+// the REST product endpoints use a PostgreSQL table whose trigger invalidates the cache (LISTEN/NOTIFY). README.md in
+// this folder has a curl tour of every feature.
 using System.Security.Claims;
 using CatalogApi.Catalog;
 using CatalogApi.Demo;
@@ -88,6 +89,33 @@ builder.Services.AddControllers();
 builder.Services.AddGrpc();
 
 builder.Services.AddSingleton<ProductCatalog>();
+
+// Optional: "--Postgres <connection string>". The REST product endpoints then read and write the products table
+// (created and seeded at start), and every change to a row, wherever it is made, invalidates what showed it: the
+// table's trigger calls pg_notify('catalog_changes', '{"tags": ["catalog"], "paths": ["/products/ID"]}') and this
+// node listens. GraphQL, gRPC, the categories and the favourites keep the in-memory catalog.
+var postgres = builder.Configuration["Postgres"];
+if (string.IsNullOrEmpty(postgres))
+{
+    builder.Services.AddSingleton<IProductStore>(services => services.GetRequiredService<ProductCatalog>());
+}
+else
+{
+    builder.Services.AddSingleton(_ => Npgsql.NpgsqlDataSource.Create(postgres));
+    builder.Services.AddSingleton<PostgresProductStore>();
+    builder.Services.AddSingleton<IProductStore>(services => services.GetRequiredService<PostgresProductStore>());
+    builder.Services.AddHostedService(services => services.GetRequiredService<PostgresProductStore>());
+    builder.Services.AddPostgreSqlInvalidation(options =>
+    {
+        options.ConnectionString = postgres;
+        options.Channels.Add(PostgresProductStore.Channel);
+        // Notifications sent while this node was not listening are lost: after a reconnect, drop what they could
+        // have named (every list and every product page).
+        options.InvalidateOnReconnect.Add("catalog");
+        options.InvalidateOnReconnect.Add("products");
+    });
+}
+
 builder.Services.AddSingleton<SlowOrigin>();
 builder.Services.AddSingleton<MissCostMeter>();
 builder.Services.AddSingleton<CatalogSchema>();
@@ -121,35 +149,39 @@ app.MapGet("/", () => Results.Text(
     """));
 
 // Vary by query: only page and category form the key (from the named policy), so ?utm_source=... shares the entry.
-app.MapGet("/products", (ProductCatalog catalog, TimeProvider time, int page = 1, string? category = null) =>
+app.MapGet("/products", async (IProductStore products, TimeProvider time, CancellationToken aborted, int page = 1, string? category = null) =>
         page < 1
             ? Results.BadRequest(new { error = "page starts at 1" })
-            : Results.Ok(new { page, category, items = catalog.List(category, page, PageSize), generatedAt = time.GetUtcNow() }))
+            : Results.Ok(new { page, category, items = await products.ListAsync(category, page, PageSize, aborted), generatedAt = time.GetUtcNow() }))
     .CacheFor("catalog");
 
 // A duration on a minimal-API endpoint. VaryByQuery() with no keys ignores the query string altogether. A price
 // change invalidates this path (InvalidateAsync), so the 30 seconds never serve an old price.
 // MapGet matches GET only (routing answers HEAD with 405 before the cache sees it); mapping HEAD as well lets
 // the cache answer HEAD from the GET entry.
-app.MapMethods("/products/{id:int}", [HttpMethods.Get, HttpMethods.Head], (int id, ProductCatalog catalog) =>
-        catalog.Find(id) is { } product ? Results.Ok(product) : Results.NotFound())
-    .CacheFor(TimeSpan.FromSeconds(30), p => p.VaryByQuery());
+// The "products" tag lets a change feed drop every product page at once (see --Postgres).
+app.MapMethods("/products/{id:int}", [HttpMethods.Get, HttpMethods.Head], async (int id, IProductStore products, CancellationToken aborted) =>
+        await products.FindAsync(id, aborted) is { } product ? Results.Ok(product) : Results.NotFound())
+    .CacheFor(TimeSpan.FromSeconds(30), p => p.VaryByQuery().Tags("products"));
 
 // Not cached (POST): changes data, then invalidates what showed the old data.
-app.MapPost("/products/{id:int}/price", async (int id, PriceChange change, ProductCatalog catalog, ITieredResponseCache cache) =>
+app.MapPost("/products/{id:int}/price", async (int id, PriceChange change, IProductStore products, ITieredResponseCache cache) =>
 {
     if (change.Price <= 0)
     {
         return Results.BadRequest(new { error = "price must be positive" });
     }
 
-    if (catalog.SetPrice(id, change.Price) is not { } product)
+    // No cancellation: once started, the update and its invalidations finish even if the client goes away.
+    if (await products.SetPriceAsync(id, change.Price, CancellationToken.None) is not { } product)
     {
         return Results.NotFound();
     }
 
     await cache.InvalidateAsync($"/products/{id}");    // this product's page, whatever its query string
     await cache.InvalidateTagAsync("catalog");         // everything else showing prices: lists, favourites, GraphQL, gRPC
+    // (With --Postgres the table's trigger reports the change too; invalidating here as well means this client's
+    // next request cannot race the notification.)
     return Results.Ok(product);
 });
 

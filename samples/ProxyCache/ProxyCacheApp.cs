@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 using TieredResponseCaching;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Transforms;
@@ -15,6 +16,12 @@ public static class ProxyCacheApp
     public const int DefaultStaleIfErrorSeconds = 60;
 
     /// <summary>
+    /// The targeted fields honoured before <c>Cache-Control</c>, first present and valid one wins (RFC 9213):
+    /// <c>CDN-Cache-Control</c>, then <c>Surrogate-Control</c>, the older field reverse proxies honour for the same purpose.
+    /// </summary>
+    public const string DefaultTargetedCacheControl = "CDN-Cache-Control, Surrogate-Control";
+
+    /// <summary>
     /// Builds the proxy from command-line <paramref name="args"/>. <paramref name="configure"/> runs after the proxy's
     /// own services are added (tests swap the clock or the server there).
     /// </summary>
@@ -22,6 +29,7 @@ public static class ProxyCacheApp
     {
         ArgumentNullException.ThrowIfNull(args);
         var trustClientDirectives = TakeFlag(ref args, "--trust-client-directives");
+        var withoutCache = TakeFlag(ref args, "--no-cache");
         var builder = WebApplication.CreateBuilder(args);
         // YARP logs every forwarded request at Information: too much for a proxy under load. (Set in code: an
         // appsettings.json here would collide with CatalogApi's in the test project's output.)
@@ -35,13 +43,22 @@ public static class ProxyCacheApp
         }
 
         trustClientDirectives |= bool.TryParse(configuration["trust-client-directives"], out var trust) && trust;
+        withoutCache |= bool.TryParse(configuration["no-cache"], out var off) && off;
         var heuristic = !bool.TryParse(configuration["heuristic-freshness"], out var heuristicSetting) || heuristicSetting;
         var staleIfError = int.TryParse(configuration["stale-if-error"], NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
             ? seconds
             : DefaultStaleIfErrorSeconds;
-        var targeted = (configuration["targeted-cache-control"] ?? "CDN-Cache-Control")
+        var targeted = (configuration["targeted-cache-control"] ?? DefaultTargetedCacheControl)
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
+        // Field values may carry obs-text (bytes 0x80-0xFF, RFC 9110 §5.5), which Kestrel and HttpClient refuse by
+        // default: the upstream's response would become a 502. Latin-1 maps each byte to one char and back, so such
+        // values pass through, are stored and are served byte for byte, in both directions.
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.RequestHeaderEncodingSelector = static _ => Encoding.Latin1;
+            kestrel.ResponseHeaderEncodingSelector = static _ => Encoding.Latin1;
+        });
         builder.Services.AddReverseProxy()
             .LoadFromMemory(
                 [new RouteConfig { RouteId = "all", ClusterId = "upstream", Match = new RouteMatch { Path = "{**catch-all}" } }],
@@ -49,6 +66,7 @@ public static class ProxyCacheApp
                 {
                     ClusterId = "upstream",
                     Destinations = new Dictionary<string, DestinationConfig> { ["upstream"] = new() { Address = upstreamUri.ToString() } },
+                    HttpClient = new HttpClientConfig { RequestHeaderEncoding = Encoding.Latin1.WebName, ResponseHeaderEncoding = Encoding.Latin1.WebName },
                 }])
             .AddTransforms(context => context.AddResponseTransform(RemoveConnectionOptions));
 
@@ -62,6 +80,13 @@ public static class ProxyCacheApp
         configure?.Invoke(builder);
         var app = builder.Build();
         app.UseRouting();
+        if (withoutCache)
+        {
+            // The same proxy without the cache (YARP alone): what benchmarks/load.sh compares the cache's hits with.
+            app.MapReverseProxy();
+            return app;
+        }
+
         app.UseTieredResponseCache();
         app.MapReverseProxy().CacheFromResponse(policy => policy
             .TrustClientDirectives(trustClientDirectives)

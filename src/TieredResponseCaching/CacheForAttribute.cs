@@ -96,6 +96,13 @@ public sealed class CacheForAttribute : Attribute, ICachePolicyMetadata
         set => _options.Visibility = value ? CacheVisibility.Private : CacheVisibility.Public;
     }
 
+    /// <summary>Emit <c>CDN-Cache-Control</c> (see <see cref="CachePolicyBuilder.CdnCacheControl"/>).</summary>
+    public bool CdnCacheControl
+    {
+        get => _options.CdnCacheControl ?? false;
+        set => _options.CdnCacheControl = value;
+    }
+
     /// <summary>Do not cache this endpoint (for example one action of a cached controller).</summary>
     public bool NoStore
     {

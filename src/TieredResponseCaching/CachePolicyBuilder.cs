@@ -97,6 +97,16 @@ public sealed class CachePolicyBuilder
         return this;
     }
 
+    /// <summary>
+    /// Tell the CDN in front of the app how long it may keep the response with <c>CDN-Cache-Control</c> (RFC 9213): the
+    /// shared max age, else the duration, and the stale windows. Ignored for private and per-user policies.
+    /// </summary>
+    public CachePolicyBuilder CdnCacheControl(bool enabled = true)
+    {
+        Options.CdnCacheControl = enabled;
+        return this;
+    }
+
     /// <summary>Do not cache this endpoint at all.</summary>
     public CachePolicyBuilder NoStore(bool enabled = true)
     {

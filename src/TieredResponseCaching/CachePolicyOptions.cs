@@ -83,6 +83,13 @@ public sealed class CachePolicyOptions
     /// <summary>Origin-directed mode: targeted cache-control fields (RFC 9213) honoured first, in order, such as <c>CDN-Cache-Control</c>.</summary>
     public IReadOnlyList<string>? TargetedCacheControl { get; set; }
 
+    /// <summary>
+    /// Emit <c>CDN-Cache-Control</c> (RFC 9213) with the lifetime a CDN may keep the response: <see cref="SharedMaxAge"/>, else
+    /// <see cref="Duration"/>, with the stale windows. Never for private or per-user policies, nor in origin-directed mode
+    /// (the origin's own fields pass through). Built-in default: off.
+    /// </summary>
+    public bool? CdnCacheControl { get; set; }
+
     internal CachePolicyOptions Clone() => (CachePolicyOptions)MemberwiseClone();
 
     /// <summary>Copies into this instance every setting that <paramref name="overrides"/> has.</summary>
@@ -106,5 +113,6 @@ public sealed class CachePolicyOptions
         TrustClientDirectives = overrides.TrustClientDirectives ?? TrustClientDirectives;
         HeuristicFreshness = overrides.HeuristicFreshness ?? HeuristicFreshness;
         TargetedCacheControl = overrides.TargetedCacheControl ?? TargetedCacheControl;
+        CdnCacheControl = overrides.CdnCacheControl ?? CdnCacheControl;
     }
 }

@@ -20,7 +20,13 @@ namespace TieredResponseCaching;
 /// </summary>
 internal sealed class CacheRuntime : IAsyncDisposable
 {
+    private const int StateCreated = 0;
+    private const int StateStarted = 1;
+    private const int StateDisposed = 2;
+
     private static readonly TimeSpan RemoteWaitPoll = TimeSpan.FromMilliseconds(500);
+
+    private int _state;
 
     public CacheRuntime(
         IOptions<TieredResponseCacheOptions> options,
@@ -39,19 +45,19 @@ internal sealed class CacheRuntime : IAsyncDisposable
         OriginStatus = new Http.Origin.OriginCacheStatus(Options.CacheName);
         var memory = new MemoryTier(Options.SizeLimit, Clock, OnEvicted);
         var tags = new TagInvalidations(Clock);
+        Metrics = new CacheMetrics(meterFactory, Clock, memory, policies, () => Redis?.Breaker);
         RedisTier? remote = null;
         if (Options.Redis.Enabled)
         {
-            Redis = new RedisConnection(Options.Redis, services, timeProvider, Logger);
+            Redis = new RedisConnection(Options.Redis, services, timeProvider, Logger, Metrics);
             remote = new RedisTier(Redis, Options.Redis.CompressionThreshold, timeProvider, Logger);
             Lock = new ClusterLock(remote, Options.Redis.LockExpiry);
-            Backplane = new RedisBackplane(Redis, Options.Redis, tags, memory, Clock, Logger);
+            Backplane = new RedisBackplane(Redis, Options.Redis, tags, memory, Clock, Logger, Metrics);
         }
 
         Store = new TieredStore(memory, tags, remote, Options.L1Enabled);
         GraphQL = new GraphQLProtocol(Options.GraphQL, Options.MaximumKeySize);
         Grpc = new GrpcProtocol(Options.Grpc, Options.MaximumKeySize);
-        Metrics = new CacheMetrics(meterFactory, () => memory.Count, () => memory.Size);
         Flights = new SingleFlight();
     }
 
@@ -90,25 +96,32 @@ internal sealed class CacheRuntime : IAsyncDisposable
     public IProtocolHandler Protocol(CacheProtocol protocol) =>
         protocol == CacheProtocol.GraphQL ? GraphQL : protocol == CacheProtocol.Grpc ? Grpc : throw new ArgumentOutOfRangeException(nameof(protocol));
 
+    /// <summary>Whether <see cref="Start"/> ran (the host started the cache).</summary>
+    public bool Started => Volatile.Read(ref _state) == StateStarted;
+
+    /// <summary>Whether the runtime was disposed: L1 is gone and the cache no longer serves.</summary>
+    public bool Disposed => Volatile.Read(ref _state) == StateDisposed;
+
     /// <summary>Connects to Redis in the background (the app does not wait for it).</summary>
     public void Start()
     {
         Redis?.Start();
         Backplane?.Start();
+        Interlocked.CompareExchange(ref _state, StateStarted, StateCreated);
     }
 
     /// <summary>
     /// Stores an entry in L1, then L2, then tells the other nodes; false (nothing stored) when an invalidation of
     /// one of its tags came while it was being produced: it would be dead on arrival on every node.
     /// </summary>
-    public async Task<bool> StoreAsync(CachedResponse entry)
+    public async Task<bool> StoreAsync(CachedResponse entry, EndpointStats? stats = null)
     {
         if (Store.Tags.IsInvalidated(entry))
         {
             return false;
         }
 
-        Store.SetLocal(entry);
+        Store.SetLocal(entry, stats);
         if (Store.Remote is not null && await Store.Remote.SetAsync(entry))
         {
             await Backplane!.PublishStoredAsync(entry);
@@ -150,6 +163,8 @@ internal sealed class CacheRuntime : IAsyncDisposable
     /// </summary>
     public async Task<FlightOutcome?> WaitForFlightAsync(Flight flight, string endpointName, CancellationToken aborted)
     {
+        using var activity = CacheActivities.Source.StartActivity(CacheActivities.CollapsedWait);
+        activity?.SetTag("tiered_cache.endpoint", endpointName);
         try
         {
             return await flight.Completion.Task.WaitAsync(Options.CollapsedRequestTimeout, Clock.TimeProvider, aborted);
@@ -170,13 +185,27 @@ internal sealed class CacheRuntime : IAsyncDisposable
     /// lock at least every half second. <c>null</c> when the holder finished without storing, the lock expired,
     /// Redis went away or <paramref name="timeout"/> passed: the caller then runs the app itself.
     /// </summary>
-    public async Task<CachedResponse?> WaitForRemoteEntryAsync(UInt128 hash, byte[] key, TimeSpan timeout, CancellationToken cancellationToken)
+    public async Task<CachedResponse?> WaitForRemoteEntryAsync(UInt128 hash, byte[] key, TimeSpan timeout, CancellationToken cancellationToken, EndpointStats? stats = null)
+    {
+        using var activity = CacheActivities.Source.StartActivity(CacheActivities.LockWait);
+        if (activity is not null)
+        {
+            activity.SetTag("tiered_cache.endpoint", stats?.Name);
+            var entry = await WaitForRemoteEntryCoreAsync(hash, key, timeout, stats, cancellationToken);
+            activity.SetTag("tiered_cache.outcome", entry is null ? "not_stored" : "stored");
+            return entry;
+        }
+
+        return await WaitForRemoteEntryCoreAsync(hash, key, timeout, stats, cancellationToken);
+    }
+
+    private async Task<CachedResponse?> WaitForRemoteEntryCoreAsync(UInt128 hash, byte[] key, TimeSpan timeout, EndpointStats? stats, CancellationToken cancellationToken)
     {
         var deadline = Clock.UtcNow + timeout;
         while (true)
         {
             var stored = Backplane!.WhenStoredAsync(hash);
-            if (await UsableRemoteAsync(hash, key) is { } entry)
+            if (await UsableRemoteAsync(hash, key, stats) is { } entry)
             {
                 return entry;
             }
@@ -184,7 +213,7 @@ internal sealed class CacheRuntime : IAsyncDisposable
             if (await Lock!.IsHeldAsync(hash) != true)
             {
                 // Released (or unknown): one last look, since the holder stores before it releases.
-                return await UsableRemoteAsync(hash, key);
+                return await UsableRemoteAsync(hash, key, stats);
             }
 
             var remaining = deadline - Clock.UtcNow;
@@ -205,6 +234,7 @@ internal sealed class CacheRuntime : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Volatile.Write(ref _state, StateDisposed);
         if (Backplane is not null)
         {
             await Backplane.DisposeAsync();
@@ -218,23 +248,24 @@ internal sealed class CacheRuntime : IAsyncDisposable
         Store.Memory.Dispose();
     }
 
-    private async Task<CachedResponse?> UsableRemoteAsync(UInt128 hash, byte[] key)
+    private async Task<CachedResponse?> UsableRemoteAsync(UInt128 hash, byte[] key, EndpointStats? stats)
     {
         var now = Clock.UtcNow;
-        var entry = await Store.GetRemoteAsync(hash, key, now);
+        var entry = await Store.GetRemoteAsync(hash, key, now, stats);
         return entry?.FreshnessAt(now) is Freshness.Fresh or Freshness.StaleWhileRevalidate ? entry : null;
     }
 
     private void OnEvicted(EvictionReason reason)
     {
         CacheCounters.Increment(ref Counters.Evictions);
+        // Removed covers tag and path invalidations (dropped when next looked up), entries another node replaced or
+        // withdrew, and the drop after a backplane reconnect: all of them invalidations of this node's copy.
         Metrics.Eviction(reason switch
         {
-            EvictionReason.Capacity => "size",
-            EvictionReason.Expired => "expired",
-            EvictionReason.Removed => "invalidated",
-            EvictionReason.Replaced => "replaced",
-            _ => "other",
+            EvictionReason.Capacity => EvictionReasons.Size,
+            EvictionReason.Expired or EvictionReason.TokenExpired => EvictionReasons.Expired,
+            EvictionReason.Replaced => EvictionReasons.Replaced,
+            _ => EvictionReasons.Invalidated,
         });
     }
 }

@@ -15,9 +15,9 @@ namespace TieredResponseCaching;
 /// </summary>
 internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheRuntime runtime, BackgroundRefresher refresher)
 {
-    private const string TierL1 = "l1";
-    private const string TierL2 = "l2";
-    private const string TierNone = "none";
+    private const CacheTier TierL1 = CacheTier.L1;
+    private const CacheTier TierL2 = CacheTier.L2;
+    private const CacheTier TierNone = CacheTier.None;
 
     private readonly Http.Origin.OriginDirectedFlow _originDirected = new(runtime, refresher, next);
 
@@ -125,17 +125,17 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
     }
 
     /// <summary>Serves a fresh or stale-while-revalidate entry; <c>null</c> when the entry is too old to serve.</summary>
-    private Task? TryServe(HttpContext context, ResolvedPolicy policy, CachedResponse entry, DateTimeOffset now, string tier, byte[]? replayBody)
+    private Task? TryServe(HttpContext context, ResolvedPolicy policy, CachedResponse entry, DateTimeOffset now, CacheTier tier, byte[]? replayBody)
     {
         switch (entry.FreshnessAt(now))
         {
             case Freshness.Fresh:
                 CacheCounters.Increment(ref runtime.Counters.Hits);
-                runtime.Metrics.Request(policy.EndpointName, "hit", tier);
+                runtime.Metrics.Request(policy, CacheOutcome.Hit, tier, now);
                 return Serve(context, entry, now);
             case Freshness.StaleWhileRevalidate:
                 CacheCounters.Increment(ref runtime.Counters.StaleHits);
-                runtime.Metrics.Request(policy.EndpointName, "stale", tier);
+                runtime.Metrics.Request(policy, CacheOutcome.Stale, tier, now);
                 refresher.TryStart(context, policy, entry, next, replayBody);
                 return Serve(context, entry, now);
             default:
@@ -146,7 +146,7 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
     private async Task RemoteLookupAsync(HttpContext context, ResolvedPolicy policy, byte[] key, UInt128 hash, CachedResponse? stale, byte[]? replayBody)
     {
         var now = runtime.Clock.UtcNow;
-        var remote = await runtime.Store.GetRemoteAsync(hash, key, now);
+        var remote = await runtime.Store.GetRemoteAsync(hash, key, now, policy.Stats);
         if (remote is not null)
         {
             if (TryServe(context, policy, remote, now, TierL2, replayBody) is { } served)
@@ -175,7 +175,7 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
     private Task BypassAsync(HttpContext context, ResolvedPolicy policy, NotCachedReason reason)
     {
         CacheCounters.Increment(ref runtime.Counters.Bypasses);
-        runtime.Metrics.Request(policy.EndpointName, "bypass", TierNone);
+        runtime.Metrics.Request(policy, CacheOutcome.Bypass, TierNone);
         Log.Bypassed(runtime.Logger, policy.EndpointName, reason.Token());
         context.Response.Headers[CacheStatusHeader.Name] = runtime.StatusHeader.Bypass(reason);
         return next(context);
@@ -187,7 +187,7 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
         var role = runtime.Flights.Join(hash, key, isRefresh: false, out var flight);
         if (role == FlightRole.Leader)
         {
-            runtime.Metrics.Request(policy.EndpointName, "miss", TierNone);
+            runtime.Metrics.Request(policy, CacheOutcome.Miss, TierNone);
             var outcome = FlightOutcome.Failed;
             try
             {
@@ -214,7 +214,7 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
                 && !runtime.Store.Tags.IsInvalidated(entry))
             {
                 CacheCounters.Increment(ref runtime.Counters.Collapsed);
-                runtime.Metrics.Request(policy.EndpointName, "collapsed", TierL1);
+                runtime.Metrics.Request(policy, CacheOutcome.Collapsed, TierL1);
                 await ResponseWriter.ServeAsync(context, entry, runtime.StatusHeader.HitValues(entry, now).Age, runtime.StatusHeader.Collapsed);
                 return;
             }
@@ -223,14 +223,14 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
             {
                 // The leader just saw the app fail: do not pile onto it, serve what stale-if-error allows.
                 // Counted here: a request that ran the app itself was counted as a miss already.
-                runtime.Metrics.Request(policy.EndpointName, "stale", TierL1);
+                runtime.Metrics.Request(policy, CacheOutcome.Stale, TierL1);
                 await CacheExchange.ServeStaleIfErrorAsync(runtime, context, policy, stale, NotCachedReason.AppException);
                 return;
             }
         }
 
         // Not cacheable, timed out, or a hash shared with another key: run the app for this request alone.
-        runtime.Metrics.Request(policy.EndpointName, "miss", TierNone);
+        runtime.Metrics.Request(policy, CacheOutcome.Miss, TierNone);
         await new OriginExchange(runtime, context, policy, key, hash, stale, isRefresh: false).RunAsync(next);
     }
 
@@ -244,11 +244,11 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
         var lease = clusterLock is null ? LockLease.Unavailable : await clusterLock.TryAcquireAsync(hash);
         if (lease.State == LockState.HeldElsewhere)
         {
-            var remote = await runtime.WaitForRemoteEntryAsync(hash, key, runtime.Options.CollapsedRequestTimeout, context.RequestAborted);
+            var remote = await runtime.WaitForRemoteEntryAsync(hash, key, runtime.Options.CollapsedRequestTimeout, context.RequestAborted, policy.Stats);
             if (remote is not null)
             {
                 CacheCounters.Increment(ref runtime.Counters.Collapsed);
-                runtime.Metrics.Request(policy.EndpointName, "collapsed", TierL2);
+                runtime.Metrics.Request(policy, CacheOutcome.Collapsed, TierL2);
                 await ResponseWriter.ServeAsync(context, remote, runtime.StatusHeader.HitValues(remote, runtime.Clock.UtcNow).Age, runtime.StatusHeader.Collapsed);
                 return new FlightOutcome(remote, false);
             }

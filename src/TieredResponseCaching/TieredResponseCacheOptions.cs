@@ -15,6 +15,9 @@ public sealed class TieredResponseCacheOptions
     /// <summary>gRPC methods cached by name or by their declared idempotency.</summary>
     public GrpcCacheOptions Grpc { get; } = new();
 
+    /// <summary>The caches in front of the app: tag fields on responses and purges on invalidation (docs/cdn.md).</summary>
+    public CdnOptions Cdn { get; } = new();
+
     /// <summary>The settings every policy starts from.</summary>
     public CachePolicyOptions DefaultPolicy { get; } = new();
 

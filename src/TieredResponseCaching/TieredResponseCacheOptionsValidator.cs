@@ -50,6 +50,7 @@ internal sealed class TieredResponseCacheOptionsValidator : IValidateOptions<Tie
             errors.Add($"BackgroundRefreshTimeout must be positive (was {options.BackgroundRefreshTimeout}).");
         }
 
+        ValidateCdn(options.Cdn, errors);
         var policyErrors = new List<string>();
         PolicyCompiler.Compile(options.DefaultPolicy.Clone(), "default policy", options.MaximumBodySize, policyErrors);
         errors.AddRange(policyErrors.Select(e => "DefaultPolicy: " + e));
@@ -63,5 +64,38 @@ internal sealed class TieredResponseCacheOptionsValidator : IValidateOptions<Tie
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateCdn(CdnOptions cdn, List<string> errors)
+    {
+        if ((cdn.TagHeaders & ~(CdnTagHeaders.CacheGroups | CdnTagHeaders.SurrogateKey | CdnTagHeaders.CacheTag | CdnTagHeaders.XKey)) != 0)
+        {
+            errors.Add($"Cdn.TagHeaders holds an unknown field ({cdn.TagHeaders}); combine CacheGroups, SurrogateKey, CacheTag and XKey.");
+        }
+
+        if (cdn.PurgeTimeout <= TimeSpan.Zero)
+        {
+            errors.Add($"Cdn.PurgeTimeout must be positive (was {cdn.PurgeTimeout}).");
+        }
+
+        if (cdn.PurgeRetryDelay <= TimeSpan.Zero || cdn.MaximumPurgeRetryDelay < cdn.PurgeRetryDelay)
+        {
+            errors.Add($"Cdn.PurgeRetryDelay must be positive and at most Cdn.MaximumPurgeRetryDelay (were {cdn.PurgeRetryDelay} and {cdn.MaximumPurgeRetryDelay}).");
+        }
+
+        if (cdn.MaximumPurgeAttempts < 1)
+        {
+            errors.Add($"Cdn.MaximumPurgeAttempts must be at least 1 (was {cdn.MaximumPurgeAttempts}).");
+        }
+
+        if (cdn.MaximumPurgeBatchSize < 1)
+        {
+            errors.Add($"Cdn.MaximumPurgeBatchSize must be at least 1 (was {cdn.MaximumPurgeBatchSize}).");
+        }
+
+        if (cdn.MaximumPendingPurges < 1)
+        {
+            errors.Add($"Cdn.MaximumPendingPurges must be at least 1 (was {cdn.MaximumPendingPurges}).");
+        }
     }
 }

@@ -5,16 +5,16 @@ using TieredResponseCaching.Policies;
 namespace TieredResponseCaching;
 
 /// <summary>The <see cref="ITieredResponseCache"/> the app gets from DI.</summary>
-internal sealed class TieredResponseCacheService(CacheRuntime runtime) : ITieredResponseCache
+internal sealed class TieredResponseCacheService(CacheRuntime runtime, EdgePurgeQueue edge) : ITieredResponseCache
 {
     public ValueTask InvalidateTagAsync(string tag, CancellationToken cancellationToken = default)
     {
         if (!TagRules.IsValid(tag))
         {
-            throw new ArgumentException($"Tag '{tag}' is not valid: {TagRules.Description}", nameof(tag));
+            throw new ArgumentException(TagRules.Error(tag), nameof(tag));
         }
 
-        return InvalidateAsync(tag, "tag", tag);
+        return InvalidateAsync(tag, "tag", tag, tag, null);
     }
 
     public ValueTask InvalidateAsync(PathString path, CancellationToken cancellationToken = default)
@@ -24,7 +24,7 @@ internal sealed class TieredResponseCacheService(CacheRuntime runtime) : ITiered
             throw new ArgumentException("A path to invalidate must start with '/'.", nameof(path));
         }
 
-        return InvalidateAsync(PathTags.For(path), "path", path.Value!);
+        return InvalidateAsync(PathTags.For(path), "path", path.Value!, null, path.Value);
     }
 
     public CacheStatistics GetStatistics()
@@ -51,10 +51,18 @@ internal sealed class TieredResponseCacheService(CacheRuntime runtime) : ITiered
         };
     }
 
-    /// <summary>Takes effect on this node at once, then in Redis and on every other node through the backplane.</summary>
-    private async ValueTask InvalidateAsync(string tag, string kind, string target)
+    /// <summary>
+    /// Takes effect on this node at once, then in Redis and on every other node through the backplane; then the edge purge
+    /// is queued (after: a CDN that refetches at once must not find the old entry here). Only the node where the app
+    /// invalidates purges: the other nodes learn of it through the backplane and purge nothing, so the CDN gets one purge.
+    /// </summary>
+    private async ValueTask InvalidateAsync(string tag, string kind, string target, string? edgeTag, string? edgePath)
     {
         Log.Invalidated(runtime.Logger, kind, target);
         await runtime.InvalidateTagAsync(tag);
+        if (edge.Enabled)
+        {
+            edge.Enqueue(edgeTag, edgePath);
+        }
     }
 }

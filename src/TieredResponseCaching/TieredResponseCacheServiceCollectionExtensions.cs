@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using TieredResponseCaching;
 using TieredResponseCaching.Coordination;
+using TieredResponseCaching.Invalidation;
 using TieredResponseCaching.Policies;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -32,6 +33,8 @@ public static class TieredResponseCacheServiceCollectionExtensions
         services.TryAddSingleton<CacheRuntime>();
         services.TryAddSingleton<BackgroundRefresher>();
         services.TryAddSingleton<ITieredResponseCache, TieredResponseCacheService>();
+        services.TryAddSingleton<EdgePurgeQueue>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, EdgePurgeQueue>(sp => sp.GetRequiredService<EdgePurgeQueue>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CacheStartupService>());
         services.TryAddEnumerable(ServiceDescriptor.Transient<IStartupFilter, PolicyValidationStartupFilter>());
         return services;

@@ -6,7 +6,7 @@ namespace CatalogApi.Catalog;
 /// The sample's data: a few products in memory. A singleton, so every request (and every test host) sees one
 /// consistent catalog; <see cref="Reads"/> counts how often the app really ran, to compare with the cache's hits.
 /// </summary>
-public sealed class ProductCatalog(TimeProvider time)
+public sealed class ProductCatalog(TimeProvider time) : IProductStore
 {
     private readonly ConcurrentDictionary<int, Product> _products = new(Seed(time.GetUtcNow()).ToDictionary(p => p.Id));
     private long _reads;
@@ -55,7 +55,15 @@ public sealed class ProductCatalog(TimeProvider time)
         return null;
     }
 
-    private static IEnumerable<Product> Seed(DateTimeOffset now)
+    ValueTask<Product?> IProductStore.FindAsync(int id, CancellationToken cancellationToken) => ValueTask.FromResult(Find(id));
+
+    ValueTask<IReadOnlyList<Product>> IProductStore.ListAsync(string? category, int page, int pageSize, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(List(category, page, pageSize));
+
+    ValueTask<Product?> IProductStore.SetPriceAsync(int id, decimal price, CancellationToken cancellationToken) => ValueTask.FromResult(SetPrice(id, price));
+
+    /// <summary>The twelve products the sample starts with (the PostgreSQL table is seeded with them too).</summary>
+    internal static IEnumerable<Product> Seed(DateTimeOffset now)
     {
         (string Name, string Category, decimal Price)[] items =
         [

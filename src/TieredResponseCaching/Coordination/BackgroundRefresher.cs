@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
@@ -53,7 +54,8 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
         }
 
         var replay = ReplayRequest.From(source, policy, body, headerNames);
-        var task = Task.Run(() => RefreshAsync(replay, policy, stale, flight, next, create));
+        var trigger = Activity.Current?.Context;
+        var task = Task.Run(() => RefreshAsync(replay, policy, stale, flight, next, create, trigger));
         _running.TryAdd(task, true);
         task.ContinueWith(static (t, state) => ((ConcurrentDictionary<Task, bool>)state!).TryRemove(t, out _), _running, TaskScheduler.Default);
     }
@@ -67,8 +69,14 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
         CachedResponse stale,
         Flight flight,
         RequestDelegate next,
-        Func<CacheRuntime, HttpContext, ResolvedPolicy, CachedResponse, CacheExchange> create)
+        Func<CacheRuntime, HttpContext, ResolvedPolicy, CachedResponse, CacheExchange> create,
+        ActivityContext? trigger)
     {
+        // The refresh outlives the request that started it: its span is a root linked to that request's, not a child.
+        Activity.Current = null;
+        using var activity = CacheActivities.Source.StartActivity(
+            CacheActivities.Refresh, ActivityKind.Internal, parentContext: default, links: trigger is { } link ? [new ActivityLink(link)] : null);
+        activity?.SetTag("tiered_cache.endpoint", policy.EndpointName);
         var outcome = FlightOutcome.Failed;
         NotCachedReason reason = NotCachedReason.AppException;
         Exception? failure = null;
@@ -81,6 +89,7 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
             {
                 runtime.Flights.Complete(flight, FlightOutcome.NotStored);
                 runtime.Metrics.Refresh(policy.EndpointName, "elsewhere");
+                activity?.SetTag("tiered_cache.outcome", "elsewhere");
                 return;
             }
 
@@ -120,12 +129,15 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
         {
             CacheCounters.Increment(ref runtime.Counters.Refreshes);
             runtime.Metrics.Refresh(policy.EndpointName, "refreshed");
+            activity?.SetTag("tiered_cache.outcome", "refreshed");
             Log.Refreshed(runtime.Logger, policy.EndpointName);
         }
         else
         {
             CacheCounters.Increment(ref runtime.Counters.RefreshFailures);
             runtime.Metrics.Refresh(policy.EndpointName, "failed");
+            activity?.SetTag("tiered_cache.outcome", "failed");
+            activity?.SetStatus(ActivityStatusCode.Error, reason.Token());
             Log.RefreshFailed(runtime.Logger, policy.EndpointName, reason.Token(), failure);
         }
     }

@@ -1,47 +1,80 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using TieredResponseCaching.Policies;
+using TieredResponseCaching.Storage;
 
 namespace TieredResponseCaching.Diagnostics;
 
 /// <summary>
-/// The <c>TieredResponseCaching</c> meter. Tags have bounded cardinality: the endpoint is a route pattern or a
-/// policy name, never a raw path. Instruments cost one branch when nobody listens.
+/// The <c>TieredResponseCaching</c> meter (docs/observability.md lists every instrument). Tags have bounded
+/// cardinality: the endpoint is a route pattern, a gRPC method or an endpoint's display name, never a raw path.
+/// An instrument nobody listens to costs one branch; the per-endpoint <see cref="EndpointStats"/> and the totals
+/// behind the stats endpoint are always kept (a few interlocked increments).
 /// </summary>
 internal sealed class CacheMetrics
 {
     public const string MeterName = "TieredResponseCaching";
 
+    private static readonly string[] OutcomeTags = ["hit", "stale", "miss", "collapsed", "bypass"];
+    private static readonly string[] TierTags = ["none", "l1", "l2"];
+
+    private readonly CacheClock _clock;
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _originDuration;
     private readonly Counter<long> _refreshes;
     private readonly Counter<long> _evictions;
     private readonly Counter<long> _notStored;
+    private readonly Histogram<double> _l2Duration;
+    private readonly Counter<long> _l2Errors;
+    private readonly Counter<long> _backplaneMessages;
+    private readonly L2Slot[] _l2Slots = SlidingWindow.NewSlots<L2Slot>();
+    private long _evictedBySize;
+    private long _evictedExpired;
+    private long _evictedInvalidated;
+    private long _evictedReplaced;
+    private long _l2ErrorTotal;
 
-    public CacheMetrics(IMeterFactory meterFactory, Func<long> entries, Func<long> bytes)
+    public CacheMetrics(IMeterFactory meterFactory, CacheClock clock, MemoryTier memory, EndpointPolicyResolver policies, Func<CircuitBreaker?> breaker)
     {
+        _clock = clock;
         var meter = meterFactory.Create(MeterName);
-        _requests = meter.CreateCounter<long>("tiered_cache.requests", "{request}", "Requests to cached endpoints, by outcome (hit, stale, miss, collapsed, bypass) and tier.");
-        _originDuration = meter.CreateHistogram<double>("tiered_cache.origin.duration", "s", "How long the app took to produce a response for the cache (misses and refreshes).");
-        _refreshes = meter.CreateCounter<long>("tiered_cache.refreshes", "{refresh}", "Background refreshes, by outcome.");
-        _evictions = meter.CreateCounter<long>("tiered_cache.evictions", "{entry}", "Entries that left L1, by reason.");
-        _notStored = meter.CreateCounter<long>("tiered_cache.not_stored", "{response}", "Responses produced for the cache but not stored, by reason.");
-        meter.CreateObservableGauge("tiered_cache.l1.entries", entries, "{entry}", "Entries held by L1.");
-        meter.CreateObservableGauge("tiered_cache.l1.size", bytes, "By", "Bytes held by L1.");
+        _requests = meter.CreateCounter<long>("tiered_cache.requests", "{request}", "Requests to cached endpoints, by endpoint, outcome (hit, stale, miss, collapsed, bypass) and tier (l1, l2, none).");
+        _originDuration = meter.CreateHistogram<double>("tiered_cache.origin.duration", "s", "How long the app took to produce a response for the cache, by endpoint and kind (miss, refresh).");
+        _refreshes = meter.CreateCounter<long>("tiered_cache.refreshes", "{refresh}", "Background refreshes, by endpoint and outcome (refreshed, failed, elsewhere).");
+        _evictions = meter.CreateCounter<long>("tiered_cache.evictions", "{entry}", "Entries that left L1, by reason (size, expired, invalidated, replaced).");
+        _notStored = meter.CreateCounter<long>("tiered_cache.not_stored", "{response}", "Responses produced for the cache but not stored, by endpoint and reason.");
+        _l2Duration = meter.CreateHistogram<double>("tiered_cache.l2.duration", "s", "Redis calls (L2, cluster lock, backplane), by operation and outcome (ok, error).");
+        _l2Errors = meter.CreateCounter<long>("tiered_cache.l2.errors", "{error}", "Redis calls that failed or timed out, by operation and error type.");
+        _backplaneMessages = meter.CreateCounter<long>("tiered_cache.backplane.messages", "{message}", "Backplane messages, by direction (sent, received) and kind (stored, removed, invalidated).");
+        meter.CreateObservableGauge("tiered_cache.l1.entries", () => memory.Count, "{entry}", "Entries held by L1.");
+        meter.CreateObservableGauge("tiered_cache.l1.size", () => memory.Size, "By", "Bytes held by L1.");
+        meter.CreateObservableGauge("tiered_cache.l2.breaker", () => BreakerState(breaker()), "{state}", "The Redis circuit breaker: 1 open (L2 skipped), 0 closed. Not reported without Redis.");
+        meter.CreateObservableGauge("tiered_cache.weighted_miss_cost", () => WeightedMissCosts(policies), "ms", "Per endpoint, over the last minute: miss rate × mean miss latency, the origin time an average request costs.");
     }
 
-    public void Request(string endpoint, string outcome, string tier)
+    /// <summary>Counts a request (its outcome and tier) at <paramref name="now"/>, the clock reading the caller already has.</summary>
+    public void Request(ResolvedPolicy policy, CacheOutcome outcome, CacheTier tier, DateTimeOffset now)
     {
+        policy.Stats.Record(outcome, tier, now);
         if (_requests.Enabled)
         {
-            _requests.Add(1, new TagList { { "endpoint", endpoint }, { "outcome", outcome }, { "tier", tier } });
+            _requests.Add(1, new TagList { { "endpoint", policy.EndpointName }, { "outcome", OutcomeTags[(int)outcome] }, { "tier", TierTags[(int)tier] } });
         }
     }
 
-    public void OriginDuration(string endpoint, TimeSpan elapsed)
+    /// <summary>Counts a request off the hot path (reads the clock).</summary>
+    public void Request(ResolvedPolicy policy, CacheOutcome outcome, CacheTier tier) => Request(policy, outcome, tier, _clock.UtcNow);
+
+    public void OriginDuration(ResolvedPolicy policy, TimeSpan elapsed, bool refresh)
     {
+        if (!refresh)
+        {
+            policy.Stats.RecordMissLatency(elapsed, _clock.UtcNow);
+        }
+
         if (_originDuration.Enabled)
         {
-            _originDuration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("endpoint", endpoint));
+            _originDuration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("endpoint", policy.EndpointName), new KeyValuePair<string, object?>("kind", refresh ? "refresh" : "miss"));
         }
     }
 
@@ -53,8 +86,25 @@ internal sealed class CacheMetrics
         }
     }
 
+    /// <summary>An entry left L1; <paramref name="reason"/> is one of size, expired, invalidated, replaced.</summary>
     public void Eviction(string reason)
     {
+        switch (reason)
+        {
+            case EvictionReasons.Size:
+                Interlocked.Increment(ref _evictedBySize);
+                break;
+            case EvictionReasons.Expired:
+                Interlocked.Increment(ref _evictedExpired);
+                break;
+            case EvictionReasons.Invalidated:
+                Interlocked.Increment(ref _evictedInvalidated);
+                break;
+            default:
+                Interlocked.Increment(ref _evictedReplaced);
+                break;
+        }
+
         if (_evictions.Enabled)
         {
             _evictions.Add(1, new KeyValuePair<string, object?>("reason", reason));
@@ -68,4 +118,89 @@ internal sealed class CacheMetrics
             _notStored.Add(1, new KeyValuePair<string, object?>("endpoint", endpoint), new KeyValuePair<string, object?>("reason", reason));
         }
     }
+
+    /// <summary>One Redis call that was made (calls skipped by the breaker or a lost connection are not).</summary>
+    public void L2Call(string operation, TimeSpan elapsed, string? error)
+    {
+        var slot = SlidingWindow.Slot(_l2Slots, SlidingWindow.PeriodOf(_clock.UtcNow));
+        LatencyBins.Record(slot.Bins, elapsed);
+        if (error is not null)
+        {
+            Interlocked.Increment(ref _l2ErrorTotal);
+            if (_l2Errors.Enabled)
+            {
+                _l2Errors.Add(1, new KeyValuePair<string, object?>("operation", operation), new KeyValuePair<string, object?>("error", error));
+            }
+        }
+
+        if (_l2Duration.Enabled)
+        {
+            _l2Duration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("operation", operation), new KeyValuePair<string, object?>("outcome", error is null ? "ok" : "error"));
+        }
+    }
+
+    public void BackplaneMessage(string direction, string kind)
+    {
+        if (_backplaneMessages.Enabled)
+        {
+            _backplaneMessages.Add(1, new KeyValuePair<string, object?>("direction", direction), new KeyValuePair<string, object?>("kind", kind));
+        }
+    }
+
+    public long EvictedBySize => Volatile.Read(ref _evictedBySize);
+
+    public long EvictedExpired => Volatile.Read(ref _evictedExpired);
+
+    public long EvictedInvalidated => Volatile.Read(ref _evictedInvalidated);
+
+    public long EvictedReplaced => Volatile.Read(ref _evictedReplaced);
+
+    public long L2Errors => Volatile.Read(ref _l2ErrorTotal);
+
+    /// <summary>The 99th percentile of Redis call durations over the window, in milliseconds (0 without calls).</summary>
+    public double L2CallP99Ms(DateTimeOffset now)
+    {
+        var period = SlidingWindow.PeriodOf(now);
+        var bins = new long[LatencyBins.Count];
+        foreach (var slot in _l2Slots)
+        {
+            if (SlidingWindow.InWindow(slot, period))
+            {
+                for (var i = 0; i < bins.Length; i++)
+                {
+                    bins[i] += Volatile.Read(ref slot.Bins[i]);
+                }
+            }
+        }
+
+        return LatencyBins.Quantile(bins, 0.99);
+    }
+
+    private static IEnumerable<Measurement<int>> BreakerState(CircuitBreaker? breaker) =>
+        breaker is null ? [] : [new Measurement<int>(breaker.IsOpen ? 1 : 0)];
+
+    private IEnumerable<Measurement<double>> WeightedMissCosts(EndpointPolicyResolver policies)
+    {
+        var now = _clock.UtcNow;
+        foreach (var stats in policies.Stats)
+        {
+            yield return new Measurement<double>(stats.Window(now).WeightedMissCostMs, new KeyValuePair<string, object?>("endpoint", stats.Name));
+        }
+    }
+
+    private sealed class L2Slot : WindowSlot
+    {
+        public readonly long[] Bins = new long[LatencyBins.Count];
+
+        public override void Clear() => Array.Clear(Bins);
+    }
+}
+
+/// <summary>The <c>reason</c> tag of <c>tiered_cache.evictions</c>.</summary>
+internal static class EvictionReasons
+{
+    public const string Size = "size";
+    public const string Expired = "expired";
+    public const string Invalidated = "invalidated";
+    public const string Replaced = "replaced";
 }

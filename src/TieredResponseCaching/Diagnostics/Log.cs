@@ -70,4 +70,40 @@ internal static partial class Log
 
     [LoggerMessage(22, LogLevel.Debug, "A {Method} to {Endpoint} succeeded: invalidated {Count} URI(s) (RFC 9111 §4.4).")]
     public static partial void InvalidatedByMethod(ILogger logger, string method, string endpoint, int count);
+
+    // 40 and up: operations (metrics, stats and admin endpoints).
+    [LoggerMessage(40, LogLevel.Information, "Admin endpoint: {Caller} from {RemoteAddress} invalidated {Kind} '{Target}'.")]
+    public static partial void AdminInvalidation(ILogger logger, string caller, string remoteAddress, string kind, string target);
+
+    [LoggerMessage(41, LogLevel.Warning, "Admin endpoint: {Caller} from {RemoteAddress} asked to invalidate {Kind} '{Target}', refused: {Error}")]
+    public static partial void AdminInvalidationRefused(ILogger logger, string caller, string remoteAddress, string kind, string target, string error);
+
+    // 60-69: edge purging (IEdgePurger and its queue).
+    [LoggerMessage(60, LogLevel.Warning, "Edge purge of {TagCount} tag(s) and {PathCount} path(s) by {Purger} failed (attempt {Attempt} of {MaximumAttempts}); retrying in {Delay}.")]
+    public static partial void EdgePurgeRetrying(ILogger logger, int tagCount, int pathCount, string purger, int attempt, int maximumAttempts, TimeSpan delay, Exception exception);
+
+    [LoggerMessage(61, LogLevel.Error, "Edge purge of tags [{Tags}] and paths [{Paths}] by {Purger} failed {Attempts} times and was given up; the edge serves those responses until they expire there.")]
+    public static partial void EdgePurgeGaveUp(ILogger logger, string tags, string paths, string purger, int attempts, Exception exception);
+
+    [LoggerMessage(62, LogLevel.Error, "Edge purge of tags [{Tags}] and paths [{Paths}] was dropped: {Pending} purges are waiting already (Cdn.MaximumPendingPurges).")]
+    public static partial void EdgePurgeDropped(ILogger logger, string tags, string paths, int pending);
+
+    [LoggerMessage(63, LogLevel.Debug, "Edge purge of {TagCount} tag(s) and {PathCount} path(s) by {Purger} done (soft: {Soft}, attempt {Attempt}).")]
+    public static partial void EdgePurged(ILogger logger, int tagCount, int pathCount, string purger, bool soft, int attempt);
+
+    [LoggerMessage(64, LogLevel.Warning, "The app stopped with {Pending} edge purge(s) not yet done; the edge serves those responses until they expire there.")]
+    public static partial void EdgePurgesAbandoned(ILogger logger, int pending);
+
+    // 80-89: change-event invalidation (IInvalidationSource and its host).
+    [LoggerMessage(80, LogLevel.Warning, "Invalidation source {Source} failed; reading it again in {Delay}.")]
+    public static partial void InvalidationSourceFailed(ILogger logger, string source, TimeSpan delay, Exception exception);
+
+    [LoggerMessage(81, LogLevel.Information, "Invalidation source {Source} restarted ({Failures} failure(s) in a row).")]
+    public static partial void InvalidationSourceRestarting(ILogger logger, string source, int failures);
+
+    [LoggerMessage(82, LogLevel.Information, "Invalidation source {Source} ended; it is not read again.")]
+    public static partial void InvalidationSourceCompleted(ILogger logger, string source);
+
+    [LoggerMessage(83, LogLevel.Warning, "Invalidation source {Source} reported {Change}, which could not be applied; the source goes on.")]
+    public static partial void InvalidationFromSourceFailed(ILogger logger, string source, string change, Exception exception);
 }

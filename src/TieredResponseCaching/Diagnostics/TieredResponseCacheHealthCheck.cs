@@ -1,16 +1,44 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
 
 namespace TieredResponseCaching.Diagnostics;
 
 /// <summary>
-/// The cache's health: L1 always works, so the cache is never Unhealthy for Redis alone. Degraded means the app
-/// serves on L1 without the shared tier: Redis unreachable, its circuit breaker open, or the backplane not
-/// subscribed (other nodes' invalidations may be missed until it is back).
+/// The cache's health (docs/observability.md, "Health"). L1 always works, so Redis alone never makes the cache
+/// Unhealthy: Degraded means the app serves on L1 without the shared tier (Redis unreachable or not configurable, its
+/// circuit breaker open, or the backplane not subscribed, so other nodes' invalidations may be missed). Unhealthy means
+/// the cache itself cannot run: its options are invalid or its parts could not be created (the middleware then fails
+/// every request it is in front of), or it was disposed (L1 is gone: the host is shutting down).
 /// </summary>
-internal sealed class TieredResponseCacheHealthCheck(CacheRuntime runtime) : IHealthCheck
+internal sealed class TieredResponseCacheHealthCheck(IServiceProvider services) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
+        CacheRuntime runtime;
+        try
+        {
+            runtime = services.GetRequiredService<CacheRuntime>();
+        }
+        catch (OptionsValidationException e)
+        {
+            return Task.FromResult(HealthCheckResult.Unhealthy("The cache's options are invalid: " + e.Message, e));
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            return Task.FromResult(HealthCheckResult.Unhealthy("The cache could not be created: " + e.Message, e));
+        }
+
+        return Task.FromResult(Check(runtime));
+    }
+
+    private static HealthCheckResult Check(CacheRuntime runtime)
+    {
+        if (runtime.Disposed)
+        {
+            return HealthCheckResult.Unhealthy("The cache was disposed: L1 is gone and responses are no longer cached (the host is stopping).");
+        }
+
         var memory = runtime.Store.Memory;
         var data = new Dictionary<string, object>
         {
@@ -19,16 +47,16 @@ internal sealed class TieredResponseCacheHealthCheck(CacheRuntime runtime) : IHe
         };
         if (runtime.Redis is not { } redis)
         {
-            return Task.FromResult(HealthCheckResult.Healthy("L1 only (no Redis configured).", data));
+            return HealthCheckResult.Healthy("L1 only (no Redis configured).", data);
         }
 
         data["redis.connected"] = redis.IsConnected;
         data["redis.breaker"] = redis.Breaker.IsOpen ? "open" : "closed";
         data["backplane.subscribed"] = runtime.Backplane!.IsSubscribed;
-        var result = !redis.IsConnected ? HealthCheckResult.Degraded("Redis is unreachable: serving from L1 alone.", data: data)
+        return redis.Ready.IsFaulted ? HealthCheckResult.Degraded("Redis could not be configured: serving from L1 alone until the configuration is fixed.", redis.Ready.Exception?.InnerException, data)
+            : !redis.IsConnected ? HealthCheckResult.Degraded("Redis is unreachable: serving from L1 alone.", data: data)
             : redis.Breaker.IsOpen ? HealthCheckResult.Degraded("The Redis circuit breaker is open: L2 is skipped until Redis answers again.", data: data)
             : !runtime.Backplane.IsSubscribed ? HealthCheckResult.Degraded("The backplane is not subscribed: other nodes' invalidations may be missed.", data: data)
             : HealthCheckResult.Healthy("L1 and the Redis L2 are in use.", data);
-        return Task.FromResult(result);
     }
 }

@@ -80,7 +80,7 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
             AfterApp();
         }
 
-        Runtime.Metrics.OriginDuration(Policy.EndpointName, time.GetElapsedTime(started));
+        Runtime.Metrics.OriginDuration(Policy, time.GetElapsedTime(started), IsRefresh);
         try
         {
             return await FinishAsync(created);

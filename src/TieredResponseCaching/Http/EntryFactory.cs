@@ -44,7 +44,7 @@ internal static class EntryFactory
         var connectionListed = responseHeaders.Connection;
         foreach (var (name, value) in responseHeaders)
         {
-            if (NotStored.Contains(name) || IsListedIn(connectionListed, name))
+            if (NotStored.Contains(name) || IsListedIn(connectionListed, name) || CdnHeaders.Emits(policy.CdnHeaders, name))
             {
                 continue;
             }
@@ -65,6 +65,12 @@ internal static class EntryFactory
         }
 
         Add(new HeaderField(HeaderNames.ETag, etag));
+        foreach (var field in policy.CdnHeaders)
+        {
+            // They guide the caches that update a stored response from a 304, so a 304 carries them too (RFC 9110 §15.4.5).
+            Add(field);
+        }
+
         if (CanHaveBody(statusCode) && policy.Protocol != CacheProtocol.Grpc)
         {
             headers.Add(new HeaderField(HeaderNames.ContentLength, body.Length.ToString(CultureInfo.InvariantCulture)));

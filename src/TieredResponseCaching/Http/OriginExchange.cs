@@ -114,7 +114,7 @@ internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, 
 
     protected override async Task<bool> StoreAsync(CachedResponse entry)
     {
-        if (!await Runtime.StoreAsync(entry))
+        if (!await Runtime.StoreAsync(entry, Policy.Stats))
         {
             Refuse(NotCachedReason.InvalidatedWhileProduced);
             return false;
@@ -172,6 +172,11 @@ internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, 
         if (refusal == NotCachedReason.None)
         {
             headers.CacheControl = Policy.CacheControl;
+            foreach (var field in Policy.CdnHeaders)
+            {
+                headers[field.Name] = field.Value;
+            }
+
             if (Policy.Vary is { } vary)
             {
                 headers.Vary = vary;

@@ -38,6 +38,7 @@ internal sealed class RedisBackplane : IAsyncDisposable
     private readonly MemoryTier _memory;
     private readonly CacheClock _clock;
     private readonly ILogger _logger;
+    private readonly CacheMetrics? _metrics;
     private readonly byte[] _nodeId = Guid.NewGuid().ToByteArray();
     private readonly RedisChannel _channel;
     private readonly RedisKey _tagsKey;
@@ -49,8 +50,9 @@ internal sealed class RedisBackplane : IAsyncDisposable
     private int _subscribed;
     private volatile bool _missedMessages;
 
-    public RedisBackplane(RedisConnection connection, RedisTierOptions options, TagInvalidations tags, MemoryTier memory, CacheClock clock, ILogger logger)
+    public RedisBackplane(RedisConnection connection, RedisTierOptions options, TagInvalidations tags, MemoryTier memory, CacheClock clock, ILogger logger, CacheMetrics? metrics = null)
     {
+        _metrics = metrics;
         _connection = connection;
         _options = options;
         _tags = tags;
@@ -291,6 +293,7 @@ internal sealed class RedisBackplane : IAsyncDisposable
         }
 
         Interlocked.Increment(ref Received);
+        _metrics?.BackplaneMessage("received", Kind(message[0]));
         switch ((MessageType)message[0])
         {
             case MessageType.Stored when message.Length >= 41:
@@ -321,8 +324,23 @@ internal sealed class RedisBackplane : IAsyncDisposable
         MessageApplied?.Invoke();
     }
 
-    private async Task PublishAsync(byte[] message) =>
-        await _connection.RunAsync(db => db.PublishAsync(_channel, message), "publish");
+    private async Task PublishAsync(byte[] message)
+    {
+        var (ok, _) = await _connection.RunAsync(db => db.PublishAsync(_channel, message), "publish");
+        if (ok)
+        {
+            _metrics?.BackplaneMessage("sent", Kind(message[0]));
+        }
+    }
+
+    /// <summary>The <c>kind</c> tag of a message type.</summary>
+    private static string Kind(byte type) => (MessageType)type switch
+    {
+        MessageType.Stored => "stored",
+        MessageType.Invalidated => "invalidated",
+        MessageType.Removed => "removed",
+        _ => "unknown",
+    };
 
     private byte[] NewMessage(MessageType type, int payloadLength)
     {

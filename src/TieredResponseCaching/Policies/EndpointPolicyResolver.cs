@@ -1,8 +1,10 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Grpc.AspNetCore.Server;
 using Grpc.Core;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
+using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Protocols;
 
 namespace TieredResponseCaching.Policies;
@@ -15,6 +17,10 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
 {
     private readonly ConditionalWeakTable<Endpoint, Resolution> _resolved = [];
     private readonly TieredResponseCacheOptions _options = options.Value;
+    private readonly ConcurrentDictionary<string, EndpointStats> _stats = new(StringComparer.Ordinal);
+
+    /// <summary>The numbers of every cached endpoint resolved so far (all of them once the app started), by endpoint name.</summary>
+    public ICollection<EndpointStats> Stats => _stats.Values;
 
     /// <summary>The policy of <paramref name="endpoint"/>, or <c>null</c> when it is not cached.</summary>
     /// <exception cref="InvalidOperationException">The endpoint's policy is invalid; the message says what to fix.</exception>
@@ -47,14 +53,15 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
         }
 
         var name = grpc?.Method.FullName ?? EndpointName(endpoint);
+        var stats = _stats.GetOrAdd(name, static n => new EndpointStats(n));
         var errors = new List<string>();
         ResolvedPolicy? policy = null;
         try
         {
             var merged = PolicyCompiler.Merge(_options, policyName, overrides);
             var protocol = grpc is not null ? CacheProtocol.Grpc : merged.GraphQL == true ? CacheProtocol.GraphQL : CacheProtocol.Rest;
-            var operations = protocol == CacheProtocol.GraphQL ? CompileOperations(merged, name, errors) : null;
-            policy = PolicyCompiler.Compile(merged, name, _options.MaximumBodySize, errors, protocol, grpc is not null && grpc.Method.Type != MethodType.Unary, operations);
+            var operations = protocol == CacheProtocol.GraphQL ? CompileOperations(merged, name, stats, errors) : null;
+            policy = PolicyCompiler.Compile(merged, name, _options.MaximumBodySize, errors, protocol, grpc is not null && grpc.Method.Type != MethodType.Unary, operations, _options.Cdn.TagHeaders, stats);
         }
         catch (InvalidOperationException e)
         {
@@ -69,7 +76,7 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
         return policy;
     }
 
-    private Dictionary<string, ResolvedPolicy>? CompileOperations(CachePolicyOptions endpointSettings, string name, List<string> errors)
+    private Dictionary<string, ResolvedPolicy>? CompileOperations(CachePolicyOptions endpointSettings, string name, EndpointStats stats, List<string> errors)
     {
         if (_options.GraphQL.Operations.Count == 0)
         {
@@ -81,7 +88,7 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
         {
             var settings = endpointSettings.Clone();
             settings.OverlayWith(overrides);
-            if (PolicyCompiler.Compile(settings, name, _options.MaximumBodySize, errors, CacheProtocol.GraphQL) is { } compiled)
+            if (PolicyCompiler.Compile(settings, name, _options.MaximumBodySize, errors, CacheProtocol.GraphQL, tagHeaders: _options.Cdn.TagHeaders, stats: stats) is { } compiled)
             {
                 operations[operation] = compiled;
             }

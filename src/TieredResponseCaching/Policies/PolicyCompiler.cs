@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using TieredResponseCaching.Storage;
 
 namespace TieredResponseCaching.Policies;
 
@@ -41,7 +42,9 @@ internal static class PolicyCompiler
         List<string> errors,
         CacheProtocol protocol = CacheProtocol.Rest,
         bool grpcStreaming = false,
-        IReadOnlyDictionary<string, ResolvedPolicy>? operations = null)
+        IReadOnlyDictionary<string, ResolvedPolicy>? operations = null,
+        CdnTagHeaders tagHeaders = CdnTagHeaders.CacheGroups,
+        Diagnostics.EndpointStats? stats = null)
     {
         var start = errors.Count;
         var noStore = settings.NoStore ?? false;
@@ -121,8 +124,13 @@ internal static class PolicyCompiler
         {
             if (!TagRules.IsValid(tag))
             {
-                errors.Add($"Tag '{tag}' is not valid: {TagRules.Description}");
+                errors.Add(TagRules.Error(tag));
             }
+        }
+
+        if (tags.Length > TagRules.MaximumTagsPerPolicy)
+        {
+            errors.Add($"A policy has {tags.Length} tags, {TagRules.MaximumTagsPerPolicy} at most (the number every cache that reads Cache-Groups must support, RFC 9875). Tag broader groups.");
         }
 
         if (errors.Count > start)
@@ -131,9 +139,17 @@ internal static class PolicyCompiler
         }
 
         var isPrivate = varyByUser || settings.Visibility == CacheVisibility.Private;
+        HeaderField[] cdnHeaders = Http.CdnHeaders.ForTags(tags, tagHeaders);
+        if (settings.CdnCacheControl == true && !isPrivate && !fromResponse && !noStore)
+        {
+            // RFC 9213 for the CDN alone; never for a response that belongs to one user.
+            cdnHeaders = [.. cdnHeaders, new HeaderField(Http.CdnHeaders.CdnCacheControl, BuildCdnCacheControl(settings.SharedMaxAge ?? duration, swr, sie))];
+        }
+
         return new ResolvedPolicy
         {
             EndpointName = endpointName,
+            Stats = stats ?? new Diagnostics.EndpointStats(endpointName),
             NoStore = noStore,
             Duration = duration,
             StaleWhileRevalidate = swr,
@@ -149,6 +165,7 @@ internal static class PolicyCompiler
             StatusCodes = statusCodes,
             CacheControl = BuildCacheControl(isPrivate, duration, settings.SharedMaxAge, swr, sie),
             Vary = headers.Length == 0 ? null : string.Join(", ", headers),
+            CdnHeaders = cdnHeaders,
             Protocol = protocol,
             GrpcStreaming = grpcStreaming,
             Operations = operations,
@@ -169,6 +186,18 @@ internal static class PolicyCompiler
             value.Append(CultureInfo.InvariantCulture, $", s-maxage={Seconds(sMaxAge)}");
         }
 
+        return AppendStaleWindows(value, swr, sie);
+    }
+
+    /// <summary>
+    /// RFC 9213 §2: the Cache-Control directives for the CDN alone, the shared lifetime and the stale windows (RFC 5861).
+    /// A CDN that honours the field ignores <c>Cache-Control</c>, so it carries everything the CDN needs.
+    /// </summary>
+    private static string BuildCdnCacheControl(TimeSpan sharedLifetime, TimeSpan swr, TimeSpan sie) =>
+        AppendStaleWindows(new StringBuilder().Append(CultureInfo.InvariantCulture, $"max-age={Seconds(sharedLifetime)}"), swr, sie);
+
+    private static string AppendStaleWindows(StringBuilder value, TimeSpan swr, TimeSpan sie)
+    {
         if (swr > TimeSpan.Zero)
         {
             value.Append(CultureInfo.InvariantCulture, $", stale-while-revalidate={Seconds(swr)}");

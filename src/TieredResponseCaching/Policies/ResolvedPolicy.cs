@@ -1,3 +1,5 @@
+using TieredResponseCaching.Storage;
+
 namespace TieredResponseCaching.Policies;
 
 /// <summary>
@@ -8,6 +10,9 @@ internal sealed class ResolvedPolicy
 {
     /// <summary>Bounded-cardinality name for metrics and logs: the route pattern, or the endpoint's display name.</summary>
     public required string EndpointName { get; init; }
+
+    /// <summary>The endpoint's numbers (shared by the policies of its GraphQL operations): updated by reference, no lookup.</summary>
+    public required Diagnostics.EndpointStats Stats { get; init; }
 
     public required bool NoStore { get; init; }
 
@@ -44,6 +49,12 @@ internal sealed class ResolvedPolicy
 
     /// <summary>The <c>Vary</c> value for <see cref="VaryByHeaders"/>, or <c>null</c> when no header is varied.</summary>
     public required string? Vary { get; init; }
+
+    /// <summary>
+    /// The fields for the caches in front of the app: the app's tags (Cache-Groups and the CDN fields chosen in options)
+    /// and <c>CDN-Cache-Control</c> when asked for. Empty when none; written on every response the policy stores.
+    /// </summary>
+    public HeaderField[] CdnHeaders { get; init; } = [];
 
     /// <summary>Origin-directed mode (RFC 9111): the response's headers decide storage and freshness.</summary>
     public bool FromResponse { get; init; }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Internal;
+using TieredResponseCaching.Diagnostics;
 
 namespace TieredResponseCaching.Storage;
 
@@ -13,6 +14,7 @@ internal sealed class MemoryTier : IDisposable
     private static EntryKey? t_probe;
 
     private readonly MemoryCache _cache;
+    private readonly PostEvictionDelegate _onEvicted;
     private readonly PostEvictionCallbackRegistration _evicted;
     private long _count;
     private long _size;
@@ -25,19 +27,18 @@ internal sealed class MemoryTier : IDisposable
             Clock = new Clock(clock.TimeProvider),
             ExpirationScanFrequency = TimeSpan.FromSeconds(30),
         });
-        _evicted = new PostEvictionCallbackRegistration
+        _onEvicted = (_, value, reason, state) =>
         {
-            EvictionCallback = (_, value, reason, _) =>
+            if (value is CachedResponse entry)
             {
-                if (value is CachedResponse entry)
-                {
-                    Interlocked.Decrement(ref _count);
-                    Interlocked.Add(ref _size, -entry.Size);
-                }
+                Interlocked.Decrement(ref _count);
+                Interlocked.Add(ref _size, -entry.Size);
+                (state as EndpointStats)?.EntryRemoved(entry.Size);
+            }
 
-                onEvicted?.Invoke(reason);
-            },
+            onEvicted?.Invoke(reason);
         };
+        _evicted = new PostEvictionCallbackRegistration { EvictionCallback = _onEvicted };
     }
 
     public long Count => Volatile.Read(ref _count);
@@ -51,16 +52,18 @@ internal sealed class MemoryTier : IDisposable
         return _cache.TryGetValue(probe, out var value) ? (CachedResponse?)value : null;
     }
 
-    public void Set(CachedResponse entry)
+    /// <summary>Stores <paramref name="entry"/>; its size counts toward <paramref name="stats"/> until it leaves L1.</summary>
+    public void Set(CachedResponse entry, EndpointStats? stats = null)
     {
         var options = new MemoryCacheEntryOptions
         {
             AbsoluteExpiration = entry.ExpiresAt,
             Size = entry.Size,
         };
-        options.PostEvictionCallbacks.Add(_evicted);
+        options.PostEvictionCallbacks.Add(stats is null ? _evicted : new PostEvictionCallbackRegistration { EvictionCallback = _onEvicted, State = stats });
         Interlocked.Increment(ref _count);
         Interlocked.Add(ref _size, entry.Size);
+        stats?.EntryAdded(entry.Size);
         _cache.Set(new EntryKey { Hash = entry.Hash }, entry, options);
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
@@ -16,13 +17,15 @@ internal sealed class RedisConnection : IAsyncDisposable
     private readonly IServiceProvider _services;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
+    private readonly CacheMetrics? _metrics;
     private readonly TaskCompletionSource<IConnectionMultiplexer> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private IConnectionMultiplexer? _multiplexer;
     private bool _ownsMultiplexer;
     private int _started;
 
-    public RedisConnection(RedisTierOptions options, IServiceProvider services, TimeProvider time, ILogger logger)
+    public RedisConnection(RedisTierOptions options, IServiceProvider services, TimeProvider time, ILogger logger, CacheMetrics? metrics = null)
     {
+        _metrics = metrics;
         _options = options;
         _services = services;
         _time = time;
@@ -81,22 +84,29 @@ internal sealed class RedisConnection : IAsyncDisposable
         }
 
         Task<T>? pending = null;
+        using var activity = CacheActivities.Source.StartActivity(CacheActivities.L2Call, ActivityKind.Client);
+        activity?.SetTag("db.system.name", "redis");
+        activity?.SetTag("tiered_cache.operation", operation);
+        var started = _time.GetTimestamp();
         try
         {
             pending = call(multiplexer.GetDatabase());
             var value = await pending.WaitAsync(_options.OperationTimeout, _time);
+            _metrics?.L2Call(operation, _time.GetElapsedTime(started), error: null);
             Breaker.RecordSuccess();
             return (true, value);
         }
         catch (RedisServerException e)
         {
             // Redis answered (WRONGTYPE under a key, say): this call failed, Redis did not.
+            Failed(activity, operation, started, e);
             Breaker.RecordSuccess();
             Log.RedisCallFailed(_logger, operation, e.GetType().Name, e.Message);
             return (false, default);
         }
         catch (Exception e) when (e is RedisException or TimeoutException or ObjectDisposedException or InvalidOperationException)
         {
+            Failed(activity, operation, started, e);
             Breaker.RecordFailure();
             Log.RedisCallFailed(_logger, operation, e.GetType().Name, e.Message);
             if (pending is not null && !pending.IsCompleted)
@@ -107,6 +117,12 @@ internal sealed class RedisConnection : IAsyncDisposable
 
             return (false, default);
         }
+    }
+
+    private void Failed(Activity? activity, string operation, long started, Exception e)
+    {
+        _metrics?.L2Call(operation, _time.GetElapsedTime(started), e.GetType().Name);
+        activity?.SetStatus(ActivityStatusCode.Error, e.GetType().Name);
     }
 
     public async ValueTask DisposeAsync()

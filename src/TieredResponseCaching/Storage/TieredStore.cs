@@ -1,3 +1,4 @@
+using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Invalidation;
 
 namespace TieredResponseCaching.Storage;
@@ -37,7 +38,7 @@ internal sealed class TieredStore(MemoryTier memory, TagInvalidations tags, Redi
     /// The L2 entry for the key, checked like an L1 one and promoted to L1 for the rest of its life; <c>null</c>
     /// when absent, dead, or Redis is unavailable, and while invalidations made elsewhere may be unknown here.
     /// </summary>
-    public async Task<CachedResponse?> GetRemoteAsync(UInt128 hash, byte[] key, DateTimeOffset now)
+    public async Task<CachedResponse?> GetRemoteAsync(UInt128 hash, byte[] key, DateTimeOffset now, EndpointStats? stats = null)
     {
         if (Remote is null || !Tags.Complete)
         {
@@ -63,18 +64,19 @@ internal sealed class TieredStore(MemoryTier memory, TagInvalidations tags, Redi
 
         if (Memory.Get(hash) is not { } local || local.Created < entry.Created)
         {
-            SetLocal(entry);
+            SetLocal(entry, stats);
         }
 
         return entry;
     }
 
-    public void SetLocal(CachedResponse entry)
+    /// <summary>Stores <paramref name="entry"/> in L1, counted toward the endpoint's <paramref name="stats"/>.</summary>
+    public void SetLocal(CachedResponse entry, EndpointStats? stats = null)
     {
         Tags.NoteLifetime(entry);
         if (l1Enabled)
         {
-            Memory.Set(entry);
+            Memory.Set(entry, stats);
         }
     }
 

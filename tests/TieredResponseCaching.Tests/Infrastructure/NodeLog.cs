@@ -58,7 +58,9 @@ public sealed class NodeLog : ILoggerProvider
         }
     }
 
-    public ILogger CreateLogger(string categoryName) => categoryName == CacheCategory ? new Logger(this, categoryName) : NullLogger.Instance;
+    /// <summary>The cache's category and its packages' (<c>TieredResponseCaching.PostgreSql</c>).</summary>
+    public ILogger CreateLogger(string categoryName) =>
+        categoryName == CacheCategory || categoryName.StartsWith(CacheCategory + ".", StringComparison.Ordinal) ? new Logger(this, categoryName) : NullLogger.Instance;
 
     public void Dispose()
     {

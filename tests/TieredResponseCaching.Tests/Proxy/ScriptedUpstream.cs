@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -76,7 +77,13 @@ public sealed class ScriptedUpstream : IAsyncDisposable
     public static async Task<ScriptedUpstream> StartAsync(TimeProvider clock)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.UseKestrel(options =>
+        {
+            options.Listen(IPAddress.Loopback, 0);
+            // Byte for byte, as an origin may send them: scripts may put obs-text (0x80-0xFF) in field values.
+            options.RequestHeaderEncodingSelector = static _ => Encoding.Latin1;
+            options.ResponseHeaderEncodingSelector = static _ => Encoding.Latin1;
+        });
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var upstream = new ScriptedUpstream(app, clock);

@@ -224,11 +224,28 @@ public sealed class StorageRulesTests
         Assert.Equal("TieredResponseCache; hit; ttl=3593", hit.CacheStatus());
     }
 
-    [Fact]
-    public async Task A_response_with_Vary_star_is_never_stored()
+    /// <summary><c>*</c> anywhere in <c>Vary</c>: in a list, beside empty members, on its own field line ("|" separates lines).</summary>
+    [Theory]
+    [InlineData("Foo, *")]
+    [InlineData("*")]
+    [InlineData("*, *")]
+    [InlineData(", *")]
+    [InlineData("*, Foo")]
+    [InlineData("|*")]
+    [InlineData("Foo|*")]
+    public async Task A_response_with_Vary_star_is_never_stored(string varyLines)
     {
         await using var proxy = await ProxyHost.StartAsync();
-        proxy.Upstream.On("/star", r => new Reply { Body = $"v{r.Number}" }.With("Cache-Control", "max-age=3600").With("Vary", "Foo, *"));
+        proxy.Upstream.On("/star", r =>
+        {
+            var reply = new Reply { Body = $"v{r.Number}" }.With("Cache-Control", "max-age=3600");
+            foreach (var line in varyLines.Split('|'))
+            {
+                reply.With("Vary", line);
+            }
+
+            return reply;
+        });
 
         var first = await proxy.GetAsync("/star");
         Assert.Equal("TieredResponseCache; fwd=uri-miss; detail=vary-star", first.CacheStatus());

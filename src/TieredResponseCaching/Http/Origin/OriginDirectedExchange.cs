@@ -312,13 +312,13 @@ internal sealed class OriginDirectedExchange : CacheExchange
 
         var request = Context.Request;
         string[] tags = [.. Policy.Tags, PathTags.For(request.Path), OriginKeys.UriTag(request)];
-        return OriginEntryFactory.Create(decision, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, tags);
+        return OriginEntryFactory.Create(decision, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, tags, Policy.CdnHeaders);
     }
 
     /// <summary>Stores the entry and, for a response that varies, the vary record under the URI's primary key.</summary>
     protected override async Task<bool> StoreAsync(CachedResponse entry)
     {
-        if (!await Runtime.StoreAsync(entry))
+        if (!await Runtime.StoreAsync(entry, Policy.Stats))
         {
             Refuse(NotCachedReason.InvalidatedWhileProduced);
             return false;
@@ -330,7 +330,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
             var existing = Runtime.Store.GetLocal(_target.PrimaryHash, _target.PrimaryKey);
             if (existing?.VaryNames is not { } names || !names.AsSpan().SequenceEqual(varyNames) || existing.ExpiresAt < entry.ExpiresAt)
             {
-                await Runtime.StoreAsync(OriginEntryFactory.VaryRecord(_target.PrimaryKey, _target.PrimaryHash, varyNames, entry));
+                await Runtime.StoreAsync(OriginEntryFactory.VaryRecord(_target.PrimaryKey, _target.PrimaryHash, varyNames, entry), Policy.Stats);
             }
         }
 
@@ -369,6 +369,17 @@ internal sealed class OriginDirectedExchange : CacheExchange
         if (IsRefresh)
         {
             return Task.CompletedTask;
+        }
+
+        if (refusal == NotCachedReason.None)
+        {
+            foreach (var field in Policy.CdnHeaders)
+            {
+                if (headers[field.Name].Count == 0)
+                {
+                    headers[field.Name] = field.Value;
+                }
+            }
         }
 
         headers[CacheStatusHeader.Name] = refusal == NotCachedReason.None

@@ -26,9 +26,9 @@ namespace TieredResponseCaching.Http.Origin;
 /// </remarks>
 internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresher refresher, RequestDelegate next)
 {
-    private const string TierL1 = "l1";
-    private const string TierL2 = "l2";
-    private const string TierNone = "none";
+    private const CacheTier TierL1 = CacheTier.L1;
+    private const CacheTier TierL2 = CacheTier.L2;
+    private const CacheTier TierNone = CacheTier.None;
 
     public Task HandleAsync(HttpContext context, ResolvedPolicy policy)
     {
@@ -76,7 +76,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
             if (entry is not null && entry.FreshnessAt(now) == Freshness.Fresh)
             {
                 CacheCounters.Increment(ref runtime.Counters.Hits);
-                runtime.Metrics.Request(policy.EndpointName, "hit", TierL1);
+                runtime.Metrics.Request(policy, CacheOutcome.Hit, TierL1, now);
                 var values = runtime.StatusHeader.HitValues(entry, now);
                 return ResponseWriter.ServeAsync(context, entry, values.Age, values.CacheStatus);
             }
@@ -112,7 +112,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         }
 
         var target = Target(request, policy, primary.ToArray());
-        var found = await FindAsync(request, target);
+        var found = await FindAsync(request, target, policy.Stats);
         var now = runtime.Clock.UtcNow;
         var use = Decide(target, found.Entry, now, out _);
         if (found.Entry is not { StatusCode: 200 } entry || use is not (Use.Fresh or Use.StaleWhileRevalidate or Use.MaxStale))
@@ -136,7 +136,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         }
 
         CacheCounters.Increment(ref runtime.Counters.Hits);
-        runtime.Metrics.Request(policy.EndpointName, "hit", found.Tier);
+        runtime.Metrics.Request(policy, CacheOutcome.Hit, found.Tier, now);
         if (use == Use.StaleWhileRevalidate)
         {
             StartRevalidation(context, policy, target, found);
@@ -150,7 +150,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         var request = context.Request;
         OriginKeys.TryBuildPrimary(request, runtime.Options.MaximumKeySize, out var primary);
         var target = Target(request, policy, primary.ToArray());
-        var found = await FindAsync(request, target);
+        var found = await FindAsync(request, target, policy.Stats);
         if (found.KeyTooLarge)
         {
             await BypassAsync(context, policy, NotCachedReason.KeyTooLarge);
@@ -170,7 +170,8 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         {
             // §5.2.1.7: a stored response or a 504, never the origin.
             CacheCounters.Increment(ref runtime.Counters.Bypasses);
-            runtime.Metrics.Request(policy.EndpointName, "bypass", TierNone);
+            runtime.Metrics.Request(policy, CacheOutcome.Bypass, TierNone);
+            Log.Bypassed(runtime.Logger, policy.EndpointName, NotCachedReason.OnlyIfCached.Token());
             context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
             context.Response.ContentLength = 0;
             context.Response.Headers[CacheStatusHeader.Name] = runtime.OriginStatus.OnlyIfCached;
@@ -194,14 +195,14 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
     }
 
     /// <summary>The entry for the request: the URI's, or through its vary record the variant matching the request (§4.1).</summary>
-    private async Task<Lookup> FindAsync(HttpRequest request, OriginTarget target)
+    private async Task<Lookup> FindAsync(HttpRequest request, OriginTarget target, EndpointStats stats)
     {
         var store = runtime.Store;
         var tier = TierL1;
         var entry = store.GetLocal(target.PrimaryHash, target.PrimaryKey);
         if (entry is null && store.Remote is not null)
         {
-            entry = await store.GetRemoteAsync(target.PrimaryHash, target.PrimaryKey, runtime.Clock.UtcNow);
+            entry = await store.GetRemoteAsync(target.PrimaryHash, target.PrimaryKey, runtime.Clock.UtcNow, stats);
             tier = TierL2;
         }
 
@@ -221,7 +222,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         var variant = store.GetLocal(hash, key);
         if (variant is null && store.Remote is not null)
         {
-            variant = await store.GetRemoteAsync(hash, key, runtime.Clock.UtcNow);
+            variant = await store.GetRemoteAsync(hash, key, runtime.Clock.UtcNow, stats);
             tier = TierL2;
         }
 
@@ -288,11 +289,11 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         {
             case Use.Fresh:
                 CacheCounters.Increment(ref runtime.Counters.Hits);
-                runtime.Metrics.Request(policy.EndpointName, "hit", found.Tier);
+                runtime.Metrics.Request(policy, CacheOutcome.Hit, found.Tier, now);
                 return ResponseWriter.ServeAsync(context, entry, values.Age, values.CacheStatus);
             case Use.StaleWhileRevalidate:
                 CacheCounters.Increment(ref runtime.Counters.StaleHits);
-                runtime.Metrics.Request(policy.EndpointName, "stale", found.Tier);
+                runtime.Metrics.Request(policy, CacheOutcome.Stale, found.Tier, now);
                 if (!target.Directives.OnlyIfCached)
                 {
                     StartRevalidation(context, policy, target, found);
@@ -301,7 +302,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
                 return ResponseWriter.ServeAsync(context, entry, values.Age, values.CacheStatus);
             default:
                 CacheCounters.Increment(ref runtime.Counters.StaleHits);
-                runtime.Metrics.Request(policy.EndpointName, "stale", found.Tier);
+                runtime.Metrics.Request(policy, CacheOutcome.Stale, found.Tier, now);
                 return ResponseWriter.ServeAsync(context, entry, values.Age, runtime.OriginStatus.MaxStale(CacheStatusHeader.Ttl(entry, values.AgeSeconds)));
         }
     }
@@ -337,7 +338,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         var role = runtime.Flights.Join(found.Hash, found.Key, isRefresh: false, out var flight);
         if (role == FlightRole.Leader)
         {
-            runtime.Metrics.Request(policy.EndpointName, "miss", TierNone);
+            runtime.Metrics.Request(policy, CacheOutcome.Miss, TierNone);
             var outcome = FlightOutcome.Failed;
             try
             {
@@ -366,13 +367,13 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
             if (outcome.AppFailed && stale is not null && runtime.Clock.UtcNow < fallbackUntil && stale.StatusCode < 500)
             {
                 // The leader just saw the origin fail: serve what stale-if-error allows rather than pile on.
-                runtime.Metrics.Request(policy.EndpointName, "stale", TierL1);
+                runtime.Metrics.Request(policy, CacheOutcome.Stale, TierL1);
                 await CacheExchange.ServeStaleIfErrorAsync(runtime, context, policy, stale, NotCachedReason.AppException);
                 return;
             }
         }
 
-        runtime.Metrics.Request(policy.EndpointName, "miss", TierNone);
+        runtime.Metrics.Request(policy, CacheOutcome.Miss, TierNone);
         await RunExchangeAsync(context, policy, target, stale, revalidate, forward, fallbackUntil);
     }
 
@@ -384,7 +385,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         if (lease.State == LockState.HeldElsewhere)
         {
             // Another node is forwarding the same request: wait for what it stores.
-            var remote = await runtime.WaitForRemoteEntryAsync(found.Hash, found.Key, runtime.Options.CollapsedRequestTimeout, context.RequestAborted);
+            var remote = await runtime.WaitForRemoteEntryAsync(found.Hash, found.Key, runtime.Options.CollapsedRequestTimeout, context.RequestAborted, policy.Stats);
             if (remote is not null && await TryServeCollapsedAsync(context, policy, target))
             {
                 return new FlightOutcome(remote, false);
@@ -425,7 +426,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
     /// </summary>
     private async Task<bool> TryServeCollapsedAsync(HttpContext context, ResolvedPolicy policy, OriginTarget target)
     {
-        var found = await FindAsync(context.Request, target);
+        var found = await FindAsync(context.Request, target, policy.Stats);
         var entry = found.Entry;
         var now = runtime.Clock.UtcNow;
         if (entry is null
@@ -436,7 +437,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         }
 
         CacheCounters.Increment(ref runtime.Counters.Collapsed);
-        runtime.Metrics.Request(policy.EndpointName, "collapsed", found.Tier);
+        runtime.Metrics.Request(policy, CacheOutcome.Collapsed, found.Tier, now);
         var values = runtime.StatusHeader.HitValues(entry, now);
         await ResponseWriter.ServeAsync(context, entry, values.Age, runtime.OriginStatus.Collapsed(CacheStatusHeader.Ttl(entry, values.AgeSeconds)));
         return true;
@@ -475,7 +476,8 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
     private async Task ForwardOtherMethodAsync(HttpContext context, ResolvedPolicy policy)
     {
         CacheCounters.Increment(ref runtime.Counters.Bypasses);
-        runtime.Metrics.Request(policy.EndpointName, "bypass", TierNone);
+        runtime.Metrics.Request(policy, CacheOutcome.Bypass, TierNone);
+        Log.Bypassed(runtime.Logger, policy.EndpointName, NotCachedReason.Method.Token());
         var method = context.Request.Method;
         var invalidation = HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method) ? null : new UnsafeRequest(runtime, context, policy);
         context.Response.OnStarting(static state =>
@@ -495,7 +497,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
     private Task BypassAsync(HttpContext context, ResolvedPolicy policy, NotCachedReason reason)
     {
         CacheCounters.Increment(ref runtime.Counters.Bypasses);
-        runtime.Metrics.Request(policy.EndpointName, "bypass", TierNone);
+        runtime.Metrics.Request(policy, CacheOutcome.Bypass, TierNone);
         Log.Bypassed(runtime.Logger, policy.EndpointName, reason.Token());
         context.Response.Headers[CacheStatusHeader.Name] = runtime.StatusHeader.Bypass(reason);
         return next(context);
@@ -511,7 +513,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
     }
 
     /// <summary>Where a lookup ended: the entry (or none), the key it lives under and the fields its URI varies on.</summary>
-    private readonly record struct Lookup(CachedResponse? Entry, string[]? VaryNames, byte[] Key, UInt128 Hash, Forward Forward, string Tier, bool KeyTooLarge);
+    private readonly record struct Lookup(CachedResponse? Entry, string[]? VaryNames, byte[] Key, UInt128 Hash, Forward Forward, CacheTier Tier, bool KeyTooLarge);
 
     /// <summary>The invalidations an unsafe request causes, run once: when its response starts, or when it ends unstarted.</summary>
     private sealed class UnsafeRequest(CacheRuntime runtime, HttpContext context, ResolvedPolicy policy)

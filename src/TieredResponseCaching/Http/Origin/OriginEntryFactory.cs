@@ -38,7 +38,8 @@ internal static class OriginEntryFactory
         IEnumerable<KeyValuePair<string, StringValues>> responseHeaders,
         CachedBody body,
         DateTimeOffset created,
-        string[] tags)
+        string[] tags,
+        HeaderField[]? cdnHeaders = null)
     {
         var headers = new List<HeaderField>();
         var notModified = new List<HeaderField>(6);
@@ -69,6 +70,16 @@ internal static class OriginEntryFactory
             if (name.Equals(HeaderNames.ETag, StringComparison.OrdinalIgnoreCase))
             {
                 etag = value.ToString();
+            }
+        }
+
+        foreach (var field in cdnHeaders ?? [])
+        {
+            // The policy's tag fields, unless the origin sent its own: its headers decide.
+            if (!Contains(headers, field.Name))
+            {
+                headers.Add(field);
+                notModified.Add(field);
             }
         }
 
@@ -152,6 +163,19 @@ internal static class OriginEntryFactory
         }
 
         return merged;
+    }
+
+    private static bool Contains(List<HeaderField> headers, string name)
+    {
+        foreach (var field in headers)
+        {
+            if (field.Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static bool IsOmitted(string[] omitted, string name)
