@@ -21,7 +21,7 @@ namespace TieredResponseCaching.Tests.Sample;
 /// </remarks>
 public sealed partial class CatalogDashboardTests : IAsyncLifetime
 {
-    private const string ProductEndpoint = "GET /products/{id:int}";
+    private const string ProductEndpoint = "/products/{id:int}";
 
     private readonly WebApplicationFactory<Program> _factory = new WebApplicationFactory<Program>()
         .WithWebHostBuilder(web => web
@@ -35,9 +35,9 @@ public sealed partial class CatalogDashboardTests : IAsyncLifetime
     {
         _factory.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
         _factory.StartServer();
-        var addresses = _factory.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>();
+        var addresses = _factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!;
         _address = new Uri(addresses.Addresses.Single());
-        _client = new HttpClient { BaseAddress = _address };
+        _client = _factory.CreateClient();
         return Task.CompletedTask;
     }
 
