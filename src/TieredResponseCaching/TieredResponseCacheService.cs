@@ -58,8 +58,9 @@ internal sealed class TieredResponseCacheService(CacheRuntime runtime, EdgePurge
     /// </summary>
     private async ValueTask InvalidateAsync(string tag, string kind, string target, string? edgeTag, string? edgePath)
     {
-        Log.Invalidated(runtime.Logger, kind, target);
         await runtime.InvalidateTagAsync(tag);
+        // Logged once it took effect here (a test or an operator reading the log can rely on it).
+        Log.Invalidated(runtime.Logger, kind, target);
         if (edge.Enabled)
         {
             edge.Enqueue(edgeTag, edgePath);
