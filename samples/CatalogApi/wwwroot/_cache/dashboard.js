@@ -40,9 +40,12 @@
     return { requests, hitRate: weighted("hitRate"), staleRate: weighted("staleRate"), cost: weighted("weightedMissCostMs") };
   }
 
-  function render(stats) {
+  function render(all) {
+    // Endpoints nobody has called yet stay out of the table and the charts.
+    const stats = { ...all, endpoints: all.endpoints.filter(e => (e.requests || 0) > 0) };
     const t = totals(stats);
-    const at = Date.parse(stats.generatedAt) || Date.now();
+    // The browser's clock: generatedAt has whole seconds only, too coarse for a rate between two polls.
+    const at = Date.now();
     const rate = previous && at > previous.at ? (t.requests - previous.requests) * 1000 / (at - previous.at) : NaN;
     previous = { at, requests: t.requests };
 
