@@ -4,8 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 need_apt=()
-# Programs the integration tests start for real, and the Debian package that brings each.
-for pair in redis-server:redis-server redis-cli:redis-tools; do
+# Programs the integration tests start for real, and the Debian package that brings each (chromium: the
+# sample dashboard test drives it headless).
+for pair in redis-server:redis-server redis-cli:redis-tools chromium:chromium; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair##*:}")
 done
 # PostgreSQL for the change-event tests: Debian's postgresql package puts initdb and postgres in

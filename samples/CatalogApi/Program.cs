@@ -84,7 +84,9 @@ builder.Services.AddTieredResponseCache(options =>
 // DEMO ONLY: "X-Demo-User: alice" makes the request alice's (see DemoUserAuthenticationHandler).
 builder.Services.AddAuthentication(DemoUserAuthenticationHandler.SchemeName)
     .AddScheme<AuthenticationSchemeOptions, DemoUserAuthenticationHandler>(DemoUserAuthenticationHandler.SchemeName, configureOptions: null);
-builder.Services.AddAuthorization();
+// The cache's stats and admin endpoints require this policy: callers on this machine (the dashboard in a local
+// browser), or the demo user "ops" (curl -H "X-Demo-User: ops" ...). A real app names a policy of its own.
+builder.Services.AddAuthorization(authorization => authorization.AddPolicy(CacheOps.Policy, CacheOps.Configure));
 builder.Services.AddControllers();
 builder.Services.AddGrpc();
 
@@ -117,11 +119,14 @@ else
 }
 
 builder.Services.AddSingleton<SlowOrigin>();
-builder.Services.AddSingleton<MissCostMeter>();
 builder.Services.AddSingleton<CatalogSchema>();
 builder.Services.AddSingleton<GraphQLEndpoint>();
 
 var app = builder.Build();
+
+// The live dashboard: wwwroot/_cache/index.html (plain HTML and JS) at /_cache/, charting /_cache/stats.
+app.UseDefaultFiles();
+app.UseStaticFiles();
 
 // The order matters: the cache reads the endpoint's policy (after routing) and the user (after authentication),
 // and a hit is answered before anything later in the pipeline runs.
@@ -142,7 +147,9 @@ app.MapGet("/", () => Results.Text(
       GET  /greeting                   varies by Accept-Language
       GET  /me/favourites              per user (header X-Demo-User: alice), Cache-Control: private
       GET  /slow?delayMs=2000          5 s + 60 s stale-while-revalidate: watch collapsing and background refresh
-      GET  /_cache/stats               the cache's counters, hit rate and weighted miss cost per endpoint
+      GET  /_cache/                    live dashboard (hit rate, miss latency, weighted miss cost per endpoint)
+      GET  /_cache/stats               the cache's numbers as JSON (policy "CacheOps": this machine, or X-Demo-User: ops)
+      POST /_cache/admin/invalidate/tag/{tag}, POST /_cache/admin/invalidate/key {"path": "/products/1"}
       GET  /graphql?query=             GraphQL (also POST): products(category, page), product(id), mutation setPrice
       gRPC catalog.Products            HTTP/2 only, on GrpcUrl (default 5081): GetProduct, ListProducts, StreamProducts
 
@@ -217,21 +224,10 @@ app.MapGet("/slow", async (SlowOrigin origin, CancellationToken aborted, int del
         Results.Ok(await origin.RunAsync(Math.Clamp(delayMs, 0, SlowOrigin.MaximumDelayMs), aborted)))
     .CacheFor(TimeSpan.FromSeconds(5), p => p.StaleWhileRevalidate(TimeSpan.FromSeconds(60)));
 
-// Not cached: the cache's own numbers.
-app.MapGet("/_cache/stats", (ITieredResponseCache cache, MissCostMeter missCost, ProductCatalog catalog) =>
-{
-    var stats = cache.GetStatistics();
-    // Statistics count collapsed requests among the misses; they were served from the cache all the same.
-    var lookups = stats.Hits + stats.StaleHits + stats.Misses;
-    var fromCache = stats.Hits + stats.StaleHits + stats.Collapsed;
-    return Results.Ok(new
-    {
-        hitRate = lookups == 0 ? 0 : Math.Round((double)fromCache / lookups, 3),
-        statistics = stats,
-        catalogReads = catalog.Reads,
-        endpoints = missCost.Snapshot(),
-    });
-});
+// The cache's own numbers (per endpoint and per tier, JSON) and its admin API, behind the "CacheOps" policy. The
+// dashboard at /_cache/ polls the first.
+app.MapTieredResponseCacheStats("/_cache/stats", policy: CacheOps.Policy);
+app.MapTieredResponseCacheAdmin("/_cache/admin", policy: CacheOps.Policy);
 
 app.MapControllers();
 
@@ -244,9 +240,6 @@ app.MapMethods(GraphQLEndpoint.Path, [HttpMethods.Get, HttpMethods.Post], (HttpC
 
 // gRPC (Grpc/ProductsService.cs): the attributes on the implementation and options.Grpc above decide what is cached.
 app.MapGrpcService<ProductsService>();
-
-// Start listening to the cache's meter before the first request.
-app.Services.GetRequiredService<MissCostMeter>();
 
 app.Run();
 

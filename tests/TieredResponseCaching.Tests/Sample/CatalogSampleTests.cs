@@ -49,6 +49,52 @@ public sealed class CatalogSampleTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_stats_endpoint_answers_the_ops_user_and_refuses_anyone_else()
+    {
+        // TestServer requests come from no address: only the "ops" demo user passes the sample's CacheOps policy.
+        await _client.GetAsync("/products/3");
+        await _client.GetAsync("/products/3");
+        var anonymous = await _client.GetAsync("/_cache/stats");
+        using var asAlice = new HttpRequestMessage(HttpMethod.Get, "/_cache/stats") { Headers = { { "X-Demo-User", "alice" } } };
+        var alice = await _client.SendAsync(asAlice);
+        using var asOps = new HttpRequestMessage(HttpMethod.Get, "/_cache/stats") { Headers = { { "X-Demo-User", "ops" } } };
+        var ops = await _client.SendAsync(asOps);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, alice.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, ops.StatusCode);
+        using var stats = System.Text.Json.JsonDocument.Parse(await ops.Content.ReadAsStringAsync());
+        var product = stats.RootElement.GetProperty("endpoints").EnumerateArray().Single(e => e.GetProperty("endpoint").GetString() == "/products/{id:int}");
+        Assert.Equal(2, product.GetProperty("requests").GetInt64());
+        Assert.Equal(1, product.GetProperty("hits").GetInt64());
+    }
+
+    [Fact]
+    public async Task The_admin_api_invalidates_a_tag_for_the_ops_user()
+    {
+        await _client.GetAsync("/products?page=1");
+        var before = await _client.GetAsync("/products?page=1");
+        using var invalidate = new HttpRequestMessage(HttpMethod.Post, "/_cache/admin/invalidate/tag/catalog") { Headers = { { "X-Demo-User", "ops" } } };
+        var response = await _client.SendAsync(invalidate);
+        var after = await _client.GetAsync("/products?page=1");
+
+        Assert.StartsWith("TieredResponseCache; hit", CacheStatus(before), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("TieredResponseCache; fwd=", CacheStatus(after), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_dashboard_page_is_served_at_the_cache_path()
+    {
+        var page = await _client.GetAsync("/_cache/");
+        var script = await _client.GetAsync("/_cache/dashboard.js");
+
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+        Assert.Contains("dashboard.js", await page.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, script.StatusCode);
+    }
+
+    [Fact]
     public async Task A_hit_answers_a_matching_If_None_Match_with_304()
     {
         await _client.GetAsync("/products/2");
