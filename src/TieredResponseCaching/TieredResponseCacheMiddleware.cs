@@ -187,7 +187,7 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
         var role = runtime.Flights.Join(hash, key, isRefresh: false, out var flight);
         if (role == FlightRole.Leader)
         {
-            runtime.Metrics.Request(policy, CacheOutcome.Miss, TierNone);
+            // Counted by LeadAsync: as a miss when it runs the app, as collapsed when another node's entry answers.
             var outcome = FlightOutcome.Failed;
             try
             {
@@ -254,6 +254,7 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
             }
         }
 
+        runtime.Metrics.Request(policy, CacheOutcome.Miss, TierNone);
         try
         {
             return await new OriginExchange(runtime, context, policy, key, hash, stale, isRefresh: false).RunAsync(next);

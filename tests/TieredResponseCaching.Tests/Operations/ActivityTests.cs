@@ -1,5 +1,8 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using TieredResponseCaching.Tests.Flow;
 using TieredResponseCaching.Tests.Infrastructure;
 
@@ -83,7 +86,7 @@ public sealed class ActivityTests
     }
 
     [Fact]
-    public async Task A_node_waiting_on_another_nodes_lock_traces_the_wait()
+    public async Task A_node_waiting_on_another_nodes_lock_traces_the_wait_and_counts_the_request_once_as_collapsed()
     {
         await using var redis = await RedisServer.StartAsync();
         var clock = CacheHost.NewFakeClock();
@@ -101,6 +104,7 @@ public sealed class ActivityTests
         await using var nodeB = await CacheHost.StartAsync(Map, clock: clock, redis: redis.Configuration);
         using var spans = new SpanRecorder();
         var lockWait = spans.WhenStarted("tiered_cache.lock_wait");
+        using var requestsOnB = new MetricCollector<long>(nodeB.Services.GetRequiredService<IMeterFactory>(), "TieredResponseCaching", "tiered_cache.requests");
 
         var first = nodeA.Client.GetAsync("/items/1");
         await entered.Task.Guarded();
@@ -114,6 +118,8 @@ public sealed class ActivityTests
         var wait = Assert.Single(spans.Spans, s => s.OperationName == "tiered_cache.lock_wait");
         Assert.Equal(Route, wait.GetTagItem("tiered_cache.endpoint"));
         Assert.Equal("stored", wait.GetTagItem("tiered_cache.outcome"));
+        var counted = Assert.Single(requestsOnB.GetMeasurementSnapshot());
+        Assert.Equal(("collapsed", "l2"), ((string)counted.Tags["outcome"]!, (string)counted.Tags["tier"]!));
     }
 
     [Fact]

@@ -338,7 +338,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         var role = runtime.Flights.Join(found.Hash, found.Key, isRefresh: false, out var flight);
         if (role == FlightRole.Leader)
         {
-            runtime.Metrics.Request(policy, CacheOutcome.Miss, TierNone);
+            // Counted by LeadAsync: as a miss when it forwards, as collapsed when another node's entry answers.
             var outcome = FlightOutcome.Failed;
             try
             {
@@ -392,6 +392,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
             }
         }
 
+        runtime.Metrics.Request(policy, CacheOutcome.Miss, TierNone);
         try
         {
             return await RunExchangeAsync(context, policy, target, stale, revalidate, forward, fallbackUntil);
