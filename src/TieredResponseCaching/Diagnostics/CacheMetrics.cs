@@ -15,9 +15,6 @@ internal sealed class CacheMetrics
 {
     public const string MeterName = "TieredResponseCaching";
 
-    private static readonly string[] OutcomeTags = ["hit", "stale", "miss", "collapsed", "bypass"];
-    private static readonly string[] TierTags = ["none", "l1", "l2"];
-
     private readonly CacheClock _clock;
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _originDuration;
@@ -58,7 +55,7 @@ internal sealed class CacheMetrics
         policy.Stats.Record(outcome, tier, now);
         if (_requests.Enabled)
         {
-            _requests.Add(1, new TagList { { "endpoint", policy.EndpointName }, { "outcome", OutcomeTags[(int)outcome] }, { "tier", TierTags[(int)tier] } });
+            _requests.Add(1, policy.Stats.RequestTags(outcome, tier));
         }
     }
 
