@@ -90,9 +90,73 @@ internal static class RestKeyBuilder
             parameters = t_parameters = new QueryParameter[maximumQueryParameters];
         }
 
+        var text = query.AsSpan(query[0] == '?' ? 1 : 0);
+        var count = text.ContainsAnyExcept(PlainQueryChars)
+            ? SplitEscaped(text, decoded, parameters.AsSpan(0, maximumQueryParameters), policy)
+            : SplitPlain(text, decoded, parameters.AsSpan(0, maximumQueryParameters), policy);
+        if (count < 0)
+        {
+            return (KeyStatus)(-count);
+        }
+
+        var sorted = parameters.AsSpan(0, count);
+        Sort(sorted, decoded);
+        writer.WriteVarint((ulong)count);
+        foreach (var parameter in sorted)
+        {
+            writer.WriteBytes(decoded.AsSpan(parameter.NameStart, parameter.NameLength));
+            writer.WriteBytes(decoded.AsSpan(parameter.ValueStart, parameter.ValueLength));
+        }
+
+        return KeyStatus.Ok;
+    }
+
+    /// <summary>
+    /// Nearly every query: plain ASCII without '%' or '+', so every name and value decodes to itself. The whole query
+    /// is narrowed into <paramref name="decoded"/> at once and split there. Returns the parameters found, or a
+    /// negated <see cref="KeyStatus"/>.
+    /// </summary>
+    private static int SplitPlain(ReadOnlySpan<char> text, byte[] decoded, Span<QueryParameter> parameters, ResolvedPolicy policy)
+    {
+        Ascii.FromUtf16(text, decoded, out var length);
+        var count = 0;
+        var start = 0;
+        while (start < length)
+        {
+            var rest = decoded.AsSpan(start, length - start);
+            var end = rest.IndexOf((byte)'&');
+            var pair = end < 0 ? rest : rest[..end];
+            var pairStart = start;
+            start += end < 0 ? rest.Length : end + 1;
+            if (pair.IsEmpty)
+            {
+                continue;
+            }
+
+            var equals = pair.IndexOf((byte)'=');
+            var nameLength = equals < 0 ? pair.Length : equals;
+            if (!policy.VaryByAllQueryKeys && !IsVaried(pair[..nameLength], policy.VaryByQueryKeys))
+            {
+                continue;
+            }
+
+            if (count == parameters.Length)
+            {
+                return -(int)KeyStatus.TooManyQueryParameters;
+            }
+
+            var valueStart = equals < 0 ? pairStart + pair.Length : pairStart + equals + 1;
+            parameters[count++] = new QueryParameter(pairStart, nameLength, valueStart, pairStart + pair.Length - valueStart, count);
+        }
+
+        return count;
+    }
+
+    /// <summary>The general case: each name and value percent-decoded on its own. Returns as <see cref="SplitPlain"/>.</summary>
+    private static int SplitEscaped(ReadOnlySpan<char> text, byte[] decoded, Span<QueryParameter> parameters, ResolvedPolicy policy)
+    {
         var count = 0;
         var written = 0;
-        var text = query.AsSpan(query[0] == '?' ? 1 : 0);
         while (!text.IsEmpty)
         {
             var end = text.IndexOf('&');
@@ -110,7 +174,7 @@ internal static class RestKeyBuilder
             var nameLength = PercentDecode(name, decoded.AsSpan(written));
             if (nameLength < 0)
             {
-                return KeyStatus.InvalidQuery;
+                return -(int)KeyStatus.InvalidQuery;
             }
 
             if (!policy.VaryByAllQueryKeys && !IsVaried(decoded.AsSpan(written, nameLength), policy.VaryByQueryKeys))
@@ -121,28 +185,19 @@ internal static class RestKeyBuilder
             var valueLength = PercentDecode(value, decoded.AsSpan(written + nameLength));
             if (valueLength < 0)
             {
-                return KeyStatus.InvalidQuery;
+                return -(int)KeyStatus.InvalidQuery;
             }
 
-            if (count == maximumQueryParameters)
+            if (count == parameters.Length)
             {
-                return KeyStatus.TooManyQueryParameters;
+                return -(int)KeyStatus.TooManyQueryParameters;
             }
 
             parameters[count++] = new QueryParameter(written, nameLength, written + nameLength, valueLength, count);
             written += nameLength + valueLength;
         }
 
-        var sorted = parameters.AsSpan(0, count);
-        Sort(sorted, decoded);
-        writer.WriteVarint((ulong)count);
-        foreach (var parameter in sorted)
-        {
-            writer.WriteBytes(decoded.AsSpan(parameter.NameStart, parameter.NameLength));
-            writer.WriteBytes(decoded.AsSpan(parameter.ValueStart, parameter.ValueLength));
-        }
-
-        return KeyStatus.Ok;
+        return count;
     }
 
     internal static bool IsVaried(ReadOnlySpan<byte> name, byte[][] varied)
