@@ -24,7 +24,7 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
     public Task InvokeAsync(HttpContext context)
     {
         // Fast exit: an endpoint without a policy costs one table lookup.
-        var endpoint = context.GetEndpoint();
+        var endpoint = RequestFeatures.Endpoint(context);
         if (endpoint is null)
         {
             return next(context);
