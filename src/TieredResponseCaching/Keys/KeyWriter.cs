@@ -87,6 +87,13 @@ internal ref struct KeyWriter
             return;
         }
 
+        if (value.IsEmpty)
+        {
+            // An empty path base, usually: the prefix alone, as the path below would write it.
+            WriteByte(0);
+            return;
+        }
+
         // ASCII, nearly every key field: the UTF-8 length is known up front, so the chars are narrowed straight after
         // the prefix in one pass (which also finds out whether they are ASCII), and the prefix is written once they
         // were. Same bytes, and the same limit check, as the general path below.

@@ -91,7 +91,8 @@ internal static class RestKeyBuilder
         }
 
         var text = query.AsSpan(query[0] == '?' ? 1 : 0);
-        var count = text.ContainsAnyExcept(PlainQueryChars)
+        var plain = !text.ContainsAnyExcept(PlainQueryChars);
+        var count = !plain
             ? SplitEscaped(text, decoded, parameters.AsSpan(0, maximumQueryParameters), policy)
             : SplitPlain(text, decoded, parameters.AsSpan(0, maximumQueryParameters), policy);
         if (count < 0)
@@ -100,7 +101,7 @@ internal static class RestKeyBuilder
         }
 
         var sorted = parameters.AsSpan(0, count);
-        Sort(sorted, decoded);
+        Sort(sorted, decoded, asciiNames: plain);
         writer.WriteVarint((ulong)count);
         foreach (var parameter in sorted)
         {
@@ -311,7 +312,10 @@ internal static class RestKeyBuilder
 
     private static byte EscapedByte(ReadOnlySpan<char> source, int i) => (byte)((HexValue(source[i + 1]) << 4) | HexValue(source[i + 2]));
 
-    private static void Sort(Span<QueryParameter> parameters, byte[] decoded)
+    /// <param name="parameters">The parameters, in query order.</param>
+    /// <param name="decoded">The bytes they point into.</param>
+    /// <param name="asciiNames">Whether every name is known to be ASCII (a plain query), so the comparison need not check.</param>
+    private static void Sort(Span<QueryParameter> parameters, byte[] decoded, bool asciiNames)
     {
         if (parameters.Length > InsertionSortLimit)
         {
@@ -324,7 +328,7 @@ internal static class RestKeyBuilder
         {
             var current = parameters[i];
             var j = i - 1;
-            while (j >= 0 && Compare(parameters[j], current, decoded) > 0)
+            while (j >= 0 && Compare(parameters[j], current, decoded, asciiNames) > 0)
             {
                 parameters[j + 1] = parameters[j];
                 j--;
@@ -334,9 +338,9 @@ internal static class RestKeyBuilder
         }
     }
 
-    private static int Compare(in QueryParameter x, in QueryParameter y, byte[] decoded)
+    private static int Compare(in QueryParameter x, in QueryParameter y, byte[] decoded, bool asciiNames = false)
     {
-        var byName = CompareNames(decoded.AsSpan(x.NameStart, x.NameLength), decoded.AsSpan(y.NameStart, y.NameLength));
+        var byName = CompareNames(decoded.AsSpan(x.NameStart, x.NameLength), decoded.AsSpan(y.NameStart, y.NameLength), asciiNames);
         return byName != 0 ? byName : x.Order.CompareTo(y.Order);
     }
 
@@ -344,9 +348,9 @@ internal static class RestKeyBuilder
     /// Orders names as the app's query collection tells them apart (OrdinalIgnoreCase): names it merges into one,
     /// <c>a</c> and <c>A</c>, compare equal, so their values keep the order the app reads them in.
     /// </summary>
-    private static int CompareNames(ReadOnlySpan<byte> x, ReadOnlySpan<byte> y)
+    private static int CompareNames(ReadOnlySpan<byte> x, ReadOnlySpan<byte> y, bool ascii)
     {
-        if (!Ascii.IsValid(x) || !Ascii.IsValid(y))
+        if (!ascii && (!Ascii.IsValid(x) || !Ascii.IsValid(y)))
         {
             // Rare: decoded names are valid UTF-8, so the text the app sees compares as the app compares it.
             return string.Compare(Encoding.UTF8.GetString(x), Encoding.UTF8.GetString(y), StringComparison.OrdinalIgnoreCase);
