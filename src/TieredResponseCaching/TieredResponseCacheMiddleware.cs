@@ -24,7 +24,7 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
     public Task InvokeAsync(HttpContext context)
     {
         // Fast exit: an endpoint without a policy costs one table lookup.
-        var endpoint = context.GetEndpoint();
+        var endpoint = RequestFeatures.Endpoint(context);
         if (endpoint is null)
         {
             return next(context);
@@ -68,7 +68,7 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
 
         var hash = XxHash128.HashToUInt128(key);
         var now = runtime.Clock.UtcNow;
-        var entry = runtime.Store.GetLocal(hash, key);
+        var entry = runtime.Store.GetLocal(hash, key, now);
         if (entry is not null && TryServe(context, policy, entry, now, TierL1, replayBody: null) is { } served)
         {
             return served;
@@ -109,7 +109,7 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
         }
 
         var now = runtime.Clock.UtcNow;
-        var entry = runtime.Store.GetLocal(key.Hash, key.Key);
+        var entry = runtime.Store.GetLocal(key.Hash, key.Key, now);
         if (entry is not null && TryServe(context, policy, entry, now, TierL1, key.ReplayBody) is { } served)
         {
             await served;

@@ -32,7 +32,7 @@ internal static class CacheRules
         }
 
         // The feature, not context.User: reading User allocates an empty principal when no one set one.
-        var user = context.Features.Get<Microsoft.AspNetCore.Http.Features.Authentication.IHttpAuthenticationFeature>()?.User;
+        var user = RequestFeatures.User(context);
         var authenticated = user?.Identity?.IsAuthenticated == true;
         var hasCredentials = request.Headers.Authorization.Count > 0;
         if (!policy.VaryByUser)

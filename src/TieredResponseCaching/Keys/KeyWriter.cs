@@ -87,19 +87,29 @@ internal ref struct KeyWriter
             return;
         }
 
-        // ASCII, nearly every key field: the UTF-8 length is known up front, so the prefix goes first and the chars
-        // are narrowed in place. Same bytes, and the same limit check, as the general path below.
-        if (Ascii.IsValid(value))
+        if (value.IsEmpty)
         {
-            if (value.Length > _limit - start)
+            // An empty path base, usually: the prefix alone, as the path below would write it.
+            WriteByte(0);
+            return;
+        }
+
+        // ASCII, nearly every key field: the UTF-8 length is known up front, so the chars are narrowed straight after
+        // the prefix in one pass (which also finds out whether they are ASCII), and the prefix is written once they
+        // were. Same bytes, and the same limit check, as the general path below.
+        if (value.Length <= _limit - start)
+        {
+            var prefix = (ulong)value.Length * 2;
+            if (Ascii.FromUtf16(value, _buffer.AsSpan(_position + VarintLength(prefix), value.Length), out _) == OperationStatus.Done)
             {
-                Overflowed = true;
+                WriteVarint(prefix);
+                _position += value.Length;
                 return;
             }
-
-            WriteVarint((ulong)value.Length * 2);
-            Ascii.FromUtf16(value, _buffer.AsSpan(_position, value.Length), out _);
-            _position += value.Length;
+        }
+        else if (Ascii.IsValid(value))
+        {
+            Overflowed = true;
             return;
         }
 
@@ -129,18 +139,41 @@ internal ref struct KeyWriter
     /// <summary>Text lowered to ASCII lower case (scheme, host), written like <see cref="WriteText"/>.</summary>
     public void WriteLowerAsciiText(ReadOnlySpan<char> value)
     {
+        // Lowered straight after the prefix in one pass, which also finds out whether the text is ASCII.
+        var prefix = (ulong)value.Length * 2;
+        var at = _position + VarintLength(prefix);
+        if (!Overflowed && _limit - at >= value.Length)
+        {
+            if (Ascii.ToLower(value, _buffer.AsSpan(at, value.Length), out _) == OperationStatus.Done)
+            {
+                WriteVarint(prefix);
+                _position += value.Length;
+                return;
+            }
+
+            WriteText(value);
+            return;
+        }
+
         if (!Ascii.IsValid(value))
         {
             WriteText(value);
             return;
         }
 
-        WriteVarint((ulong)value.Length * 2);
-        if (Reserve(value.Length))
+        Overflowed = true;
+    }
+
+    private static int VarintLength(ulong value)
+    {
+        var length = 1;
+        while (value >= 0x80)
         {
-            Ascii.ToLower(value, _buffer.AsSpan(_position, value.Length), out _);
-            _position += value.Length;
+            value >>= 7;
+            length++;
         }
+
+        return length;
     }
 
     private void PlaceAfterPrefix(ulong prefix, int start, int length)

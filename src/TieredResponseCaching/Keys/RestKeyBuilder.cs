@@ -90,9 +90,74 @@ internal static class RestKeyBuilder
             parameters = t_parameters = new QueryParameter[maximumQueryParameters];
         }
 
+        var text = query.AsSpan(query[0] == '?' ? 1 : 0);
+        var plain = !text.ContainsAnyExcept(PlainQueryChars);
+        var count = !plain
+            ? SplitEscaped(text, decoded, parameters.AsSpan(0, maximumQueryParameters), policy)
+            : SplitPlain(text, decoded, parameters.AsSpan(0, maximumQueryParameters), policy);
+        if (count < 0)
+        {
+            return (KeyStatus)(-count);
+        }
+
+        var sorted = parameters.AsSpan(0, count);
+        Sort(sorted, decoded, asciiNames: plain);
+        writer.WriteVarint((ulong)count);
+        foreach (var parameter in sorted)
+        {
+            writer.WriteBytes(decoded.AsSpan(parameter.NameStart, parameter.NameLength));
+            writer.WriteBytes(decoded.AsSpan(parameter.ValueStart, parameter.ValueLength));
+        }
+
+        return KeyStatus.Ok;
+    }
+
+    /// <summary>
+    /// Nearly every query: plain ASCII without '%' or '+', so every name and value decodes to itself. The whole query
+    /// is narrowed into <paramref name="decoded"/> at once and split there. Returns the parameters found, or a
+    /// negated <see cref="KeyStatus"/>.
+    /// </summary>
+    private static int SplitPlain(ReadOnlySpan<char> text, byte[] decoded, Span<QueryParameter> parameters, ResolvedPolicy policy)
+    {
+        Ascii.FromUtf16(text, decoded, out var length);
+        var count = 0;
+        var start = 0;
+        while (start < length)
+        {
+            var rest = decoded.AsSpan(start, length - start);
+            var end = rest.IndexOf((byte)'&');
+            var pair = end < 0 ? rest : rest[..end];
+            var pairStart = start;
+            start += end < 0 ? rest.Length : end + 1;
+            if (pair.IsEmpty)
+            {
+                continue;
+            }
+
+            var equals = pair.IndexOf((byte)'=');
+            var nameLength = equals < 0 ? pair.Length : equals;
+            if (!policy.VaryByAllQueryKeys && !IsVaried(pair[..nameLength], policy.VaryByQueryKeys))
+            {
+                continue;
+            }
+
+            if (count == parameters.Length)
+            {
+                return -(int)KeyStatus.TooManyQueryParameters;
+            }
+
+            var valueStart = equals < 0 ? pairStart + pair.Length : pairStart + equals + 1;
+            parameters[count++] = new QueryParameter(pairStart, nameLength, valueStart, pairStart + pair.Length - valueStart, count);
+        }
+
+        return count;
+    }
+
+    /// <summary>The general case: each name and value percent-decoded on its own. Returns as <see cref="SplitPlain"/>.</summary>
+    private static int SplitEscaped(ReadOnlySpan<char> text, byte[] decoded, Span<QueryParameter> parameters, ResolvedPolicy policy)
+    {
         var count = 0;
         var written = 0;
-        var text = query.AsSpan(query[0] == '?' ? 1 : 0);
         while (!text.IsEmpty)
         {
             var end = text.IndexOf('&');
@@ -110,7 +175,7 @@ internal static class RestKeyBuilder
             var nameLength = PercentDecode(name, decoded.AsSpan(written));
             if (nameLength < 0)
             {
-                return KeyStatus.InvalidQuery;
+                return -(int)KeyStatus.InvalidQuery;
             }
 
             if (!policy.VaryByAllQueryKeys && !IsVaried(decoded.AsSpan(written, nameLength), policy.VaryByQueryKeys))
@@ -121,28 +186,19 @@ internal static class RestKeyBuilder
             var valueLength = PercentDecode(value, decoded.AsSpan(written + nameLength));
             if (valueLength < 0)
             {
-                return KeyStatus.InvalidQuery;
+                return -(int)KeyStatus.InvalidQuery;
             }
 
-            if (count == maximumQueryParameters)
+            if (count == parameters.Length)
             {
-                return KeyStatus.TooManyQueryParameters;
+                return -(int)KeyStatus.TooManyQueryParameters;
             }
 
             parameters[count++] = new QueryParameter(written, nameLength, written + nameLength, valueLength, count);
             written += nameLength + valueLength;
         }
 
-        var sorted = parameters.AsSpan(0, count);
-        Sort(sorted, decoded);
-        writer.WriteVarint((ulong)count);
-        foreach (var parameter in sorted)
-        {
-            writer.WriteBytes(decoded.AsSpan(parameter.NameStart, parameter.NameLength));
-            writer.WriteBytes(decoded.AsSpan(parameter.ValueStart, parameter.ValueLength));
-        }
-
-        return KeyStatus.Ok;
+        return count;
     }
 
     internal static bool IsVaried(ReadOnlySpan<byte> name, byte[][] varied)
@@ -256,7 +312,10 @@ internal static class RestKeyBuilder
 
     private static byte EscapedByte(ReadOnlySpan<char> source, int i) => (byte)((HexValue(source[i + 1]) << 4) | HexValue(source[i + 2]));
 
-    private static void Sort(Span<QueryParameter> parameters, byte[] decoded)
+    /// <param name="parameters">The parameters, in query order.</param>
+    /// <param name="decoded">The bytes they point into.</param>
+    /// <param name="asciiNames">Whether every name is known to be ASCII (a plain query), so the comparison need not check.</param>
+    private static void Sort(Span<QueryParameter> parameters, byte[] decoded, bool asciiNames)
     {
         if (parameters.Length > InsertionSortLimit)
         {
@@ -269,7 +328,7 @@ internal static class RestKeyBuilder
         {
             var current = parameters[i];
             var j = i - 1;
-            while (j >= 0 && Compare(parameters[j], current, decoded) > 0)
+            while (j >= 0 && Compare(parameters[j], current, decoded, asciiNames) > 0)
             {
                 parameters[j + 1] = parameters[j];
                 j--;
@@ -279,9 +338,9 @@ internal static class RestKeyBuilder
         }
     }
 
-    private static int Compare(in QueryParameter x, in QueryParameter y, byte[] decoded)
+    private static int Compare(in QueryParameter x, in QueryParameter y, byte[] decoded, bool asciiNames = false)
     {
-        var byName = CompareNames(decoded.AsSpan(x.NameStart, x.NameLength), decoded.AsSpan(y.NameStart, y.NameLength));
+        var byName = CompareNames(decoded.AsSpan(x.NameStart, x.NameLength), decoded.AsSpan(y.NameStart, y.NameLength), asciiNames);
         return byName != 0 ? byName : x.Order.CompareTo(y.Order);
     }
 
@@ -289,9 +348,9 @@ internal static class RestKeyBuilder
     /// Orders names as the app's query collection tells them apart (OrdinalIgnoreCase): names it merges into one,
     /// <c>a</c> and <c>A</c>, compare equal, so their values keep the order the app reads them in.
     /// </summary>
-    private static int CompareNames(ReadOnlySpan<byte> x, ReadOnlySpan<byte> y)
+    private static int CompareNames(ReadOnlySpan<byte> x, ReadOnlySpan<byte> y, bool ascii)
     {
-        if (!Ascii.IsValid(x) || !Ascii.IsValid(y))
+        if (!ascii && (!Ascii.IsValid(x) || !Ascii.IsValid(y)))
         {
             // Rare: decoded names are valid UTF-8, so the text the app sees compares as the app compares it.
             return string.Compare(Encoding.UTF8.GetString(x), Encoding.UTF8.GetString(y), StringComparison.OrdinalIgnoreCase);

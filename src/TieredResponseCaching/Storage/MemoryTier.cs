@@ -52,6 +52,24 @@ internal sealed class MemoryTier : IDisposable
         return _cache.TryGetValue(probe, out var value) ? (CachedResponse?)value : null;
     }
 
+    /// <summary>
+    /// <see cref="Get(UInt128)"/> with the clock reading the caller already has: MemoryCache reads its clock on every
+    /// lookup, and on a VM a reading costs as much as a fifth of the lookup. The reading is lent to
+    /// <see cref="Clock"/> for this call, on this thread only.
+    /// </summary>
+    public CachedResponse? Get(UInt128 hash, DateTimeOffset now)
+    {
+        Clock.Lend(now);
+        try
+        {
+            return Get(hash);
+        }
+        finally
+        {
+            Clock.Return();
+        }
+    }
+
     /// <summary>Stores <paramref name="entry"/>; its size counts toward <paramref name="stats"/> until it leaves L1.</summary>
     public void Set(CachedResponse entry, EndpointStats? stats = null)
     {
@@ -92,6 +110,14 @@ internal sealed class MemoryTier : IDisposable
 
     private sealed class Clock(TimeProvider time) : ISystemClock
     {
-        public DateTimeOffset UtcNow => time.GetUtcNow();
+        /// <summary>The UTC ticks of a reading lent by the caller of a lookup on this thread; 0 when none is.</summary>
+        [ThreadStatic]
+        private static long t_lentTicks;
+
+        public DateTimeOffset UtcNow => t_lentTicks is var ticks and not 0 ? new DateTimeOffset(ticks, TimeSpan.Zero) : time.GetUtcNow();
+
+        public static void Lend(DateTimeOffset now) => t_lentTicks = now.UtcTicks;
+
+        public static void Return() => t_lentTicks = 0;
     }
 }

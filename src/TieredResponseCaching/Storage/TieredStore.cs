@@ -17,9 +17,13 @@ internal sealed class TieredStore(MemoryTier memory, TagInvalidations tags, Redi
     public RedisTier? Remote { get; } = remote;
 
     /// <summary>The L1 entry for the key, or <c>null</c>. Allocates nothing.</summary>
-    public CachedResponse? GetLocal(UInt128 hash, ReadOnlySpan<byte> key)
+    public CachedResponse? GetLocal(UInt128 hash, ReadOnlySpan<byte> key) => Checked(l1Enabled ? Memory.Get(hash) : null, hash, key);
+
+    /// <summary><see cref="GetLocal(UInt128, ReadOnlySpan{byte})"/> at <paramref name="now"/>, a clock reading the caller already has.</summary>
+    public CachedResponse? GetLocal(UInt128 hash, ReadOnlySpan<byte> key, DateTimeOffset now) => Checked(l1Enabled ? Memory.Get(hash, now) : null, hash, key);
+
+    private CachedResponse? Checked(CachedResponse? entry, UInt128 hash, ReadOnlySpan<byte> key)
     {
-        var entry = l1Enabled ? Memory.Get(hash) : null;
         if (entry is null || !key.SequenceEqual(entry.Key))
         {
             return null;

@@ -1,5 +1,4 @@
 using System.IO.Hashing;
-using Microsoft.AspNetCore.Http.Features.Authentication;
 using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Policies;
@@ -41,7 +40,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         }
 
         var reason = policy.NoStore ? NotCachedReason.PolicyNoStore
-            : context.Features.Get<IHttpAuthenticationFeature>()?.User?.Identity?.IsAuthenticated == true ? NotCachedReason.AuthenticatedUser
+            : RequestFeatures.User(context)?.Identity?.IsAuthenticated == true ? NotCachedReason.AuthenticatedUser
             : NotCachedReason.None;
         if (reason != NotCachedReason.None)
         {
