@@ -158,20 +158,8 @@ internal static class RestKeyBuilder
     {
         var count = 0;
         var written = 0;
-        while (!text.IsEmpty)
+        while (NextParameter(ref text, out var name, out var value))
         {
-            var end = text.IndexOf('&');
-            var pair = end < 0 ? text : text[..end];
-            text = end < 0 ? default : text[(end + 1)..];
-            if (pair.IsEmpty)
-            {
-                continue;
-            }
-
-            var equals = pair.IndexOf('=');
-            var name = equals < 0 ? pair : pair[..equals];
-            var value = equals < 0 ? default : pair[(equals + 1)..];
-
             var nameLength = PercentDecode(name, decoded.AsSpan(written));
             if (nameLength < 0)
             {
@@ -199,6 +187,32 @@ internal static class RestKeyBuilder
         }
 
         return count;
+    }
+
+    /// <summary>
+    /// The next <c>name=value</c> pair of a query (without its '?'), still percent-encoded; empty pairs are skipped, a
+    /// pair without '=' has an empty value. False once the query is used up.
+    /// </summary>
+    internal static bool NextParameter(ref ReadOnlySpan<char> text, out ReadOnlySpan<char> name, out ReadOnlySpan<char> value)
+    {
+        while (!text.IsEmpty)
+        {
+            var end = text.IndexOf('&');
+            var pair = end < 0 ? text : text[..end];
+            text = end < 0 ? default : text[(end + 1)..];
+            if (pair.IsEmpty)
+            {
+                continue;
+            }
+
+            var equals = pair.IndexOf('=');
+            name = equals < 0 ? pair : pair[..equals];
+            value = equals < 0 ? default : pair[(equals + 1)..];
+            return true;
+        }
+
+        name = value = default;
+        return false;
     }
 
     internal static bool IsVaried(ReadOnlySpan<byte> name, byte[][] varied)

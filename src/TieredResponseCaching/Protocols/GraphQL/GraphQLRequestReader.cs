@@ -218,7 +218,7 @@ internal sealed class GraphQLRequestReader(GraphQLCacheOptions options, Document
         var decoded = DecodeBuffer(query.Length);
         var seen = Member.None;
         var text = query.AsSpan(query[0] == '?' ? 1 : 0);
-        while (NextParameter(ref text, out var rawName, out var rawValue))
+        while (RestKeyBuilder.NextParameter(ref text, out var rawName, out var rawValue))
         {
             var nameLength = RestKeyBuilder.PercentDecode(rawName, decoded);
             if (nameLength < 0)
@@ -265,7 +265,7 @@ internal sealed class GraphQLRequestReader(GraphQLCacheOptions options, Document
         {
             var decoded = DecodeBuffer(query.Length);
             var text = query.AsSpan(query[0] == '?' ? 1 : 0);
-            while (NextParameter(ref text, out var rawName, out var rawValue))
+            while (RestKeyBuilder.NextParameter(ref text, out var rawName, out var rawValue))
             {
                 var nameLength = RestKeyBuilder.PercentDecode(rawName, decoded);
                 if (nameLength < 0)
@@ -293,28 +293,6 @@ internal sealed class GraphQLRequestReader(GraphQLCacheOptions options, Document
 
         writer.WriteByte(0);
         return NotCachedReason.None;
-    }
-
-    private static bool NextParameter(ref ReadOnlySpan<char> text, out ReadOnlySpan<char> name, out ReadOnlySpan<char> value)
-    {
-        while (!text.IsEmpty)
-        {
-            var end = text.IndexOf('&');
-            var pair = end < 0 ? text : text[..end];
-            text = end < 0 ? default : text[(end + 1)..];
-            if (pair.IsEmpty)
-            {
-                continue;
-            }
-
-            var equals = pair.IndexOf('=');
-            name = equals < 0 ? pair : pair[..equals];
-            value = equals < 0 ? default : pair[(equals + 1)..];
-            return true;
-        }
-
-        name = value = default;
-        return false;
     }
 
     /// <summary>A per-thread buffer for percent-decoding: decoded bytes never outnumber three per char.</summary>
