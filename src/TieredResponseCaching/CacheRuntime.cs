@@ -158,6 +158,23 @@ internal sealed class CacheRuntime : IAsyncDisposable
     }
 
     /// <summary>
+    /// Awaits the leader's work and completes <paramref name="flight"/> with its outcome (failed when the work throws),
+    /// so the requests waiting on it never hang.
+    /// </summary>
+    public async Task LeadFlightAsync(Flight flight, Task<FlightOutcome> leading)
+    {
+        var outcome = FlightOutcome.Failed;
+        try
+        {
+            outcome = await leading;
+        }
+        finally
+        {
+            Flights.Complete(flight, outcome);
+        }
+    }
+
+    /// <summary>
     /// Waits for the leader of <paramref name="flight"/>, at most <see cref="TieredResponseCacheOptions.CollapsedRequestTimeout"/>
     /// (then: not stored, and the caller runs the app itself). <c>null</c> when the client went away meanwhile.
     /// </summary>

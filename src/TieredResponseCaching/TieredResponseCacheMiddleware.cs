@@ -188,16 +188,7 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
         if (role == FlightRole.Leader)
         {
             // Counted by LeadAsync: as a miss when it runs the app, as collapsed when another node's entry answers.
-            var outcome = FlightOutcome.Failed;
-            try
-            {
-                outcome = await LeadAsync(context, policy, key, hash, stale);
-            }
-            finally
-            {
-                runtime.Flights.Complete(flight, outcome);
-            }
-
+            await runtime.LeadFlightAsync(flight, LeadAsync(context, policy, key, hash, stale));
             return;
         }
 

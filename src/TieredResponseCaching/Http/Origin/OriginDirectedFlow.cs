@@ -338,16 +338,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         if (role == FlightRole.Leader)
         {
             // Counted by LeadAsync: as a miss when it forwards, as collapsed when another node's entry answers.
-            var outcome = FlightOutcome.Failed;
-            try
-            {
-                outcome = await LeadAsync(context, policy, target, found, stale, revalidate, forward, fallbackUntil);
-            }
-            finally
-            {
-                runtime.Flights.Complete(flight, outcome);
-            }
-
+            await runtime.LeadFlightAsync(flight, LeadAsync(context, policy, target, found, stale, revalidate, forward, fallbackUntil));
             return;
         }
 
