@@ -55,7 +55,7 @@ public class MissBenchmarks : IDisposable
         CaptureAndStore().GetAwaiter().GetResult();
         CaptureAndStore().GetAwaiter().GetResult();
         var cacheStatus = _response.Headers["Cache-Status"].ToString();
-        if (_runtime.Counters.Stores != 2 || _runtime.Counters.Hits != 0 || !cacheStatus.Contains("fwd=uri-miss", StringComparison.Ordinal)
+        if (_runtime.Counters.Stores != 2 || _runtime.Hits != 0 || !cacheStatus.Contains("fwd=uri-miss", StringComparison.Ordinal)
             || _response.BytesWritten != BodySize)
         {
             throw new InvalidOperationException($"Expected stored misses of {BodySize} bytes; got '{cacheStatus}', {_runtime.Counters.Stores} stores.");

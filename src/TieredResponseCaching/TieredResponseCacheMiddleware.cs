@@ -130,7 +130,6 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
         switch (entry.FreshnessAt(now))
         {
             case Freshness.Fresh:
-                CacheCounters.Increment(ref runtime.Counters.Hits);
                 runtime.Metrics.Request(policy, CacheOutcome.Hit, tier, now);
                 return Serve(context, entry, now);
             case Freshness.StaleWhileRevalidate:

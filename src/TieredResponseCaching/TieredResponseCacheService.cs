@@ -33,7 +33,7 @@ internal sealed class TieredResponseCacheService(CacheRuntime runtime, EdgePurge
         var memory = runtime.Store.Memory;
         return new CacheStatistics
         {
-            Hits = Volatile.Read(ref counters.Hits),
+            Hits = runtime.Hits,
             StaleHits = Volatile.Read(ref counters.StaleHits),
             Misses = Volatile.Read(ref counters.Misses),
             Collapsed = Volatile.Read(ref counters.Collapsed),

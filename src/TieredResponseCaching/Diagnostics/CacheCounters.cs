@@ -1,9 +1,11 @@
 namespace TieredResponseCaching.Diagnostics;
 
-/// <summary>Process-wide totals behind <see cref="ITieredResponseCache.GetStatistics"/>; plain interlocked longs.</summary>
+/// <summary>
+/// Process-wide totals behind <see cref="ITieredResponseCache.GetStatistics"/>; plain interlocked longs. Fresh hits are
+/// not among them: each endpoint's <see cref="EndpointStats"/> counts them already (<see cref="CacheRuntime.Hits"/>).
+/// </summary>
 internal sealed class CacheCounters
 {
-    public long Hits;
     public long StaleHits;
     public long Misses;
     public long Collapsed;

@@ -74,7 +74,6 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
             var now = runtime.Clock.UtcNow;
             if (entry is not null && entry.FreshnessAt(now) == Freshness.Fresh)
             {
-                CacheCounters.Increment(ref runtime.Counters.Hits);
                 runtime.Metrics.Request(policy, CacheOutcome.Hit, TierL1, now);
                 var values = runtime.StatusHeader.HitValues(entry, now);
                 return ResponseWriter.ServeAsync(context, entry, values.Age, values.CacheStatus);
@@ -134,7 +133,6 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
             return;
         }
 
-        CacheCounters.Increment(ref runtime.Counters.Hits);
         runtime.Metrics.Request(policy, CacheOutcome.Hit, found.Tier, now);
         if (use == Use.StaleWhileRevalidate)
         {
@@ -287,7 +285,6 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         switch (use)
         {
             case Use.Fresh:
-                CacheCounters.Increment(ref runtime.Counters.Hits);
                 runtime.Metrics.Request(policy, CacheOutcome.Hit, found.Tier, now);
                 return ResponseWriter.ServeAsync(context, entry, values.Age, values.CacheStatus);
             case Use.StaleWhileRevalidate:
