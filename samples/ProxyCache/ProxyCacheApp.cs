@@ -48,6 +48,9 @@ public static class ProxyCacheApp
         var staleIfError = int.TryParse(configuration["stale-if-error"], NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
             ? seconds
             : DefaultStaleIfErrorSeconds;
+        // Cookies that carry no identity; "*" for every cookie (docs/security.md). Default: none, so a request with a cookie
+        // is answered only from entries the origin marked public, s-maxage or must-revalidate, as one with Authorization.
+        var allowCookies = (configuration["allow-cookies"] ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var targeted = (configuration["targeted-cache-control"] ?? DefaultTargetedCacheControl)
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
@@ -92,6 +95,7 @@ public static class ProxyCacheApp
             .TrustClientDirectives(trustClientDirectives)
             .HeuristicFreshness(heuristic)
             .StaleIfError(TimeSpan.FromSeconds(staleIfError))
+            .AllowCookies(allowCookies)
             .TargetedCacheControl(targeted));
         return app;
     }

@@ -82,6 +82,13 @@ public sealed class CacheForAttribute : Attribute, ICachePolicyMetadata
         set => _options.VaryByUser = value;
     }
 
+    /// <summary>Cookies that carry no identity (see <see cref="CachePolicyOptions.AllowCookies"/>).</summary>
+    public string[] AllowCookies
+    {
+        get => [.. _options.AllowCookies ?? []];
+        set => _options.AllowCookies = value;
+    }
+
     /// <summary>Tags for invalidation.</summary>
     public string[] Tags
     {

@@ -68,6 +68,17 @@ public sealed class CachePolicyBuilder
         return this;
     }
 
+    /// <summary>
+    /// Cookies that carry no identity: a request holding only these may share entries. Any other cookie makes the
+    /// request go to the app untouched (see <see cref="CachePolicyOptions.AllowCookies"/>); <c>"*"</c> allows all.
+    /// </summary>
+    public CachePolicyBuilder AllowCookies(params string[] names)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        Options.AllowCookies = names;
+        return this;
+    }
+
     /// <summary>Tags for invalidation.</summary>
     public CachePolicyBuilder Tags(params string[] tags)
     {

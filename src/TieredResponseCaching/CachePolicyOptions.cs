@@ -41,6 +41,15 @@ public sealed class CachePolicyOptions
     /// </summary>
     public bool? VaryByUser { get; set; }
 
+    /// <summary>
+    /// Cookies that carry no identity, so a request holding only these may share entries with everyone (consent,
+    /// theme, culture...). A request with any other cookie is treated as carrying credentials: it goes to the app
+    /// untouched unless the policy varies by user and the user is authenticated (docs/security.md). <c>["*"]</c>
+    /// allows every cookie (the entry is still refused when the request turns out to be authenticated). Built-in
+    /// default: none.
+    /// </summary>
+    public IReadOnlyList<string>? AllowCookies { get; set; }
+
     /// <summary>Tags for invalidation with <see cref="ITieredResponseCache.InvalidateTagAsync"/>.</summary>
     public IReadOnlyList<string>? Tags { get; set; }
 
@@ -102,6 +111,7 @@ public sealed class CachePolicyOptions
         VaryByHeader = overrides.VaryByHeader ?? VaryByHeader;
         VaryByRouteValue = overrides.VaryByRouteValue ?? VaryByRouteValue;
         VaryByUser = overrides.VaryByUser ?? VaryByUser;
+        AllowCookies = overrides.AllowCookies ?? AllowCookies;
         Tags = overrides.Tags ?? Tags;
         Visibility = overrides.Visibility ?? Visibility;
         SharedMaxAge = overrides.SharedMaxAge ?? SharedMaxAge;

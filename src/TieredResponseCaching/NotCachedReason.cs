@@ -70,6 +70,11 @@ internal enum NotCachedReason
     NotReusable,
     StatusNotUnderstood,
     ValidatorMismatch,
+
+    // Identity (docs/security.md): a cookie the policy does not allow (request side); the request was authenticated,
+    // or its user changed, after the cache keyed it (response side).
+    Cookie,
+    IdentityAfterCache,
 }
 
 internal static class NotCachedReasons
@@ -129,6 +134,8 @@ internal static class NotCachedReasons
         "not-reusable",
         "must-understand",
         "validator-mismatch",
+        "cookie",
+        "identity-after-cache",
     ];
 
     public static int Count => Tokens.Length;

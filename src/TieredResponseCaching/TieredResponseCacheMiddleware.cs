@@ -13,13 +13,14 @@ namespace TieredResponseCaching;
 /// The request flow of DESIGN.md: policy, key, L1, L2, then single flight (node and cluster) and the app.
 /// Nothing else lives here.
 /// </summary>
-internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheRuntime runtime, BackgroundRefresher refresher)
+internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheRuntime runtime, BackgroundRefresher refresher, IServiceProvider services)
 {
     private const CacheTier TierL1 = CacheTier.L1;
     private const CacheTier TierL2 = CacheTier.L2;
     private const CacheTier TierNone = CacheTier.None;
 
     private readonly Http.Origin.OriginDirectedFlow _originDirected = new(runtime, refresher, next);
+    private readonly IdentityProbe _identity = new(services, runtime.Logger);
 
     public Task InvokeAsync(HttpContext context)
     {
@@ -42,8 +43,29 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
         }
 
         return policy is null ? next(context)
-            : policy.FromResponse ? _originDirected.HandleAsync(context, policy)
-            : HandleAsync(context, policy);
+            : _identity.MustAuthenticate(context) ? AuthenticateThenHandleAsync(context, policy)
+            : Dispatch(context, policy);
+    }
+
+    private Task Dispatch(HttpContext context, ResolvedPolicy policy) =>
+        policy.FromResponse ? _originDirected.HandleAsync(context, policy) : HandleAsync(context, policy);
+
+    /// <summary>The cache sits before the app's authentication: learn who the request is before keying it (docs/security.md).</summary>
+    private async Task AuthenticateThenHandleAsync(HttpContext context, ResolvedPolicy policy)
+    {
+        try
+        {
+            await _identity.AuthenticateAsync(context, policy.EndpointName);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        {
+            // Identity unknown: the request goes to the app untouched, where authentication runs as it would without the cache.
+            Log.InternalError(runtime.Logger, policy.EndpointName, e);
+            await next(context);
+            return;
+        }
+
+        await Dispatch(context, policy);
     }
 
     private Task HandleAsync(HttpContext context, ResolvedPolicy policy)

@@ -71,6 +71,9 @@ internal static partial class Log
     [LoggerMessage(22, LogLevel.Debug, "A {Method} to {Endpoint} succeeded: invalidated {Count} URI(s) (RFC 9111 §4.4).")]
     public static partial void InvalidatedByMethod(ILogger logger, string method, string endpoint, int count);
 
+    [LoggerMessage(23, LogLevel.Warning, "The cache runs before UseAuthentication() (seen on {Endpoint}): it authenticates each request with the default scheme '{Scheme}' itself before looking it up, so identities are never mixed. Place app.UseTieredResponseCache() after app.UseAuthentication() to authenticate once.")]
+    public static partial void AuthenticatedBeforeAuthentication(ILogger logger, string endpoint, string scheme);
+
     // 40 and up: operations (metrics, stats and admin endpoints).
     [LoggerMessage(40, LogLevel.Information, "Admin endpoint: {Caller} from {RemoteAddress} invalidated {Kind} '{Target}'.")]
     public static partial void AdminInvalidation(ILogger logger, string caller, string remoteAddress, string kind, string target);

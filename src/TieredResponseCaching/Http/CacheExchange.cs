@@ -15,14 +15,17 @@ namespace TieredResponseCaching.Http;
 /// refresh runs either kind.
 /// </summary>
 /// <remarks>
-/// The cache's own <c>OnStarting</c> callback is registered before the app runs, so it runs last and judges the
-/// final headers (a cookie added by another callback included). A response the app finished without starting is
-/// stored at once and withdrawn if the callback later refuses it.
+/// The cache's own <c>OnStarting</c> callback runs after those the app registered but before those of middleware placed
+/// in front of the cache (callbacks run in reverse order of registration), so it can only predict the verdict: it sets
+/// the response's caching headers and <c>Cache-Status</c>. The verdict itself is taken once the response has started
+/// (the exchange starts a response the app left unstarted), from the headers as they left and the identity the request
+/// ended with (<see cref="CacheRules.CheckFinal"/>, docs/design.md): nothing is stored before that.
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The capture stream holds pooled buffers only; RunAsync returns them in its finally block.")]
 internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context, ResolvedPolicy policy, bool isRefresh)
 {
     private ResponseCapture? _capture;
+    private RequestIdentity _identity;
 
     /// <summary>Why the response was not stored, once <see cref="RunAsync"/> is done.</summary>
     public NotCachedReason Refusal { get; protected set; }
@@ -46,9 +49,6 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
     /// <summary>The cache writes the response itself (a 304, a stored or stale entry): the app's is discarded.</summary>
     protected bool WritingOwnResponse { get; set; }
 
-    /// <summary>An entry stored before the response started, withdrawn if starting it reveals a reason to refuse.</summary>
-    protected CachedResponse? StoredBeforeStart { get; set; }
-
     /// <summary>The stale entry that may replace a failed response (stale-if-error), if any.</summary>
     protected abstract CachedResponse? Fallback { get; }
 
@@ -61,6 +61,7 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
         Context.Features.Set<IHttpResponseBodyFeature>(capture);
         response.OnStarting(static state => ((CacheExchange)state).OnStarting(), this);
         CacheCounters.Increment(ref Runtime.Counters.OriginRuns);
+        _identity = RequestIdentity.Of(Context, Policy);
         BeforeApp();
 
         var time = Runtime.Clock.TimeProvider;
@@ -136,20 +137,72 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
             : NotCachedReason.None;
     }
 
-    /// <summary>A streamed response is complete: store its entry, if it has one.</summary>
-    protected async Task<FlightOutcome> FinishStreamedAsync(CachedResponse? entry)
+    /// <summary>A streamed response is complete: store its entry, if it has one and the final verdict allows it.</summary>
+    protected async Task<FlightOutcome> FinishStreamedAsync(CachedResponse? entry) =>
+        entry is null ? new FlightOutcome(null, Context.Response.StatusCode >= 500) : await StoreIfFinalVerdictAllowsAsync(entry);
+
+    /// <summary>
+    /// Stores <paramref name="entry"/> once the response has started and the verdict on its final headers and identity
+    /// allows it (docs/design.md, "the verdict is taken from the final response"): one place for every mode and protocol.
+    /// </summary>
+    protected async Task<FlightOutcome> StoreIfFinalVerdictAllowsAsync(CachedResponse entry)
     {
-        if (entry is null)
+        if (!await EnsureStartedAsync())
         {
-            return new FlightOutcome(null, Context.Response.StatusCode >= 500);
+            return FlightOutcome.NotStored;
         }
 
-        if (!Started)
+        var refusal = Refusal;
+        if (refusal == NotCachedReason.None)
         {
-            StoredBeforeStart = entry;
+            refusal = CacheRules.CheckFinal(Context, Policy, _identity);
+        }
+
+        if (refusal == NotCachedReason.None)
+        {
+            refusal = FinalModeRefusal();
+        }
+
+        if (refusal != NotCachedReason.None)
+        {
+            Refuse(refusal);
+            return FlightOutcome.NotStored;
         }
 
         return await StoreAsync(entry) ? new FlightOutcome(entry, false) : FlightOutcome.NotStored;
+    }
+
+    /// <summary>What the mode itself says of the final headers (the status, the <c>Vary</c> the entry was built for).</summary>
+    protected abstract NotCachedReason FinalModeRefusal();
+
+    /// <summary>
+    /// Starts a response the app finished without starting, so that every <c>OnStarting</c> callback (those of
+    /// middleware in front of the cache included) has run before the verdict. False when the client went away.
+    /// </summary>
+    private async Task<bool> EnsureStartedAsync()
+    {
+        var response = Context.Response;
+        if (response.HasStarted)
+        {
+            return true;
+        }
+
+        // Nothing was written (a write starts the response): say so, as the server would on its own.
+        if (response.ContentLength is null && Policy.Protocol != CacheProtocol.Grpc && EntryFactory.CanHaveBody(response.StatusCode))
+        {
+            response.ContentLength = 0;
+        }
+
+        try
+        {
+            await response.StartAsync(Context.RequestAborted);
+            return true;
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException || Context.RequestAborted.IsCancellationRequested)
+        {
+            Refuse(NotCachedReason.ClientAborted);
+            return false;
+        }
     }
 
     /// <summary>Lets a held response go to the client, with its length now that the whole body is known.</summary>

@@ -32,18 +32,110 @@ internal static class CacheRules
         }
 
         // The feature, not context.User: reading User allocates an empty principal when no one set one.
-        var user = RequestFeatures.User(context);
-        var authenticated = user?.Identity?.IsAuthenticated == true;
-        var hasCredentials = request.Headers.Authorization.Count > 0;
+        var authenticated = RequestFeatures.User(context)?.Identity?.IsAuthenticated == true;
+        var credentials = Credentials(request, policy);
         if (!policy.VaryByUser)
         {
-            return authenticated ? NotCachedReason.AuthenticatedUser
-                : hasCredentials ? NotCachedReason.Authorization
-                : NotCachedReason.None;
+            return authenticated ? NotCachedReason.AuthenticatedUser : credentials;
         }
 
         // Per user: credentials that did not authenticate anyone cannot be keyed.
-        return hasCredentials && !authenticated ? NotCachedReason.Authorization : NotCachedReason.None;
+        return authenticated ? NotCachedReason.None : credentials;
+    }
+
+    /// <summary>
+    /// What in the request may identify someone (docs/security.md): an <c>Authorization</c> header, or a cookie the policy
+    /// does not list in <c>AllowCookies</c>. Such a request never shares an entry with another identity.
+    /// </summary>
+    public static NotCachedReason Credentials(HttpRequest request, ResolvedPolicy policy)
+    {
+        var headers = request.Headers;
+        return headers.Authorization.Count > 0 ? NotCachedReason.Authorization
+            : !policy.AllowsAnyCookie && HasCookieNotAllowed(headers.Cookie, policy.AllowedCookies) ? NotCachedReason.Cookie
+            : NotCachedReason.None;
+    }
+
+    /// <summary>Whether a <c>Cookie</c> field (RFC 6265 §5.4: <c>name=value</c> pairs separated by <c>;</c>) names a cookie not in <paramref name="allowed"/>.</summary>
+    internal static bool HasCookieNotAllowed(StringValues cookie, string[] allowed)
+    {
+        foreach (var value in cookie)
+        {
+            foreach (var range in value.AsSpan().Split(';'))
+            {
+                var pair = value.AsSpan(range).Trim();
+                var equals = pair.IndexOf('=');
+                var name = (equals < 0 ? pair : pair[..equals]).Trim();
+                if (name.IsEmpty && equals < 0)
+                {
+                    continue;
+                }
+
+                if (!IsListed(name, allowed))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+
+        static bool IsListed(ReadOnlySpan<char> name, string[] allowed)
+        {
+            foreach (var candidate in allowed)
+            {
+                if (name.SequenceEqual(candidate))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The final verdict, taken when the entry is built (docs/design.md, "the verdict is taken from the final response"):
+    /// the response has started, so every <c>OnStarting</c> callback has run, including those of middleware placed before
+    /// the cache, and the identity is the one the app ended with. The same for every mode and protocol: the identity,
+    /// <c>Set-Cookie</c> and <c>Vary: *</c>.
+    /// </summary>
+    /// <param name="context">The exchange's context, after the app ran and the response started.</param>
+    /// <param name="policy">The policy the entry would be stored under.</param>
+    /// <param name="before">The identity the request had when it was keyed.</param>
+    public static NotCachedReason CheckFinal(HttpContext context, ResolvedPolicy policy, RequestIdentity before)
+    {
+        var identity = RequestIdentity.Of(context, policy);
+        if (!identity.SameAs(before) || (!policy.VaryByUser && identity.Authenticated))
+        {
+            // Authenticated after the cache keyed the request (authentication placed after it, an endpoint's own scheme).
+            return NotCachedReason.IdentityAfterCache;
+        }
+
+        // What no mode ever stores, whatever else the headers say; Cache-Control is the mode's to read (the origin-directed
+        // mode honours must-understand and targeted fields), in CacheExchange.FinalModeRefusal.
+        var headers = context.Response.Headers;
+        if (headers.SetCookie.Count > 0)
+        {
+            return NotCachedReason.SetCookie;
+        }
+
+        return HasVaryStar(headers.Vary) ? NotCachedReason.VaryStar : NotCachedReason.None;
+    }
+
+    private static bool HasVaryStar(StringValues vary)
+    {
+        foreach (var value in vary)
+        {
+            foreach (var range in value.AsSpan().Split(','))
+            {
+                if (value.AsSpan(range).Trim() is "*")
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Whether a response may be stored, judged on its status and final headers.</summary>

@@ -14,8 +14,6 @@ namespace TieredResponseCaching.Http;
 internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, ResolvedPolicy policy, byte[] key, UInt128 hash, CachedResponse? stale, bool isRefresh)
     : CacheExchange(runtime, context, policy, isRefresh)
 {
-    private NotCachedReason _startRefusal;
-
     protected override CachedResponse? Fallback => stale;
 
     protected override HoldMode ChooseHoldMode(DateTimeOffset now) =>
@@ -61,15 +59,12 @@ internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, 
             await ReleaseHeldAsync();
         }
 
-        // Starting the response ran the callbacks: a refusal they caused still stops the store.
-        if (entry is null || _startRefusal != NotCachedReason.None)
-        {
-            Refuse(_startRefusal != NotCachedReason.None ? _startRefusal : Refusal);
-            return new FlightOutcome(null, false);
-        }
-
-        return await StoreAsync(entry) ? new FlightOutcome(entry, false) : FlightOutcome.NotStored;
+        return entry is null ? new FlightOutcome(null, false) : await StoreIfFinalVerdictAllowsAsync(entry);
     }
+
+    /// <summary>The status and headers as they left (of a 304 or a stale entry the cache wrote itself, the headers alone).</summary>
+    protected override NotCachedReason FinalModeRefusal() =>
+        WritingOwnResponse ? CacheRules.CheckResponseHeaders(Context.Response.Headers, Policy) : CacheRules.CheckResponse(Context.Response, Policy);
 
     /// <summary>
     /// A 304 carries no representation metadata beyond what the entry adds back (RFC 9110 §15.4.5); headers set by
@@ -91,7 +86,7 @@ internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, 
     {
         var response = Context.Response;
         var capture = Capture;
-        var reason = Started ? _startRefusal : CacheRules.CheckResponse(response, Policy);
+        var reason = Refusal != NotCachedReason.None ? Refusal : CacheRules.CheckResponse(response, Policy);
         if (reason == NotCachedReason.None)
         {
             reason = CaptureRefusal();
@@ -132,8 +127,7 @@ internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, 
         var headers = response.Headers;
         if (WritingOwnResponse)
         {
-            // A 304 or a stale entry: only a header another callback added (a cookie) can still forbid storing.
-            _startRefusal = CacheRules.CheckResponseHeaders(headers, Policy);
+            // A 304 or a stale entry: the final verdict judges what other callbacks add to it.
             return Task.CompletedTask;
         }
 
@@ -146,10 +140,8 @@ internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, 
                 : NotCachedReason.None;
         }
 
-        _startRefusal = refusal;
-        if (refusal != NotCachedReason.None && StoredBeforeStart is { } stored)
+        if (refusal != NotCachedReason.None)
         {
-            _ = Runtime.RetractAsync(stored);
             Refuse(refusal);
         }
 

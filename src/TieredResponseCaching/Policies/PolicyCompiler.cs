@@ -9,6 +9,9 @@ internal static class PolicyCompiler
 {
     public const string AllQueryKeys = "*";
 
+    /// <summary>The <c>AllowCookies</c> entry that allows every cookie.</summary>
+    public const string AllCookies = "*";
+
     private static readonly TimeSpan DefaultDuration = TimeSpan.FromSeconds(60);
 
     /// <summary>Merges the built-in defaults, the default policy, a named policy and endpoint overrides, in that order.</summary>
@@ -118,6 +121,15 @@ internal static class PolicyCompiler
             }
         }
 
+        var allowCookies = (settings.AllowCookies ?? []).Distinct(StringComparer.Ordinal).ToArray();
+        foreach (var cookie in allowCookies)
+        {
+            if (cookie != AllCookies && !HttpTokens.IsToken(cookie))
+            {
+                errors.Add($"AllowCookies holds '{cookie}', which is not a cookie name (RFC 6265 §4.1.1: a token); use \"*\" to allow every cookie.");
+            }
+        }
+
         var routeValues = (settings.VaryByRouteValue ?? []).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.Ordinal).ToArray();
         var tags = (settings.Tags ?? []).Distinct(StringComparer.Ordinal).ToArray();
         foreach (var tag in tags)
@@ -159,6 +171,8 @@ internal static class PolicyCompiler
             VaryByHeaders = headers,
             VaryByRouteValues = routeValues,
             VaryByUser = varyByUser,
+            AllowsAnyCookie = allowCookies.Contains(AllCookies),
+            AllowedCookies = [.. allowCookies.Where(c => c != AllCookies)],
             Tags = tags,
             IsPrivate = isPrivate,
             MaximumBodySize = maximumBodySize,

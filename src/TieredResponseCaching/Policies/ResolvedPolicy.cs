@@ -36,6 +36,12 @@ internal sealed class ResolvedPolicy
 
     public required bool VaryByUser { get; init; }
 
+    /// <summary>Names of the cookies that carry no identity (compared ordinally, as cookie names are).</summary>
+    public string[] AllowedCookies { get; init; } = [];
+
+    /// <summary>Every cookie is allowed (<c>AllowCookies("*")</c>).</summary>
+    public bool AllowsAnyCookie { get; init; }
+
     public required string[] Tags { get; init; }
 
     public required bool IsPrivate { get; init; }

@@ -160,16 +160,22 @@ public sealed class StorageRulesTests
         Assert.Equal(2, proxy.Upstream.Count("/cookie"));
     }
 
-    [Fact]
-    public async Task A_request_with_a_Cookie_is_answered_from_the_cache()
+    [Theory]
+    [InlineData("max-age=3600", false, false)]
+    [InlineData("max-age=3600, public", false, true)]
+    [InlineData("s-maxage=3600", false, true)]
+    [InlineData("max-age=3600", true, true)]
+    public async Task A_request_with_a_Cookie_is_answered_from_the_cache_only_from_a_shareable_entry_or_when_cookies_are_allowed(
+        string cacheControl, bool allowCookies, bool answered)
     {
-        await using var proxy = await ProxyHost.StartAsync();
-        proxy.Upstream.On("/c", r => new Reply { Body = $"v{r.Number}" }.With("Cache-Control", "max-age=3600"));
+        // A cookie the policy does not allow counts as a credential, as Authorization does in RFC 9111 §3.5 (docs/security.md).
+        await using var proxy = await ProxyHost.StartAsync(allowCookies ? ["--allow-cookies", "*"] : []);
+        proxy.Upstream.On("/c", r => new Reply { Body = $"v{r.Number}" }.With("Cache-Control", cacheControl));
 
         await proxy.GetAsync("/c");
-        var hit = await proxy.GetAsync("/c", ("Cookie", "a=b"));
-        Assert.Equal("v1", await hit.Body());
-        Assert.Equal(1, proxy.Upstream.Count("/c"));
+        var withCookie = await proxy.GetAsync("/c", ("Cookie", "a=b"));
+        Assert.Equal(answered ? "v1" : "v2", await withCookie.Body());
+        Assert.Equal(answered ? 1 : 2, proxy.Upstream.Count("/c"));
     }
 
     [Fact]

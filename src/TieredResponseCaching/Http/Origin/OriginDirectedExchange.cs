@@ -247,12 +247,25 @@ internal sealed class OriginDirectedExchange : CacheExchange
             await ReleaseHeldAsync();
         }
 
-        if (entry is null || Refusal != NotCachedReason.None)
+        return entry is null ? new FlightOutcome(null, false) : await StoreIfFinalVerdictAllowsAsync(entry);
+    }
+
+    /// <summary>
+    /// The origin's headers judged again as they left, after every callback ran: a refusal, or a <c>Vary</c> other than the
+    /// one the entry was keyed for, stops the store.
+    /// </summary>
+    protected override NotCachedReason FinalModeRefusal()
+    {
+        if (WritingOwnResponse || _decision is not { } judged)
         {
-            return new FlightOutcome(null, false);
+            return NotCachedReason.None;
         }
 
-        return await StoreAsync(entry) ? new FlightOutcome(entry, false) : FlightOutcome.NotStored;
+        var response = Context.Response;
+        var final = OriginRules.Evaluate(response.StatusCode, response.Headers, _target.Facts, Policy, _requestTime, _responseTime ?? _requestTime);
+        return final.Refusal != NotCachedReason.None ? final.Refusal
+            : !final.VaryNames.AsSpan().SequenceEqual(judged.VaryNames) ? NotCachedReason.VaryNotInKey
+            : NotCachedReason.None;
     }
 
     /// <summary>The storage decision on the response's final headers, made once (when it starts, or when it ends unstarted).</summary>
@@ -348,22 +361,11 @@ internal sealed class OriginDirectedExchange : CacheExchange
         }
 
         var headers = Context.Response.Headers;
-        var judged = _decision is not null;
         var refusal = Judge().Refusal;
-        if (refusal == NotCachedReason.None && judged && headers.SetCookie.Count > 0)
-        {
-            // A callback that ran after the decision added a cookie.
-            refusal = NotCachedReason.SetCookie;
-        }
-
         if (refusal != NotCachedReason.None)
         {
             Refuse(refusal);
             Capture.StopCapturing();
-            if (StoredBeforeStart is { } stored)
-            {
-                _ = Runtime.RetractAsync(stored);
-            }
         }
 
         if (IsRefresh)

@@ -60,7 +60,8 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         }
 
         // Fast path: a fresh L1 entry for a request whose directives and credentials change nothing. Allocates nothing.
-        var plain = request.Headers.Authorization.Count == 0 && (!policy.TrustClientDirectives || request.Headers.CacheControl.Count == 0);
+        var plain = CacheRules.Credentials(request, policy) == NotCachedReason.None
+            && (!policy.TrustClientDirectives || request.Headers.CacheControl.Count == 0);
         if (plain)
         {
             var entry = runtime.Store.GetLocal(XxHash128.HashToUInt128(key), key);
@@ -90,7 +91,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         {
             PrimaryKey = primaryKey,
             PrimaryHash = XxHash128.HashToUInt128(primaryKey),
-            HasAuthorization = request.Headers.Authorization.Count > 0,
+            HasCredentials = CacheRules.Credentials(request, policy) != NotCachedReason.None,
             Directives = policy.TrustClientDirectives ? directives : RequestDirectives.None,
             ClientStaleIfError = directives.StaleIfError,
         };
@@ -182,7 +183,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
             return;
         }
 
-        if (entry is not null && target.HasAuthorization && !OriginRules.AllowsAuthorization(entry))
+        if (entry is not null && target.HasCredentials && !OriginRules.AllowsAuthorization(entry))
         {
             // §3.5: the stored response may not answer a request with credentials; it stays for everyone else.
             entry = null;
@@ -238,7 +239,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         }
 
         forward = Forward.Stale;
-        if (target.HasAuthorization && !OriginRules.AllowsAuthorization(entry))
+        if (target.HasCredentials && !OriginRules.AllowsAuthorization(entry))
         {
             return Use.Miss;
         }
@@ -310,7 +311,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         {
             PrimaryKey = target.PrimaryKey,
             PrimaryHash = target.PrimaryHash,
-            HasAuthorization = false,
+            HasCredentials = false,
             Directives = RequestDirectives.None,
             ClientStaleIfError = null,
         };
@@ -418,7 +419,7 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
         var entry = found.Entry;
         var now = runtime.Clock.UtcNow;
         if (entry is null
-            || (target.HasAuthorization && !OriginRules.AllowsAuthorization(entry))
+            || (target.HasCredentials && !OriginRules.AllowsAuthorization(entry))
             || Decide(target, entry, now, out _) != Use.Fresh)
         {
             return false;

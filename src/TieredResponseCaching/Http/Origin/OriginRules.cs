@@ -6,7 +6,7 @@ using TieredResponseCaching.Storage;
 namespace TieredResponseCaching.Http.Origin;
 
 /// <summary>What the request contributes to the storage decision (RFC 9111 §3, §3.5, §5.2.1.5).</summary>
-internal readonly record struct OriginRequestFacts(bool HasAuthorization, bool NoStore);
+internal readonly record struct OriginRequestFacts(bool HasCredentials, bool NoStore);
 
 /// <summary>
 /// A response judged for a shared cache: whether it may be stored (RFC 9111 §3) and, if so, its freshness, age and
@@ -113,9 +113,10 @@ internal static class OriginRules
             return OriginDecision.Refused(NotCachedReason.RequestNoStore);
         }
 
-        // §3.5: a response to a request with credentials only with public, s-maxage or must-revalidate.
+        // §3.5: a response to a request with credentials only with public, s-maxage or must-revalidate. A cookie the
+        // policy does not allow counts as a credential here, as Authorization does (docs/security.md).
         var authorizationAllowed = directives.Public || directives.SharedMaxAge is not null || directives.MustRevalidate;
-        if (request.HasAuthorization && !authorizationAllowed)
+        if (request.HasCredentials && !authorizationAllowed)
         {
             return OriginDecision.Refused(NotCachedReason.Authorization);
         }

@@ -10,7 +10,7 @@ internal sealed class OriginTarget
 
     public required UInt128 PrimaryHash { get; init; }
 
-    public required bool HasAuthorization { get; init; }
+    public required bool HasCredentials { get; init; }
 
     /// <summary>The client's directives when the policy trusts them, else <see cref="RequestDirectives.None"/>.</summary>
     public required RequestDirectives Directives { get; init; }
@@ -18,5 +18,5 @@ internal sealed class OriginTarget
     /// <summary>The client's stale-if-error (RFC 5861 §4), read whether or not the policy trusts it: it can only shorten a fallback unless trusted.</summary>
     public required long? ClientStaleIfError { get; init; }
 
-    public OriginRequestFacts Facts => new(HasAuthorization, Directives.NoStore);
+    public OriginRequestFacts Facts => new(HasCredentials, Directives.NoStore);
 }
