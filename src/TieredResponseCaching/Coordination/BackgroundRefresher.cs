@@ -107,7 +107,7 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
             failure = exchange.Failure;
             if (outcome.Entry is not null && exchange.Refusal != NotCachedReason.None)
             {
-                // Withdrawn when the response started (a late Set-Cookie, say).
+                // Refused on the final verdict (a late Set-Cookie, say): nothing replaced the stale entry.
                 outcome = FlightOutcome.NotStored;
             }
         }

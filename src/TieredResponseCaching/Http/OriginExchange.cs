@@ -140,11 +140,6 @@ internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, 
                 : NotCachedReason.None;
         }
 
-        if (refusal != NotCachedReason.None)
-        {
-            Refuse(refusal);
-        }
-
         if (refusal == NotCachedReason.VaryNotInKey && !Policy.VaryMismatchLogged)
         {
             Policy.VaryMismatchLogged = true;
@@ -153,6 +148,7 @@ internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, 
 
         if (refusal != NotCachedReason.None)
         {
+            Refuse(refusal);
             Capture.StopCapturing();
         }
 
