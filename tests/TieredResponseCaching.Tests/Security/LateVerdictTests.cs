@@ -211,6 +211,29 @@ public class LateVerdictTests
         Assert.Equal("body 1", await host.Fetch("/r"));
     }
 
+    [Fact]
+    public async Task A_header_added_late_stops_a_held_GraphQL_store()
+    {
+        var (host, server) = await GraphQL.GraphQLServer.StartAsync(beforeCache: OuterAddsOnFirstRequest("Set-Cookie", "outer=first-client"));
+        await using var _ = host;
+        const string query = "{\"query\":\"{ echo }\"}";
+
+        var first = await PostJsonAsync(host, query);
+        var second = await PostJsonAsync(host, query);
+        var third = await PostJsonAsync(host, query);
+
+        Assert.Equal("outer=first-client", first.Header("Set-Cookie"));
+        Assert.Equal(Miss, second.CacheStatus());
+        Assert.Null(third.Header("Set-Cookie"));
+        Assert.Equal(2, server.Executions);
+    }
+
+    private static Task<HttpResponseMessage> PostJsonAsync(CacheHost host, string body)
+    {
+        var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
+        return host.Client.PostAsync(GraphQL.GraphQLServer.Path, content);
+    }
+
     private static Action<WebApplication> OuterAddsOnFirstRequest(string name, string value)
     {
         var outer = 0;
