@@ -280,6 +280,7 @@ public class PolicyTests
     [InlineData("public and per user", "Policy 'mine': A policy that varies by user cannot be Public")]
     [InlineData("invalid tag", "Policy 'tagged': Tag 'two words' is not valid")]
     [InlineData("collapsed timeout", "CollapsedRequestTimeout must be positive (was 00:00:00)")]
+    [InlineData("invalid cookie name", "Policy 'cookies': AllowCookies holds 'a b', which is not a cookie name")]
     public async Task Invalid_options_fail_the_start_with_a_message_naming_the_setting(string problem, string message)
     {
         Action<TieredResponseCacheOptions> configure = problem switch
@@ -289,6 +290,7 @@ public class PolicyTests
             "bad cache name" => o => o.CacheName = "Tiered Cache",
             "public and per user" => o => o.AddPolicy("mine", p => p.Public().VaryByUser()),
             "invalid tag" => o => o.AddPolicy("tagged", p => p.Tags("two words")),
+            "invalid cookie name" => o => o.AddPolicy("cookies", p => p.AllowCookies("consent", "a b")),
             _ => o => o.CollapsedRequestTimeout = TimeSpan.Zero,
         };
 
