@@ -17,11 +17,11 @@ namespace TieredResponseCaching.Invalidation;
 /// <para>The hit path pays nothing while no invalidation happens: every invalidation bumps <see cref="Epoch"/>, and an
 /// entry re-checks its tags only when the epoch moved since its last check. Records older than the longest
 /// entry lifetime seen (and at least an hour) can no longer kill anything and are pruned.</para>
-/// <para>The records are bounded (docs/tiers.md, "Invalidation records"): at most <c>maximumRecords</c> of them,
+/// <para>The records are bounded (docs/tiers.md, "Invalidation records are bounded"): at most <c>maximumRecords</c> of them,
 /// each at most <see cref="MaximumRecordLength"/> characters (a longer tag is recorded as its hash, see
 /// <see cref="RecordKey"/>). Past the cap the oldest records are dropped and the <see cref="Floor"/> rises to the
 /// newest of them: every entry created before the floor counts as invalidated, so dropping a record never lets an
-/// entry it should kill survive (docs/design.md, "Invalidation").</para>
+/// entry it should kill survive.</para>
 /// </remarks>
 internal sealed class TagInvalidations(CacheClock clock, int maximumRecords = 10_000, ILogger? logger = null)
 {
