@@ -5,6 +5,7 @@
 #
 #   benchmarks/unsafe-flood.sh [count=5000] [proxy project dir=samples/ProxyCache]
 #
+# /catalog is fetched with the same Host on both nodes (the host is part of the key).
 # Needs redis-server, redis-cli, curl, python3. Uses free loopback ports; kills what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,7 +61,7 @@ start_proxy() {
 PROXY1=$(start_proxy "$PROXY1_PORT"); PIDS+=("$PROXY1")
 wait_http "http://127.0.0.1:$PROXY1_PORT/warmup"
 for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$PROXY1_PORT/warmup"; done
-curl -s -o /dev/null -D - "http://127.0.0.1:$PROXY1_PORT/catalog" | grep -i '^cache-status' || true
+curl -s -o /dev/null -D - -H "Host: cache.test" "http://127.0.0.1:$PROXY1_PORT/catalog" | grep -i '^cache-status' || true
 sleep 1
 REDIS_BEFORE=$(redis_used); RSS_BEFORE=$(rss_kb "$PROXY1")
 
@@ -83,7 +84,7 @@ TAGS_BYTES=$(redis-cli -p "$REDIS_PORT" MEMORY USAGE proxy:tags)
 PROXY2=$(start_proxy "$PROXY2_PORT"); PIDS+=("$PROXY2")
 wait_http "http://127.0.0.1:$PROXY2_PORT/warmup"
 sleep 1
-SECOND=$(curl -s -o /dev/null -D - "http://127.0.0.1:$PROXY2_PORT/catalog" | tr -d '\r' | awk -F': ' 'tolower($1)=="cache-status" {print $2}')
+SECOND=$(curl -s -o /dev/null -D - -H "Host: cache.test" "http://127.0.0.1:$PROXY2_PORT/catalog" | tr -d '\r' | awk -F': ' 'tolower($1)=="cache-status" {print $2}')
 RSS2=$(rss_kb "$PROXY2")
 
 printf 'POSTs:                      %s in %.1f s\n' "$COUNT" "$(echo "$END - $START" | bc)"
