@@ -3,7 +3,10 @@
 # anonymous POSTs to unique ~2 KB URIs that have no entry. Prints Redis used_memory and the proxy's RSS before and
 # after, the size of the invalidation records, then starts a second proxy node and checks it serves an L2 hit.
 #
-#   benchmarks/unsafe-flood.sh [count=5000] [proxy project dir=samples/ProxyCache]
+#   benchmarks/unsafe-flood.sh [count=5000] [proxy project dir=samples/ProxyCache] [cached]
+#
+# With "cached", every URI is first fetched (so it has an entry) and then POSTed: the worst case for the records,
+# which must then stay within MaximumInvalidationRecords (Redis then also grows by the entries themselves).
 #
 # /catalog is fetched with the same Host on both nodes (the host is part of the key).
 # Needs redis-server, redis-cli, curl, python3. Uses free loopback ports; kills what it started.
@@ -11,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 COUNT=${1:-5000}
 PROJECT=${2:-samples/ProxyCache}
+MODE=${3:-}
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
@@ -73,6 +77,12 @@ for i in range(count):
     print(f'url = "http://127.0.0.1:{port}/items/{i}?pad={pad}"')
     print('output = "/dev/null"')
 PY
+if [ "$MODE" = cached ]; then
+  curl -s -K "$WORK/urls.cfg"
+  sleep 1
+  REDIS_CACHED=$(redis_used)
+  printf 'after the GETs (entries):   Redis %.1f MB\n' "$(echo "$REDIS_CACHED/1048576" | bc -l)"
+fi
 START=$(date +%s.%N)
 curl -s -X POST --data x -K "$WORK/urls.cfg"
 END=$(date +%s.%N)

@@ -16,9 +16,7 @@ namespace TieredResponseCaching.Invalidation;
 /// <para>Tag invalidations are also recorded in a sorted set (<c>{prefix}tags</c>, member = tag, score = Unix
 /// milliseconds), which a node reads when it starts, after every reconnect and every
 /// <see cref="RedisTierOptions.TagSyncInterval"/>: a node never relies on having read a tag's time once.
-/// Records older than the retention are trimmed, and the set never holds more than
-/// <see cref="TieredResponseCacheOptions.MaximumInvalidationRecords"/> (the oldest go, and the member
-/// <see cref="FloorMember"/> keeps their newest time); it is read in pages (docs/tiers.md).</para>
+/// Records older than the retention are trimmed; <see cref="RedisTagRecords"/> bounds the set and reads it in pages.</para>
 /// <para>A node whose connection failed may have missed messages: when it is restored the node drops its L1
 /// (entries are re-read from L2 and checked against the reloaded records) and replays the invalidations it
 /// could not send. Until the records are read it takes no entry from L2; what Redis did not answer is tried
@@ -34,58 +32,6 @@ internal sealed class RedisBackplane : IAsyncDisposable
 {
     private const int MaximumPendingInvalidations = 10_000;
 
-    /// <summary>Records read from Redis per call.</summary>
-    internal const int ReadPageSize = 500;
-
-    /// <summary>
-    /// The member of the records' sorted set whose score is the floor: every entry created before it counts as
-    /// invalidated. No tag starts with a space, so no tag can be mistaken for it.
-    /// </summary>
-    internal const string FloorMember = " floor";
-
-    // ARGV[1] is the cap and ARGV[2] now (ms) in both scripts. They first repair the key if it holds another type
-    // (the records it held are lost: the floor becomes now, so no entry they would have killed survives), then keep
-    // the set within the cap: the oldest records go and the floor rises to the newest of them (a set grown before
-    // there was a cap is trimmed by its first reader). `repaired` is the type found, else false (nil); `dropped` the
-    // number of records dropped.
-    private const string BoundScript = """
-        local repaired = false
-        local kind = redis.call('TYPE', KEYS[1]).ok
-        if kind ~= 'zset' and kind ~= 'none' then
-          redis.call('DEL', KEYS[1])
-          redis.call('ZADD', KEYS[1], ARGV[2], ' floor')
-          repaired = kind
-        end
-        local function bound()
-          local excess = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[1])
-          if excess <= 0 then
-            return 0
-          end
-          local newest = redis.call('ZRANGE', KEYS[1], excess, excess, 'WITHSCORES')
-          local floor = tonumber(newest[2])
-          local previous = redis.call('ZSCORE', KEYS[1], ' floor')
-          if previous and tonumber(previous) > floor then
-            floor = tonumber(previous)
-          end
-          redis.call('ZREMRANGEBYRANK', KEYS[1], 0, excess)
-          redis.call('ZADD', KEYS[1], floor, ' floor')
-          return excess + 1
-        end
-
-        """;
-
-    // ARGV: cap, now (ms), tag, time (ms). Adds the record. Answers { repaired, dropped }.
-    private const string WriteScript = BoundScript + """
-        redis.call('ZADD', KEYS[1], 'GT', ARGV[4], ARGV[3])
-        return { repaired, bound() }
-        """;
-
-    // ARGV: cap, now (ms), from (ms), members to skip at that score, page size. Answers { repaired, dropped, page }.
-    private const string ReadScript = BoundScript + """
-        local dropped = bound()
-        return { repaired, dropped, redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[3], '+inf', 'WITHSCORES', 'LIMIT', ARGV[4], ARGV[5]) }
-        """;
-
     private readonly RedisConnection _connection;
     private readonly RedisTierOptions _options;
     private readonly TagInvalidations _tags;
@@ -96,6 +42,7 @@ internal sealed class RedisBackplane : IAsyncDisposable
     private readonly byte[] _nodeId = Guid.NewGuid().ToByteArray();
     private readonly RedisChannel _channel;
     private readonly RedisKey _tagsKey;
+    private readonly RedisTagRecords _records;
     private readonly ConcurrentDictionary<UInt128, TaskCompletionSource> _waiters = new();
     private readonly ConcurrentQueue<(string Tag, long Ticks)> _pending = new();
     private int _replaying;
@@ -115,6 +62,7 @@ internal sealed class RedisBackplane : IAsyncDisposable
         _logger = logger;
         _channel = RedisChannel.Literal(connection.Prefix + "backplane");
         _tagsKey = connection.Prefix + "tags";
+        _records = new RedisTagRecords(connection, tags, logger);
     }
 
     /// <summary>Messages received from other nodes (tests and metrics).</summary>
@@ -175,56 +123,15 @@ internal sealed class RedisBackplane : IAsyncDisposable
     public Task WhenStoredAsync(UInt128 hash) =>
         _waiters.GetOrAdd(hash, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 
-    /// <summary>
-    /// Reloads the invalidation records from Redis in pages of <see cref="ReadPageSize"/> (each page one call under the
-    /// operation timeout, however large the set: docs/tiers.md) and trims the old ones; false when they could not be read.
-    /// </summary>
+    /// <summary>Reloads the invalidation records from Redis (in pages) and trims the old ones; false when they could not be read.</summary>
     public async Task<bool> SyncTagsAsync()
     {
         var horizon = _clock.UtcNow - Retention();
         var min = horizon.ToUnixTimeMilliseconds();
-        // Pages follow the scores (times): the next page starts at the last score read, skipping the members already
-        // read at that score, so records trimmed meanwhile shift nothing. The floor (the score of FloorMember) covers
-        // whatever the cap drops while we read; the page count is bounded by the cap.
-        var from = (double)min;
-        var skip = 0;
-        for (var pages = _tags.MaximumRecords / ReadPageSize + 2; pages > 0; pages--)
-        {
-            var (ok, result) = await _connection.RunAsync(
-                db => db.ScriptEvaluateAsync(ReadScript, [_tagsKey], [_tags.MaximumRecords, _clock.UtcNow.ToUnixTimeMilliseconds(), from, skip, ReadPageSize]), "tags-read");
-            if (!ok || result is null || result.Resp2Type != ResultType.Array || result.Length < 3)
-            {
-                return false;
-            }
-
-            ReportBounds(result[0], result[1]);
-            var page = result[2];
-            for (var i = 0; i + 1 < page.Length; i += 2)
-            {
-                var member = page[i].ToString();
-                var score = (double)page[i + 1];
-                var ticks = RemoteTicks(MillisecondsToTicks(score));
-                if (member == FloorMember)
-                {
-                    _tags.RaiseFloor(ticks);
-                }
-                else
-                {
-                    _tags.Record(member, ticks);
-                }
-
-                skip = score == from ? skip + 1 : 1;
-                from = score;
-            }
-
-            if (page.Length / 2 < ReadPageSize)
-            {
-                break;
-            }
-        }
+        var ok = await _records.ReadAsync(min, _clock.UtcNow.ToUnixTimeMilliseconds(), score => RemoteTicks(MillisecondsToTicks(score)));
 
         await _connection.RunAsync(db => db.SortedSetRemoveRangeByScoreAsync(_tagsKey, double.NegativeInfinity, min, Exclude.Stop), "tags-trim");
-        return true;
+        return ok;
     }
 
     public ValueTask DisposeAsync()
@@ -358,16 +265,9 @@ internal sealed class RedisBackplane : IAsyncDisposable
     private async Task<bool> TrySendInvalidationAsync(string tag, long atTicks)
     {
         var milliseconds = TicksToMilliseconds(atTicks);
-        var (ok, result) = await _connection.RunAsync(
-            db => db.ScriptEvaluateAsync(WriteScript, [_tagsKey], [_tags.MaximumRecords, _clock.UtcNow.ToUnixTimeMilliseconds(), tag, milliseconds]), "tags-write");
-        if (!ok)
+        if (!await _records.WriteAsync(tag, milliseconds, _clock.UtcNow.ToUnixTimeMilliseconds()))
         {
             return false;
-        }
-
-        if (result is { Resp2Type: ResultType.Array, Length: >= 2 })
-        {
-            ReportBounds(result[0], result[1]);
         }
 
         var tagBytes = Encoding.UTF8.GetBytes(tag);
@@ -442,20 +342,6 @@ internal sealed class RedisBackplane : IAsyncDisposable
         message[0] = (byte)type;
         _nodeId.CopyTo(message, 1);
         return message;
-    }
-
-    // What a script did to keep the set sound: the type it replaced (nil when none), the records it dropped.
-    private void ReportBounds(RedisResult repaired, RedisResult dropped)
-    {
-        if (!repaired.IsNull && repaired.ToString() is { Length: > 0 } type)
-        {
-            Log.InvalidationRecordsRepaired(_logger, _tagsKey.ToString(), type);
-        }
-
-        if (!dropped.IsNull && (long)dropped is var count and > 0)
-        {
-            Log.RedisInvalidationRecordsTrimmed(_logger, (int)count, _tags.MaximumRecords);
-        }
     }
 
     // Another node's clock may run ahead of ours: its invalidation also covers what was created just after it.
