@@ -44,7 +44,7 @@ internal sealed class CacheRuntime : IAsyncDisposable
         StatusHeader = new CacheStatusHeader(Options.CacheName);
         OriginStatus = new Http.Origin.OriginCacheStatus(Options.CacheName);
         var memory = new MemoryTier(Options.SizeLimit, Clock, OnEvicted);
-        var tags = new TagInvalidations(Clock);
+        var tags = new TagInvalidations(Clock, Options.MaximumInvalidationRecords, Logger);
         Metrics = new CacheMetrics(meterFactory, Clock, memory, policies, () => Redis?.Breaker);
         RedisTier? remote = null;
         if (Options.Redis.Enabled)
@@ -140,6 +140,8 @@ internal sealed class CacheRuntime : IAsyncDisposable
     /// </summary>
     public async ValueTask InvalidateTagAsync(string tag)
     {
+        // A long tag (a URI) is recorded, stored in Redis and sent as its hash: records stay small (docs/tiers.md).
+        tag = TagInvalidations.RecordKey(tag);
         var at = Clock.NextStamp().UtcTicks;
         Store.Tags.Record(tag, Backplane is null ? at : at + Options.Redis.ClockSkewAllowance.Ticks);
         CacheCounters.Increment(ref Counters.Invalidations);

@@ -33,6 +33,14 @@ public sealed class TieredResponseCacheOptions
     /// </summary>
     public int MaximumKeySize { get; set; } = 8 * 1024;
 
+    /// <summary>
+    /// The most tag invalidation records kept, in memory on each node and in Redis. Past it the oldest records are
+    /// dropped and every entry created before them counts as invalidated (correct, at the cost of hit rate); records
+    /// older than the longest entry lifetime are dropped anyway. Long tags are recorded as a hash, so each record is
+    /// small. Default 10,000 (about 2 MB in Redis at most).
+    /// </summary>
+    public int MaximumInvalidationRecords { get; set; } = 10_000;
+
     /// <summary>The most query parameters a cacheable request may have; more go to the app uncached. Default 128.</summary>
     public int MaximumQueryParameters { get; set; } = 128;
 

@@ -30,6 +30,11 @@ internal sealed class TieredResponseCacheOptionsValidator : IValidateOptions<Tie
             errors.Add($"MaximumKeySize must be between 256 and {KeyWriter.MaximumLimit} bytes (was {options.MaximumKeySize}).");
         }
 
+        if (options.MaximumInvalidationRecords < 100)
+        {
+            errors.Add($"MaximumInvalidationRecords must be at least 100 (was {options.MaximumInvalidationRecords}).");
+        }
+
         if (options.Grpc.MaximumMessageSize is < 0 or > KeyWriter.MaximumLimit)
         {
             errors.Add($"Grpc.MaximumMessageSize must be between 0 and {KeyWriter.MaximumLimit} bytes (was {options.Grpc.MaximumMessageSize}); the message is part of the key.");

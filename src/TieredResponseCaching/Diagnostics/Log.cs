@@ -109,4 +109,17 @@ internal static partial class Log
 
     [LoggerMessage(83, LogLevel.Warning, "Invalidation source {Source} reported {Change}, which could not be applied; the source goes on.")]
     public static partial void InvalidationFromSourceFailed(ILogger logger, string source, string change, Exception exception);
+
+    // 100-109: bounds of the invalidation records (unsafe methods, the in-memory records, the Redis sorted set).
+    [LoggerMessage(100, LogLevel.Debug, "A {Method} to {Endpoint} succeeded, but no node has or is making an entry for its target URI: nothing to invalidate (RFC 9111 §4.4).")]
+    public static partial void NothingToInvalidate(ILogger logger, string method, string endpoint);
+
+    [LoggerMessage(101, LogLevel.Warning, "{Dropped} tag invalidation record(s) were dropped to stay within {Maximum} (MaximumInvalidationRecords): entries created before {Floor:O} are treated as invalidated.")]
+    public static partial void InvalidationRecordsTrimmed(ILogger logger, int dropped, int maximum, DateTimeOffset floor);
+
+    [LoggerMessage(102, LogLevel.Error, "Redis key {Key} held a {Type} instead of the sorted set of tag invalidation records: it was replaced, and entries created before now are treated as invalidated (their records were lost).")]
+    public static partial void InvalidationRecordsRepaired(ILogger logger, string key, string type);
+
+    [LoggerMessage(103, LogLevel.Debug, "The Redis set of tag invalidation records reached {Maximum} (MaximumInvalidationRecords): {Dropped} oldest record(s) dropped, entries created before them are treated as invalidated.")]
+    public static partial void RedisInvalidationRecordsTrimmed(ILogger logger, int dropped, int maximum);
 }

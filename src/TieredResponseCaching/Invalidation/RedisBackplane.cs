@@ -16,7 +16,7 @@ namespace TieredResponseCaching.Invalidation;
 /// <para>Tag invalidations are also recorded in a sorted set (<c>{prefix}tags</c>, member = tag, score = Unix
 /// milliseconds), which a node reads when it starts, after every reconnect and every
 /// <see cref="RedisTierOptions.TagSyncInterval"/>: a node never relies on having read a tag's time once.
-/// Records older than the retention are trimmed, so the set does not grow without bound.</para>
+/// Records older than the retention are trimmed; <see cref="RedisTagRecords"/> bounds the set and reads it in pages.</para>
 /// <para>A node whose connection failed may have missed messages: when it is restored the node drops its L1
 /// (entries are re-read from L2 and checked against the reloaded records) and replays the invalidations it
 /// could not send. Until the records are read it takes no entry from L2; what Redis did not answer is tried
@@ -42,6 +42,7 @@ internal sealed class RedisBackplane : IAsyncDisposable
     private readonly byte[] _nodeId = Guid.NewGuid().ToByteArray();
     private readonly RedisChannel _channel;
     private readonly RedisKey _tagsKey;
+    private readonly RedisTagRecords _records;
     private readonly ConcurrentDictionary<UInt128, TaskCompletionSource> _waiters = new();
     private readonly ConcurrentQueue<(string Tag, long Ticks)> _pending = new();
     private int _replaying;
@@ -61,6 +62,7 @@ internal sealed class RedisBackplane : IAsyncDisposable
         _logger = logger;
         _channel = RedisChannel.Literal(connection.Prefix + "backplane");
         _tagsKey = connection.Prefix + "tags";
+        _records = new RedisTagRecords(connection, tags, logger);
     }
 
     /// <summary>Messages received from other nodes (tests and metrics).</summary>
@@ -121,19 +123,12 @@ internal sealed class RedisBackplane : IAsyncDisposable
     public Task WhenStoredAsync(UInt128 hash) =>
         _waiters.GetOrAdd(hash, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 
-    /// <summary>Reloads the invalidation records from Redis and trims the old ones; false when they could not be read.</summary>
+    /// <summary>Reloads the invalidation records from Redis (in pages) and trims the old ones; false when they could not be read.</summary>
     public async Task<bool> SyncTagsAsync()
     {
         var horizon = _clock.UtcNow - Retention();
         var min = horizon.ToUnixTimeMilliseconds();
-        var (ok, records) = await _connection.RunAsync(db => db.SortedSetRangeByScoreWithScoresAsync(_tagsKey, min, double.PositiveInfinity), "tags-read");
-        if (ok && records is not null)
-        {
-            foreach (var record in records)
-            {
-                _tags.Record(record.Element.ToString(), RemoteTicks(MillisecondsToTicks(record.Score)));
-            }
-        }
+        var ok = await _records.ReadAsync(min, _clock.UtcNow.ToUnixTimeMilliseconds(), score => RemoteTicks(MillisecondsToTicks(score)));
 
         await _connection.RunAsync(db => db.SortedSetRemoveRangeByScoreAsync(_tagsKey, double.NegativeInfinity, min, Exclude.Stop), "tags-trim");
         return ok;
@@ -270,8 +265,7 @@ internal sealed class RedisBackplane : IAsyncDisposable
     private async Task<bool> TrySendInvalidationAsync(string tag, long atTicks)
     {
         var milliseconds = TicksToMilliseconds(atTicks);
-        var (ok, _) = await _connection.RunAsync(db => db.SortedSetAddAsync(_tagsKey, tag, milliseconds, SortedSetWhen.GreaterThan), "tags-write");
-        if (!ok)
+        if (!await _records.WriteAsync(tag, milliseconds, _clock.UtcNow.ToUnixTimeMilliseconds()))
         {
             return false;
         }

@@ -55,6 +55,17 @@ internal sealed class RedisTier(RedisConnection connection, long compressionThre
         return ok;
     }
 
+    /// <summary>
+    /// Whether an entry exists under the hash, or a node holds its lock (it is producing one); also <c>true</c> when
+    /// Redis cannot tell. One call: the entry and its lock share a slot.
+    /// </summary>
+    public async Task<bool> MayHoldAsync(UInt128 hash)
+    {
+        RedisKey[] keys = [EntryKey(hash), LockKey(hash)];
+        var (ok, count) = await Connection.RunAsync(db => db.KeyExistsAsync(keys), "exists");
+        return !ok || count > 0;
+    }
+
     public async Task DeleteAsync(UInt128 hash)
     {
         var key = EntryKey(hash);

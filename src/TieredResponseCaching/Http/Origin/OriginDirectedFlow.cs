@@ -520,7 +520,13 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
             }
 
             var request = context.Request;
-            var tags = new HashSet<string>(StringComparer.Ordinal) { OriginKeys.UriTag(request) };
+            var tags = new HashSet<string>(StringComparer.Ordinal);
+            if (await MayHaveEntryAsync(request))
+            {
+                tags.Add(OriginKeys.UriTag(request));
+            }
+
+            // The origin names these (a client cannot choose them), at most two per response: always invalidated.
             foreach (var header in NamedTargets)
             {
                 if (response.Headers[header] is { Count: 1 } value && OriginKeys.SameOriginTag(request, value.ToString()) is { } tag)
@@ -529,12 +535,43 @@ internal sealed class OriginDirectedFlow(CacheRuntime runtime, BackgroundRefresh
                 }
             }
 
+            if (tags.Count == 0)
+            {
+                Log.NothingToInvalidate(runtime.Logger, request.Method, policy.EndpointName);
+                return;
+            }
+
             foreach (var tag in tags)
             {
                 await runtime.InvalidateTagAsync(tag);
             }
 
             Log.InvalidatedByMethod(runtime.Logger, request.Method, policy.EndpointName, tags.Count);
+        }
+
+        /// <summary>
+        /// Whether some node has, or may be making, an entry for the target URI: only then is its invalidation recorded
+        /// (docs/modes.md, "Unsafe methods"). Every entry for a URI is reachable only through its primary key (the
+        /// response, or the vary record naming its variants), and a response is stored while its producer holds the
+        /// flight on its node and the cluster lock: so the URI may have an entry if this node holds the primary key or a
+        /// flight for it, or Redis holds the entry or its lock, or Redis cannot tell. Otherwise recording it would only
+        /// let anonymous requests to made-up URIs grow every node's records.
+        /// </summary>
+        private async Task<bool> MayHaveEntryAsync(HttpRequest request)
+        {
+            // A URI whose key would be too large is never stored (its GET bypasses the cache).
+            if (!OriginKeys.TryBuildPrimary(request, runtime.Options.MaximumKeySize, out var key))
+            {
+                return false;
+            }
+
+            var hash = XxHash128.HashToUInt128(key);
+            if (runtime.Store.Memory.Get(hash) is not null || runtime.Flights.IsInFlight(hash))
+            {
+                return true;
+            }
+
+            return runtime.Store.Remote is { } remote && await remote.MayHoldAsync(hash);
         }
     }
 }
