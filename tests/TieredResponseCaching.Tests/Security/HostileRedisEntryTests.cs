@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Text;
-using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Primitives;
 using StackExchange.Redis;
@@ -310,8 +309,10 @@ public sealed class HostileRedisEntryTests : IAsyncLifetime
             _redis = redis;
             _calls = calls;
             Logs = logs;
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+            var address = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+            // One host for every node: the host (and port) is part of the key.
             Client = new HttpClient { BaseAddress = new Uri(address) };
+            Client.DefaultRequestHeaders.Host = "cache.test";
         }
 
         public HttpClient Client { get; }
@@ -364,10 +365,11 @@ public sealed class HostileRedisEntryTests : IAsyncLifetime
                 async () => (key = (await EntryKeysAsync(db)).SingleOrDefault()) is not null,
                 TimeSpan.FromSeconds(10),
                 "the entry is in Redis");
-            var hash = UInt128.Parse(key![(key.IndexOf('{', StringComparison.Ordinal) + 1)..key.IndexOf('}', StringComparison.Ordinal)], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            var found = key!;
+            var hash = UInt128.Parse(found[(found.IndexOf('{', StringComparison.Ordinal) + 1)..found.IndexOf('}', StringComparison.Ordinal)], NumberStyles.HexNumber, CultureInfo.InvariantCulture);
             var entry = Runtime.Store.Memory.Get(hash);
             Assert.NotNull(entry);
-            return (key, entry);
+            return (found, entry);
         }
 
         public void ClearL1() => Runtime.Store.Memory.Clear();
