@@ -35,9 +35,9 @@ public class EntrySerializerBenchmarks : IDisposable
         new(100 * 1024, Compressed: true),
         new(1024 * 1024, Compressed: false),
         new(1024 * 1024, Compressed: true),
-        new(1024, Compressed: false, Signed: true),
-        new(100 * 1024, Compressed: false, Signed: true),
-        new(1024 * 1024, Compressed: true, Signed: true),
+        new(1024, Compressed: false, Authenticated: true),
+        new(100 * 1024, Compressed: false, Authenticated: true),
+        new(1024 * 1024, Compressed: true, Authenticated: true),
     ];
 
     [ParamsSource(nameof(Cases))]
@@ -76,7 +76,7 @@ public class EntrySerializerBenchmarks : IDisposable
             throw new InvalidOperationException("A compressed case must be above the compression threshold.");
         }
 
-        _authenticator = Case.Signed ? new EntryAuthenticator(new byte[32], []) : null;
+        _authenticator = Case.Authenticated ? new EntryAuthenticator(new byte[32], []) : null;
         using (var buffer = new PooledBufferWriter())
         {
             EntrySerializer.Write(_entry, buffer, _threshold, _authenticator);
@@ -113,9 +113,9 @@ public class EntrySerializerBenchmarks : IDisposable
     }
 
     /// <summary>A body size, whether the body takes the compressed path, and whether the entry is signed (<c>EntrySigningKey</c>).</summary>
-    public readonly record struct EntryCase(int BodySize, bool Compressed, bool Signed = false)
+    public readonly record struct EntryCase(int BodySize, bool Compressed, bool Authenticated = false)
     {
         public override string ToString() =>
-            $"{(BodySize >= 1024 * 1024 ? $"{BodySize / (1024 * 1024)} MB" : $"{BodySize / 1024} KB")} {(Compressed ? "brotli" : "plain")}{(Signed ? " signed" : "")}";
+            $"{(BodySize >= 1024 * 1024 ? $"{BodySize / (1024 * 1024)} MB" : $"{BodySize / 1024} KB")} {(Compressed ? "brotli" : "plain")}{(Authenticated ? " signed" : "")}";
     }
 }
