@@ -16,7 +16,8 @@ namespace TieredResponseCaching.Benchmarks;
 /// The entry is the one a real miss produced through the pipeline (headers as the cache keeps them, strong ETag,
 /// <c>Content-Length</c>, the key). Bodies are catalog-like JSON, which Brotli compresses well; <c>plain</c> cases
 /// store the body as it is, <c>brotli</c> cases run the compressed path (the body is at least
-/// <c>CompressionThreshold</c>, 32 KiB by default).
+/// <c>CompressionThreshold</c>, 32 KiB by default); <c>signed</c> cases end with an HMAC-SHA256 instead of the
+/// XxHash64 checksum. Reading applies the checks of <c>EntryRules</c> in every case.
 /// </remarks>
 [MemoryDiagnoser]
 public class EntrySerializerBenchmarks : IDisposable
@@ -25,6 +26,7 @@ public class EntrySerializerBenchmarks : IDisposable
     private CachedResponse _entry = null!;
     private byte[] _serialized = null!;
     private long _threshold;
+    private EntryAuthenticator? _authenticator;
 
     public static IEnumerable<EntryCase> Cases() =>
     [
@@ -33,6 +35,9 @@ public class EntrySerializerBenchmarks : IDisposable
         new(100 * 1024, Compressed: true),
         new(1024 * 1024, Compressed: false),
         new(1024 * 1024, Compressed: true),
+        new(1024, Compressed: false, Authenticated: true),
+        new(100 * 1024, Compressed: false, Authenticated: true),
+        new(1024 * 1024, Compressed: true, Authenticated: true),
     ];
 
     [ParamsSource(nameof(Cases))]
@@ -71,13 +76,14 @@ public class EntrySerializerBenchmarks : IDisposable
             throw new InvalidOperationException("A compressed case must be above the compression threshold.");
         }
 
+        _authenticator = Case.Authenticated ? new EntryAuthenticator(new byte[32], []) : null;
         using (var buffer = new PooledBufferWriter())
         {
-            EntrySerializer.Write(_entry, buffer, _threshold);
+            EntrySerializer.Write(_entry, buffer, _threshold, _authenticator);
             _serialized = buffer.WrittenSpan.ToArray();
         }
 
-        var read = EntrySerializer.TryRead(_serialized, _entry.Hash) ?? throw new InvalidOperationException("The entry did not read back.");
+        var read = EntrySerializer.TryRead(_serialized, _entry.Hash, long.MaxValue, _authenticator, out _) ?? throw new InvalidOperationException("The entry did not read back.");
         if (!read.Body.ToArray().AsSpan().SequenceEqual(body) || !read.Key.AsSpan().SequenceEqual(_entry.Key) || read.Headers.Length != _entry.Headers.Length)
         {
             throw new InvalidOperationException("The entry read back differs from the one written.");
@@ -91,13 +97,13 @@ public class EntrySerializerBenchmarks : IDisposable
     public int Serialize()
     {
         using var buffer = new PooledBufferWriter((int)Math.Min(_entry.Body.Length + 1024, 1 << 20));
-        EntrySerializer.Write(_entry, buffer, _threshold);
+        EntrySerializer.Write(_entry, buffer, _threshold, _authenticator);
         return buffer.WrittenCount;
     }
 
     /// <summary>What <c>RedisTier</c> does with the bytes Redis returned.</summary>
     [Benchmark]
-    public long Deserialize() => EntrySerializer.TryRead(_serialized, _entry.Hash)!.Body.Length;
+    public long Deserialize() => EntrySerializer.TryRead(_serialized, _entry.Hash, long.MaxValue, _authenticator, out _)!.Body.Length;
 
     [GlobalCleanup]
     public void Dispose()
@@ -106,10 +112,10 @@ public class EntrySerializerBenchmarks : IDisposable
         GC.SuppressFinalize(this);
     }
 
-    /// <summary>A body size and whether the body takes the compressed path.</summary>
-    public readonly record struct EntryCase(int BodySize, bool Compressed)
+    /// <summary>A body size, whether the body takes the compressed path, and whether the entry is signed (<c>EntrySigningKey</c>).</summary>
+    public readonly record struct EntryCase(int BodySize, bool Compressed, bool Authenticated = false)
     {
         public override string ToString() =>
-            $"{(BodySize >= 1024 * 1024 ? $"{BodySize / (1024 * 1024)} MB" : $"{BodySize / 1024} KB")} {(Compressed ? "brotli" : "plain")}";
+            $"{(BodySize >= 1024 * 1024 ? $"{BodySize / (1024 * 1024)} MB" : $"{BodySize / 1024} KB")} {(Compressed ? "brotli" : "plain")}{(Authenticated ? " signed" : "")}";
     }
 }

@@ -50,7 +50,8 @@ internal sealed class CacheRuntime : IAsyncDisposable
         if (Options.Redis.Enabled)
         {
             Redis = new RedisConnection(Options.Redis, services, timeProvider, Logger, Metrics);
-            remote = new RedisTier(Redis, Options.Redis.CompressionThreshold, timeProvider, Logger);
+            remote = new RedisTier(
+                Redis, Options.Redis.CompressionThreshold, timeProvider, Logger, Options.MaximumBodySize, EntryAuthenticator.Create(Options.Redis));
             Lock = new ClusterLock(remote, Options.Redis.LockExpiry);
             Backplane = new RedisBackplane(Redis, Options.Redis, tags, memory, Clock, Logger, Metrics);
         }

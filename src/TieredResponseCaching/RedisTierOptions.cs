@@ -56,5 +56,22 @@ public sealed class RedisTierOptions
     /// </summary>
     public TimeSpan TagSyncInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// A secret shared by every node, at least 32 random bytes (<c>RandomNumberGenerator.GetBytes(32)</c>), that
+    /// authenticates L2 entries: each is written with an HMAC-SHA256 under it, and an entry that is unsigned or wrongly
+    /// signed is a miss, logged and deleted, so a Redis client without the key cannot make a node serve a response of
+    /// its own. Without it (the default), Redis is trusted with the responses it holds: see docs/tiers.md, "What Redis
+    /// is trusted with". From configuration, store it as base64 and pass <c>Convert.FromBase64String(...)</c>.
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1819:Properties should not return arrays", Justification = "A key is bytes; it is copied when the cache starts.")]
+    public byte[]? EntrySigningKey { get; set; }
+
+    /// <summary>
+    /// Keys that signed entries still in Redis, accepted when reading (never used to write) while a key is rotated:
+    /// put the old <see cref="EntrySigningKey"/> here and the new one there on every node, and drop the old one after
+    /// the longest entry lifetime. Each is at least 32 bytes.
+    /// </summary>
+    public IList<byte[]> PreviousEntrySigningKeys { get; } = [];
+
     internal bool Enabled => !string.IsNullOrWhiteSpace(Configuration) || UseRegisteredConnection;
 }

@@ -56,8 +56,8 @@ internal static partial class Log
     [LoggerMessage(17, LogLevel.Error, "Redis could not be configured; the cache runs on L1 alone.")]
     public static partial void RedisConfigurationFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(18, LogLevel.Warning, "L2 held bytes under {Key} that are not an entry of this format (corrupt, truncated or foreign); treated as a miss and overwritten.")]
-    public static partial void CorruptEntry(ILogger logger, string key);
+    [LoggerMessage(18, LogLevel.Warning, "L2 held bytes under {Key} that are not an entry of this format ({Reason}); treated as a miss and deleted.")]
+    public static partial void CorruptEntry(ILogger logger, string key, string reason);
 
     [LoggerMessage(19, LogLevel.Information, "Backplane reconnected after a disconnect: L1 dropped and invalidation records reloaded.")]
     public static partial void BackplaneResynced(ILogger logger);
@@ -122,4 +122,14 @@ internal static partial class Log
 
     [LoggerMessage(103, LogLevel.Debug, "The Redis set of tag invalidation records reached {Maximum} (MaximumInvalidationRecords): {Dropped} oldest record(s) dropped, entries created before them are treated as invalidated.")]
     public static partial void RedisInvalidationRecordsTrimmed(ILogger logger, int dropped, int maximum);
+
+    // 120-129: what L2 returns (docs/tiers.md, "What Redis is trusted with").
+    [LoggerMessage(120, LogLevel.Warning, "L2 entry {Key} was refused: {Reason}; treated as a miss and deleted.")]
+    public static partial void InvalidEntry(ILogger logger, string key, string reason);
+
+    [LoggerMessage(121, LogLevel.Warning, "L2 entry {Key} failed authentication: {Reason}; treated as a miss and deleted. Another writer, or a node with another signing key, wrote it.")]
+    public static partial void UnauthenticatedEntry(ILogger logger, string key, string reason);
+
+    [LoggerMessage(122, LogLevel.Debug, "Entry {Key} was kept in L1 only: {Reason}, which L2 refuses.")]
+    public static partial void EntryNotWritten(ILogger logger, string key, string reason);
 }

@@ -9,8 +9,10 @@ namespace TieredResponseCaching.Storage;
 
 /// <summary>
 /// The binary form of an entry in L2. Bodies above a threshold are Brotli-compressed (for L2 only: L1 keeps them
-/// as they are, ready to write). Anything that does not parse — truncated, corrupt, foreign, another version —
-/// is rejected as a whole; the caller treats it as a miss and overwrites it.
+/// as they are, ready to write). Anything that does not parse — truncated, corrupt, foreign, another version — is
+/// rejected as a whole, and so is an entry that parses but would not make a valid response within the limits (see
+/// <see cref="EntryRules"/>): the caller treats it as a miss and deletes it. With a signing key, entries carry an
+/// HMAC-SHA256 instead of the checksum, and an unsigned or wrongly signed entry is rejected (docs/tiers.md).
 /// </summary>
 /// <remarks>
 /// <code>
@@ -18,7 +20,7 @@ namespace TieredResponseCaching.Storage;
 ///
 ///   offset  size    field
 ///   0       4       magic: 'T' 'R' 'C' 0x01 (the last byte is the format version)
-///   4       1       flags: bit 0 = body compressed with Brotli
+///   4       1       flags: bit 0 = body compressed with Brotli; bit 1 = signed (see the end); other bits 0
 ///   5       2       status code
 ///   7       8       created, UTC ticks
 ///   15      8       fresh until, UTC ticks
@@ -34,8 +36,18 @@ namespace TieredResponseCaching.Storage;
 ///           ...     origin-directed mode: varint flags, varint initial age (ticks), varint retain-until (UTC ticks;
 ///                   0: none), varint vary-name count + 1 (0: not a vary record), then the names (text each)
 ///           ...     body: varint length as served, varint length as stored, stored bytes
+///
+///   unsigned (flags bit 1 clear):
 ///   end-8   8       XxHash64 of every byte before it
+///
+///   signed (flags bit 1 set):
+///   end-36  4       key id: the first 4 bytes of HMAC-SHA256(key, "TieredResponseCaching entry key id")
+///   end-32  32      HMAC-SHA256 under that key of every byte before it (the key id included)
 /// </code>
+/// A reader refuses, besides what does not parse: a body length as served above <c>MaximumBodySize</c> (before
+/// decompressing anything), compressed data that does not decompress to exactly that length, a stored length that
+/// differs from it, and the rules of <see cref="EntryRules"/>. A node with a signing key refuses unsigned entries; a
+/// node without one refuses signed entries (it cannot check them).
 /// </remarks>
 internal static class EntrySerializer
 {
@@ -43,18 +55,24 @@ internal static class EntrySerializer
 
     private const int FixedHeaderSize = 47;
     private const int ChecksumSize = 8;
+    private const byte CompressedFlag = 1;
+    private const byte SignedFlag = 2;
     private const int MaximumCount = 1 << 20;
     private const ulong MaximumTicks = 3155378975999999999;
     private static readonly byte[] Magic = [(byte)'T', (byte)'R', (byte)'C', FormatVersion];
 
-    /// <summary>Writes <paramref name="entry"/>; bodies of at least <paramref name="compressionThreshold"/> bytes are compressed.</summary>
-    public static void Write(CachedResponse entry, IBufferWriter<byte> output, long compressionThreshold)
+    /// <summary>
+    /// Writes <paramref name="entry"/>; bodies of at least <paramref name="compressionThreshold"/> bytes are compressed.
+    /// With <paramref name="authenticator"/>, the entry is signed instead of checksummed.
+    /// </summary>
+    public static void Write(CachedResponse entry, PooledBufferWriter output, long compressionThreshold, EntryAuthenticator? authenticator = null)
     {
+        var start = output.WrittenCount;
         var writer = new Writer(output);
         var compress = entry.Body.Length >= compressionThreshold;
         Span<byte> fixedPart = stackalloc byte[FixedHeaderSize];
         Magic.CopyTo(fixedPart);
-        fixedPart[4] = compress ? (byte)1 : (byte)0;
+        fixedPart[4] = (byte)((compress ? CompressedFlag : 0) | (authenticator is null ? 0 : SignedFlag));
         BinaryPrimitives.WriteUInt16LittleEndian(fixedPart[5..], (ushort)entry.StatusCode);
         BinaryPrimitives.WriteInt64LittleEndian(fixedPart[7..], entry.Created.UtcTicks);
         BinaryPrimitives.WriteInt64LittleEndian(fixedPart[15..], entry.FreshUntil.UtcTicks);
@@ -118,34 +136,76 @@ internal static class EntrySerializer
             }
         }
 
-        writer.WriteChecksum();
+        if (authenticator is null)
+        {
+            Span<byte> checksum = stackalloc byte[ChecksumSize];
+            BinaryPrimitives.WriteUInt64LittleEndian(checksum, XxHash64.HashToUInt64(output.WrittenSpan[start..]));
+            output.Write(checksum);
+        }
+        else
+        {
+            authenticator.Sign(output, start);
+        }
     }
 
-    /// <summary>Reads an entry, or returns <c>null</c> when the bytes are not a complete, intact entry of this format.</summary>
-    public static CachedResponse? TryRead(ReadOnlySpan<byte> data, UInt128 hash)
+    /// <summary>Reads an unsigned entry, or returns <c>null</c> when the bytes are not a complete, intact, valid entry of this format.</summary>
+    public static CachedResponse? TryRead(ReadOnlySpan<byte> data, UInt128 hash) => TryRead(data, hash, long.MaxValue, null, out _);
+
+    /// <summary>
+    /// Reads an entry whose body is at most <paramref name="maximumBodySize"/> bytes, signed under a key of
+    /// <paramref name="authenticator"/> (unsigned when it is <c>null</c>); <c>null</c> and the reason when it is refused.
+    /// </summary>
+    public static CachedResponse? TryRead(ReadOnlySpan<byte> data, UInt128 hash, long maximumBodySize, EntryAuthenticator? authenticator, out EntryRejection rejection)
     {
-        if (data.Length < FixedHeaderSize + ChecksumSize || !data[..4].SequenceEqual(Magic))
+        if (data.Length < FixedHeaderSize + ChecksumSize || !data[..4].SequenceEqual(Magic) || (data[4] & ~(CompressedFlag | SignedFlag)) != 0)
         {
+            rejection = EntryRejection.NotAnEntry;
             return null;
         }
 
-        var content = data[..^ChecksumSize];
-        if (XxHash64.HashToUInt64(content) != BinaryPrimitives.ReadUInt64LittleEndian(data[^ChecksumSize..]))
+        ReadOnlySpan<byte> content;
+        if ((data[4] & SignedFlag) == 0)
+        {
+            content = data[..^ChecksumSize];
+            rejection = authenticator is not null ? EntryRejection.Unsigned
+                : XxHash64.HashToUInt64(content) != BinaryPrimitives.ReadUInt64LittleEndian(data[^ChecksumSize..]) ? EntryRejection.ChecksumMismatch
+                : EntryRejection.None;
+        }
+        else if (data.Length < FixedHeaderSize + EntryAuthenticator.TrailerSize)
+        {
+            content = default;
+            rejection = EntryRejection.Malformed;
+        }
+        else
+        {
+            content = data[..^EntryAuthenticator.TrailerSize];
+            rejection = authenticator is null ? EntryRejection.SignedButNoKey : authenticator.Verify(data);
+        }
+
+        if (rejection != EntryRejection.None)
         {
             return null;
         }
 
         try
         {
-            return Read(content, hash);
+            var entry = Read(content, hash, maximumBodySize);
+            rejection = EntryRules.Check(entry, maximumBodySize);
+            return rejection == EntryRejection.None ? entry : null;
+        }
+        catch (TooLargeException)
+        {
+            rejection = EntryRejection.BodyTooLarge;
+            return null;
         }
         catch (Exception e) when (e is FormatException or InvalidDataException or ArgumentException or DecoderFallbackException)
         {
+            rejection = EntryRejection.Malformed;
             return null;
         }
     }
 
-    private static CachedResponse Read(ReadOnlySpan<byte> content, UInt128 hash)
+    private static CachedResponse Read(ReadOnlySpan<byte> content, UInt128 hash, long maximumBodySize)
     {
         var flags = content[4];
         var status = BinaryPrimitives.ReadUInt16LittleEndian(content[5..]);
@@ -211,6 +271,12 @@ internal static class EntrySerializer
         }
 
         var bodyLength = (long)reader.ReadVarint();
+        if (bodyLength > maximumBodySize)
+        {
+            // Before anything is decompressed or copied: a small compressed body may claim gigabytes (a compression bomb).
+            throw new TooLargeException();
+        }
+
         var stored = reader.ReadBytes();
         if (!reader.AtEnd)
         {
@@ -284,11 +350,6 @@ internal static class EntrySerializer
 
     private static CachedBody Decompress(ReadOnlySpan<byte> source, long length)
     {
-        if (length == 0)
-        {
-            return CachedBody.Empty;
-        }
-
         if (length < 0)
         {
             throw new FormatException("Body length out of range.");
@@ -297,6 +358,7 @@ internal static class EntrySerializer
         // Segments are allocated as the data fills them: a length the data cannot back costs one segment, not its size.
         using var decoder = new BrotliDecoder();
         var segments = new List<byte[]>();
+        var status = OperationStatus.NeedMoreData;
         for (var remaining = length; remaining > 0; remaining -= CachedBody.SegmentSize)
         {
             var segment = new byte[Math.Min(CachedBody.SegmentSize, remaining)];
@@ -304,7 +366,7 @@ internal static class EntrySerializer
             var filled = 0;
             while (filled < segment.Length)
             {
-                var status = decoder.Decompress(source, segment.AsSpan(filled), out var consumed, out var written);
+                status = decoder.Decompress(source, segment.AsSpan(filled), out var consumed, out var written);
                 source = source[consumed..];
                 filled += written;
                 if (status == OperationStatus.InvalidData || (written == 0 && consumed == 0))
@@ -314,19 +376,35 @@ internal static class EntrySerializer
             }
         }
 
+        // The stream must end exactly at the declared length: more data is a length that disagrees with the body.
+        if (status != OperationStatus.Done)
+        {
+            Span<byte> extra = stackalloc byte[1];
+            status = decoder.Decompress(source, extra, out var consumed, out var written);
+            source = source[consumed..];
+            if (status != OperationStatus.Done || written != 0)
+            {
+                throw new InvalidDataException("The compressed body does not end at its declared length.");
+            }
+        }
+
+        if (!source.IsEmpty)
+        {
+            throw new InvalidDataException("Bytes after the end of the compressed body.");
+        }
+
+        if (length == 0)
+        {
+            return CachedBody.Empty;
+        }
+
         return new CachedBody([.. segments], length);
     }
 
-    private sealed class Writer(IBufferWriter<byte> output)
+    /// <summary>Appends the fields; the checksum or signature is computed over the written bytes at the end, in one pass.</summary>
+    private readonly struct Writer(PooledBufferWriter output)
     {
-        private readonly IBufferWriter<byte> _output = output;
-        private readonly XxHash64 _checksum = new();
-
-        public void WriteRaw(ReadOnlySpan<byte> data)
-        {
-            _checksum.Append(data);
-            _output.Write(data);
-        }
+        public void WriteRaw(ReadOnlySpan<byte> data) => output.Write(data);
 
         public void WriteVarint(ulong value)
         {
@@ -353,18 +431,14 @@ internal static class EntrySerializer
             text ??= "";
             var length = Encoding.UTF8.GetByteCount(text);
             WriteVarint((ulong)length);
-            var span = _output.GetSpan(length);
-            Encoding.UTF8.GetBytes(text, span);
-            _checksum.Append(span[..length]);
-            _output.Advance(length);
+            var written = Encoding.UTF8.GetBytes(text, output.GetSpan(length));
+            output.Advance(written);
         }
+    }
 
-        public void WriteChecksum()
-        {
-            Span<byte> hash = stackalloc byte[ChecksumSize];
-            BinaryPrimitives.WriteUInt64LittleEndian(hash, _checksum.GetCurrentHashAsUInt64());
-            _output.Write(hash);
-        }
+    /// <summary>A declared body length above the reader's limit.</summary>
+    private sealed class TooLargeException : Exception
+    {
     }
 
     private ref struct Reader(ReadOnlySpan<byte> data)

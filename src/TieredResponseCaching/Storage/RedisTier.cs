@@ -9,9 +9,17 @@ namespace TieredResponseCaching.Storage;
 /// <summary>
 /// L2: entries in Redis, in the binary format of <see cref="EntrySerializer"/>, under
 /// <c>{prefix}{&lt;hash&gt;}</c> (the braces are a Redis Cluster hash tag: the entry and its lock share a slot).
-/// The Redis TTL is the entry's last useful moment. Reads of one key are coalesced on a node.
+/// The Redis TTL is the entry's last useful moment. Reads of one key are coalesced on a node. What Redis returns is
+/// checked before it is served (<see cref="EntrySerializer"/>, <see cref="EntryRules"/>, and the signature when
+/// <see cref="RedisTierOptions.EntrySigningKey"/> is set): anything refused is a miss, logged and deleted.
 /// </summary>
-internal sealed class RedisTier(RedisConnection connection, long compressionThreshold, TimeProvider time, ILogger logger)
+internal sealed class RedisTier(
+    RedisConnection connection,
+    long compressionThreshold,
+    TimeProvider time,
+    ILogger logger,
+    long maximumBodySize = long.MaxValue,
+    EntryAuthenticator? authenticator = null)
 {
     private readonly ConcurrentDictionary<UInt128, Task<CachedResponse?>> _reads = new();
 
@@ -39,7 +47,10 @@ internal sealed class RedisTier(RedisConnection connection, long compressionThre
         return read.Task;
     }
 
-    /// <summary>Writes the entry with a TTL up to its last useful moment; false when Redis was unavailable.</summary>
+    /// <summary>
+    /// Writes the entry with a TTL up to its last useful moment; false when Redis was unavailable, or when the entry is
+    /// one a reader would refuse (a header Kestrel would not send as is, a body over <c>MaximumBodySize</c>): it stays in L1.
+    /// </summary>
     public async Task<bool> SetAsync(CachedResponse entry)
     {
         var ttl = entry.ExpiresAt - time.GetUtcNow();
@@ -48,8 +59,15 @@ internal sealed class RedisTier(RedisConnection connection, long compressionThre
             return false;
         }
 
+        // What every node would refuse to read is not written: it would only be fetched and deleted.
+        if (EntryRules.Check(entry, maximumBodySize) is not EntryRejection.None and var rejection)
+        {
+            Log.EntryNotWritten(logger, EntryKey(entry.Hash).ToString(), EntryRules.Describe(rejection));
+            return false;
+        }
+
         using var buffer = new PooledBufferWriter((int)Math.Min(entry.Body.Length + 1024, 1 << 20));
-        EntrySerializer.Write(entry, buffer, compressionThreshold);
+        EntrySerializer.Write(entry, buffer, compressionThreshold, authenticator);
         var key = EntryKey(entry.Hash);
         var (ok, _) = await Connection.RunAsync(db => db.StringSetAsync(key, buffer.WrittenMemory, ttl), "set");
         return ok;
@@ -81,14 +99,15 @@ internal sealed class RedisTier(RedisConnection connection, long compressionThre
             var (ok, lease) = await Connection.RunAsync(db => db.StringGetLeaseAsync(key), "get");
             if (ok && lease is not null)
             {
+                EntryRejection rejection;
                 using (lease)
                 {
-                    entry = EntrySerializer.TryRead(lease.Span, hash);
+                    entry = EntrySerializer.TryRead(lease.Span, hash, maximumBodySize, authenticator, out rejection);
                 }
 
                 if (entry is null)
                 {
-                    Log.CorruptEntry(logger, key.ToString());
+                    LogRejected(key.ToString(), rejection);
                     await DeleteAsync(hash);
                 }
             }
@@ -97,6 +116,23 @@ internal sealed class RedisTier(RedisConnection connection, long compressionThre
         {
             _reads.TryRemove(KeyValuePair.Create(hash, read.Task));
             read.TrySetResult(entry);
+        }
+    }
+
+    private void LogRejected(string key, EntryRejection rejection)
+    {
+        var reason = EntryRules.Describe(rejection);
+        if (EntryRules.IsAuthentication(rejection))
+        {
+            Log.UnauthenticatedEntry(logger, key, reason);
+        }
+        else if (EntryRules.IsStructural(rejection))
+        {
+            Log.CorruptEntry(logger, key, reason);
+        }
+        else
+        {
+            Log.InvalidEntry(logger, key, reason);
         }
     }
 }

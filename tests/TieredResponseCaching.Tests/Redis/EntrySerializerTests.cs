@@ -195,12 +195,69 @@ public sealed class EntrySerializerTests
         Assert.True(allocated < 1 << 20, $"{allocated:N0} bytes allocated to read a forged {forged.Length}-byte entry");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_signed_entry_survives_a_round_trip_and_every_single_byte_change_is_rejected(bool compressed)
+    {
+        var key = new byte[32];
+        key[0] = 7;
+        var authenticator = new EntryAuthenticator(key, []);
+        var bytes = SerializeSigned(FullEntry(Body(300)), compressed ? 0 : NeverCompress, authenticator);
+
+        var read = EntrySerializer.TryRead(bytes, Hash, long.MaxValue, authenticator, out var rejection);
+
+        Assert.Equal(EntryRejection.None, rejection);
+        Assert.NotNull(read);
+        Assert.Equal(2, bytes[FlagsOffset] & 2);
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            var changed = (byte[])bytes.Clone();
+            changed[i] ^= 0x01;
+            Assert.True(EntrySerializer.TryRead(changed, Hash, long.MaxValue, authenticator, out _) is null, $"byte {i} ^ 0x01 was accepted");
+        }
+    }
+
+    [Fact]
+    public void A_signed_entry_is_refused_without_the_key_and_an_unsigned_one_with_it()
+    {
+        var authenticator = new EntryAuthenticator(new byte[32], []);
+        var signed = SerializeSigned(FullEntry(Body(10)), NeverCompress, authenticator);
+        var unsigned = Serialize(FullEntry(Body(10)), NeverCompress);
+
+        Assert.Null(EntrySerializer.TryRead(signed, Hash, long.MaxValue, null, out var withoutKey));
+        Assert.Null(EntrySerializer.TryRead(unsigned, Hash, long.MaxValue, authenticator, out var withKey));
+        Assert.Equal(EntryRejection.SignedButNoKey, withoutKey);
+        Assert.Equal(EntryRejection.Unsigned, withKey);
+    }
+
+    [Fact]
+    public void A_declared_body_length_over_the_limit_is_refused_before_decompressing()
+    {
+        var bytes = Serialize(FullEntry(CachedBody.Copy(new byte[1 << 20])), 0);
+
+        var allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
+        var read = EntrySerializer.TryRead(bytes, Hash, (1 << 20) - 1, null, out var rejection);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+
+        Assert.Null(read);
+        Assert.Equal(EntryRejection.BodyTooLarge, rejection);
+        Assert.True(allocated < 64 * 1024, $"{allocated:N0} bytes allocated to refuse a 1 MiB body");
+    }
+
+    private static byte[] SerializeSigned(CachedResponse entry, long compressionThreshold, EntryAuthenticator authenticator)
+    {
+        using var buffer = new PooledBufferWriter();
+        EntrySerializer.Write(entry, buffer, compressionThreshold, authenticator);
+        return buffer.WrittenSpan.ToArray();
+    }
+
     private static CachedResponse FullEntry(CachedBody body)
     {
         var contentType = new HeaderField("Content-Type", "application/json; charset=utf-8");
         var link = new HeaderField("Link", new StringValues(["</a>; rel=prev", "</c>; rel=next"]));
         var cacheControl = new HeaderField("Cache-Control", "public, max-age=60");
-        var etag = new HeaderField("ETag", "W/\"v1-é\"");
+        var etag = new HeaderField("ETag", "W/\"v1-e\"");
         var expires = new HeaderField("Expires", "Wed, 25 Nov 2026 12:01:00 GMT");
         var none = new HeaderField("X-Empty", StringValues.Empty);
         var blank = new HeaderField("X-Blank", "");
@@ -211,7 +268,7 @@ public sealed class EntrySerializerTests
             notModified: [cacheControl, etag, expires],
             tags: ["products", "catalogue-ünicode", "path:/items/7"],
             lastModified: new DateTimeOffset(2026, 11, 1, 8, 30, 0, TimeSpan.Zero),
-            etag: "W/\"v1-é\"",
+            etag: "W/\"v1-e\"",
             trailers: [new HeaderField("grpc-status", "0"), new HeaderField("x-trailer", new StringValues(["a", "b"]))]);
     }
 
