@@ -117,9 +117,19 @@ internal sealed class RedisBackplane : IAsyncDisposable
         }
     }
 
+    /// <summary>Wait records held now: one per key some request waits on (tests count them).</summary>
+    internal int WaitCount => _waiters.Count;
+
+    /// <summary>Raised when a request starts waiting for another node's entry (tests synchronise on it).</summary>
+    internal event Action<UInt128>? WaitBegan;
+
     /// <summary>Completes when another node announces an entry for <paramref name="hash"/>.</summary>
-    public Task WhenStoredAsync(UInt128 hash) =>
-        _waiters.GetOrAdd(hash, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+    public Task WhenStoredAsync(UInt128 hash)
+    {
+        var task = _waiters.GetOrAdd(hash, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+        WaitBegan?.Invoke(hash);
+        return task;
+    }
 
     /// <summary>Reloads the invalidation records from Redis and trims the old ones; false when they could not be read.</summary>
     public async Task<bool> SyncTagsAsync()
