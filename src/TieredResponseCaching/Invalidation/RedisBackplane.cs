@@ -42,7 +42,6 @@ internal sealed class RedisBackplane : IAsyncDisposable
     private readonly byte[] _nodeId = Guid.NewGuid().ToByteArray();
     private readonly RedisChannel _channel;
     private readonly RedisKey _tagsKey;
-    private readonly ConcurrentDictionary<UInt128, TaskCompletionSource> _waiters = new();
     private readonly ConcurrentQueue<(string Tag, long Ticks)> _pending = new();
     private int _replaying;
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -65,6 +64,9 @@ internal sealed class RedisBackplane : IAsyncDisposable
 
     /// <summary>Messages received from other nodes (tests and metrics).</summary>
     public long Received;
+
+    /// <summary>Raised when another node announces an entry it stored, with its hash: requests waiting for it wake.</summary>
+    internal event Action<UInt128>? EntryStored;
 
     /// <summary>Raised after a message from another node was applied (tests synchronise on it).</summary>
     internal event Action? MessageApplied;
@@ -115,20 +117,6 @@ internal sealed class RedisBackplane : IAsyncDisposable
 
             Log.InvalidationQueued(_logger, tag);
         }
-    }
-
-    /// <summary>Wait records held now: one per key some request waits on (tests count them).</summary>
-    internal int WaitCount => _waiters.Count;
-
-    /// <summary>Raised when a request starts waiting for another node's entry (tests synchronise on it).</summary>
-    internal event Action<UInt128>? WaitBegan;
-
-    /// <summary>Completes when another node announces an entry for <paramref name="hash"/>.</summary>
-    public Task WhenStoredAsync(UInt128 hash)
-    {
-        var task = _waiters.GetOrAdd(hash, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-        WaitBegan?.Invoke(hash);
-        return task;
     }
 
     /// <summary>Reloads the invalidation records from Redis and trims the old ones; false when they could not be read.</summary>
@@ -314,10 +302,7 @@ internal sealed class RedisBackplane : IAsyncDisposable
                     _memory.Remove(hash);
                 }
 
-                if (_waiters.TryRemove(hash, out var waiter))
-                {
-                    waiter.TrySetResult();
-                }
+                EntryStored?.Invoke(hash);
 
                 break;
             case MessageType.Removed when message.Length >= 33:

@@ -101,7 +101,7 @@ public sealed class WaiterBoundsTests : IAsyncLifetime
         var holder = _nodeA.Client.GetAsync(path);
         await _holderRuns.Task.WaitAsync(Generous);
         var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _nodeB.Runtime.Backplane!.WaitBegan += _ => waiting.TrySetResult();
+        _nodeB.Runtime.RemoteWaits.Began += _ => waiting.TrySetResult();
         var waiter = _nodeB.Client.GetAsync(path, abort?.Token ?? CancellationToken.None);
         await waiting.Task.WaitAsync(Generous);
         Assert.False(holder.IsCompleted);
@@ -121,7 +121,7 @@ public sealed class WaiterBoundsTests : IAsyncLifetime
         return await waiter;
     }
 
-    private int WaitRecords() => _nodeB.Runtime.Backplane!.WaitCount;
+    private int WaitRecords() => _nodeB.Runtime.RemoteWaits.Count;
 
     private void Map(WebApplication app) => app.MapGet("/report/{kind}", async (string kind, HttpContext context) =>
     {
