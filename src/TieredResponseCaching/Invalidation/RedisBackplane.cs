@@ -44,6 +44,7 @@ internal sealed class RedisBackplane : IAsyncDisposable
     private readonly RedisKey _tagsKey;
     private readonly ConcurrentQueue<(string Tag, long Ticks)> _pending = new();
     private int _replaying;
+    private int _watching;
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ITimer? _syncTimer;
     private int _subscribed;
@@ -116,6 +117,8 @@ internal sealed class RedisBackplane : IAsyncDisposable
             }
 
             Log.InvalidationQueued(_logger, tag);
+            _ = ReplayWhenRedisAnswersAsync();
+            RetrySoon();
         }
     }
 
@@ -202,6 +205,31 @@ internal sealed class RedisBackplane : IAsyncDisposable
         }
     }
 
+    // Redis is connected but did not answer (stalled, or the breaker open): replay the moment it answers again,
+    // not at the next regular sync. A reconnect, the other way back, raises ConnectionChanged.
+    private async Task ReplayWhenRedisAnswersAsync()
+    {
+        if (Interlocked.Exchange(ref _watching, 1) != 0)
+        {
+            return;
+        }
+
+        bool answered;
+        try
+        {
+            answered = await _connection.WhenAnsweringAsync();
+        }
+        finally
+        {
+            Volatile.Write(ref _watching, 0);
+        }
+
+        if (answered && (_missedMessages || !_pending.IsEmpty))
+        {
+            await ResyncAsync();
+        }
+    }
+
     private async Task ResyncAsync()
     {
         await TrySubscribeAsync();
@@ -278,8 +306,9 @@ internal sealed class RedisBackplane : IAsyncDisposable
         var message = NewMessage(MessageType.Invalidated, 8 + tagBytes.Length);
         BinaryPrimitives.WriteInt64LittleEndian(message.AsSpan(17), atTicks);
         tagBytes.CopyTo(message.AsSpan(25));
-        await PublishAsync(message);
-        return true;
+        // Recorded but not announced: sent again (both steps are idempotent), or the other nodes would only learn
+        // of it at their next sync.
+        return await PublishAsync(message);
     }
 
     private void OnMessage(RedisValue value)
@@ -319,13 +348,15 @@ internal sealed class RedisBackplane : IAsyncDisposable
         MessageApplied?.Invoke();
     }
 
-    private async Task PublishAsync(byte[] message)
+    private async Task<bool> PublishAsync(byte[] message)
     {
         var (ok, _) = await _connection.RunAsync(db => db.PublishAsync(_channel, message), "publish");
         if (ok)
         {
             _metrics?.BackplaneMessage("sent", Kind(message[0]));
         }
+
+        return ok;
     }
 
     /// <summary>The <c>kind</c> tag of a message type.</summary>
