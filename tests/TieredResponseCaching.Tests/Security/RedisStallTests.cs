@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using StackExchange.Redis;
 using TieredResponseCaching.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -24,14 +25,36 @@ public sealed class RedisStallTests(ITestOutputHelper output)
     public async Task An_invalidation_made_while_Redis_is_paused_reaches_the_other_node_within_a_second_of_Redis_resuming(string kind)
     {
         await using var redis = await RedisServer.StartAsync();
-        await using var nodeA = await StartNodeAsync(redis.Configuration);
-        await using var nodeB = await StartNodeAsync(redis.Configuration);
+        await MeasureAsync(redis, redis.Configuration, kind, () => Task.CompletedTask);
+    }
+
+    [Fact]
+    public async Task An_invalidation_made_while_Redis_is_paused_longer_than_the_client_timeout_reaches_the_other_node_within_a_second_of_Redis_resuming()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        // The nodes' client library gives up on a call after 1 s: the PINGs that watch for Redis fail and are sent
+        // again. The pause lasts until a client with a 3 s timeout gives up on a PING of its own.
+        await using var watch = await ConnectionMultiplexer.ConnectAsync($"{redis.Configuration},asyncTimeout=3000");
+        await MeasureAsync(redis, $"{redis.Configuration},asyncTimeout=1000", "tag", async () =>
+            await Assert.ThrowsAsync<RedisTimeoutException>(() => watch.GetDatabase().PingAsync()));
+    }
+
+    /// <summary>
+    /// Both nodes hold the entry in L1; Redis is paused; node A invalidates and stops serving it at once; the pause
+    /// lasts until <paramref name="holdPause"/> completes; then the time from resuming Redis to node B's dropping
+    /// the entry is measured.
+    /// </summary>
+    private async Task MeasureAsync(RedisServer redis, string configuration, string kind, Func<Task> holdPause)
+    {
+        await using var nodeA = await StartNodeAsync(configuration);
+        await using var nodeB = await StartNodeAsync(configuration);
         Assert.Equal("v1", await nodeA.Client.GetStringAsync("/price"));
         Assert.Equal("v1", await nodeB.Client.GetStringAsync("/price"));
         var resumed = new Stopwatch();
         var applied = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
         nodeB.Runtime.Backplane!.TagInvalidationApplied += _ => applied.TrySetResult(resumed.Elapsed);
 
+        var paused = Stopwatch.StartNew();
         redis.Pause();
         try
         {
@@ -39,6 +62,7 @@ public sealed class RedisStallTests(ITestOutputHelper output)
             await (kind == "tag" ? nodeA.Cache.InvalidateTagAsync("prices") : nodeA.Cache.InvalidateAsync("/price"));
             Assert.Equal("v2", await nodeA.Client.GetStringAsync("/price")); // A stops serving at once; its Redis calls time out
             Assert.Equal("v1", await nodeB.Client.GetStringAsync("/price")); // B cannot know yet
+            await holdPause();
             Assert.False(applied.Task.IsCompleted);
         }
         finally
@@ -48,7 +72,8 @@ public sealed class RedisStallTests(ITestOutputHelper output)
         }
 
         var elapsed = await applied.Task.WaitAsync(Generous);
-        output.WriteLine($"{kind} invalidation: Redis resumed -> node B stopped serving the entry in {elapsed.TotalMilliseconds:0} ms");
+        output.WriteLine($"{kind} invalidation, Redis paused {paused.Elapsed.TotalMilliseconds - resumed.Elapsed.TotalMilliseconds:0} ms: "
+            + $"Redis resumed -> node B stopped serving the entry in {elapsed.TotalMilliseconds:0} ms");
         Assert.Equal("v2", await nodeB.Client.GetStringAsync("/price"));
         Assert.True(elapsed <= Target, $"node B heard of the invalidation {elapsed.TotalMilliseconds:0} ms after Redis resumed");
     }
