@@ -106,4 +106,8 @@ internal static partial class Log
 
     [LoggerMessage(83, LogLevel.Warning, "Invalidation source {Source} reported {Change}, which could not be applied; the source goes on.")]
     public static partial void InvalidationFromSourceFailed(ILogger logger, string source, string change, Exception exception);
+
+    // 110-119: the backplane after a Redis stall, and waits on other nodes.
+    [LoggerMessage(110, LogLevel.Information, "Redis answers again: replayed {Count} queued invalidation(s) to the other nodes.")]
+    public static partial void InvalidationsReplayed(ILogger logger, int count);
 }

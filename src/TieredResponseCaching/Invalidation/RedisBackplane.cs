@@ -256,6 +256,7 @@ internal sealed class RedisBackplane : IAsyncDisposable
         // One replay at a time: two loops peeking the same item could otherwise drop one that was never sent.
         if (Interlocked.Exchange(ref _replaying, 1) == 0)
         {
+            var replayed = 0;
             try
             {
                 while (_pending.TryPeek(out var pending))
@@ -266,11 +267,17 @@ internal sealed class RedisBackplane : IAsyncDisposable
                     }
 
                     _pending.TryDequeue(out _);
+                    replayed++;
                 }
             }
             finally
             {
                 Volatile.Write(ref _replaying, 0);
+            }
+
+            if (replayed > 0)
+            {
+                Log.InvalidationsReplayed(_logger, replayed);
             }
         }
 

@@ -14,6 +14,8 @@ namespace TieredResponseCaching.Tests.Security;
 /// </summary>
 public sealed class RedisStallTests(ITestOutputHelper output)
 {
+    private const int InvalidationQueued = 20;
+    private const int InvalidationsReplayed = 110;
     private static readonly TimeSpan Target = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(15);
 
@@ -46,8 +48,9 @@ public sealed class RedisStallTests(ITestOutputHelper output)
     /// </summary>
     private async Task MeasureAsync(RedisServer redis, string configuration, string kind, Func<Task> holdPause)
     {
-        await using var nodeA = await StartNodeAsync(configuration);
-        await using var nodeB = await StartNodeAsync(configuration);
+        var logA = new NodeLog();
+        await using var nodeA = await StartNodeAsync(configuration, logA);
+        await using var nodeB = await StartNodeAsync(configuration, new NodeLog());
         Assert.Equal("v1", await nodeA.Client.GetStringAsync("/price"));
         Assert.Equal("v1", await nodeB.Client.GetStringAsync("/price"));
         var resumed = new Stopwatch();
@@ -75,11 +78,13 @@ public sealed class RedisStallTests(ITestOutputHelper output)
         output.WriteLine($"{kind} invalidation, Redis paused {paused.Elapsed.TotalMilliseconds - resumed.Elapsed.TotalMilliseconds:0} ms: "
             + $"Redis resumed -> node B stopped serving the entry in {elapsed.TotalMilliseconds:0} ms");
         Assert.Equal("v2", await nodeB.Client.GetStringAsync("/price"));
+        Assert.Equal(1, logA.Count(InvalidationQueued));
+        await logA.WithinAsync(logA.WhenLoggedAsync(InvalidationsReplayed), Generous, "node A logged the replay");
         Assert.True(elapsed <= Target, $"node B heard of the invalidation {elapsed.TotalMilliseconds:0} ms after Redis resumed");
     }
 
-    private Task<CacheHost> StartNodeAsync(string redis) =>
-        CacheHost.StartAsync(Map, clock: TimeProvider.System, redis: redis);
+    private Task<CacheHost> StartNodeAsync(string redis, NodeLog log) =>
+        CacheHost.StartAsync(Map, services: log.AddTo, clock: TimeProvider.System, redis: redis);
 
     private void Map(WebApplication app) =>
         app.MapGet("/price", () => $"v{Volatile.Read(ref _priceVersion)}").CacheFor(TimeSpan.FromMinutes(5), p => p.Tags("prices"));
