@@ -20,7 +20,8 @@ namespace TieredResponseCaching.Invalidation;
 /// <para>A node whose connection failed may have missed messages: when it is restored the node drops its L1
 /// (entries are re-read from L2 and checked against the reloaded records) and replays the invalidations it
 /// could not send. Until the records are read it takes no entry from L2; what Redis did not answer is tried
-/// again every <see cref="RedisTierOptions.BreakDuration"/>.</para>
+/// again every <see cref="RedisTierOptions.BreakDuration"/>, and at once when a stalled Redis answers again
+/// (docs/invalidation.md, "When Redis stalls").</para>
 /// <code>
 /// Message: type (1 byte) | sender node id (16 bytes) | payload
 ///   1 stored:      entry hash (16) | entry created, UTC ticks (8)
