@@ -10,7 +10,8 @@ namespace TieredResponseCaching.Tests.Security;
 /// <summary>
 /// An invalidation made while Redis is stalled (the process stopped, its sockets open: no disconnect, only calls
 /// that do not answer) reaches the other nodes as soon as Redis answers again, not at the next periodic sync
-/// (docs/invalidation.md, "When Redis stalls"). Real time and a real redis-server: the bound is on its recovery.
+/// (docs/invalidation.md, "When Redis stalls"); so does one Redis recorded but refused to publish. Real time and a
+/// real redis-server: the bound is on its recovery.
 /// </summary>
 public sealed class RedisStallTests(ITestOutputHelper output)
 {
@@ -39,6 +40,31 @@ public sealed class RedisStallTests(ITestOutputHelper output)
         await using var watch = await ConnectionMultiplexer.ConnectAsync($"{redis.Configuration},asyncTimeout=3000");
         await MeasureAsync(redis, $"{redis.Configuration},asyncTimeout=1000", "tag", async () =>
             await Assert.ThrowsAsync<RedisTimeoutException>(() => watch.GetDatabase().PingAsync()));
+    }
+
+    [Fact]
+    public async Task An_invalidation_recorded_in_Redis_whose_publish_was_refused_is_published_once_Redis_accepts_it()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        var logA = new NodeLog();
+        await using var nodeA = await StartNodeAsync(redis.Configuration, logA, TimeSpan.FromMilliseconds(300));
+        await using var nodeB = await StartNodeAsync(redis.Configuration, new NodeLog());
+        Assert.Equal("v1", await nodeA.Client.GetStringAsync("/price"));
+        Assert.Equal("v1", await nodeB.Client.GetStringAsync("/price"));
+        var applied = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        nodeB.Runtime.Backplane!.TagInvalidationApplied += _ => applied.TrySetResult();
+        var admin = await redis.DatabaseAsync();
+        await admin.ExecuteAsync("ACL", "SETUSER", "default", "-publish");
+
+        Interlocked.Exchange(ref _priceVersion, 2);
+        await nodeA.Cache.InvalidateTagAsync("prices"); // recorded (ZADD), but the message is refused
+        Assert.NotNull(await admin.SortedSetScoreAsync("trc:tags", "prices"));
+        Assert.Equal(1, logA.Count(InvalidationQueued));
+        Assert.Equal("v1", await nodeB.Client.GetStringAsync("/price")); // B cannot know before its next sync (30 s)
+        await admin.ExecuteAsync("ACL", "SETUSER", "default", "+publish");
+
+        await logA.WithinAsync(applied.Task, Generous, "node B received the invalidation (node A's log)");
+        Assert.Equal("v2", await nodeB.Client.GetStringAsync("/price"));
     }
 
     /// <summary>
@@ -83,8 +109,8 @@ public sealed class RedisStallTests(ITestOutputHelper output)
         Assert.True(elapsed <= Target, $"node B heard of the invalidation {elapsed.TotalMilliseconds:0} ms after Redis resumed");
     }
 
-    private Task<CacheHost> StartNodeAsync(string redis, NodeLog log) =>
-        CacheHost.StartAsync(Map, services: log.AddTo, clock: TimeProvider.System, redis: redis);
+    private Task<CacheHost> StartNodeAsync(string redis, NodeLog log, TimeSpan? breakDuration = null) =>
+        CacheHost.StartAsync(Map, o => o.Redis.BreakDuration = breakDuration ?? o.Redis.BreakDuration, log.AddTo, clock: TimeProvider.System, redis: redis);
 
     private void Map(WebApplication app) =>
         app.MapGet("/price", () => $"v{Volatile.Read(ref _priceVersion)}").CacheFor(TimeSpan.FromMinutes(5), p => p.Tags("prices"));
