@@ -54,6 +54,7 @@ internal sealed class CacheRuntime : IAsyncDisposable
                 Redis, Options.Redis.CompressionThreshold, timeProvider, Logger, Options.MaximumBodySize, EntryAuthenticator.Create(Options.Redis));
             Lock = new ClusterLock(remote, Options.Redis.LockExpiry);
             Backplane = new RedisBackplane(Redis, Options.Redis, tags, memory, Clock, Logger, Metrics);
+            Backplane.EntryStored += RemoteWaits.Stored;
         }
 
         Store = new TieredStore(memory, tags, remote, Options.L1Enabled);
@@ -85,6 +86,9 @@ internal sealed class CacheRuntime : IAsyncDisposable
     public TieredStore Store { get; }
 
     public SingleFlight Flights { get; }
+
+    /// <summary>This node's requests waiting for an entry another node produces under the cluster lock.</summary>
+    public RemoteWaits RemoteWaits { get; } = new();
 
     public GraphQLProtocol GraphQL { get; }
 
@@ -227,7 +231,8 @@ internal sealed class CacheRuntime : IAsyncDisposable
         var deadline = Clock.UtcNow + timeout;
         while (true)
         {
-            var stored = Backplane!.WhenStoredAsync(hash);
+            // Ended on every way out of this iteration: returned, timed out, cancelled or failed (docs/tiers.md).
+            using var wait = RemoteWaits.Begin(hash);
             if (await UsableRemoteAsync(hash, key, stats) is { } entry)
             {
                 return entry;
@@ -247,7 +252,7 @@ internal sealed class CacheRuntime : IAsyncDisposable
 
             try
             {
-                await stored.WaitAsync(remaining < RemoteWaitPoll ? remaining : RemoteWaitPoll, Clock.TimeProvider, cancellationToken);
+                await wait.Stored.WaitAsync(remaining < RemoteWaitPoll ? remaining : RemoteWaitPoll, Clock.TimeProvider, cancellationToken);
             }
             catch (TimeoutException)
             {

@@ -123,6 +123,10 @@ internal static partial class Log
     [LoggerMessage(103, LogLevel.Debug, "The Redis set of tag invalidation records reached {Maximum} (MaximumInvalidationRecords): {Dropped} oldest record(s) dropped, entries created before them are treated as invalidated.")]
     public static partial void RedisInvalidationRecordsTrimmed(ILogger logger, int dropped, int maximum);
 
+    // 110-119: the backplane after a Redis stall, and waits on other nodes.
+    [LoggerMessage(110, LogLevel.Information, "Redis answers again: replayed {Count} queued invalidation(s) to the other nodes.")]
+    public static partial void InvalidationsReplayed(ILogger logger, int count);
+
     // 120-129: what L2 returns (docs/tiers.md, "What Redis is trusted with").
     [LoggerMessage(120, LogLevel.Warning, "L2 entry {Key} was refused: {Reason}; treated as a miss and deleted.")]
     public static partial void InvalidEntry(ILogger logger, string key, string reason);

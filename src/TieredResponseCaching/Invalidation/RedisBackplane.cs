@@ -20,7 +20,8 @@ namespace TieredResponseCaching.Invalidation;
 /// <para>A node whose connection failed may have missed messages: when it is restored the node drops its L1
 /// (entries are re-read from L2 and checked against the reloaded records) and replays the invalidations it
 /// could not send. Until the records are read it takes no entry from L2; what Redis did not answer is tried
-/// again every <see cref="RedisTierOptions.BreakDuration"/>.</para>
+/// again every <see cref="RedisTierOptions.BreakDuration"/>, and at once when a stalled Redis answers again
+/// (docs/invalidation.md, "When Redis stalls").</para>
 /// <code>
 /// Message: type (1 byte) | sender node id (16 bytes) | payload
 ///   1 stored:      entry hash (16) | entry created, UTC ticks (8)
@@ -43,9 +44,9 @@ internal sealed class RedisBackplane : IAsyncDisposable
     private readonly RedisChannel _channel;
     private readonly RedisKey _tagsKey;
     private readonly RedisTagRecords _records;
-    private readonly ConcurrentDictionary<UInt128, TaskCompletionSource> _waiters = new();
     private readonly ConcurrentQueue<(string Tag, long Ticks)> _pending = new();
     private int _replaying;
+    private int _watching;
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ITimer? _syncTimer;
     private int _subscribed;
@@ -67,6 +68,9 @@ internal sealed class RedisBackplane : IAsyncDisposable
 
     /// <summary>Messages received from other nodes (tests and metrics).</summary>
     public long Received;
+
+    /// <summary>Raised when another node announces an entry it stored, with its hash: requests waiting for it wake.</summary>
+    internal event Action<UInt128>? EntryStored;
 
     /// <summary>Raised after a message from another node was applied (tests synchronise on it).</summary>
     internal event Action? MessageApplied;
@@ -116,12 +120,10 @@ internal sealed class RedisBackplane : IAsyncDisposable
             }
 
             Log.InvalidationQueued(_logger, tag);
+            _ = ReplayWhenRedisAnswersAsync();
+            RetrySoon();
         }
     }
-
-    /// <summary>Completes when another node announces an entry for <paramref name="hash"/>.</summary>
-    public Task WhenStoredAsync(UInt128 hash) =>
-        _waiters.GetOrAdd(hash, static _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
 
     /// <summary>Reloads the invalidation records from Redis (in pages) and trims the old ones; false when they could not be read.</summary>
     public async Task<bool> SyncTagsAsync()
@@ -199,6 +201,31 @@ internal sealed class RedisBackplane : IAsyncDisposable
         }
     }
 
+    // Redis is connected but did not answer (stalled, or the breaker open): replay the moment it answers again,
+    // not at the next regular sync. A reconnect, the other way back, raises ConnectionChanged.
+    private async Task ReplayWhenRedisAnswersAsync()
+    {
+        if (Interlocked.Exchange(ref _watching, 1) != 0)
+        {
+            return;
+        }
+
+        bool answered;
+        try
+        {
+            answered = await _connection.WhenAnsweringAsync();
+        }
+        finally
+        {
+            Volatile.Write(ref _watching, 0);
+        }
+
+        if (answered && (_missedMessages || !_pending.IsEmpty))
+        {
+            await ResyncAsync();
+        }
+    }
+
     private async Task ResyncAsync()
     {
         await TrySubscribeAsync();
@@ -225,6 +252,7 @@ internal sealed class RedisBackplane : IAsyncDisposable
         // One replay at a time: two loops peeking the same item could otherwise drop one that was never sent.
         if (Interlocked.Exchange(ref _replaying, 1) == 0)
         {
+            var replayed = 0;
             try
             {
                 while (_pending.TryPeek(out var pending))
@@ -235,11 +263,17 @@ internal sealed class RedisBackplane : IAsyncDisposable
                     }
 
                     _pending.TryDequeue(out _);
+                    replayed++;
                 }
             }
             finally
             {
                 Volatile.Write(ref _replaying, 0);
+            }
+
+            if (replayed > 0)
+            {
+                Log.InvalidationsReplayed(_logger, replayed);
             }
         }
 
@@ -274,8 +308,9 @@ internal sealed class RedisBackplane : IAsyncDisposable
         var message = NewMessage(MessageType.Invalidated, 8 + tagBytes.Length);
         BinaryPrimitives.WriteInt64LittleEndian(message.AsSpan(17), atTicks);
         tagBytes.CopyTo(message.AsSpan(25));
-        await PublishAsync(message);
-        return true;
+        // Recorded but not announced: sent again (both steps are idempotent), or the other nodes would only learn
+        // of it at their next sync.
+        return await PublishAsync(message);
     }
 
     private void OnMessage(RedisValue value)
@@ -298,10 +333,7 @@ internal sealed class RedisBackplane : IAsyncDisposable
                     _memory.Remove(hash);
                 }
 
-                if (_waiters.TryRemove(hash, out var waiter))
-                {
-                    waiter.TrySetResult();
-                }
+                EntryStored?.Invoke(hash);
 
                 break;
             case MessageType.Removed when message.Length >= 33:
@@ -318,13 +350,15 @@ internal sealed class RedisBackplane : IAsyncDisposable
         MessageApplied?.Invoke();
     }
 
-    private async Task PublishAsync(byte[] message)
+    private async Task<bool> PublishAsync(byte[] message)
     {
         var (ok, _) = await _connection.RunAsync(db => db.PublishAsync(_channel, message), "publish");
         if (ok)
         {
             _metrics?.BackplaneMessage("sent", Kind(message[0]));
         }
+
+        return ok;
     }
 
     /// <summary>The <c>kind</c> tag of a message type.</summary>

@@ -75,10 +75,57 @@ internal sealed class RedisConnection : IAsyncDisposable
     /// Runs one Redis call under the timeout and the breaker. Returns <c>(false, default)</c> when Redis is
     /// unavailable, slow or failing; never throws.
     /// </summary>
-    public async Task<(bool Ok, T? Value)> RunAsync<T>(Func<IDatabase, Task<T>> call, string operation)
+    public Task<(bool Ok, T? Value)> RunAsync<T>(Func<IDatabase, Task<T>> call, string operation) => RunAsync(call, operation, probe: false);
+
+    /// <summary>
+    /// Completes once Redis answers again: <c>true</c> when a PING is answered within the operation timeout (an open
+    /// breaker then closes), <c>false</c> when there is no connection to ask (a reconnect raises
+    /// <see cref="ConnectionChanged"/> instead) or Redis answers, but slowly (the breaker's own probes take over).
+    /// </summary>
+    /// <remarks>
+    /// A stalled server (paused, swapping, a long fork) keeps its connections: nothing fails or reconnects when it
+    /// resumes, calls just start to answer again. A PING sent during the stall is answered the moment it resumes,
+    /// so waiting on one is the earliest notice there is, without a timer (docs/invalidation.md, "When Redis
+    /// stalls"). The client library fails a PING that waits longer than its own timeout: another one is sent.
+    /// </remarks>
+    public async Task<bool> WhenAnsweringAsync()
+    {
+        while (true)
+        {
+            var multiplexer = _multiplexer;
+            if (multiplexer is null || !multiplexer.IsConnected)
+            {
+                return false;
+            }
+
+            try
+            {
+                await multiplexer.GetDatabase().PingAsync();
+                break;
+            }
+            catch (RedisServerException)
+            {
+                break; // an error reply is an answer
+            }
+            catch (TimeoutException)
+            {
+                // Still stalled, and the client library gave up on this PING: ask again.
+            }
+            catch (Exception e) when (e is RedisException or ObjectDisposedException or InvalidOperationException)
+            {
+                return false;
+            }
+        }
+
+        // Answered: now one PING under the usual timeout, past the breaker, says whether Redis is back or only slow.
+        var (ok, _) = await RunAsync(db => db.PingAsync(), "ping", probe: true);
+        return ok;
+    }
+
+    private async Task<(bool Ok, T? Value)> RunAsync<T>(Func<IDatabase, Task<T>> call, string operation, bool probe)
     {
         var multiplexer = _multiplexer;
-        if (multiplexer is null || !multiplexer.IsConnected || !Breaker.AllowsCall)
+        if (multiplexer is null || !multiplexer.IsConnected || (!probe && !Breaker.AllowsCall))
         {
             return (false, default);
         }

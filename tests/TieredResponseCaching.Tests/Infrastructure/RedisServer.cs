@@ -7,7 +7,8 @@ namespace TieredResponseCaching.Tests.Infrastructure;
 
 /// <summary>
 /// A real <c>redis-server</c> process on a free loopback port, killed when disposed. It can be stopped and
-/// started again on the same port, paused (<c>CLIENT PAUSE</c>) and written to directly.
+/// started again on the same port, paused (<c>CLIENT PAUSE</c>, or the whole process with <see cref="Pause"/>)
+/// and written to directly.
 /// </summary>
 public sealed class RedisServer : IAsyncDisposable
 {
@@ -85,6 +86,16 @@ public sealed class RedisServer : IAsyncDisposable
         return process;
     }
 
+    /// <summary>
+    /// Stops the process (SIGSTOP): it keeps its sockets open but reads and answers nothing until
+    /// <see cref="Resume"/>, as a server stalled by the OS, a long fork or a VM pause. Clients see no disconnect,
+    /// only calls that do not answer.
+    /// </summary>
+    public void Pause() => Signal("STOP");
+
+    /// <summary>Lets a paused process run again (SIGCONT); it then answers what was sent meanwhile.</summary>
+    public void Resume() => Signal("CONT");
+
     /// <summary>Kills the server (a crash, not a shutdown).</summary>
     public void Kill()
     {
@@ -95,8 +106,24 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
+    private void Signal(string signal)
+    {
+        var process = _process ?? throw new InvalidOperationException("The server is not running.");
+        using var kill = Process.Start(new ProcessStartInfo("kill") { ArgumentList = { "-" + signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture) } })!;
+        kill.WaitForExit();
+        if (kill.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"kill -{signal} {process.Id} exited with {kill.ExitCode}.");
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        if (_process is { HasExited: false })
+        {
+            Resume(); // a paused server would not let the admin connection close
+        }
+
         if (_admin is not null)
         {
             await _admin.DisposeAsync();
