@@ -109,4 +109,11 @@ internal static partial class Log
 
     [LoggerMessage(83, LogLevel.Warning, "Invalidation source {Source} reported {Change}, which could not be applied; the source goes on.")]
     public static partial void InvalidationFromSourceFailed(ILogger logger, string source, string change, Exception exception);
+
+    // 130-139: requests a GraphQL or gRPC server reads differently from the cache, and the admin endpoints' CSRF guard.
+    [LoggerMessage(130, LogLevel.Debug, "GraphQL POST to {Endpoint} carries '{Parameter}' in its URL, which the server may execute instead of the body; sent to the app uncached.")]
+    public static partial void GraphQLUrlParameters(ILogger logger, string endpoint, string parameter);
+
+    [LoggerMessage(131, LogLevel.Debug, "gRPC call to {Endpoint} over {Protocol} with content type '{ContentType}' is one the service refuses; sent to the app uncached, which answers it.")]
+    public static partial void GrpcNotAccepted(ILogger logger, string endpoint, string protocol, string contentType);
 }
