@@ -116,4 +116,7 @@ internal static partial class Log
 
     [LoggerMessage(131, LogLevel.Debug, "gRPC call to {Endpoint} over {Protocol} with content type '{ContentType}' is one the service refuses; sent to the app uncached, which answers it.")]
     public static partial void GrpcNotAccepted(ILogger logger, string endpoint, string protocol, string contentType);
+
+    [LoggerMessage(132, LogLevel.Warning, "Admin endpoint: refused a call from {Caller} at {RemoteAddress} to {Path} (Content-Type {ContentType}, Origin {Origin}) that a page on another site could have made: {Error}")]
+    public static partial void AdminCallRefused(ILogger logger, string caller, string remoteAddress, string path, string contentType, string origin, string error);
 }
