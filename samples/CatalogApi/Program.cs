@@ -84,8 +84,10 @@ builder.Services.AddTieredResponseCache(options =>
 // DEMO ONLY: "X-Demo-User: alice" makes the request alice's (see DemoUserAuthenticationHandler).
 builder.Services.AddAuthentication(DemoUserAuthenticationHandler.SchemeName)
     .AddScheme<AuthenticationSchemeOptions, DemoUserAuthenticationHandler>(DemoUserAuthenticationHandler.SchemeName, configureOptions: null);
-// The cache's stats and admin endpoints require this policy: callers on this machine (the dashboard in a local
-// browser), or the demo user "ops" (curl -H "X-Demo-User: ops" ...). A real app names a policy of its own.
+// The cache's stats and admin endpoints require this policy: the ops key in X-Ops-Key (configured as CacheOps:Key,
+// else made at startup and logged with the dashboard's URL). Not a loopback address: behind a reverse proxy on the
+// same host, every caller is loopback. A real app names a policy of its own.
+builder.Services.AddSingleton<CacheOpsKey>();
 builder.Services.AddAuthorization(authorization => authorization.AddPolicy(CacheOps.Policy, CacheOps.Configure));
 builder.Services.AddControllers();
 builder.Services.AddGrpc();
@@ -124,6 +126,12 @@ builder.Services.AddSingleton<GraphQLEndpoint>();
 
 var app = builder.Build();
 
+var opsKey = app.Services.GetRequiredService<CacheOpsKey>();
+if (opsKey.Generated)
+{
+    CacheOpsLog.GeneratedKey(app.Logger, opsKey.Value);
+}
+
 // The live dashboard: wwwroot/_cache/index.html (plain HTML and JS) at /_cache/, charting /_cache/stats.
 app.UseDefaultFiles();
 app.UseStaticFiles();
@@ -148,8 +156,8 @@ app.MapGet("/", () => Results.Text(
       GET  /me/favourites              per user (header X-Demo-User: alice), Cache-Control: private
       GET  /slow?delayMs=2000          5 s + 60 s stale-while-revalidate: watch collapsing and background refresh
       GET  /_cache/                    live dashboard (hit rate, miss latency, weighted miss cost per endpoint)
-      GET  /_cache/stats               the cache's numbers as JSON (policy "CacheOps": this machine, or X-Demo-User: ops)
-      POST /_cache/admin/invalidate/tag/{tag}, POST /_cache/admin/invalidate/key {"path": "/products/1"}
+      GET  /_cache/stats               the cache's numbers as JSON (policy "CacheOps": header X-Ops-Key, see the README)
+      POST /_cache/admin/invalidate/tag/{tag}, POST /_cache/admin/invalidate/key {"path": "/products/1"} (JSON, X-Ops-Key)
       GET  /graphql?query=             GraphQL (also POST): products(category, page), product(id), mutation setPrice
       gRPC catalog.Products            HTTP/2 only, on GrpcUrl (default 5081): GetProduct, ListProducts, StreamProducts
 

@@ -58,8 +58,8 @@ internal sealed class CacheRuntime : IAsyncDisposable
         }
 
         Store = new TieredStore(memory, tags, remote, Options.L1Enabled);
-        GraphQL = new GraphQLProtocol(Options.GraphQL, Options.MaximumKeySize);
-        Grpc = new GrpcProtocol(Options.Grpc, Options.MaximumKeySize);
+        GraphQL = new GraphQLProtocol(Options.GraphQL, Options.MaximumKeySize, Logger);
+        Grpc = new GrpcProtocol(Options.Grpc, Options.MaximumKeySize, Logger);
         Flights = new SingleFlight();
     }
 

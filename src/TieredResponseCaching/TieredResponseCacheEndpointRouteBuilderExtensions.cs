@@ -38,7 +38,9 @@ public static class TieredResponseCacheEndpointRouteBuilderExtensions
     /// (<see cref="ITieredResponseCache.InvalidateTagAsync"/>) and <c>POST {pattern}/invalidate/key</c> with the body
     /// <c>{"path":"/products/42"}</c> (<see cref="ITieredResponseCache.InvalidateAsync"/>: every entry of that path).
     /// Every call is logged at Information with the caller's name and address. Requires <c>UseAuthorization()</c>
-    /// in the pipeline unless <paramref name="allowAnonymous"/>.
+    /// in the pipeline unless <paramref name="allowAnonymous"/>. Against cross-site request forgery, every call must be
+    /// <c>Content-Type: application/json</c> (else 415) and an <c>Origin</c> it carries must be the app's own or one of
+    /// <see cref="TieredResponseCacheOptions.AdminAllowedOrigins"/> (else 403). See docs/operations.md.
     /// </summary>
     /// <param name="endpoints">The app's routes.</param>
     /// <param name="pattern">The route prefix, e.g. <c>/_cache/admin</c>.</param>

@@ -18,6 +18,14 @@ public sealed class TieredResponseCacheOptions
     /// <summary>The caches in front of the app: tag fields on responses and purges on invalidation (docs/cdn.md).</summary>
     public CdnOptions Cdn { get; } = new();
 
+    /// <summary>
+    /// Origins (<c>https://ops.example.com</c>) other than the app's own whose pages may call the admin API of
+    /// <c>MapTieredResponseCacheAdmin</c>. A call whose <c>Origin</c> is neither the app's own nor listed here is refused
+    /// with 403: a page on another site must not invalidate with its visitors' credentials. Empty by default. See
+    /// docs/operations.md.
+    /// </summary>
+    public IList<string> AdminAllowedOrigins { get; } = [];
+
     /// <summary>The settings every policy starts from.</summary>
     public CachePolicyOptions DefaultPolicy { get; } = new();
 

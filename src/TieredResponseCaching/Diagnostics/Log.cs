@@ -136,4 +136,14 @@ internal static partial class Log
 
     [LoggerMessage(122, LogLevel.Debug, "Entry {Key} was kept in L1 only: {Reason}, which L2 refuses.")]
     public static partial void EntryNotWritten(ILogger logger, string key, string reason);
+
+    // 130-139: requests a GraphQL or gRPC server reads differently from the cache, and the admin endpoints' CSRF guard.
+    [LoggerMessage(130, LogLevel.Debug, "GraphQL POST to {Endpoint} carries '{Parameter}' in its URL, which the server may execute instead of the body; sent to the app uncached.")]
+    public static partial void GraphQLUrlParameters(ILogger logger, string endpoint, string parameter);
+
+    [LoggerMessage(131, LogLevel.Debug, "gRPC call to {Endpoint} over {Protocol} with content type '{ContentType}' is one the service refuses; sent to the app uncached, which answers it.")]
+    public static partial void GrpcNotAccepted(ILogger logger, string endpoint, string protocol, string contentType);
+
+    [LoggerMessage(132, LogLevel.Warning, "Admin endpoint: refused a call from {Caller} at {RemoteAddress} to {Path} (Content-Type {ContentType}, Origin {Origin}) that a page on another site could have made: {Error}")]
+    public static partial void AdminCallRefused(ILogger logger, string caller, string remoteAddress, string path, string contentType, string origin, string error);
 }

@@ -16,6 +16,10 @@ namespace TieredResponseCaching.Tests.GraphQL;
 /// an echo of a structured input, a field that fails, a mutation) served at <c>/graphql</c> over GET and POST, with
 /// automatic persisted queries. It counts executions and keeps every POST body it received, byte for byte.
 /// </summary>
+/// <remarks>
+/// On a POST, <c>query</c>, <c>variables</c>, <c>operationName</c> and <c>extensions</c> in the URL override the body's,
+/// as GraphQL.Server's middleware does by default (its <c>ReadQueryStringOnPost</c>).
+/// </remarks>
 public sealed class GraphQLServer
 {
     public const string Path = "/graphql";
@@ -135,7 +139,15 @@ public sealed class GraphQLServer
             throw new NotSupportedException("Only application/json is read.");
         }
 
-        return _serializer.Deserialize<GraphQLRequest>(Encoding.UTF8.GetString(bytes));
+        var body = _serializer.Deserialize<GraphQLRequest>(Encoding.UTF8.GetString(bytes));
+        var url = ReadGet(request.Query);
+        return body is null ? null : new GraphQLRequest
+        {
+            Query = url.Query ?? body.Query,
+            OperationName = url.OperationName ?? body.OperationName,
+            Variables = url.Variables ?? body.Variables,
+            Extensions = url.Extensions ?? body.Extensions,
+        };
     }
 
     /// <summary>Automatic persisted queries: learns a query sent with its hash, fills in a query sent by hash alone.</summary>

@@ -2,7 +2,6 @@ using System.Collections.Concurrent;
 using System.Net;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Time.Testing;
@@ -21,6 +20,9 @@ public enum Transport
 
     /// <summary>Kestrel on 127.0.0.1, HTTP/2 without TLS (prior knowledge), on the system clock.</summary>
     Kestrel,
+
+    /// <summary>As <see cref="Kestrel"/>, plus a second port that speaks HTTP/1.1 only (<see cref="GrpcHost.Http1Address"/>).</summary>
+    KestrelWithHttp1,
 }
 
 /// <summary>
@@ -32,8 +34,9 @@ public sealed class GrpcHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly GrpcChannel _channel;
 
-    private GrpcHost(WebApplication app, GrpcChannel channel, HttpClient raw, ConcurrentQueue<LogRecord> logs, FakeTimeProvider? time)
+    private GrpcHost(WebApplication app, GrpcChannel channel, HttpClient raw, ConcurrentQueue<LogRecord> logs, FakeTimeProvider? time, Uri? http1Address = null)
     {
+        Http1Address = http1Address;
         _app = app;
         _channel = channel;
         Raw = raw;
@@ -44,6 +47,9 @@ public sealed class GrpcHost : IAsyncDisposable
 
     public Catalog.CatalogClient Client { get; }
 
+    /// <summary>The HTTP/1.1 port of <see cref="Transport.KestrelWithHttp1"/>; <c>null</c> otherwise.</summary>
+    public Uri? Http1Address { get; }
+
     /// <summary>An HTTP/2 client for requests built by hand.</summary>
     public HttpClient Raw { get; }
 
@@ -52,6 +58,8 @@ public sealed class GrpcHost : IAsyncDisposable
 
     /// <summary>The cache's clock on TestServer; <c>null</c> on Kestrel, which runs on the system clock.</summary>
     public FakeTimeProvider? Time { get; }
+
+    public IServiceProvider Services => _app.Services;
 
     public CatalogCalls Calls => _app.Services.GetRequiredService<CatalogCalls>();
 
@@ -73,9 +81,17 @@ public sealed class GrpcHost : IAsyncDisposable
             builder.WebHost.UseTestServer(server => server.PreserveExecutionContext = true);
             builder.Services.AddSingleton<TimeProvider>(time!);
         }
-        else
+        ListenOptions? http2 = null, http1 = null;
+        if (transport != Transport.TestServer)
         {
-            builder.WebHost.UseKestrel(options => options.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
+            builder.WebHost.UseKestrel(options =>
+            {
+                options.Listen(IPAddress.Loopback, 0, listen => (http2 = listen).Protocols = HttpProtocols.Http2);
+                if (transport == Transport.KestrelWithHttp1)
+                {
+                    options.Listen(IPAddress.Loopback, 0, listen => (http1 = listen).Protocols = HttpProtocols.Http1);
+                }
+            });
         }
 
         var logs = new ConcurrentQueue<LogRecord>();
@@ -105,9 +121,11 @@ public sealed class GrpcHost : IAsyncDisposable
             return new GrpcHost(app, channel, new HttpClient(server.CreateHandler()) { BaseAddress = server.BaseAddress }, logs, time);
         }
 
-        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
+        // Kestrel writes the port it bound back into each endpoint's options.
+        var address = new Uri($"http://127.0.0.1:{http2!.IPEndPoint!.Port}");
+        var http1Address = http1 is null ? null : new Uri($"http://127.0.0.1:{http1.IPEndPoint!.Port}");
         var raw = new HttpClient { BaseAddress = address, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
-        return new GrpcHost(app, GrpcChannel.ForAddress(address), raw, logs, null);
+        return new GrpcHost(app, GrpcChannel.ForAddress(address), raw, logs, null, http1Address);
     }
 
     public async ValueTask DisposeAsync()

@@ -52,9 +52,10 @@ internal static class OpsHost
             request.Headers.Add("X-Test-User", user);
         }
 
-        if (json is not null)
+        // A POST is JSON, as the admin API requires (an empty body when the call has none).
+        if (json is not null || method == HttpMethod.Post)
         {
-            request.Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json");
+            request.Content = new StringContent(json ?? "", System.Text.Encoding.UTF8, "application/json");
         }
 
         return await host.Client.SendAsync(request);

@@ -22,10 +22,12 @@ namespace TieredResponseCaching.Tests.Sample;
 public sealed partial class CatalogDashboardTests : IAsyncLifetime
 {
     private const string ProductEndpoint = "/products/{id:int}";
+    private const string OpsKey = "dashboard-tests-ops-key";
 
     private readonly WebApplicationFactory<Program> _factory = new WebApplicationFactory<Program>()
         .WithWebHostBuilder(web => web
             .UseSetting("GrpcUrl", "")
+            .UseSetting("CacheOps:Key", OpsKey)
             .ConfigureLogging(logging => logging.ClearProviders()));
 
     private Uri _address = null!;
@@ -119,7 +121,8 @@ public sealed partial class CatalogDashboardTests : IAsyncLifetime
         }
     }
 
-    private string DashboardUrl() => new Uri(_address, "/_cache/?interval=250").ToString();
+    /// <summary>The URL the sample logs at startup: the ops key rides in the fragment, which is never sent to a server.</summary>
+    private string DashboardUrl() => new Uri(_address, "/_cache/?interval=250#key=" + OpsKey).ToString();
 
     /// <summary>Loads the page and lets its script run (virtual time: two polls at least), then returns the DOM.</summary>
     private Task<string> RenderAsync() => RunChromiumAsync("--dump-dom", DashboardUrl());

@@ -14,8 +14,12 @@ namespace TieredResponseCaching.Tests.Sample;
 /// </summary>
 public sealed class CatalogSampleTests : IAsyncLifetime
 {
+    private const string OpsKey = "sample-tests-ops-key";
+
     private readonly WebApplicationFactory<Program> _factory = new WebApplicationFactory<Program>()
-        .WithWebHostBuilder(web => web.ConfigureLogging(logging => logging.ClearProviders()));
+        .WithWebHostBuilder(web => web
+            .UseSetting("CacheOps:Key", OpsKey)
+            .ConfigureLogging(logging => logging.ClearProviders()));
 
     private HttpClient _client = null!;
 
@@ -49,19 +53,21 @@ public sealed class CatalogSampleTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_stats_endpoint_answers_the_ops_user_and_refuses_anyone_else()
+    public async Task The_stats_endpoint_answers_a_caller_with_the_ops_key_and_refuses_anyone_else()
     {
-        // TestServer requests come from no address: only the "ops" demo user passes the sample's CacheOps policy.
         await _client.GetAsync("/products/3");
         await _client.GetAsync("/products/3");
         var anonymous = await _client.GetAsync("/_cache/stats");
         using var asAlice = new HttpRequestMessage(HttpMethod.Get, "/_cache/stats") { Headers = { { "X-Demo-User", "alice" } } };
         var alice = await _client.SendAsync(asAlice);
-        using var asOps = new HttpRequestMessage(HttpMethod.Get, "/_cache/stats") { Headers = { { "X-Demo-User", "ops" } } };
-        var ops = await _client.SendAsync(asOps);
+        using var asOpsUser = new HttpRequestMessage(HttpMethod.Get, "/_cache/stats") { Headers = { { "X-Demo-User", "ops" } } };
+        var opsUser = await _client.SendAsync(asOpsUser);
+        using var withKey = new HttpRequestMessage(HttpMethod.Get, "/_cache/stats") { Headers = { { "X-Ops-Key", OpsKey } } };
+        var ops = await _client.SendAsync(withKey);
 
         Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, alice.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, opsUser.StatusCode);
         Assert.Equal(HttpStatusCode.OK, ops.StatusCode);
         using var stats = System.Text.Json.JsonDocument.Parse(await ops.Content.ReadAsStringAsync());
         var product = stats.RootElement.GetProperty("endpoints").EnumerateArray().Single(e => e.GetProperty("endpoint").GetString() == "/products/{id:int}");
@@ -70,11 +76,15 @@ public sealed class CatalogSampleTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task The_admin_api_invalidates_a_tag_for_the_ops_user()
+    public async Task The_admin_api_invalidates_a_tag_for_a_caller_with_the_ops_key()
     {
         await _client.GetAsync("/products?page=1");
         var before = await _client.GetAsync("/products?page=1");
-        using var invalidate = new HttpRequestMessage(HttpMethod.Post, "/_cache/admin/invalidate/tag/catalog") { Headers = { { "X-Demo-User", "ops" } } };
+        using var invalidate = new HttpRequestMessage(HttpMethod.Post, "/_cache/admin/invalidate/tag/catalog")
+        {
+            Headers = { { "X-Ops-Key", OpsKey } },
+            Content = new StringContent("", System.Text.Encoding.UTF8, "application/json"),
+        };
         var response = await _client.SendAsync(invalidate);
         var after = await _client.GetAsync("/products?page=1");
 

@@ -1,9 +1,16 @@
 // Live dashboard for TieredResponseCaching: polls the stats endpoint (MapTieredResponseCacheStats) and charts it.
 // Plain JS, no build step. Query string: ?stats=<url of the stats endpoint>&interval=<milliseconds>.
+// The sample's ops key comes in the fragment, #key=<key> (a fragment is never sent to a server, so the key stays out of
+// access logs), is kept for this tab in sessionStorage and sent as X-Ops-Key.
 "use strict";
 
 (() => {
   const params = new URLSearchParams(location.search);
+  const fragmentKey = new URLSearchParams(location.hash.slice(1)).get("key");
+  if (fragmentKey) {
+    sessionStorage.setItem("opsKey", fragmentKey);
+  }
+  const opsKey = fragmentKey || sessionStorage.getItem("opsKey");
   const statsUrl = params.get("stats") || "stats";
   const interval = Math.max(250, Number(params.get("interval")) || 1000);
   const historyLength = 120;
@@ -160,9 +167,13 @@
 
   async function poll() {
     try {
-      const response = await fetch(statsUrl, { headers: { Accept: "application/json" }, cache: "no-store", credentials: "same-origin" });
+      const headers = { Accept: "application/json" };
+      if (opsKey) {
+        headers["X-Ops-Key"] = opsKey;
+      }
+      const response = await fetch(statsUrl, { headers, cache: "no-store", credentials: "same-origin" });
       if (response.status === 401 || response.status === 403) {
-        setStatus(`not authorized (${response.status}): the stats endpoint requires the app's authorization policy`, "error");
+        setStatus(`not authorized (${response.status}): open the dashboard as /_cache/#key=<ops key> (the app logs the URL at startup)`, "error");
       } else if (!response.ok) {
         setStatus(`stats endpoint answered ${response.status}`, "error");
       } else {

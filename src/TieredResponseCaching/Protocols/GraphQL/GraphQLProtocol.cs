@@ -1,5 +1,8 @@
 using System.IO.Hashing;
 using GraphQLParser.AST;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Http;
 using TieredResponseCaching.Keys;
 using TieredResponseCaching.Policies;
@@ -32,10 +35,12 @@ internal sealed class GraphQLProtocol : IProtocolHandler
 
     private readonly DocumentCache _documents;
     private readonly GraphQLRequestReader _reader;
+    private readonly ILogger _logger;
 
-    public GraphQLProtocol(GraphQLCacheOptions options, int maximumKeySize)
+    public GraphQLProtocol(GraphQLCacheOptions options, int maximumKeySize, ILogger? logger = null)
     {
         Options = options;
+        _logger = logger ?? NullLogger.Instance;
         MaximumKeySize = maximumKeySize;
         _documents = new DocumentCache(options.DocumentCacheSize);
         _reader = new GraphQLRequestReader(options, _documents);
@@ -54,9 +59,19 @@ internal sealed class GraphQLProtocol : IProtocolHandler
         }
 
         // The body is read only for a request that can be keyed; anything else reaches the app untouched.
-        return IsJson(request.ContentType)
-            ? BuildPostKeyAsync(context, policy)
-            : ValueTask.FromResult(ProtocolKey.Bypass(policy, NotCachedReason.GraphQLContentType));
+        if (!IsJson(request.ContentType))
+        {
+            return ValueTask.FromResult(ProtocolKey.Bypass(policy, NotCachedReason.GraphQLContentType));
+        }
+
+        // The server may execute the URL's parameters rather than the body's: neither key by it nor read it.
+        if (GraphQLRequestReader.FindUrlParameter(request.QueryString.Value) is { } parameter)
+        {
+            Log.GraphQLUrlParameters(_logger, policy.EndpointName, parameter);
+            return ValueTask.FromResult(ProtocolKey.Bypass(policy, NotCachedReason.GraphQLUrlParameters));
+        }
+
+        return BuildPostKeyAsync(context, policy);
     }
 
     /// <summary>
@@ -81,6 +96,11 @@ internal sealed class GraphQLProtocol : IProtocolHandler
         if (isPost && !IsJson(request.ContentType))
         {
             return NotCachedReason.GraphQLContentType;
+        }
+
+        if (isPost && GraphQLRequestReader.FindUrlParameter(request.QueryString.Value) is not null)
+        {
+            return NotCachedReason.GraphQLUrlParameters;
         }
 
         if (isPost && body.Length > Options.MaximumDocumentSize)

@@ -255,6 +255,55 @@ internal sealed class GraphQLRequestReader(GraphQLCacheOptions options, Document
     }
 
     /// <summary>
+    /// The GraphQL parameter a POST's URL carries, by its canonical name, or <c>null</c>. Servers such as GraphQL.Server
+    /// read <c>query</c>, <c>variables</c>, <c>operationName</c>, <c>extensions</c> (and <c>documentId</c>) from the URL of
+    /// a POST too and let them override the body, so the body alone does not say what runs (docs/graphql.md).
+    /// </summary>
+    /// <remarks>
+    /// Names are percent-decoded and compared without regard to case, as the app's query collection matches them; an
+    /// empty value counts too (whether a server treats it as absent is its own business), and so does a name whose
+    /// escapes are malformed, which cannot be read safely.
+    /// </remarks>
+    public static string? FindUrlParameter(string? query)
+    {
+        if (string.IsNullOrEmpty(query))
+        {
+            return null;
+        }
+
+        var decoded = DecodeBuffer(query.Length);
+        var text = query.AsSpan(query[0] == '?' ? 1 : 0);
+        while (RestKeyBuilder.NextParameter(ref text, out var rawName, out _))
+        {
+            var length = RestKeyBuilder.PercentDecode(rawName, decoded);
+            if (length < 0)
+            {
+                return "(malformed name)";
+            }
+
+            var name = decoded.AsSpan(0, length);
+            switch (Recognise(name))
+            {
+                case Member.Query:
+                    return "query";
+                case Member.Variables:
+                    return "variables";
+                case Member.OperationName:
+                    return "operationName";
+                case Member.Extensions:
+                    return "extensions";
+            }
+
+            if (Ascii.EqualsIgnoreCase(name, "documentId"u8))
+            {
+                return "documentId";
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
     /// Writes the query parameters other than GraphQL's (all of them for a POST) that the policy varies by, decoded
     /// and in the order written: the app may read them. Each is marked with 1, the list ends with 0.
     /// </summary>

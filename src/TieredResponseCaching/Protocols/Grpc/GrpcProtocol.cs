@@ -4,6 +4,9 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Grpc.AspNetCore.Server;
 using Grpc.Net.Compression;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Http;
 using TieredResponseCaching.Keys;
 using TieredResponseCaching.Policies;
@@ -17,7 +20,8 @@ namespace TieredResponseCaching.Protocols.Grpc;
 /// <remarks>
 /// Key layout, every variable field length-prefixed (<see cref="KeyWriter"/>):
 /// <code>
-/// 'P' version   protocol tag ('R' is REST) and layout version
+/// 'P' version   protocol tag ('R' is REST) and layout version (2: with the target)
+/// target        scheme, host (the :authority), path base, path, as for REST (KeyParts.WriteTarget)
 /// method        full method name, /package.Service/Method
 /// content-type  lower-cased (application/grpc and gRPC-Web answer differently)
 /// accept        the grpc-accept-encoding values: a stored response may be compressed in one of them
@@ -26,21 +30,23 @@ namespace TieredResponseCaching.Protocols.Grpc;
 /// 'U' ...       the user, when the policy varies by user
 /// </code>
 /// </remarks>
-internal sealed class GrpcProtocol(GrpcCacheOptions options, int maximumKeySize) : IProtocolHandler
+internal sealed class GrpcProtocol(GrpcCacheOptions options, int maximumKeySize, ILogger? logger = null) : IProtocolHandler
 {
     private const byte Protocol = (byte)'P';
-    private const byte Version = 1;
+    private const byte Version = 2;
     private const byte RawMessage = 0;
     private const byte CanonicalForm = 1;
     private const string GrpcStatus = "grpc-status";
     private const string GrpcEncoding = "grpc-encoding";
     private const string GrpcAcceptEncoding = "grpc-accept-encoding";
     private const string Identity = "identity";
+    private const string GrpcContentType = "application/grpc";
 
     [ThreadStatic]
     private static byte[]? t_canonical;
 
     private readonly ConditionalWeakTable<global::Grpc.Core.IMethod, GrpcMethodInfo> _methods = [];
+    private readonly ILogger _logger = logger ?? NullLogger.Instance;
 
     public GrpcCacheOptions Options { get; } = options;
 
@@ -62,6 +68,14 @@ internal sealed class GrpcProtocol(GrpcCacheOptions options, int maximumKeySize)
             return ProtocolKey.Bypass(policy, NotCachedReason.PolicyError);
         }
 
+        // A call the service refuses before running the method is its own to answer, never the cache's.
+        var request = context.Request;
+        if (!IsAccepted(request))
+        {
+            Log.GrpcNotAccepted(_logger, policy.EndpointName, request.Protocol, request.ContentType ?? "(none)");
+            return ProtocolKey.Bypass(policy, NotCachedReason.GrpcNotAccepted);
+        }
+
         var body = await RequestBody.ReadAsync(context, GrpcFrame.HeaderSize + Options.MaximumMessageSize);
         return BuildKey(context, policy, method, body.Bytes, body.Complete);
     }
@@ -73,6 +87,7 @@ internal sealed class GrpcProtocol(GrpcCacheOptions options, int maximumKeySize)
     /// </summary>
     internal ProtocolKey BuildKey(HttpContext context, ResolvedPolicy policy, GrpcMethodMetadata method, ReadOnlyMemory<byte> body, bool complete)
     {
+        var request = context.Request;
         var reason = GrpcFrame.ReadRequest(body.Span, complete, Options.MaximumMessageSize, out var compressed, out var length);
         if (reason != NotCachedReason.None)
         {
@@ -84,7 +99,6 @@ internal sealed class GrpcProtocol(GrpcCacheOptions options, int maximumKeySize)
             info = _methods.GetValue(method.Method, _ => new GrpcMethodInfo(method));
         }
 
-        var request = context.Request;
         var provider = (ICompressionProvider?)null;
         var encoding = request.Headers[GrpcEncoding];
         if (encoding.Count > 0 && !(encoding.Count == 1 && encoding[0] == Identity))
@@ -120,6 +134,7 @@ internal sealed class GrpcProtocol(GrpcCacheOptions options, int maximumKeySize)
             var writer = new KeyWriter(KeyLimit);
             writer.WriteByte(Protocol);
             writer.WriteByte(Version);
+            KeyParts.WriteTarget(ref writer, request);
             writer.WriteText(method.Method.FullName);
             writer.WriteLowerAsciiText(request.ContentType);
             var accepted = request.Headers[GrpcAcceptEncoding];
@@ -151,6 +166,26 @@ internal sealed class GrpcProtocol(GrpcCacheOptions options, int maximumKeySize)
                 ArrayPool<byte>.Shared.Return(decompressed);
             }
         }
+    }
+
+    /// <summary>
+    /// Whether grpc-dotnet would run the method for this request: it answers anything but HTTP/2 or HTTP/3 with
+    /// <c>426</c> and a content type other than <c>application/grpc</c> (alone, or followed by <c>;</c> or <c>+</c>,
+    /// without regard to case) with <c>415</c>, both with <c>grpc-status: 13</c>, before the method runs. The cache
+    /// must not answer such a request with a stored success (docs/grpc.md). gRPC-Web reaches this check as
+    /// <c>application/grpc</c> over HTTP/2 when <c>UseGrpcWeb()</c> runs before the cache.
+    /// </summary>
+    internal static bool IsAccepted(HttpRequest request)
+    {
+        if (!HttpProtocol.IsHttp2(request.Protocol) && !HttpProtocol.IsHttp3(request.Protocol))
+        {
+            return false;
+        }
+
+        var contentType = request.ContentType;
+        return contentType is not null
+            && contentType.StartsWith(GrpcContentType, StringComparison.OrdinalIgnoreCase)
+            && (contentType.Length == GrpcContentType.Length || contentType[GrpcContentType.Length] is ';' or '+');
     }
 
     /// <summary>
