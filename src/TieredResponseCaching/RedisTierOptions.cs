@@ -19,7 +19,7 @@ public sealed class RedisTierOptions
 
     /// <summary>
     /// How long one Redis call may take before it counts as failed and the request goes on without it
-    /// (DESIGN rule 4: Redis is an accelerator). Default 100 ms.
+    /// (docs/design.md rule 4: Redis is an accelerator). Default 100 ms.
     /// </summary>
     public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromMilliseconds(100);
 

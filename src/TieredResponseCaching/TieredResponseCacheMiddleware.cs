@@ -10,7 +10,7 @@ using TieredResponseCaching.Storage;
 namespace TieredResponseCaching;
 
 /// <summary>
-/// The request flow of DESIGN.md: policy, key, L1, L2, then single flight (node and cluster) and the app.
+/// The request flow of docs/design.md: policy, key, L1, L2, then single flight (node and cluster) and the app.
 /// Nothing else lives here.
 /// </summary>
 internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheRuntime runtime, BackgroundRefresher refresher, IServiceProvider services)

@@ -4,7 +4,7 @@ using TieredResponseCaching.Storage;
 namespace TieredResponseCaching.Coordination;
 
 /// <summary>
-/// The cluster half of DESIGN rule 5: a Redis lock per key (<c>SET key token NX PX expiry</c>, released by a
+/// The cluster half of docs/design.md rule 5: a Redis lock per key (<c>SET key token NX PX expiry</c>, released by a
 /// compare-and-delete script), so among all nodes the app runs once for a cold key. The expiry bounds how long a
 /// crashed holder blocks the others.
 /// </summary>

@@ -4,7 +4,7 @@ using TieredResponseCaching.Storage;
 namespace TieredResponseCaching.Coordination;
 
 /// <summary>
-/// At most one run of the app per key on this node (DESIGN rule 5). The first request for a cold key leads;
+/// At most one run of the app per key on this node (docs/design.md rule 5). The first request for a cold key leads;
 /// the others wait for its outcome, with a timeout. Background refreshes are flights too, so a refresh and a
 /// miss for the same key never run the app side by side.
 /// </summary>

@@ -126,7 +126,7 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
     {
     }
 
-    /// <summary>DESIGN rule 3, nothing partial is stored: why the captured body cannot become an entry, or none.</summary>
+    /// <summary>docs/design.md rule 3, nothing partial is stored: why the captured body cannot become an entry, or none.</summary>
     protected NotCachedReason CaptureRefusal()
     {
         var capture = Capture;

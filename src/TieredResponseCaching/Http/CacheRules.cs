@@ -5,7 +5,7 @@ using TieredResponseCaching.Policies;
 namespace TieredResponseCaching.Http;
 
 /// <summary>
-/// DESIGN rule 2, nothing that could leak is stored: the request and response conditions under which the cache
+/// docs/design.md rule 2, nothing that could leak is stored: the request and response conditions under which the cache
 /// stays out of the way.
 /// </summary>
 internal static class CacheRules

@@ -11,7 +11,7 @@ namespace TieredResponseCaching.Http;
 
 /// <summary>
 /// Builds the immutable entry for a response that may be stored: every header a hit writes is decided here,
-/// once, so a hit only copies references (DESIGN rule 8).
+/// once, so a hit only copies references (docs/design.md rule 8).
 /// </summary>
 internal static class EntryFactory
 {

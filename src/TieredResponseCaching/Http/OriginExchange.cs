@@ -8,7 +8,7 @@ namespace TieredResponseCaching.Http;
 
 /// <summary>
 /// One run of the app for a server-configured policy: a client's miss, or a background refresh replaying one. Once the
-/// app is done, the exchange decides whether the capture becomes an entry (DESIGN rules 2 and 3) and, for a held
+/// app is done, the exchange decides whether the capture becomes an entry (docs/design.md rules 2 and 3) and, for a held
 /// response, what the client gets.
 /// </summary>
 internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, ResolvedPolicy policy, byte[] key, UInt128 hash, CachedResponse? stale, bool isRefresh)

@@ -10,7 +10,7 @@ namespace TieredResponseCaching.Invalidation;
 
 /// <summary>
 /// Keeps the nodes' L1s consistent through one Redis pub/sub channel, and tag invalidation current on every
-/// node (DESIGN rule 6). Messages carry hashes, tags and times, never bodies; a node ignores its own.
+/// node (docs/design.md rule 6). Messages carry hashes, tags and times, never bodies; a node ignores its own.
 /// </summary>
 /// <remarks>
 /// <para>Tag invalidations are also recorded in a sorted set (<c>{prefix}tags</c>, member = tag, score = Unix

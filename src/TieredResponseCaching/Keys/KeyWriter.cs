@@ -8,7 +8,7 @@ namespace TieredResponseCaching.Keys;
 /// <summary>
 /// Writes canonical key bytes into a per-thread buffer without allocating. Every variable-length field is
 /// length-prefixed, so no input can forge a separator and two different inputs never write the same bytes
-/// (DESIGN rule 1 depends on it).
+/// (docs/design.md rule 1 depends on it).
 /// </summary>
 /// <remarks>
 /// Field forms: <c>[varint n][n bytes]</c> for binary data; <c>[varint 2n+f][bytes]</c> for text, where

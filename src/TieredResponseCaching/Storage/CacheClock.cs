@@ -1,7 +1,7 @@
 namespace TieredResponseCaching.Storage;
 
 /// <summary>
-/// The injected <see cref="TimeProvider"/> (DESIGN rule 7), plus stamps that strictly increase. Entry creation and
+/// The injected <see cref="TimeProvider"/> (docs/design.md rule 7), plus stamps that strictly increase. Entry creation and
 /// tag invalidation take stamps from here, so "created before the invalidation" is never a tie, even when a
 /// fake clock stands still.
 /// </summary>

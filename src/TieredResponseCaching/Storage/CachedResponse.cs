@@ -6,7 +6,7 @@ namespace TieredResponseCaching.Storage;
 /// </summary>
 internal sealed class CachedResponse
 {
-    /// <summary>The canonical key bytes; a hit requires the request's key to equal them byte for byte (DESIGN rule 1).</summary>
+    /// <summary>The canonical key bytes; a hit requires the request's key to equal them byte for byte (docs/design.md rule 1).</summary>
     public required byte[] Key { get; init; }
 
     public required UInt128 Hash { get; init; }
@@ -108,7 +108,7 @@ internal enum OriginFlags
     SharedMaxAge = 8,
 }
 
-/// <summary>What an entry may be used for at a given moment (DESIGN rule 6: stale is bounded).</summary>
+/// <summary>What an entry may be used for at a given moment (docs/design.md rule 6: stale is bounded).</summary>
 internal enum Freshness
 {
     Fresh,

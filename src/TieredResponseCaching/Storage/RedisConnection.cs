@@ -8,7 +8,7 @@ namespace TieredResponseCaching.Storage;
 
 /// <summary>
 /// The Redis connection behind L2, the cluster lock and the backplane, and the guard every call goes through:
-/// a timeout and a circuit breaker (DESIGN rule 4). The app starts and serves while Redis is down; the
+/// a timeout and a circuit breaker (docs/design.md rule 4). The app starts and serves while Redis is down; the
 /// connection keeps retrying in the background and everything resumes when it is back.
 /// </summary>
 internal sealed class RedisConnection : IAsyncDisposable

@@ -6,7 +6,7 @@ namespace TieredResponseCaching.Storage;
 /// <summary>
 /// The tiers behind one lookup: L1 in process, L2 in Redis when configured. Holds bytes and metadata only: it
 /// never sees an <c>HttpContext</c>. A hit requires the stored canonical key to equal the request's byte for
-/// byte (DESIGN rule 1) and no tag of the entry to be invalidated since it was created.
+/// byte (docs/design.md rule 1) and no tag of the entry to be invalidated since it was created.
 /// </summary>
 internal sealed class TieredStore(MemoryTier memory, TagInvalidations tags, RedisTier? remote, bool l1Enabled = true)
 {

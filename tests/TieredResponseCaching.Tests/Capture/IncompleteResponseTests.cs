@@ -8,7 +8,7 @@ using TieredResponseCaching.Tests.Infrastructure;
 namespace TieredResponseCaching.Tests.Capture;
 
 /// <summary>
-/// DESIGN rule 3, nothing partial is stored: a failure, an overflow, a wrong Content-Length or a client that went
+/// docs/design.md rule 3, nothing partial is stored: a failure, an overflow, a wrong Content-Length or a client that went
 /// away leaves no entry, and the client gets what the app wrote, as it would without the cache.
 /// </summary>
 public class IncompleteResponseTests

@@ -4,7 +4,7 @@ using TieredResponseCaching.Tests.Infrastructure;
 
 namespace TieredResponseCaching.Tests.Flow;
 
-/// <summary>DESIGN rule 5: the app runs at most once per key at a time on a node.</summary>
+/// <summary>docs/design.md rule 5: the app runs at most once per key at a time on a node.</summary>
 public class SingleFlightTests
 {
     private const string Miss = "TieredResponseCache; fwd=uri-miss";

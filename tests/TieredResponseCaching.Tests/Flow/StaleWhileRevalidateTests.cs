@@ -7,7 +7,7 @@ using TieredResponseCaching.Tests.Infrastructure;
 
 namespace TieredResponseCaching.Tests.Flow;
 
-/// <summary>Stale-while-revalidate and stale-if-error (RFC 5861), bounded as DESIGN rule 6 says.</summary>
+/// <summary>Stale-while-revalidate and stale-if-error (RFC 5861), bounded as docs/design.md rule 6 says.</summary>
 public class StaleWhileRevalidateTests
 {
     private static readonly TimeSpan Fresh = TimeSpan.FromSeconds(10);

@@ -7,7 +7,7 @@ namespace TieredResponseCaching.Tests.GraphQL;
 
 /// <summary>
 /// GraphQL keys built directly on <see cref="DefaultHttpContext"/>: equal where the server cannot tell the requests
-/// apart, different where it can (DESIGN rule 1), with the variables canonicalised.
+/// apart, different where it can (docs/design.md rule 1), with the variables canonicalised.
 /// </summary>
 public class GraphQLKeyTests
 {

@@ -5,7 +5,7 @@ using TieredResponseCaching.Protocols.GraphQL;
 
 namespace TieredResponseCaching.Tests.GraphQL;
 
-/// <summary>Which complete GraphQL responses may be stored (DESIGN rule 2).</summary>
+/// <summary>Which complete GraphQL responses may be stored (docs/design.md rule 2).</summary>
 public class GraphQLResponseRulesTests
 {
     [Theory]

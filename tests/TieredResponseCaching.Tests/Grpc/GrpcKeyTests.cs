@@ -16,7 +16,7 @@ namespace TieredResponseCaching.Tests.Grpc;
 /// <summary>
 /// The gRPC key, built the way the benchmark builds it (<see cref="GrpcProtocol.BuildKey"/> on a <c>DefaultHttpContext</c>):
 /// equal for encodings of one message that differ only in order, different whenever the service could read two
-/// requests differently (DESIGN rule 1).
+/// requests differently (docs/design.md rule 1).
 /// </summary>
 public class GrpcKeyTests
 {

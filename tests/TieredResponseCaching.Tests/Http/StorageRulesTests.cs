@@ -8,7 +8,7 @@ using static TieredResponseCaching.Tests.Http.HttpTestSupport;
 namespace TieredResponseCaching.Tests.Http;
 
 /// <summary>
-/// DESIGN rule 2, through the real pipeline: each refusal leaves the app's response untouched (but for
+/// docs/design.md rule 2, through the real pipeline: each refusal leaves the app's response untouched (but for
 /// <c>Cache-Status</c>), stores nothing, and says why.
 /// </summary>
 public class StorageRulesTests

@@ -10,7 +10,7 @@ namespace TieredResponseCaching.Tests.Keys;
 
 /// <summary>
 /// The canonical REST key: equal for requests the app cannot tell apart where the design says so, and never equal
-/// for requests it can (DESIGN rule 1). Built directly on <see cref="DefaultHttpContext"/>.
+/// for requests it can (docs/design.md rule 1). Built directly on <see cref="DefaultHttpContext"/>.
 /// </summary>
 public class RestKeyTests
 {
@@ -386,7 +386,7 @@ public class RestKeyTests
     [Fact]
     public void Requests_with_equal_keys_are_read_identically_by_the_app()
     {
-        // DESIGN rule 1 as a property: random queries, grouped by key, each group holding one reading only.
+        // docs/design.md rule 1 as a property: random queries, grouped by key, each group holding one reading only.
         string[] names = ["a", "A", "b", "%61", "%41", "\u00e4", "\u00c4", "%C3%A4", "%C3%84", "%FF", "%ff", "%25FF", "a+b", "a%20b", "a%2Bb"];
         string[] values = ["1", "2", "", "%", "%zz", "%25zz", "%FF", "%ff", "%C3%A4", "%c3%a4", "%C3%28", "+", "%2B", "%26", "%3D"];
         var policies = new[] { Policy(), Policy(p => p.VaryByQuery("a", "\u00c4")) };

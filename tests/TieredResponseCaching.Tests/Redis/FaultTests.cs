@@ -10,7 +10,7 @@ using TieredResponseCaching.Tests.Infrastructure;
 namespace TieredResponseCaching.Tests.Redis;
 
 /// <summary>
-/// DESIGN rule 4 (Redis is an accelerator, never a dependency) and rule 6 (invalidation reaches nodes that missed
+/// docs/design.md rule 4 (Redis is an accelerator, never a dependency) and rule 6 (invalidation reaches nodes that missed
 /// messages), against real redis-server processes that the tests kill, restart, pause and cut off. Hosts run on
 /// real time where timeouts, the breaker and reconnects must really elapse.
 /// </summary>

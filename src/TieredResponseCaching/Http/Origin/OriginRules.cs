@@ -121,7 +121,7 @@ internal static class OriginRules
             return OriginDecision.Refused(NotCachedReason.Authorization);
         }
 
-        // DESIGN rule 2: a cookie may be personal; so may the body it came with.
+        // docs/design.md rule 2: a cookie may be personal; so may the body it came with.
         if (headers.SetCookie.Count > 0)
         {
             return OriginDecision.Refused(NotCachedReason.SetCookie);

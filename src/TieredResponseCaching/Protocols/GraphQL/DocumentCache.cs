@@ -6,7 +6,7 @@ namespace TieredResponseCaching.Protocols.GraphQL;
 /// Parsed documents by the 128-bit hash of their raw text, and by the SHA-256 that persisted queries name them by.
 /// Bounded: a fixed number of slots, each document in one of two slots chosen by its hash, so a lookup allocates
 /// nothing and takes no lock. A hit is only a candidate: its raw text (or its SHA-256) must equal the request's
-/// (DESIGN rule 1). Entries are immutable, so readers never see one half-written.
+/// (docs/design.md rule 1). Entries are immutable, so readers never see one half-written.
 /// </summary>
 internal sealed class DocumentCache
 {

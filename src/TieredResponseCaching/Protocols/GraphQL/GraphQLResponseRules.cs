@@ -5,7 +5,7 @@ using TieredResponseCaching.Http;
 namespace TieredResponseCaching.Protocols.GraphQL;
 
 /// <summary>
-/// Whether a complete GraphQL response may be stored (DESIGN rule 2): a 200 whose body is one JSON object without a
+/// Whether a complete GraphQL response may be stored (docs/design.md rule 2): a 200 whose body is one JSON object without a
 /// non-empty top-level <c>errors</c> array and without incremental delivery. Everything else is refused: partial
 /// results with errors, <c>multipart/mixed</c> or <c>text/event-stream</c> (defer, stream, subscriptions) and
 /// bodies that are not JSON.

@@ -11,7 +11,7 @@ internal sealed class ParsedDocument
     /// <summary>How <see cref="Source"/> was spelled: see <see cref="DocumentForm"/>.</summary>
     public required DocumentForm Form { get; init; }
 
-    /// <summary>The raw document as received, compared byte for byte on every cache hit (DESIGN rule 1).</summary>
+    /// <summary>The raw document as received, compared byte for byte on every cache hit (docs/design.md rule 1).</summary>
     public required byte[] Source { get; init; }
 
     /// <summary>The 128-bit hash of <see cref="Source"/> in its form: the cache slot.</summary>
