@@ -19,7 +19,7 @@ namespace TieredResponseCaching.Http;
 /// in front of the cache (callbacks run in reverse order of registration), so it can only predict the verdict: it sets
 /// the response's caching headers and <c>Cache-Status</c>. The verdict itself is taken once the response has started
 /// (the exchange starts a response the app left unstarted), from the headers as they left and the identity the request
-/// ended with (<see cref="CacheRules.CheckFinal"/>, docs/design.md): nothing is stored before that.
+/// ended with (<see cref="CacheRules.CheckFinal"/>, docs/design.md rule 9): nothing is stored before that.
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The capture stream holds pooled buffers only; RunAsync returns them in its finally block.")]
 internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context, ResolvedPolicy policy, bool isRefresh)
@@ -42,9 +42,6 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
     protected bool IsRefresh { get; } = isRefresh;
 
     protected ResponseCapture Capture => _capture!;
-
-    /// <summary>The response has started (the <c>OnStarting</c> callbacks ran).</summary>
-    protected bool Started { get; set; }
 
     /// <summary>The cache writes the response itself (a 304, a stored or stale entry): the app's is discarded.</summary>
     protected bool WritingOwnResponse { get; set; }
@@ -143,7 +140,7 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
 
     /// <summary>
     /// Stores <paramref name="entry"/> once the response has started and the verdict on its final headers and identity
-    /// allows it (docs/design.md, "the verdict is taken from the final response"): one place for every mode and protocol.
+    /// allows it (docs/design.md rule 9): one place for every mode and protocol.
     /// </summary>
     protected async Task<FlightOutcome> StoreIfFinalVerdictAllowsAsync(CachedResponse entry)
     {

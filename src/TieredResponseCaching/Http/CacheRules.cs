@@ -94,7 +94,7 @@ internal static class CacheRules
     }
 
     /// <summary>
-    /// The final verdict, taken when the entry is built (docs/design.md, "the verdict is taken from the final response"):
+    /// The final verdict, taken when the entry is built (docs/design.md rule 9):
     /// the response has started, so every <c>OnStarting</c> callback has run, including those of middleware placed before
     /// the cache, and the identity is the one the app ended with. The same for every mode and protocol: the identity,
     /// <c>Set-Cookie</c> and <c>Vary: *</c>.

@@ -122,7 +122,6 @@ internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, 
 
     protected override Task OnStarting()
     {
-        Started = true;
         var response = Context.Response;
         var headers = response.Headers;
         if (WritingOwnResponse)

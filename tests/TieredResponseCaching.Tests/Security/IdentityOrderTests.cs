@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using TieredResponseCaching.Http;
 using TieredResponseCaching.Tests.Http;
 using TieredResponseCaching.Tests.Infrastructure;
 using static TieredResponseCaching.Tests.Http.HttpTestSupport;
@@ -140,6 +141,46 @@ public class IdentityOrderTests
         Assert.Equal("hello anonymous 2", await anonymous.Body());
         Assert.Equal("TieredResponseCache; fwd=uri-miss", alice.CacheStatus());
     }
+
+    [Theory]
+    [InlineData("anonymous", "alice")]
+    [InlineData("alice", "bob")]
+    public async Task A_per_user_entry_is_not_stored_when_the_endpoint_changes_the_user_it_was_keyed_for(string keyedAs, string endsAs)
+    {
+        // The key was written for one user; the endpoint then made the request another's. Stored, the other user's body
+        // would answer the first user's key.
+        var calls = 0;
+        await using var host = await StartWithAuthenticationAsync(
+            app => app.MapGet("/mine", (HttpContext c) =>
+            {
+                if (c.Request.Headers["X-Become"] is [{ } name])
+                {
+                    c.User = new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.NameIdentifier, name), new Claim(ClaimTypes.Name, name)], "Become"));
+                }
+
+                return $"{c.User.Identity?.Name ?? "anonymous"} {++calls}";
+            }).CacheFor(Minute, p => p.VaryByUser()));
+        (string, string)[] keyed = keyedAs == "anonymous" ? [] : [("Authorization", "Test " + keyedAs)];
+
+        var switched = await host.GetAsync("/mine", [.. keyed, ("X-Become", endsAs)]);
+        var own = await host.GetAsync("/mine", keyed);
+
+        Assert.Equal($"{endsAs} 1", await switched.Body());
+        Assert.Equal($"{keyedAs} 2", await own.Body());
+        Assert.Equal(Miss, own.CacheStatus());
+    }
+
+    [Theory]
+    [InlineData("consent=yes; theme=dark", false)]
+    [InlineData("consent", false)]
+    [InlineData("consent=yes; ; ;theme=x;", false)]
+    [InlineData(" consent = yes ", false)]
+    [InlineData("sid", true)]
+    [InlineData("consent=yes; sid=abc", true)]
+    [InlineData("=abc", true)]
+    [InlineData("Consent=yes", true)]
+    public void A_cookie_header_is_read_as_name_value_pairs_and_names_are_compared_exactly(string cookie, bool notAllowed) =>
+        Assert.Equal(notAllowed, CacheRules.HasCookieNotAllowed(cookie, ["consent", "theme"]));
 
     [Fact]
     public async Task A_custom_scheme_placed_after_the_cache_authenticates_before_the_lookup()

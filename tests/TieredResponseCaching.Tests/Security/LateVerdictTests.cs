@@ -144,14 +144,7 @@ public class LateVerdictTests
     [Fact]
     public async Task A_header_added_late_stops_an_origin_directed_store()
     {
-        var calls = 0;
-        await using var host = await CacheHost.StartAsync(
-            app => app.MapGet("/r", (HttpContext c) =>
-            {
-                c.Response.Headers.CacheControl = "public, max-age=60";
-                return $"body {++calls}";
-            }).CacheFromResponse(),
-            beforeCache: OuterAddsOnFirstRequest("Set-Cookie", "outer=first-client"));
+        await using var host = await StartOriginDirectedAsync(OuterAddsOnFirstRequest("Set-Cookie", "outer=first-client"));
 
         var first = await host.GetAsync("/r");
         var second = await host.GetAsync("/r");
@@ -161,17 +154,36 @@ public class LateVerdictTests
         Assert.Equal(1, host.Statistics.Stores);
     }
 
-    [Fact]
-    public async Task A_Vary_added_late_stops_an_origin_directed_store_keyed_without_it()
+    [Theory]
+    [InlineData("Set-Cookie", "outer=first-client")]
+    [InlineData("Vary", "*")]
+    public async Task A_304_the_cache_answers_itself_in_origin_directed_mode_is_judged_after_every_callback_ran(string name, string value)
     {
+        // The origin's ETag matches the client's validator: the cache stores the new response and answers 304 from it.
         var calls = 0;
         await using var host = await CacheHost.StartAsync(
             app => app.MapGet("/r", (HttpContext c) =>
             {
+                calls++;
                 c.Response.Headers.CacheControl = "public, max-age=60";
-                return $"body {++calls}";
+                c.Response.Headers.ETag = "\"v1\"";
+                return "body";
             }).CacheFromResponse(),
-            beforeCache: OuterAddsOnFirstRequest("Vary", "X-Tenant"));
+            beforeCache: OuterAddsOnFirstRequest(name, value));
+
+        var first = await host.GetAsync("/r", ("If-None-Match", "\"v1\""));
+        var second = await host.GetAsync("/r");
+
+        Assert.Equal(HttpStatusCode.NotModified, first.StatusCode);
+        Assert.Equal(value, first.Header(name));
+        Assert.Equal("body", await second.Body());
+        Assert.Equal(2, calls);
+    }
+
+    [Fact]
+    public async Task A_Vary_added_late_stops_an_origin_directed_store_keyed_without_it()
+    {
+        await using var host = await StartOriginDirectedAsync(OuterAddsOnFirstRequest("Vary", "X-Tenant"));
 
         await host.GetAsync("/r", ("X-Tenant", "a"));
         var other = await host.GetAsync("/r", ("X-Tenant", "b"));
@@ -232,6 +244,19 @@ public class LateVerdictTests
     {
         var content = new StringContent(body, System.Text.Encoding.UTF8, "application/json");
         return host.Client.PostAsync(GraphQL.GraphQLServer.Path, content);
+    }
+
+    /// <summary>An origin-directed endpoint whose app says <c>public, max-age=60</c> and numbers its bodies.</summary>
+    private static Task<CacheHost> StartOriginDirectedAsync(Action<WebApplication> beforeCache)
+    {
+        var calls = 0;
+        return CacheHost.StartAsync(
+            app => app.MapGet("/r", (HttpContext c) =>
+            {
+                c.Response.Headers.CacheControl = "public, max-age=60";
+                return $"body {Interlocked.Increment(ref calls)}";
+            }).CacheFromResponse(),
+            beforeCache: beforeCache);
     }
 
     private static Action<WebApplication> OuterAddsOnFirstRequest(string name, string value)

@@ -354,7 +354,6 @@ internal sealed class OriginDirectedExchange : CacheExchange
 
     protected override Task OnStarting()
     {
-        Started = true;
         if (WritingOwnResponse)
         {
             return Task.CompletedTask;
