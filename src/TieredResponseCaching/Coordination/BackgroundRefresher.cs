@@ -107,7 +107,7 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
             failure = exchange.Failure;
             if (outcome.Entry is not null && exchange.Refusal != NotCachedReason.None)
             {
-                // Refused on the final verdict (a late Set-Cookie, say): nothing replaced the stale entry.
+                // A freshened entry whose store was refused (invalidated meanwhile): nothing replaced the stale entry.
                 outcome = FlightOutcome.NotStored;
             }
         }

@@ -63,14 +63,12 @@ internal static class CacheRules
             foreach (var range in value.AsSpan().Split(';'))
             {
                 var pair = value.AsSpan(range).Trim();
-                var equals = pair.IndexOf('=');
-                var name = (equals < 0 ? pair : pair[..equals]).Trim();
-                if (name.IsEmpty && equals < 0)
+                if (pair.IsEmpty)
                 {
                     continue;
                 }
 
-                if (!IsListed(name, allowed))
+                if (!IsListed(NameOf(pair), allowed))
                 {
                     return true;
                 }
@@ -206,10 +204,7 @@ internal static class CacheRules
         {
             foreach (var range in value.AsSpan().Split(','))
             {
-                var item = value.AsSpan(range).Trim();
-                var equals = item.IndexOf('=');
-                var name = (equals < 0 ? item : item[..equals]).Trim();
-                if (name.Equals(directive, StringComparison.OrdinalIgnoreCase))
+                if (NameOf(value.AsSpan(range)).Equals(directive, StringComparison.OrdinalIgnoreCase))
                 {
                     return true;
                 }
@@ -217,5 +212,12 @@ internal static class CacheRules
         }
 
         return false;
+    }
+
+    /// <summary>The name of a <c>name=value</c> list item (a cookie, a directive), trimmed; the whole item when it has no <c>=</c>.</summary>
+    private static ReadOnlySpan<char> NameOf(ReadOnlySpan<char> item)
+    {
+        var equals = item.IndexOf('=');
+        return (equals < 0 ? item : item[..equals]).Trim();
     }
 }

@@ -1,27 +1,14 @@
+using System.Buffers;
+
 namespace TieredResponseCaching;
 
-/// <summary>RFC 9110 §5.6.2 tokens (header names, Cache-Status cache names).</summary>
+/// <summary>RFC 9110 §5.6.2 tokens (header names, cookie names, Cache-Status cache names): the one definition of the alphabet.</summary>
 internal static class HttpTokens
 {
-    public static bool IsToken(string? value)
-    {
-        if (string.IsNullOrEmpty(value))
-        {
-            return false;
-        }
+    private static readonly SearchValues<char> TokenChars =
+        SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 
-        foreach (var c in value)
-        {
-            if (!IsTokenChar(c))
-            {
-                return false;
-            }
-        }
+    public static bool IsToken(string? value) => !string.IsNullOrEmpty(value) && !value.AsSpan().ContainsAnyExcept(TokenChars);
 
-        return true;
-    }
-
-    public static bool IsTokenChar(char c) =>
-        c is (>= 'a' and <= 'z') or (>= 'A' and <= 'Z') or (>= '0' and <= '9')
-            or '!' or '#' or '$' or '%' or '&' or '\'' or '*' or '+' or '-' or '.' or '^' or '_' or '`' or '|' or '~';
+    public static bool IsTokenChar(char c) => TokenChars.Contains(c);
 }

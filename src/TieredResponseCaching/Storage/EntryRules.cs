@@ -36,10 +36,6 @@ internal enum EntryRejection
 /// </summary>
 internal static class EntryRules
 {
-    // RFC 9110 §5.6.2: tchar.
-    private static readonly SearchValues<char> TokenChars =
-        SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
-
     // RFC 9110 §5.5: field-vchar, SP and HTAB, without obs-text: what Kestrel sends unless the app chose a header
     // encoding. CR, LF, NUL and the other controls are never allowed.
     private static readonly SearchValues<char> FieldValueChars = SearchValues.Create(
@@ -122,7 +118,7 @@ internal static class EntryRules
     private static EntryRejection CheckField(HeaderField field)
     {
         var name = field.Name;
-        if (name.Length == 0 || name.AsSpan().ContainsAnyExcept(TokenChars))
+        if (!HttpTokens.IsToken(name))
         {
             return EntryRejection.InvalidFieldName;
         }
