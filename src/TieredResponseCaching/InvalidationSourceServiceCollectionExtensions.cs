@@ -30,6 +30,26 @@ public static class InvalidationSourceServiceCollectionExtensions
         return services.AddInvalidationSourceHost();
     }
 
+    /// <summary>
+    /// Adds <typeparamref name="TSource"/> (a singleton) and the hosted service that reads every source while the
+    /// app runs: <c>services.AddTieredResponseCache(...).AddInvalidationSource&lt;MySource&gt;()</c>.
+    /// </summary>
+    public static ITieredResponseCacheBuilder AddInvalidationSource<TSource>(this ITieredResponseCacheBuilder builder)
+        where TSource : class, IInvalidationSource
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddInvalidationSource<TSource>();
+        return builder;
+    }
+
+    /// <summary>Adds a source made by <paramref name="factory"/> (a singleton) and the hosted service that reads it.</summary>
+    public static ITieredResponseCacheBuilder AddInvalidationSource(this ITieredResponseCacheBuilder builder, Func<IServiceProvider, IInvalidationSource> factory)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddInvalidationSource(factory);
+        return builder;
+    }
+
     private static IServiceCollection AddInvalidationSourceHost(this IServiceCollection services)
     {
         if (services.Any(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(InvalidationSourceHost)))

@@ -16,7 +16,8 @@ public static class TieredResponseCacheServiceCollectionExtensions
     /// Adds the cache and <see cref="ITieredResponseCache"/>. Options and every endpoint's policy are checked when
     /// the app starts. Pair with <c>app.UseTieredResponseCache()</c>.
     /// </summary>
-    public static IServiceCollection AddTieredResponseCache(this IServiceCollection services, Action<TieredResponseCacheOptions>? configure = null)
+    /// <returns>The builder the family's packages add their parts to: <c>.AddRedis(...)</c>, <c>.AddGraphQL()</c>, <c>.AddGrpc()</c>.</returns>
+    public static ITieredResponseCacheBuilder AddTieredResponseCache(this IServiceCollection services, Action<TieredResponseCacheOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
         var options = services.AddOptions<TieredResponseCacheOptions>();
@@ -37,6 +38,6 @@ public static class TieredResponseCacheServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, EdgePurgeQueue>(sp => sp.GetRequiredService<EdgePurgeQueue>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, CacheStartupService>());
         services.TryAddEnumerable(ServiceDescriptor.Transient<IStartupFilter, PolicyValidationStartupFilter>());
-        return services;
+        return new TieredResponseCacheBuilder(services);
     }
 }
