@@ -24,8 +24,6 @@ internal sealed class CacheRuntime : IAsyncDisposable
     private const int StateStarted = 1;
     private const int StateDisposed = 2;
 
-    private static readonly TimeSpan RemoteWaitPoll = TimeSpan.FromMilliseconds(500);
-
     private int _state;
 
     public CacheRuntime(
@@ -58,6 +56,12 @@ internal sealed class CacheRuntime : IAsyncDisposable
         }
 
         Store = new TieredStore(memory, tags, remote, Options.L1Enabled);
+        Outcomes = new CacheOutcomes(Counters, Metrics, Logger, StatusHeader);
+        if (Lock is not null)
+        {
+            Cluster = new ClusterFlight(Lock, RemoteWaits, Store, Clock);
+        }
+
         GraphQL = new GraphQLProtocol(Options.GraphQL, Options.MaximumKeySize, Logger);
         Grpc = new GrpcProtocol(Options.Grpc, Options.MaximumKeySize, Logger);
         Flights = new SingleFlight();
@@ -99,6 +103,12 @@ internal sealed class CacheRuntime : IAsyncDisposable
     public ClusterLock? Lock { get; }
 
     public RedisBackplane? Backplane { get; }
+
+    /// <summary>Single flight across nodes (the cluster lock and the waits on it); <c>null</c> without Redis.</summary>
+    public ClusterFlight? Cluster { get; }
+
+    /// <summary>Turns what happened into counters, metrics, logs and Cache-Status values.</summary>
+    public CacheOutcomes Outcomes { get; }
 
     /// <summary>The handler of a GraphQL or gRPC endpoint.</summary>
     public IProtocolHandler Protocol(CacheProtocol protocol) =>
@@ -149,7 +159,7 @@ internal sealed class CacheRuntime : IAsyncDisposable
         tag = TagInvalidations.RecordKey(tag);
         var at = Clock.NextStamp().UtcTicks;
         Store.Tags.Record(tag, Backplane is null ? at : at + Options.Redis.ClockSkewAllowance.Ticks);
-        CacheCounters.Increment(ref Counters.Invalidations);
+        Outcomes.Invalidated();
         if (Backplane is not null)
         {
             await Backplane.InvalidateAsync(tag, at);
@@ -167,99 +177,6 @@ internal sealed class CacheRuntime : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// Awaits the leader's work and completes <paramref name="flight"/> with its outcome (failed when the work throws),
-    /// so the requests waiting on it never hang.
-    /// </summary>
-    public async Task LeadFlightAsync(Flight flight, Task<FlightOutcome> leading)
-    {
-        var outcome = FlightOutcome.Failed;
-        try
-        {
-            outcome = await leading;
-        }
-        finally
-        {
-            Flights.Complete(flight, outcome);
-        }
-    }
-
-    /// <summary>
-    /// Waits for the leader of <paramref name="flight"/>, at most <see cref="TieredResponseCacheOptions.CollapsedRequestTimeout"/>
-    /// (then: not stored, and the caller runs the app itself). <c>null</c> when the client went away meanwhile.
-    /// </summary>
-    public async Task<FlightOutcome?> WaitForFlightAsync(Flight flight, string endpointName, CancellationToken aborted)
-    {
-        using var activity = CacheActivities.Source.StartActivity(CacheActivities.CollapsedWait);
-        activity?.SetTag("tiered_cache.endpoint", endpointName);
-        try
-        {
-            return await flight.Completion.Task.WaitAsync(Options.CollapsedRequestTimeout, Clock.TimeProvider, aborted);
-        }
-        catch (TimeoutException)
-        {
-            Log.CollapsedWaitTimedOut(Logger, endpointName, Options.CollapsedRequestTimeout);
-            return FlightOutcome.NotStored;
-        }
-        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>
-    /// Waits for the node holding the key's lock to store the entry: woken by its message, checking L2 and the
-    /// lock at least every half second. <c>null</c> when the holder finished without storing, the lock expired,
-    /// Redis went away or <paramref name="timeout"/> passed: the caller then runs the app itself.
-    /// </summary>
-    public async Task<CachedResponse?> WaitForRemoteEntryAsync(UInt128 hash, byte[] key, TimeSpan timeout, CancellationToken cancellationToken, EndpointStats? stats = null)
-    {
-        using var activity = CacheActivities.Source.StartActivity(CacheActivities.LockWait);
-        if (activity is not null)
-        {
-            activity.SetTag("tiered_cache.endpoint", stats?.Name);
-            var entry = await WaitForRemoteEntryCoreAsync(hash, key, timeout, stats, cancellationToken);
-            activity.SetTag("tiered_cache.outcome", entry is null ? "not_stored" : "stored");
-            return entry;
-        }
-
-        return await WaitForRemoteEntryCoreAsync(hash, key, timeout, stats, cancellationToken);
-    }
-
-    private async Task<CachedResponse?> WaitForRemoteEntryCoreAsync(UInt128 hash, byte[] key, TimeSpan timeout, EndpointStats? stats, CancellationToken cancellationToken)
-    {
-        var deadline = Clock.UtcNow + timeout;
-        while (true)
-        {
-            // Ended on every way out of this iteration: returned, timed out, cancelled or failed (docs/tiers.md).
-            using var wait = RemoteWaits.Begin(hash);
-            if (await UsableRemoteAsync(hash, key, stats) is { } entry)
-            {
-                return entry;
-            }
-
-            if (await Lock!.IsHeldAsync(hash) != true)
-            {
-                // Released (or unknown): one last look, since the holder stores before it releases.
-                return await UsableRemoteAsync(hash, key, stats);
-            }
-
-            var remaining = deadline - Clock.UtcNow;
-            if (remaining <= TimeSpan.Zero)
-            {
-                return null;
-            }
-
-            try
-            {
-                await wait.Stored.WaitAsync(remaining < RemoteWaitPoll ? remaining : RemoteWaitPoll, Clock.TimeProvider, cancellationToken);
-            }
-            catch (TimeoutException)
-            {
-            }
-        }
-    }
-
     public async ValueTask DisposeAsync()
     {
         Volatile.Write(ref _state, StateDisposed);
@@ -274,13 +191,6 @@ internal sealed class CacheRuntime : IAsyncDisposable
         }
 
         Store.Memory.Dispose();
-    }
-
-    private async Task<CachedResponse?> UsableRemoteAsync(UInt128 hash, byte[] key, EndpointStats? stats)
-    {
-        var now = Clock.UtcNow;
-        var entry = await Store.GetRemoteAsync(hash, key, now, stats);
-        return entry?.FreshnessAt(now) is Freshness.Fresh or Freshness.StaleWhileRevalidate ? entry : null;
     }
 
     private void OnEvicted(EvictionReason reason)

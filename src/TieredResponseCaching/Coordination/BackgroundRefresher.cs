@@ -29,14 +29,10 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
 
     public int Running => _running.Count;
 
-    /// <summary>Starts a refresh of <paramref name="stale"/> unless one (or a miss) is already producing that key.</summary>
-    public void TryStart(HttpContext source, ResolvedPolicy policy, CachedResponse stale, RequestDelegate next, byte[]? body = null) =>
-        TryStart(source, policy, stale, next, body, headerNames: null, static (runtime, context, policy, stale) =>
-            new OriginExchange(runtime, context, policy, stale.Key, stale.Hash, stale, isRefresh: true));
-
     /// <summary>
-    /// Starts a refresh whose replay carries <paramref name="headerNames"/> (the fields a response varies on, when they are
-    /// not the policy's) and runs the exchange <paramref name="create"/> makes: the origin-directed mode revalidates.
+    /// Starts a refresh of <paramref name="stale"/> unless one (or a miss) is already producing that key. The replay
+    /// carries <paramref name="headerNames"/> (the fields a response varies on, when they are not the policy's) and
+    /// <paramref name="body"/>, and runs the exchange the request's mode makes with <paramref name="create"/>.
     /// </summary>
     public void TryStart(
         HttpContext source,
@@ -45,7 +41,7 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
         RequestDelegate next,
         byte[]? body,
         string[]? headerNames,
-        Func<CacheRuntime, HttpContext, ResolvedPolicy, CachedResponse, CacheExchange> create)
+        Func<HttpContext, CacheExchange> create)
     {
         if (runtime.Flights.IsInFlight(stale.Hash)
             || runtime.Flights.Join(stale.Hash, stale.Key, isRefresh: true, out var flight) != FlightRole.Leader)
@@ -69,7 +65,7 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
         CachedResponse stale,
         Flight flight,
         RequestDelegate next,
-        Func<CacheRuntime, HttpContext, ResolvedPolicy, CachedResponse, CacheExchange> create,
+        Func<HttpContext, CacheExchange> create,
         ActivityContext? trigger)
     {
         // The refresh outlives the request that started it: its span is a root linked to that request's, not a child.
@@ -84,11 +80,11 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
         try
         {
             // Cluster-wide, one node refreshes: the others keep serving stale until its entry lands.
-            lease = runtime.Lock is null ? LockLease.Unavailable : await runtime.Lock.TryAcquireAsync(stale.Hash);
+            lease = runtime.Cluster is null ? LockLease.Unavailable : await runtime.Cluster.TryAcquireAsync(stale.Hash);
             if (lease.State == LockState.HeldElsewhere)
             {
                 runtime.Flights.Complete(flight, FlightOutcome.NotStored);
-                runtime.Metrics.Refresh(policy.EndpointName, "elsewhere");
+                runtime.Outcomes.RefreshElsewhere(policy);
                 activity?.SetTag("tiered_cache.outcome", "elsewhere");
                 return;
             }
@@ -100,7 +96,7 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
             await using var scope = scopes.CreateAsyncScope();
             var response = new ReplayResponse();
             var context = replay.CreateContext(response, scope.ServiceProvider, aborted.Token);
-            var exchange = create(runtime, context, policy, stale);
+            var exchange = create(context);
             outcome = await exchange.RunAsync(next);
             await response.FinishAsync();
             reason = exchange.Refusal;
@@ -117,9 +113,9 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
         }
         finally
         {
-            if (lease.State == LockState.Acquired)
+            if (runtime.Cluster is not null)
             {
-                await runtime.Lock!.ReleaseAsync(lease);
+                await runtime.Cluster.ReleaseAsync(lease);
             }
 
             runtime.Flights.Complete(flight, outcome);
@@ -127,18 +123,14 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
 
         if (outcome.Entry is not null)
         {
-            CacheCounters.Increment(ref runtime.Counters.Refreshes);
-            runtime.Metrics.Refresh(policy.EndpointName, "refreshed");
+            runtime.Outcomes.Refreshed(policy);
             activity?.SetTag("tiered_cache.outcome", "refreshed");
-            Log.Refreshed(runtime.Logger, policy.EndpointName);
         }
         else
         {
-            CacheCounters.Increment(ref runtime.Counters.RefreshFailures);
-            runtime.Metrics.Refresh(policy.EndpointName, "failed");
+            runtime.Outcomes.RefreshFailed(policy, reason, failure);
             activity?.SetTag("tiered_cache.outcome", "failed");
             activity?.SetStatus(ActivityStatusCode.Error, reason.Token());
-            Log.RefreshFailed(runtime.Logger, policy.EndpointName, reason.Token(), failure);
         }
     }
 

@@ -11,19 +11,16 @@ namespace TieredResponseCaching.Http;
 /// app is done, the exchange decides whether the capture becomes an entry (docs/design.md rules 2 and 3) and, for a held
 /// response, what the client gets.
 /// </summary>
-internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, ResolvedPolicy policy, byte[] key, UInt128 hash, CachedResponse? stale, bool isRefresh)
-    : CacheExchange(runtime, context, policy, isRefresh)
+internal sealed class OriginExchange(
+    CacheRuntime runtime, HttpContext context, ResolvedPolicy policy, byte[] key, UInt128 hash, CachedResponse? stale, DateTimeOffset fallbackUntil, bool isRefresh)
+    : CacheExchange(runtime, context, policy, stale, fallbackUntil, isRefresh)
 {
-    protected override CachedResponse? Fallback => stale;
-
     protected override HoldMode ChooseHoldMode(DateTimeOffset now) =>
         IsRefresh ? HoldMode.Never
         : ConditionalRequests.IsConditional(Context.Request) ? HoldMode.Always
         : Policy.Protocol != CacheProtocol.Rest && Runtime.Protocol(Policy.Protocol).HoldsResponses ? HoldMode.Always
         : CanFallBack(now) ? HoldMode.OnServerError
         : HoldMode.Never;
-
-    protected override bool CanFallBack(DateTimeOffset now) => !IsRefresh && stale is not null && now < stale.StaleIfErrorUntil;
 
     protected override Task<FlightOutcome> FinishResponseAsync(DateTimeOffset created) =>
         Capture.Holding ? FinishHeldAsync(created) : FinishStreamedAsync(TryCreateEntry(created));
@@ -45,7 +42,7 @@ internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, 
                 response.Headers[field.Name] = field.Value;
             }
 
-            response.Headers[CacheStatusHeader.Name] = stale is null ? Runtime.StatusHeader.Miss : Runtime.StatusHeader.StaleMiss;
+            response.Headers[CacheStatusHeader.Name] = Fallback is null ? Runtime.StatusHeader.Miss : Runtime.StatusHeader.StaleMiss;
             await response.StartAsync(Context.RequestAborted);
         }
         else
@@ -107,19 +104,6 @@ internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, 
         return EntryFactory.Create(Policy, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, Context.Request.Path, trailers);
     }
 
-    protected override async Task<bool> StoreAsync(CachedResponse entry)
-    {
-        if (!await Runtime.StoreAsync(entry, Policy.Stats))
-        {
-            Refuse(NotCachedReason.InvalidatedWhileProduced);
-            return false;
-        }
-
-        CacheCounters.Increment(ref Runtime.Counters.Stores);
-        Log.Stored(Runtime.Logger, Policy.EndpointName, entry.StatusCode, entry.Body.Length, Policy.Duration);
-        return true;
-    }
-
     protected override Task OnStarting()
     {
         var response = Context.Response;
@@ -169,11 +153,11 @@ internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, 
                 headers.Vary = vary;
             }
 
-            headers[CacheStatusHeader.Name] = stale is null ? Runtime.StatusHeader.Miss : Runtime.StatusHeader.StaleMiss;
+            headers[CacheStatusHeader.Name] = Fallback is null ? Runtime.StatusHeader.Miss : Runtime.StatusHeader.StaleMiss;
         }
         else
         {
-            headers[CacheStatusHeader.Name] = Runtime.StatusHeader.NotStored(refusal, stale is not null);
+            headers[CacheStatusHeader.Name] = Runtime.StatusHeader.NotStored(refusal, Fallback is not null);
         }
 
         return Task.CompletedTask;

@@ -26,7 +26,6 @@ internal sealed class OriginDirectedExchange : CacheExchange
     private readonly CachedResponse? _stale;
     private readonly bool _revalidate;
     private readonly Forward _forward;
-    private readonly DateTimeOffset _fallbackUntil;
     private OriginDecision? _decision;
     private DateTimeOffset _requestTime;
     private DateTimeOffset? _responseTime;
@@ -52,19 +51,13 @@ internal sealed class OriginDirectedExchange : CacheExchange
         bool isRefresh,
         Forward forward,
         DateTimeOffset fallbackUntil)
-        : base(runtime, context, policy, isRefresh)
+        : base(runtime, context, policy, stale, stale is { StatusCode: < 500 } ? fallbackUntil : DateTimeOffset.MinValue, isRefresh)
     {
         _target = target;
         _stale = stale;
         _revalidate = revalidate && stale is not null && OriginRules.HasValidator(stale);
         _forward = forward;
-        _fallbackUntil = stale is { StatusCode: < 500 } ? fallbackUntil : DateTimeOffset.MinValue;
     }
-
-    /// <summary>The origin answered a revalidation with a 304 for another representation: forward again without validators.</summary>
-    public bool RetryUnconditionally { get; private set; }
-
-    protected override CachedResponse? Fallback => _stale;
 
     protected override HoldMode ChooseHoldMode(DateTimeOffset now)
     {
@@ -127,8 +120,6 @@ internal sealed class OriginDirectedExchange : CacheExchange
             headers[name] = value;
         }
     }
-
-    protected override bool CanFallBack(DateTimeOffset now) => !IsRefresh && _stale is not null && now < _fallbackUntil;
 
     protected override Task<FlightOutcome> FinishResponseAsync(DateTimeOffset created)
     {
@@ -302,8 +293,8 @@ internal sealed class OriginDirectedExchange : CacheExchange
             reason = CaptureRefusal();
         }
 
-        byte[] key = _target.PrimaryKey;
-        var hash = _target.PrimaryHash;
+        byte[] key = _target.Key;
+        var hash = _target.Hash;
         if (reason == NotCachedReason.None && decision.VaryNames.Length > 0)
         {
             if (OriginKeys.TryBuildSecondary(Context.Request, decision.VaryNames, Runtime.Options.MaximumKeySize, out var secondary))
@@ -328,28 +319,18 @@ internal sealed class OriginDirectedExchange : CacheExchange
         return OriginEntryFactory.Create(decision, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, tags, Policy.CdnHeaders);
     }
 
-    /// <summary>Stores the entry and, for a response that varies, the vary record under the URI's primary key.</summary>
-    protected override async Task<bool> StoreAsync(CachedResponse entry)
+    /// <summary>For a response that varies, the vary record under the URI's primary key.</summary>
+    protected override async Task AfterStoredAsync(CachedResponse entry)
     {
-        if (!await Runtime.StoreAsync(entry, Policy.Stats))
-        {
-            Refuse(NotCachedReason.InvalidatedWhileProduced);
-            return false;
-        }
-
         var varyNames = _decision?.VaryNames ?? [];
-        if (varyNames.Length > 0 && entry.Hash != _target.PrimaryHash)
+        if (varyNames.Length > 0 && entry.Hash != _target.Hash)
         {
-            var existing = Runtime.Store.GetLocal(_target.PrimaryHash, _target.PrimaryKey);
+            var existing = Runtime.Store.GetLocal(_target.Hash, _target.Key);
             if (existing?.VaryNames is not { } names || !names.AsSpan().SequenceEqual(varyNames) || existing.ExpiresAt < entry.ExpiresAt)
             {
-                await Runtime.StoreAsync(OriginEntryFactory.VaryRecord(_target.PrimaryKey, _target.PrimaryHash, varyNames, entry), Policy.Stats);
+                await Runtime.StoreAsync(OriginEntryFactory.VaryRecord(_target.Key, _target.Hash, varyNames, entry), Policy.Stats);
             }
         }
-
-        CacheCounters.Increment(ref Runtime.Counters.Stores);
-        Log.Stored(Runtime.Logger, Policy.EndpointName, entry.StatusCode, entry.Body.Length, entry.FreshUntil - entry.Created);
-        return true;
     }
 
     protected override Task OnStarting()
