@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Flow;
 using TieredResponseCaching.Http;
 using TieredResponseCaching.Invalidation;
 using TieredResponseCaching.Policies;
@@ -55,16 +56,19 @@ internal sealed class CacheRuntime : IAsyncDisposable
             Backplane.EntryStored += RemoteWaits.Stored;
         }
 
-        Store = new TieredStore(memory, tags, remote, Options.L1Enabled);
-        Outcomes = new CacheOutcomes(Counters, Metrics, Logger, StatusHeader);
+        Store = new TieredStore(memory, tags, Clock, remote, Backplane, Options.Redis.ClockSkewAllowance, Options.L1Enabled);
+        Outcomes = new CacheOutcomes(Counters, Metrics, Logger, StatusHeader, OriginStatus);
         if (Lock is not null)
         {
             Cluster = new ClusterFlight(Lock, RemoteWaits, Store, Clock);
         }
 
+
         GraphQL = new GraphQLProtocol(Options.GraphQL, Options.MaximumKeySize, Logger);
         Grpc = new GrpcProtocol(Options.Grpc, Options.MaximumKeySize, Logger);
         Flights = new SingleFlight();
+        Parts = new FlowParts(Store, Flights, Cluster, Outcomes, Clock, Options);
+        Protocols = new ProtocolHandlers(GraphQL, Grpc);
     }
 
     public TieredResponseCacheOptions Options { get; }
@@ -110,9 +114,11 @@ internal sealed class CacheRuntime : IAsyncDisposable
     /// <summary>Turns what happened into counters, metrics, logs and Cache-Status values.</summary>
     public CacheOutcomes Outcomes { get; }
 
-    /// <summary>The handler of a GraphQL or gRPC endpoint.</summary>
-    public IProtocolHandler Protocol(CacheProtocol protocol) =>
-        protocol == CacheProtocol.GraphQL ? GraphQL : protocol == CacheProtocol.Grpc ? Grpc : throw new ArgumentOutOfRangeException(nameof(protocol));
+    /// <summary>What the request flow works with.</summary>
+    public FlowParts Parts { get; }
+
+    /// <summary>The GraphQL and gRPC handlers.</summary>
+    public ProtocolHandlers Protocols { get; }
 
     /// <summary>Whether <see cref="Start"/> ran (the host started the cache).</summary>
     public bool Started => Volatile.Read(ref _state) == StateStarted;
@@ -126,55 +132,6 @@ internal sealed class CacheRuntime : IAsyncDisposable
         Redis?.Start();
         Backplane?.Start();
         Interlocked.CompareExchange(ref _state, StateStarted, StateCreated);
-    }
-
-    /// <summary>
-    /// Stores an entry in L1, then L2, then tells the other nodes; false (nothing stored) when an invalidation of
-    /// one of its tags came while it was being produced: it would be dead on arrival on every node.
-    /// </summary>
-    public async Task<bool> StoreAsync(CachedResponse entry, EndpointStats? stats = null)
-    {
-        if (Store.Tags.IsInvalidated(entry))
-        {
-            return false;
-        }
-
-        Store.SetLocal(entry, stats);
-        if (Store.Remote is not null && await Store.Remote.SetAsync(entry))
-        {
-            await Backplane!.PublishStoredAsync(entry);
-        }
-
-        return true;
-    }
-
-    /// <summary>
-    /// Invalidates <paramref name="tag"/>: at once on this node, then in Redis and on every other node through the
-    /// backplane. With other nodes, an entry here may come from one whose clock runs ahead of ours: the record covers the
-    /// same allowance the other nodes add to it.
-    /// </summary>
-    public async ValueTask InvalidateTagAsync(string tag)
-    {
-        // A long tag (a URI) is recorded, stored in Redis and sent as its hash: records stay small (docs/tiers.md).
-        tag = TagInvalidations.RecordKey(tag);
-        var at = Clock.NextStamp().UtcTicks;
-        Store.Tags.Record(tag, Backplane is null ? at : at + Options.Redis.ClockSkewAllowance.Ticks);
-        Outcomes.Invalidated();
-        if (Backplane is not null)
-        {
-            await Backplane.InvalidateAsync(tag, at);
-        }
-    }
-
-    /// <summary>Withdraws an entry stored before its response turned out not storable.</summary>
-    public async Task RetractAsync(CachedResponse entry)
-    {
-        Store.RemoveLocal(entry);
-        if (Store.Remote is not null)
-        {
-            await Store.Remote.DeleteAsync(entry.Hash);
-            await Backplane!.PublishRemovedAsync(entry.Hash);
-        }
     }
 
     public async ValueTask DisposeAsync()

@@ -13,11 +13,12 @@ namespace TieredResponseCaching;
 /// The entry of the cache: finds the endpoint's policy and hands the request to its mode, which runs the one request
 /// flow of docs/design.md. Nothing else lives here.
 /// </summary>
-internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheRuntime runtime, BackgroundRefresher refresher, IServiceProvider services)
+internal sealed class TieredResponseCacheMiddleware(
+    RequestDelegate next, FlowParts parts, EndpointPolicyResolver policies, ProtocolHandlers protocols, BackgroundRefresher refresher, IServiceProvider services)
 {
-    private readonly ServerConfiguredMode _serverConfigured = new(runtime, refresher, next);
-    private readonly OriginDirectedMode _originDirected = new(runtime, refresher, next);
-    private readonly IdentityProbe _identity = new(services, runtime.Logger);
+    private readonly ServerConfiguredMode _serverConfigured = new(parts, protocols.Get, refresher, next);
+    private readonly OriginDirectedMode _originDirected = new(parts, refresher, next);
+    private readonly IdentityProbe _identity = new(services, parts.Outcomes.Logger);
 
     public Task InvokeAsync(HttpContext context)
     {
@@ -31,11 +32,11 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
         ResolvedPolicy? policy;
         try
         {
-            policy = runtime.Policies.Resolve(endpoint);
+            policy = policies.Resolve(endpoint);
         }
         catch (InvalidOperationException e)
         {
-            Log.PolicyError(runtime.Logger, e);
+            Log.PolicyError(parts.Outcomes.Logger, e);
             return next(context);
         }
 
@@ -57,7 +58,7 @@ internal sealed class TieredResponseCacheMiddleware(RequestDelegate next, CacheR
         catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
         {
             // Identity unknown: the request goes to the app untouched, where authentication runs as it would without the cache.
-            Log.InternalError(runtime.Logger, policy.EndpointName, e);
+            Log.InternalError(parts.Outcomes.Logger, policy.EndpointName, e);
             await next(context);
             return;
         }

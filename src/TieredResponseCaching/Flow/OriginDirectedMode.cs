@@ -26,20 +26,19 @@ namespace TieredResponseCaching.Flow;
 /// </remarks>
 internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
 {
-    private readonly CacheRuntime _runtime;
+    private readonly FlowParts _parts;
     private readonly BackgroundRefresher _refresher;
     private readonly RequestDelegate _next;
     private readonly RequestFlow<OriginTarget> _flow;
     private readonly UnsafeMethods _unsafe;
 
-    public OriginDirectedMode(CacheRuntime runtime, BackgroundRefresher refresher, RequestDelegate next)
+    public OriginDirectedMode(FlowParts parts, BackgroundRefresher refresher, RequestDelegate next)
     {
-        _runtime = runtime;
+        _parts = parts;
         _refresher = refresher;
         _next = next;
-        _flow = new RequestFlow<OriginTarget>(
-            this, runtime.Store, runtime.Flights, runtime.Cluster, runtime.Outcomes, runtime.Clock, runtime.Options.CollapsedRequestTimeout, next);
-        _unsafe = new UnsafeMethods(runtime, next);
+        _flow = parts.CreateFlow(this, next);
+        _unsafe = new UnsafeMethods(parts, next);
     }
 
     public Task HandleAsync(HttpContext context, ResolvedPolicy policy)
@@ -60,7 +59,7 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
             return _flow.BypassAsync(context, policy, reason);
         }
 
-        var maximumKeySize = _runtime.Options.MaximumKeySize;
+        var maximumKeySize = _parts.Options.MaximumKeySize;
         if (!OriginKeys.TryBuildPrimary(request, maximumKeySize, out var key))
         {
             return _flow.BypassAsync(context, policy, NotCachedReason.KeyTooLarge);
@@ -77,15 +76,15 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
             && (!policy.TrustClientDirectives || request.Headers.CacheControl.Count == 0);
         if (plain)
         {
-            var entry = _runtime.Store.GetLocal(XxHash128.HashToUInt128(key), key);
+            var entry = _parts.Store.GetLocal(XxHash128.HashToUInt128(key), key);
             if (entry?.VaryNames is { } names)
             {
                 entry = OriginKeys.TryBuildSecondary(request, names, maximumKeySize, out var secondary)
-                    ? _runtime.Store.GetLocal(XxHash128.HashToUInt128(secondary), secondary)
+                    ? _parts.Store.GetLocal(XxHash128.HashToUInt128(secondary), secondary)
                     : null;
             }
 
-            var now = _runtime.Clock.UtcNow;
+            var now = _parts.Clock.UtcNow;
             if (entry is not null && entry.FreshnessAt(now) == Freshness.Fresh)
             {
                 return _flow.ServeHitAsync(context, policy, entry, CacheTier.L1, now);
@@ -122,7 +121,7 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
         var response = context.Response;
         response.StatusCode = StatusCodes.Status504GatewayTimeout;
         response.ContentLength = 0;
-        response.Headers[CacheStatusHeader.Name] = _runtime.Outcomes.Bypass(target.Policy, NotCachedReason.OnlyIfCached, _runtime.OriginStatus.OnlyIfCached);
+        response.Headers[CacheStatusHeader.Name] = _parts.Outcomes.Bypass(target.Policy, NotCachedReason.OnlyIfCached, _parts.Outcomes.OriginStatus.OnlyIfCached);
         return Task.FromResult(true);
     }
 
@@ -134,7 +133,7 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
     {
         var request = context.Request;
         var found = await _flow.FindAsync(request, target);
-        var now = _runtime.Clock.UtcNow;
+        var now = _parts.Clock.UtcNow;
         var use = found.Entry is { } stored ? Judge(target, stored, now) : EntryUse.Miss;
         if (found.Entry is not { StatusCode: 200 } entry || use is not (EntryUse.Fresh or EntryUse.StaleWhileRevalidate or EntryUse.MaxStale))
         {
@@ -155,13 +154,13 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
             return;
         }
 
-        _runtime.Outcomes.Hit(target.Policy, found.Tier, now);
+        _parts.Outcomes.Hit(target.Policy, found.Tier, now);
         if (use == EntryUse.StaleWhileRevalidate)
         {
             StartRefresh(context, target, found);
         }
 
-        var values = _runtime.StatusHeader.HitValues(entry, now);
+        var values = _parts.Outcomes.Status.HitValues(entry, now);
         await range.WriteAsync(context, entry, values.Age, values.CacheStatus);
     }
 
@@ -169,7 +168,7 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
 
     public bool TryVariantKey(HttpRequest request, string[] varyNames, out byte[] key)
     {
-        if (OriginKeys.TryBuildSecondary(request, varyNames, _runtime.Options.MaximumKeySize, out var secondary))
+        if (OriginKeys.TryBuildSecondary(request, varyNames, _parts.Options.MaximumKeySize, out var secondary))
         {
             key = secondary.ToArray();
             return true;
@@ -197,13 +196,14 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
     }
 
     public CacheExchange CreateExchange(HttpContext context, OriginTarget target, Production production) =>
-        new OriginDirectedExchange(_runtime, context, target.Policy, target, production.Stale, production.Revalidate, production.IsRefresh, production.Forward, production.FallbackUntil);
+        new OriginDirectedExchange(
+            _parts.Clock, _parts.Outcomes, _parts.Store, _parts.Options.MaximumKeySize, context, target.Policy, target, production.Stale, production.Revalidate, production.IsRefresh, production.Forward, production.FallbackUntil);
 
     public string Collapsed(CachedResponse entry, DateTimeOffset now) =>
-        _runtime.OriginStatus.Collapsed(CacheStatusHeader.Ttl(entry, CacheStatusHeader.AgeSeconds(entry, now)));
+        _parts.Outcomes.OriginStatus.Collapsed(CacheStatusHeader.Ttl(entry, CacheStatusHeader.AgeSeconds(entry, now)));
 
     public string MaxStale(CachedResponse entry, DateTimeOffset now) =>
-        _runtime.OriginStatus.MaxStale(CacheStatusHeader.Ttl(entry, CacheStatusHeader.AgeSeconds(entry, now)));
+        _parts.Outcomes.OriginStatus.MaxStale(CacheStatusHeader.Ttl(entry, CacheStatusHeader.AgeSeconds(entry, now)));
 
     /// <summary>RFC 5861 §3: one background revalidation per entry, replaying the fields the response varies on.</summary>
     public void StartRefresh(HttpContext context, OriginTarget target, Lookup found)

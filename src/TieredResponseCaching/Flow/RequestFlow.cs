@@ -14,32 +14,31 @@ namespace TieredResponseCaching.Flow;
 /// exchange with the app → judge → build the entry → store. What differs by mode is <typeparamref name="TTarget"/> and
 /// the <see cref="ICacheMode{TTarget}"/> it calls.
 /// </summary>
-internal sealed class RequestFlow<TTarget>(
-    ICacheMode<TTarget> mode,
-    TieredStore store,
-    SingleFlight flights,
-    ClusterFlight? cluster,
-    CacheOutcomes outcomes,
-    CacheClock clock,
-    TimeSpan collapsedRequestTimeout,
-    RequestDelegate next)
+internal sealed class RequestFlow<TTarget>(ICacheMode<TTarget> mode, FlowParts parts, RequestDelegate next)
     where TTarget : ICacheTarget
 {
+    private readonly TieredStore _store = parts.Store;
+    private readonly SingleFlight _flights = parts.Flights;
+    private readonly ClusterFlight? _cluster = parts.Cluster;
+    private readonly CacheOutcomes _outcomes = parts.Outcomes;
+    private readonly CacheClock _clock = parts.Clock;
+    private readonly TimeSpan _collapsedRequestTimeout = parts.Options.CollapsedRequestTimeout;
+
     /// <summary>The request goes to the app untouched, with the reason in <c>Cache-Status</c> and the log.</summary>
     public Task BypassAsync(HttpContext context, TTarget target, NotCachedReason reason) => BypassAsync(context, target.Policy, reason);
 
     /// <inheritdoc cref="BypassAsync(HttpContext, TTarget, NotCachedReason)"/>
     public Task BypassAsync(HttpContext context, Policies.ResolvedPolicy policy, NotCachedReason reason)
     {
-        context.Response.Headers[CacheStatusHeader.Name] = outcomes.Bypass(policy, reason);
+        context.Response.Headers[CacheStatusHeader.Name] = _outcomes.Bypass(policy, reason);
         return next(context);
     }
 
     /// <summary>A fresh entry answers (the fast path of both modes: allocates nothing).</summary>
     public Task ServeHitAsync(HttpContext context, Policies.ResolvedPolicy policy, CachedResponse entry, CacheTier tier, DateTimeOffset now)
     {
-        outcomes.Hit(policy, tier, now);
-        var values = outcomes.Status.HitValues(entry, now);
+        _outcomes.Hit(policy, tier, now);
+        var values = _outcomes.Status.HitValues(entry, now);
         return ResponseWriter.ServeAsync(context, entry, values.Age, values.CacheStatus);
     }
 
@@ -53,7 +52,7 @@ internal sealed class RequestFlow<TTarget>(
             return;
         }
 
-        var now = clock.UtcNow;
+        var now = _clock.UtcNow;
         var use = found.Entry is { } entry ? mode.Judge(target, entry, now) : EntryUse.Miss;
         if (use is EntryUse.Fresh or EntryUse.StaleWhileRevalidate or EntryUse.MaxStale)
         {
@@ -100,15 +99,15 @@ internal sealed class RequestFlow<TTarget>(
 
     private async ValueTask<(CachedResponse? Entry, CacheTier Tier)> FindKeyAsync(TTarget target, byte[] key, UInt128 hash)
     {
-        var now = clock.UtcNow;
-        var local = store.GetLocal(hash, key, now);
-        if (store.Remote is null || (local is not null && mode.Judge(target, local, now) is EntryUse.Fresh or EntryUse.StaleWhileRevalidate or EntryUse.MaxStale))
+        var now = _clock.UtcNow;
+        var local = _store.GetLocal(hash, key, now);
+        if (_store.Remote is null || (local is not null && mode.Judge(target, local, now) is EntryUse.Fresh or EntryUse.StaleWhileRevalidate or EntryUse.MaxStale))
         {
             return (local, CacheTier.L1);
         }
 
         // Another node may hold a newer entry than this node's unusable one.
-        var remote = await store.GetRemoteAsync(hash, key, now, target.Policy.Stats);
+        var remote = await _store.GetRemoteAsync(hash, key, now, target.Policy.Stats);
         return remote is not null && (local is null || local.Created < remote.Created) ? (remote, CacheTier.L2) : (local, CacheTier.L1);
     }
 
@@ -122,8 +121,8 @@ internal sealed class RequestFlow<TTarget>(
             return ServeHitAsync(context, policy, entry, found.Tier, now);
         }
 
-        outcomes.StaleHit(policy, found.Tier, now);
-        var values = outcomes.Status.HitValues(entry, now);
+        _outcomes.StaleHit(policy, found.Tier, now);
+        var values = _outcomes.Status.HitValues(entry, now);
         if (use == EntryUse.StaleWhileRevalidate)
         {
             mode.StartRefresh(context, target, found);
@@ -139,11 +138,11 @@ internal sealed class RequestFlow<TTarget>(
     /// </summary>
     private async Task ForwardAsync(HttpContext context, TTarget target, Lookup found, EntryUse use)
     {
-        outcomes.Missed();
+        _outcomes.Missed();
         var policy = target.Policy;
-        var production = mode.Plan(target, found, use, clock.UtcNow);
+        var production = mode.Plan(target, found, use, _clock.UtcNow);
         var stale = production.Stale;
-        var role = flights.Join(found.Hash, found.Key, isRefresh: false, out var flight);
+        var role = _flights.Join(found.Hash, found.Key, isRefresh: false, out var flight);
         if (role == FlightRole.Leader)
         {
             // Counted by LeadAsync: as forwarded when it runs the app, as collapsed when another node's entry answers.
@@ -163,17 +162,17 @@ internal sealed class RequestFlow<TTarget>(
                 return;
             }
 
-            if (outcome.AppFailed && stale is not null && clock.UtcNow < production.FallbackUntil)
+            if (outcome.AppFailed && stale is not null && _clock.UtcNow < production.FallbackUntil)
             {
                 // The leader just saw the app fail: do not pile onto it, serve what stale-if-error allows.
                 // Counted here: a request that ran the app itself was counted as forwarded already.
-                await CacheExchange.ServeStaleIfErrorAsync(outcomes, clock, context, policy, stale, NotCachedReason.AppException, countRequest: true);
+                await CacheExchange.ServeStaleIfErrorAsync(_outcomes, _clock, context, policy, stale, NotCachedReason.AppException, countRequest: true);
                 return;
             }
         }
 
         // Not cacheable, timed out, or a hash shared with another key: run the app for this request alone.
-        outcomes.Forwarded(policy);
+        _outcomes.Forwarded(policy);
         await ProduceAsync(context, target, production);
     }
 
@@ -183,26 +182,26 @@ internal sealed class RequestFlow<TTarget>(
     /// </summary>
     private async Task<FlightOutcome> LeadAsync(HttpContext context, TTarget target, Lookup found, Production production)
     {
-        var lease = cluster is null ? LockLease.Unavailable : await cluster.TryAcquireAsync(found.Hash);
+        var lease = _cluster is null ? LockLease.Unavailable : await _cluster.TryAcquireAsync(found.Hash);
         if (lease.State == LockState.HeldElsewhere)
         {
-            var remote = await cluster!.WaitForEntryAsync(found.Hash, found.Key, collapsedRequestTimeout, context.RequestAborted, target.Policy.Stats);
+            var remote = await _cluster!.WaitForEntryAsync(found.Hash, found.Key, _collapsedRequestTimeout, context.RequestAborted, target.Policy.Stats);
             if (remote is not null && await TryServeCollapsedAsync(context, target, found, remote, CacheTier.L2))
             {
                 return new FlightOutcome(remote, false);
             }
         }
 
-        outcomes.Forwarded(target.Policy);
+        _outcomes.Forwarded(target.Policy);
         try
         {
             return await ProduceAsync(context, target, production);
         }
         finally
         {
-            if (cluster is not null)
+            if (_cluster is not null)
             {
-                await cluster.ReleaseAsync(lease);
+                await _cluster.ReleaseAsync(lease);
             }
         }
     }
@@ -242,15 +241,15 @@ internal sealed class RequestFlow<TTarget>(
             tier = again.Tier;
         }
 
-        var now = clock.UtcNow;
+        var now = _clock.UtcNow;
         // An invalidation while the producer ran makes its entry dead for requests that come after (rule 6).
-        if (entry is null || store.Tags.IsInvalidated(entry) || mode.Judge(target, entry, now) is not (EntryUse.Fresh or EntryUse.StaleWhileRevalidate))
+        if (entry is null || _store.Tags.IsInvalidated(entry) || mode.Judge(target, entry, now) is not (EntryUse.Fresh or EntryUse.StaleWhileRevalidate))
         {
             return false;
         }
 
-        outcomes.Collapsed(target.Policy, tier, now);
-        await ResponseWriter.ServeAsync(context, entry, outcomes.Status.HitValues(entry, now).Age, mode.Collapsed(entry, now));
+        _outcomes.Collapsed(target.Policy, tier, now);
+        await ResponseWriter.ServeAsync(context, entry, _outcomes.Status.HitValues(entry, now).Age, mode.Collapsed(entry, now));
         return true;
     }
 
@@ -267,7 +266,7 @@ internal sealed class RequestFlow<TTarget>(
         }
         finally
         {
-            flights.Complete(flight, outcome);
+            _flights.Complete(flight, outcome);
         }
     }
 
@@ -281,11 +280,11 @@ internal sealed class RequestFlow<TTarget>(
         activity?.SetTag("tiered_cache.endpoint", policy.EndpointName);
         try
         {
-            return await flight.Completion.Task.WaitAsync(collapsedRequestTimeout, clock.TimeProvider, aborted);
+            return await flight.Completion.Task.WaitAsync(_collapsedRequestTimeout, _clock.TimeProvider, aborted);
         }
         catch (TimeoutException)
         {
-            Log.CollapsedWaitTimedOut(outcomes.Logger, policy.EndpointName, collapsedRequestTimeout);
+            Log.CollapsedWaitTimedOut(_outcomes.Logger, policy.EndpointName, _collapsedRequestTimeout);
             return FlightOutcome.NotStored;
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)

@@ -30,18 +30,19 @@ internal sealed class ServerTarget(ResolvedPolicy policy, byte[] key, UInt128 ha
 /// </summary>
 internal sealed class ServerConfiguredMode : ICacheMode<ServerTarget>
 {
-    private readonly CacheRuntime _runtime;
+    private readonly FlowParts _parts;
+    private readonly Func<CacheProtocol, IProtocolHandler> _protocols;
     private readonly BackgroundRefresher _refresher;
     private readonly RequestDelegate _next;
     private readonly RequestFlow<ServerTarget> _flow;
 
-    public ServerConfiguredMode(CacheRuntime runtime, BackgroundRefresher refresher, RequestDelegate next)
+    public ServerConfiguredMode(FlowParts parts, Func<CacheProtocol, IProtocolHandler> protocols, BackgroundRefresher refresher, RequestDelegate next)
     {
-        _runtime = runtime;
+        _parts = parts;
+        _protocols = protocols;
         _refresher = refresher;
         _next = next;
-        _flow = new RequestFlow<ServerTarget>(
-            this, runtime.Store, runtime.Flights, runtime.Cluster, runtime.Outcomes, runtime.Clock, runtime.Options.CollapsedRequestTimeout, next);
+        _flow = parts.CreateFlow(this, next);
     }
 
     public Task HandleAsync(HttpContext context, ResolvedPolicy policy)
@@ -57,7 +58,7 @@ internal sealed class ServerConfiguredMode : ICacheMode<ServerTarget>
             return HandleProtocolAsync(context, policy);
         }
 
-        var options = _runtime.Options;
+        var options = _parts.Options;
         var status = RestKeyBuilder.Build(context, policy, options.MaximumKeySize, options.MaximumQueryParameters, out var key);
         if (status != KeyStatus.Ok)
         {
@@ -66,8 +67,8 @@ internal sealed class ServerConfiguredMode : ICacheMode<ServerTarget>
 
         // Fast path: a fresh L1 entry. Allocates nothing.
         var hash = XxHash128.HashToUInt128(key);
-        var now = _runtime.Clock.UtcNow;
-        if (_runtime.Store.GetLocal(hash, key, now) is { } entry && entry.FreshnessAt(now) == Freshness.Fresh)
+        var now = _parts.Clock.UtcNow;
+        if (_parts.Store.GetLocal(hash, key, now) is { } entry && entry.FreshnessAt(now) == Freshness.Fresh)
         {
             return _flow.ServeHitAsync(context, policy, entry, CacheTier.L1, now);
         }
@@ -81,12 +82,12 @@ internal sealed class ServerConfiguredMode : ICacheMode<ServerTarget>
         ProtocolKey key;
         try
         {
-            key = await _runtime.Protocol(endpointPolicy.Protocol).BuildKeyAsync(context, endpointPolicy);
+            key = await _protocols(endpointPolicy.Protocol).BuildKeyAsync(context, endpointPolicy);
         }
         catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
         {
             // Whatever went wrong while keying, the request goes to the app untouched.
-            Log.InternalError(_runtime.Logger, endpointPolicy.EndpointName, e);
+            Log.InternalError(_parts.Outcomes.Logger, endpointPolicy.EndpointName, e);
             await _next(context);
             return;
         }
@@ -120,11 +121,17 @@ internal sealed class ServerConfiguredMode : ICacheMode<ServerTarget>
         new(found.Entry, Revalidate: false, found.Entry is null ? Forward.UriMiss : Forward.Stale, found.Entry?.StaleIfErrorUntil ?? DateTimeOffset.MinValue, IsRefresh: false);
 
     public CacheExchange CreateExchange(HttpContext context, ServerTarget target, Production production) =>
-        new OriginExchange(_runtime, context, target.Policy, target.Key, target.Hash, production.Stale, production.FallbackUntil, production.IsRefresh);
+        new OriginExchange(
+            _parts.Clock,
+            _parts.Outcomes,
+            _parts.Store,
+            target.Policy.Protocol == CacheProtocol.Rest ? null : _protocols(target.Policy.Protocol),
+            context,
+            target.Policy, target.Key, target.Hash, production.Stale, production.FallbackUntil, production.IsRefresh);
 
-    public string Collapsed(CachedResponse entry, DateTimeOffset now) => _runtime.StatusHeader.Collapsed;
+    public string Collapsed(CachedResponse entry, DateTimeOffset now) => _parts.Outcomes.Status.Collapsed;
 
-    public string MaxStale(CachedResponse entry, DateTimeOffset now) => _runtime.StatusHeader.HitValues(entry, now).CacheStatus;
+    public string MaxStale(CachedResponse entry, DateTimeOffset now) => _parts.Outcomes.Status.HitValues(entry, now).CacheStatus;
 
     public void StartRefresh(HttpContext context, ServerTarget target, Lookup found)
     {

@@ -10,7 +10,7 @@ namespace TieredResponseCaching.Flow;
 /// The methods the origin-directed mode does not look up: they go to the app untouched, and an unsafe one that succeeds
 /// invalidates what it changed (RFC 9111 §4.4).
 /// </summary>
-internal sealed class UnsafeMethods(CacheRuntime runtime, RequestDelegate next)
+internal sealed class UnsafeMethods(FlowParts parts, RequestDelegate next)
 {
     /// <summary>
     /// Methods other than GET and HEAD go to the app untouched. An unsafe one (anything but GET, HEAD, OPTIONS and
@@ -19,9 +19,9 @@ internal sealed class UnsafeMethods(CacheRuntime runtime, RequestDelegate next)
     /// </summary>
     public async Task ForwardAsync(HttpContext context, ResolvedPolicy policy)
     {
-        var cacheStatus = runtime.Outcomes.Bypass(policy, NotCachedReason.Method, runtime.OriginStatus.Method);
+        var cacheStatus = parts.Outcomes.Bypass(policy, NotCachedReason.Method, parts.Outcomes.OriginStatus.Method);
         var method = context.Request.Method;
-        var invalidation = HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method) ? null : new UnsafeRequest(runtime, context, policy);
+        var invalidation = HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method) ? null : new UnsafeRequest(parts, context, policy);
         context.Response.OnStarting(static state =>
         {
             var (status, context, invalidation) = ((string, HttpContext, UnsafeRequest?))state;
@@ -37,7 +37,7 @@ internal sealed class UnsafeMethods(CacheRuntime runtime, RequestDelegate next)
     }
 
     /// <summary>The invalidations an unsafe request causes, run once: when its response starts, or when it ends unstarted.</summary>
-    private sealed class UnsafeRequest(CacheRuntime runtime, HttpContext context, ResolvedPolicy policy)
+    private sealed class UnsafeRequest(FlowParts parts, HttpContext context, ResolvedPolicy policy)
     {
         private static readonly string[] NamedTargets = [Microsoft.Net.Http.Headers.HeaderNames.Location, Microsoft.Net.Http.Headers.HeaderNames.ContentLocation];
 
@@ -69,16 +69,17 @@ internal sealed class UnsafeMethods(CacheRuntime runtime, RequestDelegate next)
 
             if (tags.Count == 0)
             {
-                Log.NothingToInvalidate(runtime.Logger, request.Method, policy.EndpointName);
+                Log.NothingToInvalidate(parts.Outcomes.Logger, request.Method, policy.EndpointName);
                 return;
             }
 
             foreach (var tag in tags)
             {
-                await runtime.InvalidateTagAsync(tag);
+                await parts.Store.InvalidateTagAsync(tag);
+                parts.Outcomes.Invalidated();
             }
 
-            Log.InvalidatedByMethod(runtime.Logger, request.Method, policy.EndpointName, tags.Count);
+            Log.InvalidatedByMethod(parts.Outcomes.Logger, request.Method, policy.EndpointName, tags.Count);
         }
 
         /// <summary>
@@ -92,18 +93,18 @@ internal sealed class UnsafeMethods(CacheRuntime runtime, RequestDelegate next)
         private async Task<bool> MayHaveEntryAsync(HttpRequest request)
         {
             // A URI whose key would be too large is never stored (its GET bypasses the cache).
-            if (!OriginKeys.TryBuildPrimary(request, runtime.Options.MaximumKeySize, out var key))
+            if (!OriginKeys.TryBuildPrimary(request, parts.Options.MaximumKeySize, out var key))
             {
                 return false;
             }
 
             var hash = XxHash128.HashToUInt128(key);
-            if (runtime.Store.Memory.Get(hash) is not null || runtime.Flights.IsInFlight(hash))
+            if (parts.Store.Memory.Get(hash) is not null || parts.Flights.IsInFlight(hash))
             {
                 return true;
             }
 
-            return runtime.Store.Remote is { } remote && await remote.MayHoldAsync(hash);
+            return parts.Store.Remote is { } remote && await remote.MayHoldAsync(hash);
         }
     }
 }

@@ -22,7 +22,8 @@ namespace TieredResponseCaching.Http;
 /// ended with (<see cref="CacheRules.CheckFinal"/>, docs/design.md rule 9): nothing is stored before that.
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The capture stream holds pooled buffers only; RunAsync returns them in its finally block.")]
-internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context, ResolvedPolicy policy, CachedResponse? fallback, DateTimeOffset fallbackUntil, bool isRefresh)
+internal abstract class CacheExchange(
+    CacheClock clock, CacheOutcomes outcomes, TieredStore store, HttpContext context, ResolvedPolicy policy, CachedResponse? fallback, DateTimeOffset fallbackUntil, bool isRefresh)
 {
     private ResponseCapture? _capture;
     private RequestIdentity _identity;
@@ -33,7 +34,11 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
     /// <summary>The app's exception, when it threw (a refresh swallows it; a client's miss rethrows it).</summary>
     public Exception? Failure { get; protected set; }
 
-    protected CacheRuntime Runtime { get; } = runtime;
+    protected CacheClock Clock { get; } = clock;
+
+    protected CacheOutcomes Outcomes { get; } = outcomes;
+
+    protected TieredStore Store { get; } = store;
 
     protected HttpContext Context { get; } = context;
 
@@ -55,16 +60,16 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
     public async Task<FlightOutcome> RunAsync(RequestDelegate next)
     {
         var response = Context.Response;
-        var created = Runtime.Clock.NextStamp();
+        var created = Clock.NextStamp();
         var original = Context.Features.Get<IHttpResponseBodyFeature>()!;
         var capture = _capture = new ResponseCapture(original, response, Policy.MaximumBodySize, ChooseHoldMode(created));
         Context.Features.Set<IHttpResponseBodyFeature>(capture);
         response.OnStarting(static state => ((CacheExchange)state).OnStarting(), this);
-        Runtime.Outcomes.OriginRun();
+        Outcomes.OriginRun();
         _identity = RequestIdentity.Of(Context, Policy);
         BeforeApp();
 
-        var time = Runtime.Clock.TimeProvider;
+        var time = Clock.TimeProvider;
         var started = time.GetTimestamp();
         try
         {
@@ -81,7 +86,7 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
             AfterApp();
         }
 
-        Runtime.Outcomes.OriginDuration(Policy, time.GetElapsedTime(started), IsRefresh);
+        Outcomes.OriginDuration(Policy, time.GetElapsedTime(started), IsRefresh);
         try
         {
             return await FinishAsync(created);
@@ -122,14 +127,14 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
     /// </summary>
     protected async Task<bool> StoreAsync(CachedResponse entry)
     {
-        if (!await Runtime.StoreAsync(entry, Policy.Stats))
+        if (!await Store.StoreAsync(entry, Policy.Stats))
         {
             Refuse(NotCachedReason.InvalidatedWhileProduced);
             return false;
         }
 
         await AfterStoredAsync(entry);
-        Runtime.Outcomes.Stored(Policy, entry, entry.FreshUntil - entry.Created);
+        Outcomes.Stored(Policy, entry, entry.FreshUntil - entry.Created);
         return true;
     }
 
@@ -253,7 +258,7 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
         }
 
         Refusal = reason;
-        Runtime.Outcomes.NotStored(Policy, reason);
+        Outcomes.NotStored(Policy, reason);
     }
 
     private async Task<FlightOutcome> FinishAsync(DateTimeOffset created)
@@ -272,12 +277,12 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
         }
 
         var failed = Failure is not null || response.StatusCode >= 500;
-        if (failed && !IsRefresh && CanFallBack(Runtime.Clock.UtcNow) && !response.HasStarted)
+        if (failed && !IsRefresh && CanFallBack(Clock.UtcNow) && !response.HasStarted)
         {
             // Nothing reached the client yet (held, or never written): the stale entry answers instead.
             ReplaceHeldResponse();
             Refusal = Failure is null ? NotCachedReason.Status : NotCachedReason.AppException;
-            await ServeStaleIfErrorAsync(Runtime.Outcomes, Runtime.Clock, Context, Policy, Fallback!, Refusal, countRequest: false);
+            await ServeStaleIfErrorAsync(Outcomes, Clock, Context, Policy, Fallback!, Refusal, countRequest: false);
             return FlightOutcome.Failed;
         }
 
@@ -298,7 +303,7 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
         }
         catch (Exception e) when (!Context.RequestAborted.IsCancellationRequested)
         {
-            Log.InternalError(Runtime.Logger, Policy.EndpointName, e);
+            Log.InternalError(Outcomes.Logger, Policy.EndpointName, e);
             Refuse(NotCachedReason.StoreError);
             return new FlightOutcome(null, failed);
         }

@@ -10,7 +10,7 @@ namespace TieredResponseCaching.Http;
 /// metrics, the log line and, where the client sees it, the <c>Cache-Status</c> value: each outcome is one call, so
 /// they cannot drift apart (docs/observability.md).
 /// </summary>
-internal sealed class CacheOutcomes(CacheCounters counters, CacheMetrics metrics, ILogger logger, CacheStatusHeader status)
+internal sealed class CacheOutcomes(CacheCounters counters, CacheMetrics metrics, ILogger logger, CacheStatusHeader status, Origin.OriginCacheStatus originStatus)
 {
     public CacheCounters Counters { get; } = counters;
 
@@ -20,6 +20,9 @@ internal sealed class CacheOutcomes(CacheCounters counters, CacheMetrics metrics
 
     /// <summary>The <c>Cache-Status</c> values of the server-configured mode (the origin-directed mode has its own for what differs).</summary>
     public CacheStatusHeader Status { get; } = status;
+
+    /// <summary>The <c>Cache-Status</c> values of the origin-directed mode where they differ.</summary>
+    public Origin.OriginCacheStatus OriginStatus { get; } = originStatus;
 
     /// <summary>A fresh entry answered.</summary>
     public void Hit(ResolvedPolicy policy, CacheTier tier, DateTimeOffset now) => Metrics.Request(policy, CacheOutcome.Hit, tier, now);

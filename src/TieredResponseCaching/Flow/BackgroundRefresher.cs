@@ -6,12 +6,13 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Primitives;
+using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Http;
 using TieredResponseCaching.Policies;
 using TieredResponseCaching.Storage;
 
-namespace TieredResponseCaching.Coordination;
+namespace TieredResponseCaching.Flow;
 
 /// <summary>
 /// Stale-while-revalidate: a stale hit answers at once and starts, at most once per key, a replay of the
@@ -23,7 +24,7 @@ namespace TieredResponseCaching.Coordination;
 /// The replay skips routing: the original endpoint and route values are set on the replayed context. It carries
 /// no credentials: a per-user replay carries the authenticated principal, not the Authorization header.
 /// </remarks>
-internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFactory scopes, IHostApplicationLifetime? lifetime = null)
+internal sealed class BackgroundRefresher(FlowParts parts, IServiceScopeFactory scopes, IHostApplicationLifetime? lifetime = null)
 {
     private readonly ConcurrentDictionary<Task, bool> _running = new();
 
@@ -43,8 +44,8 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
         string[]? headerNames,
         Func<HttpContext, CacheExchange> create)
     {
-        if (runtime.Flights.IsInFlight(stale.Hash)
-            || runtime.Flights.Join(stale.Hash, stale.Key, isRefresh: true, out var flight) != FlightRole.Leader)
+        if (parts.Flights.IsInFlight(stale.Hash)
+            || parts.Flights.Join(stale.Hash, stale.Key, isRefresh: true, out var flight) != FlightRole.Leader)
         {
             return;
         }
@@ -80,16 +81,16 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
         try
         {
             // Cluster-wide, one node refreshes: the others keep serving stale until its entry lands.
-            lease = runtime.Cluster is null ? LockLease.Unavailable : await runtime.Cluster.TryAcquireAsync(stale.Hash);
+            lease = parts.Cluster is null ? LockLease.Unavailable : await parts.Cluster.TryAcquireAsync(stale.Hash);
             if (lease.State == LockState.HeldElsewhere)
             {
-                runtime.Flights.Complete(flight, FlightOutcome.NotStored);
-                runtime.Outcomes.RefreshElsewhere(policy);
+                parts.Flights.Complete(flight, FlightOutcome.NotStored);
+                parts.Outcomes.RefreshElsewhere(policy);
                 activity?.SetTag("tiered_cache.outcome", "elsewhere");
                 return;
             }
 
-            using var timeout = new CancellationTokenSource(runtime.Options.BackgroundRefreshTimeout, runtime.Clock.TimeProvider);
+            using var timeout = new CancellationTokenSource(parts.Options.BackgroundRefreshTimeout, parts.Clock.TimeProvider);
             using var aborted = lifetime is null
                 ? CancellationTokenSource.CreateLinkedTokenSource(timeout.Token)
                 : CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, lifetime.ApplicationStopping);
@@ -113,22 +114,22 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
         }
         finally
         {
-            if (runtime.Cluster is not null)
+            if (parts.Cluster is not null)
             {
-                await runtime.Cluster.ReleaseAsync(lease);
+                await parts.Cluster.ReleaseAsync(lease);
             }
 
-            runtime.Flights.Complete(flight, outcome);
+            parts.Flights.Complete(flight, outcome);
         }
 
         if (outcome.Entry is not null)
         {
-            runtime.Outcomes.Refreshed(policy);
+            parts.Outcomes.Refreshed(policy);
             activity?.SetTag("tiered_cache.outcome", "refreshed");
         }
         else
         {
-            runtime.Outcomes.RefreshFailed(policy, reason, failure);
+            parts.Outcomes.RefreshFailed(policy, reason, failure);
             activity?.SetTag("tiered_cache.outcome", "failed");
             activity?.SetStatus(ActivityStatusCode.Error, reason.Token());
         }
