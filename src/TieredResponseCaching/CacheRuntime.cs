@@ -44,7 +44,7 @@ internal sealed class CacheRuntime : IAsyncDisposable
         OriginStatus = new Http.Origin.OriginCacheStatus(Options.CacheName);
         var memory = new MemoryTier(Options.SizeLimit, Clock, OnEvicted);
         var tags = new TagInvalidations(Clock, Options.MaximumInvalidationRecords, Logger);
-        Metrics = new CacheMetrics(meterFactory, Clock, memory, policies, () => Redis?.Breaker);
+        Metrics = new CacheMetrics(meterFactory, () => Clock.UtcNow, () => memory.Count, () => memory.Size, () => Redis?.Breaker.IsOpen, () => policies.Stats);
         RedisTier? remote = null;
         if (Options.Redis.Enabled)
         {

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using TieredResponseCaching.Operations;
 using TieredResponseCaching;
 using TieredResponseCaching.Diagnostics;
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Operations;
 
 namespace Microsoft.Extensions.DependencyInjection;
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using TieredResponseCaching.Keys;
 using TieredResponseCaching.Policies;
+using TieredResponseCaching.Storage;
 
 namespace TieredResponseCaching;
 

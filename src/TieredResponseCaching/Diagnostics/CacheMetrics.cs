@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using TieredResponseCaching.Policies;
-using TieredResponseCaching.Storage;
 
 namespace TieredResponseCaching.Diagnostics;
 
@@ -9,13 +7,14 @@ namespace TieredResponseCaching.Diagnostics;
 /// The <c>TieredResponseCaching</c> meter (docs/observability.md lists every instrument). Tags have bounded
 /// cardinality: the endpoint is a route pattern, a gRPC method or an endpoint's display name, never a raw path.
 /// An instrument nobody listens to costs one branch; the per-endpoint <see cref="EndpointStats"/> and the totals
-/// behind the stats endpoint are always kept (a few interlocked increments).
+/// behind the stats endpoint are always kept (a few interlocked increments). A leaf of the library (docs/design.md,
+/// "Layers"): what it observes is handed to it as functions.
 /// </summary>
 internal sealed class CacheMetrics
 {
     public const string MeterName = "TieredResponseCaching";
 
-    private readonly CacheClock _clock;
+    private readonly Func<DateTimeOffset> _utcNow;
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _originDuration;
     private readonly Counter<long> _refreshes;
@@ -31,9 +30,21 @@ internal sealed class CacheMetrics
     private long _evictedReplaced;
     private long _l2ErrorTotal;
 
-    public CacheMetrics(IMeterFactory meterFactory, CacheClock clock, MemoryTier memory, EndpointPolicyResolver policies, Func<CircuitBreaker?> breaker)
+    /// <param name="meterFactory">Creates the meter.</param>
+    /// <param name="utcNow">The cache's clock.</param>
+    /// <param name="l1Entries">How many entries L1 holds.</param>
+    /// <param name="l1Bytes">How many bytes L1 holds.</param>
+    /// <param name="breakerOpen">Whether the Redis circuit breaker is open; <c>null</c> without Redis.</param>
+    /// <param name="endpoints">The statistics of every endpoint with a policy.</param>
+    public CacheMetrics(
+        IMeterFactory meterFactory,
+        Func<DateTimeOffset> utcNow,
+        Func<long> l1Entries,
+        Func<long> l1Bytes,
+        Func<bool?> breakerOpen,
+        Func<IEnumerable<EndpointStats>> endpoints)
     {
-        _clock = clock;
+        _utcNow = utcNow;
         var meter = meterFactory.Create(MeterName);
         _requests = meter.CreateCounter<long>("tiered_cache.requests", "{request}", "Requests to cached endpoints, by endpoint, outcome (hit, stale, miss, collapsed, bypass) and tier (l1, l2, none).");
         _originDuration = meter.CreateHistogram<double>("tiered_cache.origin.duration", "s", "How long the app took to produce a response for the cache, by endpoint and kind (miss, refresh).");
@@ -43,35 +54,35 @@ internal sealed class CacheMetrics
         _l2Duration = meter.CreateHistogram<double>("tiered_cache.l2.duration", "s", "Redis calls (L2, cluster lock, backplane), by operation and outcome (ok, error).");
         _l2Errors = meter.CreateCounter<long>("tiered_cache.l2.errors", "{error}", "Redis calls that failed or timed out, by operation and error type.");
         _backplaneMessages = meter.CreateCounter<long>("tiered_cache.backplane.messages", "{message}", "Backplane messages, by direction (sent, received) and kind (stored, removed, invalidated).");
-        meter.CreateObservableGauge("tiered_cache.l1.entries", () => memory.Count, "{entry}", "Entries held by L1.");
-        meter.CreateObservableGauge("tiered_cache.l1.size", () => memory.Size, "By", "Bytes held by L1.");
-        meter.CreateObservableGauge("tiered_cache.l2.breaker", () => BreakerState(breaker()), "{state}", "The Redis circuit breaker: 1 open (L2 skipped), 0 closed. Not reported without Redis.");
-        meter.CreateObservableGauge("tiered_cache.weighted_miss_cost", () => WeightedMissCosts(policies), "ms", "Per endpoint, over the last minute: miss rate × mean miss latency, the origin time an average request costs.");
+        meter.CreateObservableGauge("tiered_cache.l1.entries", l1Entries, "{entry}", "Entries held by L1.");
+        meter.CreateObservableGauge("tiered_cache.l1.size", l1Bytes, "By", "Bytes held by L1.");
+        meter.CreateObservableGauge("tiered_cache.l2.breaker", () => BreakerState(breakerOpen()), "{state}", "The Redis circuit breaker: 1 open (L2 skipped), 0 closed. Not reported without Redis.");
+        meter.CreateObservableGauge("tiered_cache.weighted_miss_cost", () => WeightedMissCosts(endpoints()), "ms", "Per endpoint, over the last minute: miss rate × mean miss latency, the origin time an average request costs.");
     }
 
     /// <summary>Counts a request (its outcome and tier) at <paramref name="now"/>, the clock reading the caller already has.</summary>
-    public void Request(ResolvedPolicy policy, CacheOutcome outcome, CacheTier tier, DateTimeOffset now)
+    public void Request(EndpointStats stats, CacheOutcome outcome, CacheTier tier, DateTimeOffset now)
     {
-        policy.Stats.Record(outcome, tier, now);
+        stats.Record(outcome, tier, now);
         if (_requests.Enabled)
         {
-            _requests.Add(1, policy.Stats.RequestTags(outcome, tier));
+            _requests.Add(1, stats.RequestTags(outcome, tier));
         }
     }
 
     /// <summary>Counts a request off the hot path (reads the clock).</summary>
-    public void Request(ResolvedPolicy policy, CacheOutcome outcome, CacheTier tier) => Request(policy, outcome, tier, _clock.UtcNow);
+    public void Request(EndpointStats stats, CacheOutcome outcome, CacheTier tier) => Request(stats, outcome, tier, _utcNow());
 
-    public void OriginDuration(ResolvedPolicy policy, TimeSpan elapsed, bool refresh)
+    public void OriginDuration(EndpointStats stats, TimeSpan elapsed, bool refresh)
     {
         if (!refresh)
         {
-            policy.Stats.RecordMissLatency(elapsed, _clock.UtcNow);
+            stats.RecordMissLatency(elapsed, _utcNow());
         }
 
         if (_originDuration.Enabled)
         {
-            _originDuration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("endpoint", policy.EndpointName), new KeyValuePair<string, object?>("kind", refresh ? "refresh" : "miss"));
+            _originDuration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("endpoint", stats.Name), new KeyValuePair<string, object?>("kind", refresh ? "refresh" : "miss"));
         }
     }
 
@@ -119,7 +130,7 @@ internal sealed class CacheMetrics
     /// <summary>One Redis call that was made (calls skipped by the breaker or a lost connection are not).</summary>
     public void L2Call(string operation, TimeSpan elapsed, string? error)
     {
-        var slot = SlidingWindow.Slot(_l2Slots, SlidingWindow.PeriodOf(_clock.UtcNow));
+        var slot = SlidingWindow.Slot(_l2Slots, SlidingWindow.PeriodOf(_utcNow()));
         LatencyBins.Record(slot.Bins, elapsed);
         if (error is not null)
         {
@@ -173,13 +184,13 @@ internal sealed class CacheMetrics
         return LatencyBins.Quantile(bins, 0.99);
     }
 
-    private static IEnumerable<Measurement<int>> BreakerState(CircuitBreaker? breaker) =>
-        breaker is null ? [] : [new Measurement<int>(breaker.IsOpen ? 1 : 0)];
+    private static IEnumerable<Measurement<int>> BreakerState(bool? open) =>
+        open is { } isOpen ? [new Measurement<int>(isOpen ? 1 : 0)] : [];
 
-    private IEnumerable<Measurement<double>> WeightedMissCosts(EndpointPolicyResolver policies)
+    private IEnumerable<Measurement<double>> WeightedMissCosts(IEnumerable<EndpointStats> endpoints)
     {
-        var now = _clock.UtcNow;
-        foreach (var stats in policies.Stats)
+        var now = _utcNow();
+        foreach (var stats in endpoints)
         {
             yield return new Measurement<double>(stats.Window(now).WeightedMissCostMs, new KeyValuePair<string, object?>("endpoint", stats.Name));
         }

@@ -25,13 +25,13 @@ internal sealed class CacheOutcomes(CacheCounters counters, CacheMetrics metrics
     public Origin.OriginCacheStatus OriginStatus { get; } = originStatus;
 
     /// <summary>A fresh entry answered.</summary>
-    public void Hit(ResolvedPolicy policy, CacheTier tier, DateTimeOffset now) => Metrics.Request(policy, CacheOutcome.Hit, tier, now);
+    public void Hit(ResolvedPolicy policy, CacheTier tier, DateTimeOffset now) => Metrics.Request(policy.Stats, CacheOutcome.Hit, tier, now);
 
     /// <summary>A stale entry answered (stale-while-revalidate, or a client's max-stale).</summary>
     public void StaleHit(ResolvedPolicy policy, CacheTier tier, DateTimeOffset now)
     {
         CacheCounters.Increment(ref Counters.StaleHits);
-        Metrics.Request(policy, CacheOutcome.Stale, tier, now);
+        Metrics.Request(policy.Stats, CacheOutcome.Stale, tier, now);
     }
 
     /// <summary>The request goes to the app untouched; returns its <c>Cache-Status</c>.</summary>
@@ -41,7 +41,7 @@ internal sealed class CacheOutcomes(CacheCounters counters, CacheMetrics metrics
     public string Bypass(ResolvedPolicy policy, NotCachedReason reason, string cacheStatus)
     {
         CacheCounters.Increment(ref Counters.Bypasses);
-        Metrics.Request(policy, CacheOutcome.Bypass, CacheTier.None);
+        Metrics.Request(policy.Stats, CacheOutcome.Bypass, CacheTier.None);
         Log.Bypassed(Logger, policy.EndpointName, reason.Token());
         return cacheStatus;
     }
@@ -50,13 +50,13 @@ internal sealed class CacheOutcomes(CacheCounters counters, CacheMetrics metrics
     public void Missed() => CacheCounters.Increment(ref Counters.Misses);
 
     /// <summary>The request runs the app itself (a leader, or a waiter whose leader produced nothing it may use).</summary>
-    public void Forwarded(ResolvedPolicy policy) => Metrics.Request(policy, CacheOutcome.Miss, CacheTier.None);
+    public void Forwarded(ResolvedPolicy policy) => Metrics.Request(policy.Stats, CacheOutcome.Miss, CacheTier.None);
 
     /// <summary>The entry another request produced while this one waited answered.</summary>
     public void Collapsed(ResolvedPolicy policy, CacheTier tier, DateTimeOffset now)
     {
         CacheCounters.Increment(ref Counters.Collapsed);
-        Metrics.Request(policy, CacheOutcome.Collapsed, tier, now);
+        Metrics.Request(policy.Stats, CacheOutcome.Collapsed, tier, now);
     }
 
     /// <summary>A stale entry answered in place of a failure (RFC 5861 §4); counted as a stale answer when no app ran for it.</summary>
@@ -64,7 +64,7 @@ internal sealed class CacheOutcomes(CacheCounters counters, CacheMetrics metrics
     {
         if (countRequest)
         {
-            Metrics.Request(policy, CacheOutcome.Stale, CacheTier.L1);
+            Metrics.Request(policy.Stats, CacheOutcome.Stale, CacheTier.L1);
         }
 
         CacheCounters.Increment(ref Counters.StaleIfErrorServed);
@@ -75,7 +75,7 @@ internal sealed class CacheOutcomes(CacheCounters counters, CacheMetrics metrics
     public void OriginRun() => CacheCounters.Increment(ref Counters.OriginRuns);
 
     /// <summary>How long the app took.</summary>
-    public void OriginDuration(ResolvedPolicy policy, TimeSpan elapsed, bool refresh) => Metrics.OriginDuration(policy, elapsed, refresh);
+    public void OriginDuration(ResolvedPolicy policy, TimeSpan elapsed, bool refresh) => Metrics.OriginDuration(policy.Stats, elapsed, refresh);
 
     /// <summary>What the app produced is not stored.</summary>
     public void NotStored(ResolvedPolicy policy, NotCachedReason reason)

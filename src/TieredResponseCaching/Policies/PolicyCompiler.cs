@@ -151,11 +151,11 @@ internal static class PolicyCompiler
         }
 
         var isPrivate = varyByUser || settings.Visibility == CacheVisibility.Private;
-        HeaderField[] cdnHeaders = Http.CdnHeaders.ForTags(tags, tagHeaders);
+        HeaderField[] cdnHeaders = CdnHeaders.ForTags(tags, tagHeaders);
         if (settings.CdnCacheControl == true && !isPrivate && !fromResponse && !noStore)
         {
             // RFC 9213 for the CDN alone; never for a response that belongs to one user.
-            cdnHeaders = [.. cdnHeaders, new HeaderField(Http.CdnHeaders.CdnCacheControl, BuildCdnCacheControl(settings.SharedMaxAge ?? duration, swr, sie))];
+            cdnHeaders = [.. cdnHeaders, new HeaderField(CdnHeaders.CdnCacheControl, BuildCdnCacheControl(settings.SharedMaxAge ?? duration, swr, sie))];
         }
 
         return new ResolvedPolicy

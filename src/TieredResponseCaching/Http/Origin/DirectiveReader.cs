@@ -1,3 +1,5 @@
+using TieredResponseCaching.Storage;
+
 namespace TieredResponseCaching.Http.Origin;
 
 /// <summary>

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Primitives;
+using TieredResponseCaching.Storage;
 
 namespace TieredResponseCaching.Http.Origin;
 

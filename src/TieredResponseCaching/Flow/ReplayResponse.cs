@@ -2,7 +2,7 @@ using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http.Features;
 using TieredResponseCaching.Http;
 
-namespace TieredResponseCaching.Coordination;
+namespace TieredResponseCaching.Flow;
 
 /// <summary>
 /// The response side of a background refresh: no client, so the body goes nowhere (the cache captures it on

@@ -1,8 +1,12 @@
 using System.Buffers;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Invalidation;
+using TieredResponseCaching.Policies;
+using TieredResponseCaching.Storage;
 
-namespace TieredResponseCaching.Diagnostics;
+namespace TieredResponseCaching.Operations;
 
 /// <summary>
 /// The JSON of <c>MapTieredResponseCacheStats</c> (the contract is in docs/observability.md; a dashboard reads it).

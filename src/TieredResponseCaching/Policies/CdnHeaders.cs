@@ -1,6 +1,6 @@
 using TieredResponseCaching.Storage;
 
-namespace TieredResponseCaching.Http;
+namespace TieredResponseCaching.Policies;
 
 /// <summary>
 /// The fields that tell the caches in front of the app (CDNs, reverse proxies) what a response is: its tags, and with

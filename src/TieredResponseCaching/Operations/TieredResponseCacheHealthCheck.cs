@@ -1,8 +1,12 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
+using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Invalidation;
+using TieredResponseCaching.Policies;
+using TieredResponseCaching.Storage;
 
-namespace TieredResponseCaching.Diagnostics;
+namespace TieredResponseCaching.Operations;
 
 /// <summary>
 /// The cache's health (docs/observability.md, "Health"). L1 always works, so Redis alone never makes the cache

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace TieredResponseCaching;
+namespace TieredResponseCaching.Storage;
 
 /// <summary>RFC 9110 §5.6.2 tokens (header names, cookie names, Cache-Status cache names): the one definition of the alphabet.</summary>
 internal static class HttpTokens

@@ -1,4 +1,4 @@
-namespace TieredResponseCaching.Invalidation;
+namespace TieredResponseCaching.Policies;
 
 /// <summary>
 /// Every entry carries a tag for its path, so <see cref="ITieredResponseCache.InvalidateAsync"/> is a tag

@@ -1,7 +1,11 @@
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Invalidation;
+using TieredResponseCaching.Policies;
+using TieredResponseCaching.Storage;
 
-namespace TieredResponseCaching.Diagnostics;
+namespace TieredResponseCaching.Operations;
 
 /// <summary>
 /// The handlers of <c>MapTieredResponseCacheAdmin</c>: invalidation by tag or by path over HTTP, each call logged with
