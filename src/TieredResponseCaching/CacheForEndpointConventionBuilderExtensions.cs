@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using TieredResponseCaching.Policies;
 
 namespace TieredResponseCaching;
@@ -7,6 +8,7 @@ public static class CacheForEndpointConventionBuilderExtensions
 {
     /// <summary>Caches the endpoint's responses for <paramref name="duration"/>, with optional further settings.</summary>
     /// <example><c>app.MapGet("/products/{id}", Get).CacheFor(TimeSpan.FromMinutes(5), p => p.Tags("products"));</c></example>
+    [SuppressMessage("ApiDesign", "RS0026", Justification = "The overloads differ in their first parameter (a duration or a policy name), so no call binds to both.")]
     public static TBuilder CacheFor<TBuilder>(this TBuilder builder, TimeSpan duration, Action<CachePolicyBuilder>? configure = null)
         where TBuilder : IEndpointConventionBuilder
     {
@@ -18,6 +20,7 @@ public static class CacheForEndpointConventionBuilderExtensions
     }
 
     /// <summary>Caches the endpoint's responses with a policy added by <see cref="TieredResponseCacheOptions.AddPolicy"/>.</summary>
+    [SuppressMessage("ApiDesign", "RS0026", Justification = "The overloads differ in their first parameter (a duration or a policy name), so no call binds to both.")]
     public static TBuilder CacheFor<TBuilder>(this TBuilder builder, string policyName, Action<CachePolicyBuilder>? configure = null)
         where TBuilder : IEndpointConventionBuilder
     {
