@@ -14,7 +14,8 @@ public static class InvalidationSourceServiceCollectionExtensions
     /// app runs, applying each event with <see cref="ITieredResponseCache"/>. Needs <c>AddTieredResponseCache</c>:
     /// <c>services.AddTieredResponseCache(...).AddInvalidationSource&lt;MySource&gt;()</c>.
     /// </summary>
-    public static IServiceCollection AddInvalidationSource<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TSource>(this IServiceCollection services)
+    public static IServiceCollection AddInvalidationSource<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TSource>(
+        this IServiceCollection services)
         where TSource : class, IInvalidationSource
     {
         ArgumentNullException.ThrowIfNull(services);
@@ -35,7 +36,8 @@ public static class InvalidationSourceServiceCollectionExtensions
     /// Adds <typeparamref name="TSource"/> (a singleton) and the hosted service that reads every source while the
     /// app runs: <c>services.AddTieredResponseCache(...).AddInvalidationSource&lt;MySource&gt;()</c>.
     /// </summary>
-    public static ITieredResponseCacheBuilder AddInvalidationSource<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TSource>(this ITieredResponseCacheBuilder builder)
+    public static ITieredResponseCacheBuilder AddInvalidationSource<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TSource>(
+        this ITieredResponseCacheBuilder builder)
         where TSource : class, IInvalidationSource
     {
         ArgumentNullException.ThrowIfNull(builder);
