@@ -39,7 +39,8 @@ done
 
 for project in "${projects[@]}"; do
   dir=$(dirname "$project")
-  path=$(cd "$dir" && pwd)/$(basename "$project")
+  # Physical path: MSBuild prints the project as the process sees it, symbolic links resolved.
+  path=$(cd "$dir" && pwd -P)/$(basename "$project")
   # A diagnostic line: FILE(L,C): warning RS0016: Symbol 'LINE' is not part of the declared public API (...) [PROJECT]
   added=$(grep -F "[$path]" "$log" \
     | sed -nE "s/.*: warning RS0016: Symbol '(.*)' is not part of the declared public API.*/\1/p" || true)
