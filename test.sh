@@ -24,4 +24,7 @@ fi
 
 command -v dotnet >/dev/null 2>&1 || { echo "test.sh: the .NET 10 SDK is required (https://dot.net)" >&2; exit 1; }
 
+# What ships is decided by the repository's layout, not by where it is cloned (docs/contributing.md): a few seconds.
+eng/check-shipping.sh
+
 dotnet test ResponseCaching.sln --configuration Release "$@"

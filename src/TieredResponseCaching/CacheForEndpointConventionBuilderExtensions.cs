@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using TieredResponseCaching.Policies;
 
 namespace TieredResponseCaching;
@@ -5,8 +6,12 @@ namespace TieredResponseCaching;
 /// <summary>Turns caching on for minimal-API endpoints and endpoint groups.</summary>
 public static class CacheForEndpointConventionBuilderExtensions
 {
+    // RS0026 guards against two overloads with optional parameters that one call could bind to (docs/contributing.md).
+    private const string OverloadsDiffer = "The CacheFor overloads differ in their first parameter (a duration or a policy name).";
+
     /// <summary>Caches the endpoint's responses for <paramref name="duration"/>, with optional further settings.</summary>
     /// <example><c>app.MapGet("/products/{id}", Get).CacheFor(TimeSpan.FromMinutes(5), p => p.Tags("products"));</c></example>
+    [SuppressMessage("ApiDesign", "RS0026", Justification = OverloadsDiffer)]
     public static TBuilder CacheFor<TBuilder>(this TBuilder builder, TimeSpan duration, Action<CachePolicyBuilder>? configure = null)
         where TBuilder : IEndpointConventionBuilder
     {
@@ -18,6 +23,7 @@ public static class CacheForEndpointConventionBuilderExtensions
     }
 
     /// <summary>Caches the endpoint's responses with a policy added by <see cref="TieredResponseCacheOptions.AddPolicy"/>.</summary>
+    [SuppressMessage("ApiDesign", "RS0026", Justification = OverloadsDiffer)]
     public static TBuilder CacheFor<TBuilder>(this TBuilder builder, string policyName, Action<CachePolicyBuilder>? configure = null)
         where TBuilder : IEndpointConventionBuilder
     {

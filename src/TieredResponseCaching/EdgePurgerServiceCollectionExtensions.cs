@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using TieredResponseCaching;
@@ -9,7 +10,8 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class EdgePurgerServiceCollectionExtensions
 {
     /// <summary>Adds a purger of your own; every invalidation is passed to it in the background, retried when it throws.</summary>
-    public static IServiceCollection AddEdgePurger<TPurger>(this IServiceCollection services)
+    public static IServiceCollection AddEdgePurger<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TPurger>(
+        this IServiceCollection services)
         where TPurger : class, IEdgePurger
     {
         ArgumentNullException.ThrowIfNull(services);

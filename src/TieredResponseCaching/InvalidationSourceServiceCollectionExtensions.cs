@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using TieredResponseCaching;
@@ -13,7 +14,8 @@ public static class InvalidationSourceServiceCollectionExtensions
     /// app runs, applying each event with <see cref="ITieredResponseCache"/>. Needs <c>AddTieredResponseCache</c>:
     /// <c>services.AddTieredResponseCache(...).AddInvalidationSource&lt;MySource&gt;()</c>.
     /// </summary>
-    public static IServiceCollection AddInvalidationSource<TSource>(this IServiceCollection services)
+    public static IServiceCollection AddInvalidationSource<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TSource>(
+        this IServiceCollection services)
         where TSource : class, IInvalidationSource
     {
         ArgumentNullException.ThrowIfNull(services);
@@ -34,7 +36,8 @@ public static class InvalidationSourceServiceCollectionExtensions
     /// Adds <typeparamref name="TSource"/> (a singleton) and the hosted service that reads every source while the
     /// app runs: <c>services.AddTieredResponseCache(...).AddInvalidationSource&lt;MySource&gt;()</c>.
     /// </summary>
-    public static ITieredResponseCacheBuilder AddInvalidationSource<TSource>(this ITieredResponseCacheBuilder builder)
+    public static ITieredResponseCacheBuilder AddInvalidationSource<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TSource>(
+        this ITieredResponseCacheBuilder builder)
         where TSource : class, IInvalidationSource
     {
         ArgumentNullException.ThrowIfNull(builder);

@@ -35,21 +35,19 @@ internal static class GrpcMethods
 
     /// <summary>
     /// The method's descriptor. Generated code binds a service base class (<c>Greeter.GreeterBase</c>) to the static
-    /// class around it (<c>Greeter</c>), which has a static <c>Descriptor</c>: found through the base class's
-    /// <see cref="BindServiceMethodAttribute"/>, or its declaring type.
+    /// class around it (<c>Greeter</c>) with a <see cref="BindServiceMethodAttribute"/>; that class has a static
+    /// <c>Descriptor</c>. The attribute's <c>BindType</c> keeps its public properties when the app is trimmed or
+    /// compiled ahead of time, so this reflection is safe there (docs/grpc.md).
     /// </summary>
     internal static MethodDescriptor? FindDescriptor(Type serviceType, IMethod method)
     {
         for (var type = serviceType; type is not null && type != typeof(object); type = type.BaseType)
         {
-            var candidates = new[] { type.GetCustomAttribute<BindServiceMethodAttribute>(inherit: false)?.BindType, type.DeclaringType };
-            foreach (var candidate in candidates)
+            if (type.GetCustomAttribute<BindServiceMethodAttribute>(inherit: false) is { } binding
+                && binding.BindType.GetProperty("Descriptor", BindingFlags.Public | BindingFlags.Static)?.GetValue(null) is ServiceDescriptor service
+                && service.FullName == method.ServiceName)
             {
-                if (candidate?.GetProperty("Descriptor", BindingFlags.Public | BindingFlags.Static)?.GetValue(null) is ServiceDescriptor service
-                    && service.FullName == method.ServiceName)
-                {
-                    return service.FindMethodByName(method.Name);
-                }
+                return service.FindMethodByName(method.Name);
             }
         }
 

@@ -246,6 +246,17 @@ public class GrpcKeyTests
         Assert.False(GrpcMethods.IsDeclaredWithoutSideEffects(new GrpcMethodMetadata(typeof(object), NewMethod("Lookup"))));
     }
 
+    [Fact]
+    public void Request_message_descriptor_comes_from_the_service_declaration_not_from_the_request_type()
+    {
+        // Only the service descriptor, reached through [BindServiceMethod], is kept in trimmed apps (docs/grpc.md).
+        var generated = new GrpcMethodMetadata(typeof(CatalogService), NewMethod("GetProduct"));
+        var undeclared = new GrpcMethodMetadata(typeof(object), NewMethod("GetProduct"));
+
+        Assert.Same(ProductRequest.Descriptor, GrpcMethodInfo.RequestDescriptor(generated));
+        Assert.Null(GrpcMethodInfo.RequestDescriptor(undeclared));
+    }
+
     internal static ProtocolKey Key(byte[] message, Action<HttpContext>? setup = null, ResolvedPolicy? policy = null, IMethod? method = null, byte flag = 0)
     {
         var context = new DefaultHttpContext { RequestServices = GrpcServices };

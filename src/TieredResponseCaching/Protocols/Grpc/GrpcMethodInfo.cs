@@ -14,7 +14,7 @@ internal sealed class GrpcMethodInfo(GrpcMethodMetadata method)
     private List<ICompressionProvider>? _providers;
 
     /// <summary>The schema of the request message, or <c>null</c> when it is not a generated protobuf message.</summary>
-    public MessageSchema? RequestSchema { get; } = RequestDescriptor(method.Method) is { } descriptor ? MessageSchema.Compile(descriptor) : null;
+    public MessageSchema? RequestSchema { get; } = RequestDescriptor(method) is { } descriptor ? MessageSchema.Compile(descriptor) : null;
 
     /// <summary>The server's provider for <paramref name="encoding"/> (as the server matches it: exactly), or <c>null</c>.</summary>
     public ICompressionProvider? FindProvider(IServiceProvider services, string encoding)
@@ -31,24 +31,13 @@ internal sealed class GrpcMethodInfo(GrpcMethodMetadata method)
         return null;
     }
 
-    /// <summary>The request type's descriptor when the method is a <c>Method&lt;TRequest, TResponse&gt;</c> of a protobuf message.</summary>
-    internal static MessageDescriptor? RequestDescriptor(IMethod method)
-    {
-        var type = method.GetType();
-        if (!type.IsGenericType || type.GetGenericTypeDefinition() != typeof(Method<,>))
-        {
-            return null;
-        }
-
-        var request = type.GetGenericArguments()[0];
-        if (!typeof(IMessage).IsAssignableFrom(request))
-        {
-            return null;
-        }
-
-        // Generated messages expose their descriptor statically; an instance would tell too, but costs a construction.
-        return request.GetProperty("Descriptor", BindingFlags.Public | BindingFlags.Static)?.GetValue(null) as MessageDescriptor;
-    }
+    /// <summary>
+    /// The request message's descriptor, as the service's .proto declares it, or <c>null</c> when the service is not
+    /// generated from one. Read from the service descriptor rather than from the request type's static <c>Descriptor</c>:
+    /// generated code keeps the former for trimmed and native AOT apps, not the latter (docs/grpc.md).
+    /// </summary>
+    internal static MessageDescriptor? RequestDescriptor(GrpcMethodMetadata method) =>
+        GrpcMethods.FindDescriptor(method.ServiceType, method.Method)?.InputType;
 
     /// <summary>
     /// The providers the server decompresses this service's requests with: the service's own options first, then the
