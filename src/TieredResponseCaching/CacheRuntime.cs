@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TieredResponseCaching.Coordination;
@@ -7,8 +8,6 @@ using TieredResponseCaching.Http;
 using TieredResponseCaching.Invalidation;
 using TieredResponseCaching.Policies;
 using TieredResponseCaching.Protocols;
-using TieredResponseCaching.Protocols.GraphQL;
-using TieredResponseCaching.Protocols.Grpc;
 using TieredResponseCaching.Storage;
 
 namespace TieredResponseCaching;
@@ -58,8 +57,7 @@ internal sealed class CacheRuntime : IAsyncDisposable
         }
 
         Store = new TieredStore(memory, tags, remote, Options.L1Enabled);
-        GraphQL = new GraphQLProtocol(Options.GraphQL, Options.MaximumKeySize, Logger);
-        Grpc = new GrpcProtocol(Options.Grpc, Options.MaximumKeySize, Logger);
+        Protocols = services.GetService<ProtocolHandlers>() ?? ProtocolHandlers.None;
         Flights = new SingleFlight();
     }
 
@@ -90,9 +88,8 @@ internal sealed class CacheRuntime : IAsyncDisposable
     /// <summary>This node's requests waiting for an entry another node produces under the cluster lock.</summary>
     public RemoteWaits RemoteWaits { get; } = new();
 
-    public GraphQLProtocol GraphQL { get; }
-
-    public GrpcProtocol Grpc { get; }
+    /// <summary>The GraphQL and gRPC handlers the app registered (their packages' <c>.AddGraphQL()</c>, <c>.AddGrpc()</c>).</summary>
+    public ProtocolHandlers Protocols { get; }
 
     public RedisConnection? Redis { get; }
 
@@ -101,8 +98,7 @@ internal sealed class CacheRuntime : IAsyncDisposable
     public RedisBackplane? Backplane { get; }
 
     /// <summary>The handler of a GraphQL or gRPC endpoint.</summary>
-    public IProtocolHandler Protocol(CacheProtocol protocol) =>
-        protocol == CacheProtocol.GraphQL ? GraphQL : protocol == CacheProtocol.Grpc ? Grpc : throw new ArgumentOutOfRangeException(nameof(protocol));
+    public IProtocolHandler Protocol(CacheProtocol protocol) => Protocols[protocol];
 
     /// <summary>Whether <see cref="Start"/> ran (the host started the cache).</summary>
     public bool Started => Volatile.Read(ref _state) == StateStarted;

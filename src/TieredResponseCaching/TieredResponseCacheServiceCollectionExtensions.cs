@@ -6,6 +6,7 @@ using TieredResponseCaching;
 using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Invalidation;
 using TieredResponseCaching.Policies;
+using TieredResponseCaching.Protocols;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -30,6 +31,7 @@ public static class TieredResponseCacheServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TieredResponseCacheOptions>, TieredResponseCacheOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
+        services.TryAddSingleton<ProtocolHandlers>();
         services.TryAddSingleton<EndpointPolicyResolver>();
         services.TryAddSingleton<CacheRuntime>();
         services.TryAddSingleton<BackgroundRefresher>();
