@@ -1,7 +1,7 @@
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using TieredResponseCaching.Http;
-using TieredResponseCaching.Protocols.GraphQL;
+using TieredResponseCaching.GraphQL;
 
 namespace TieredResponseCaching.Tests.GraphQL;
 

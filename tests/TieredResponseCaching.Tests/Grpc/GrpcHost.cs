@@ -69,7 +69,7 @@ public sealed class GrpcHost : IAsyncDisposable
 
     public static async Task<GrpcHost> StartAsync(
         Transport transport,
-        Action<TieredResponseCacheOptions>? configure = null,
+        Action<GrpcCacheOptions>? grpc = null,
         Action<WebApplication>? beforeCache = null,
         Action<WebApplication>? afterCache = null,
         bool withCache = true)
@@ -99,7 +99,7 @@ public sealed class GrpcHost : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         builder.Logging.AddProvider(LogSink.Provider);
         builder.Logging.AddProvider(new RecordingLoggerProvider(logs));
-        builder.Services.AddTieredResponseCache(options => configure?.Invoke(options));
+        builder.Services.AddTieredResponseCache().AddGrpc(grpc);
         builder.Services.AddGrpc();
         builder.Services.AddSingleton<CatalogCalls>();
         var app = builder.Build();

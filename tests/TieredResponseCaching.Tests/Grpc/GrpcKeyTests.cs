@@ -5,7 +5,7 @@ using Grpc.AspNetCore.Server;
 using Grpc.Core;
 using TieredResponseCaching.Policies;
 using TieredResponseCaching.Protocols;
-using TieredResponseCaching.Protocols.Grpc;
+using TieredResponseCaching.Grpc;
 using TieredResponseCaching.Tests.Grpc.Protos;
 using static TieredResponseCaching.Tests.Grpc.GrpcBadInputTests;
 using Range = TieredResponseCaching.Tests.Grpc.Protos.Range;

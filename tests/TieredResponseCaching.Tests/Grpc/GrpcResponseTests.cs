@@ -1,5 +1,5 @@
 using TieredResponseCaching.Http;
-using TieredResponseCaching.Protocols.Grpc;
+using TieredResponseCaching.Grpc;
 using static TieredResponseCaching.Tests.Grpc.GrpcBadInputTests;
 
 namespace TieredResponseCaching.Tests.Grpc;
