@@ -244,7 +244,7 @@ app.MapControllers();
 app.MapMethods(GraphQLEndpoint.Path, [HttpMethods.Get, HttpMethods.Post], (HttpContext context, GraphQLEndpoint graphql) => graphql.ExecuteAsync(context))
     .CacheFor(TimeSpan.FromMinutes(5), p => p.GraphQL().Tags("catalog"));
 
-// gRPC (Grpc/ProductsService.cs): the attributes on the implementation and options.Grpc above decide what is cached.
+// gRPC (Grpc/ProductsService.cs): the attributes on the implementation and .AddGrpc(...) above decide what is cached.
 app.MapGrpcService<ProductsService>();
 
 app.Run();
