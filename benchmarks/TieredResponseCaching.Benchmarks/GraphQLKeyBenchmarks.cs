@@ -3,8 +3,8 @@ using System.Text;
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
 using TieredResponseCaching.Benchmarks.Infrastructure;
-using TieredResponseCaching.Policies;
 using TieredResponseCaching.GraphQL;
+using TieredResponseCaching.Policies;
 
 namespace TieredResponseCaching.Benchmarks;
 

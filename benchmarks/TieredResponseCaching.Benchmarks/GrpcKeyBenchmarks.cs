@@ -5,8 +5,8 @@ using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using TieredResponseCaching.Benchmarks.Infrastructure;
 using TieredResponseCaching.Benchmarks.Protos;
-using TieredResponseCaching.Policies;
 using TieredResponseCaching.Grpc;
+using TieredResponseCaching.Policies;
 
 namespace TieredResponseCaching.Benchmarks;
 

@@ -1,7 +1,7 @@
 using System.Text;
 using Microsoft.AspNetCore.Http;
-using TieredResponseCaching.Policies;
 using TieredResponseCaching.GraphQL;
+using TieredResponseCaching.Policies;
 
 namespace TieredResponseCaching.Tests.GraphQL;
 

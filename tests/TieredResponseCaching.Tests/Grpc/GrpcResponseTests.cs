@@ -1,5 +1,5 @@
-using TieredResponseCaching.Http;
 using TieredResponseCaching.Grpc;
+using TieredResponseCaching.Http;
 using static TieredResponseCaching.Tests.Grpc.GrpcBadInputTests;
 
 namespace TieredResponseCaching.Tests.Grpc;
