@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Flow;
 using TieredResponseCaching.Http;
 using TieredResponseCaching.Invalidation;
 using TieredResponseCaching.Policies;
@@ -22,8 +23,6 @@ internal sealed class CacheRuntime : IAsyncDisposable
     private const int StateCreated = 0;
     private const int StateStarted = 1;
     private const int StateDisposed = 2;
-
-    private static readonly TimeSpan RemoteWaitPoll = TimeSpan.FromMilliseconds(500);
 
     private int _state;
 
@@ -56,9 +55,16 @@ internal sealed class CacheRuntime : IAsyncDisposable
             Backplane.EntryStored += RemoteWaits.Stored;
         }
 
-        Store = new TieredStore(memory, tags, remote, Options.L1Enabled);
-        Protocols = services.GetService<ProtocolHandlers>() ?? ProtocolHandlers.None;
+        Store = new TieredStore(memory, tags, Clock, remote, Backplane, Options.Redis.ClockSkewAllowance, Options.L1Enabled);
+        Outcomes = new CacheOutcomes(Counters, Metrics, Logger, StatusHeader, OriginStatus);
+        if (Lock is not null)
+        {
+            Cluster = new ClusterFlight(Lock, RemoteWaits, Store, Clock);
+        }
+
         Flights = new SingleFlight();
+        Parts = new FlowParts(Store, Flights, Cluster, Outcomes, Clock, Options);
+        Protocols = services.GetService<ProtocolHandlers>() ?? ProtocolHandlers.None;
     }
 
     public TieredResponseCacheOptions Options { get; }
@@ -88,17 +94,23 @@ internal sealed class CacheRuntime : IAsyncDisposable
     /// <summary>This node's requests waiting for an entry another node produces under the cluster lock.</summary>
     public RemoteWaits RemoteWaits { get; } = new();
 
-    /// <summary>The GraphQL and gRPC handlers the app registered (their packages' <c>.AddGraphQL()</c>, <c>.AddGrpc()</c>).</summary>
-    public ProtocolHandlers Protocols { get; }
-
     public RedisConnection? Redis { get; }
 
     public ClusterLock? Lock { get; }
 
     public RedisBackplane? Backplane { get; }
 
-    /// <summary>The handler of a GraphQL or gRPC endpoint.</summary>
-    public IProtocolHandler Protocol(CacheProtocol protocol) => Protocols[protocol];
+    /// <summary>Single flight across nodes (the cluster lock and the waits on it); <c>null</c> without Redis.</summary>
+    public ClusterFlight? Cluster { get; }
+
+    /// <summary>Turns what happened into counters, metrics, logs and Cache-Status values.</summary>
+    public CacheOutcomes Outcomes { get; }
+
+    /// <summary>What the request flow works with.</summary>
+    public FlowParts Parts { get; }
+
+    /// <summary>The GraphQL and gRPC handlers the app registered (their packages' <c>.AddGraphQL()</c>, <c>.AddGrpc()</c>).</summary>
+    public ProtocolHandlers Protocols { get; }
 
     /// <summary>Whether <see cref="Start"/> ran (the host started the cache).</summary>
     public bool Started => Volatile.Read(ref _state) == StateStarted;
@@ -112,148 +124,6 @@ internal sealed class CacheRuntime : IAsyncDisposable
         Redis?.Start();
         Backplane?.Start();
         Interlocked.CompareExchange(ref _state, StateStarted, StateCreated);
-    }
-
-    /// <summary>
-    /// Stores an entry in L1, then L2, then tells the other nodes; false (nothing stored) when an invalidation of
-    /// one of its tags came while it was being produced: it would be dead on arrival on every node.
-    /// </summary>
-    public async Task<bool> StoreAsync(CachedResponse entry, EndpointStats? stats = null)
-    {
-        if (Store.Tags.IsInvalidated(entry))
-        {
-            return false;
-        }
-
-        Store.SetLocal(entry, stats);
-        if (Store.Remote is not null && await Store.Remote.SetAsync(entry))
-        {
-            await Backplane!.PublishStoredAsync(entry);
-        }
-
-        return true;
-    }
-
-    /// <summary>
-    /// Invalidates <paramref name="tag"/>: at once on this node, then in Redis and on every other node through the
-    /// backplane. With other nodes, an entry here may come from one whose clock runs ahead of ours: the record covers the
-    /// same allowance the other nodes add to it.
-    /// </summary>
-    public async ValueTask InvalidateTagAsync(string tag)
-    {
-        // A long tag (a URI) is recorded, stored in Redis and sent as its hash: records stay small (docs/tiers.md).
-        tag = TagInvalidations.RecordKey(tag);
-        var at = Clock.NextStamp().UtcTicks;
-        Store.Tags.Record(tag, Backplane is null ? at : at + Options.Redis.ClockSkewAllowance.Ticks);
-        CacheCounters.Increment(ref Counters.Invalidations);
-        if (Backplane is not null)
-        {
-            await Backplane.InvalidateAsync(tag, at);
-        }
-    }
-
-    /// <summary>Withdraws an entry stored before its response turned out not storable.</summary>
-    public async Task RetractAsync(CachedResponse entry)
-    {
-        Store.RemoveLocal(entry);
-        if (Store.Remote is not null)
-        {
-            await Store.Remote.DeleteAsync(entry.Hash);
-            await Backplane!.PublishRemovedAsync(entry.Hash);
-        }
-    }
-
-    /// <summary>
-    /// Awaits the leader's work and completes <paramref name="flight"/> with its outcome (failed when the work throws),
-    /// so the requests waiting on it never hang.
-    /// </summary>
-    public async Task LeadFlightAsync(Flight flight, Task<FlightOutcome> leading)
-    {
-        var outcome = FlightOutcome.Failed;
-        try
-        {
-            outcome = await leading;
-        }
-        finally
-        {
-            Flights.Complete(flight, outcome);
-        }
-    }
-
-    /// <summary>
-    /// Waits for the leader of <paramref name="flight"/>, at most <see cref="TieredResponseCacheOptions.CollapsedRequestTimeout"/>
-    /// (then: not stored, and the caller runs the app itself). <c>null</c> when the client went away meanwhile.
-    /// </summary>
-    public async Task<FlightOutcome?> WaitForFlightAsync(Flight flight, string endpointName, CancellationToken aborted)
-    {
-        using var activity = CacheActivities.Source.StartActivity(CacheActivities.CollapsedWait);
-        activity?.SetTag("tiered_cache.endpoint", endpointName);
-        try
-        {
-            return await flight.Completion.Task.WaitAsync(Options.CollapsedRequestTimeout, Clock.TimeProvider, aborted);
-        }
-        catch (TimeoutException)
-        {
-            Log.CollapsedWaitTimedOut(Logger, endpointName, Options.CollapsedRequestTimeout);
-            return FlightOutcome.NotStored;
-        }
-        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>
-    /// Waits for the node holding the key's lock to store the entry: woken by its message, checking L2 and the
-    /// lock at least every half second. <c>null</c> when the holder finished without storing, the lock expired,
-    /// Redis went away or <paramref name="timeout"/> passed: the caller then runs the app itself.
-    /// </summary>
-    public async Task<CachedResponse?> WaitForRemoteEntryAsync(UInt128 hash, byte[] key, TimeSpan timeout, CancellationToken cancellationToken, EndpointStats? stats = null)
-    {
-        using var activity = CacheActivities.Source.StartActivity(CacheActivities.LockWait);
-        if (activity is not null)
-        {
-            activity.SetTag("tiered_cache.endpoint", stats?.Name);
-            var entry = await WaitForRemoteEntryCoreAsync(hash, key, timeout, stats, cancellationToken);
-            activity.SetTag("tiered_cache.outcome", entry is null ? "not_stored" : "stored");
-            return entry;
-        }
-
-        return await WaitForRemoteEntryCoreAsync(hash, key, timeout, stats, cancellationToken);
-    }
-
-    private async Task<CachedResponse?> WaitForRemoteEntryCoreAsync(UInt128 hash, byte[] key, TimeSpan timeout, EndpointStats? stats, CancellationToken cancellationToken)
-    {
-        var deadline = Clock.UtcNow + timeout;
-        while (true)
-        {
-            // Ended on every way out of this iteration: returned, timed out, cancelled or failed (docs/tiers.md).
-            using var wait = RemoteWaits.Begin(hash);
-            if (await UsableRemoteAsync(hash, key, stats) is { } entry)
-            {
-                return entry;
-            }
-
-            if (await Lock!.IsHeldAsync(hash) != true)
-            {
-                // Released (or unknown): one last look, since the holder stores before it releases.
-                return await UsableRemoteAsync(hash, key, stats);
-            }
-
-            var remaining = deadline - Clock.UtcNow;
-            if (remaining <= TimeSpan.Zero)
-            {
-                return null;
-            }
-
-            try
-            {
-                await wait.Stored.WaitAsync(remaining < RemoteWaitPoll ? remaining : RemoteWaitPoll, Clock.TimeProvider, cancellationToken);
-            }
-            catch (TimeoutException)
-            {
-            }
-        }
     }
 
     public async ValueTask DisposeAsync()
@@ -270,13 +140,6 @@ internal sealed class CacheRuntime : IAsyncDisposable
         }
 
         Store.Memory.Dispose();
-    }
-
-    private async Task<CachedResponse?> UsableRemoteAsync(UInt128 hash, byte[] key, EndpointStats? stats)
-    {
-        var now = Clock.UtcNow;
-        var entry = await Store.GetRemoteAsync(hash, key, now, stats);
-        return entry?.FreshnessAt(now) is Freshness.Fresh or Freshness.StaleWhileRevalidate ? entry : null;
     }
 
     private void OnEvicted(EvictionReason reason)

@@ -58,7 +58,8 @@ internal sealed class TieredResponseCacheService(CacheRuntime runtime, EdgePurge
     /// </summary>
     private async ValueTask InvalidateAsync(string tag, string kind, string target, string? edgeTag, string? edgePath)
     {
-        await runtime.InvalidateTagAsync(tag);
+        await runtime.Store.InvalidateTagAsync(tag);
+        runtime.Outcomes.Invalidated();
         // Logged once it took effect here (a test or an operator reading the log can rely on it).
         Log.Invalidated(runtime.Logger, kind, target);
         if (edge.Enabled)

@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using TieredResponseCaching;
-using TieredResponseCaching.Coordination;
+using TieredResponseCaching.Flow;
 using TieredResponseCaching.Invalidation;
 using TieredResponseCaching.Policies;
 using TieredResponseCaching.Protocols;
@@ -34,6 +34,7 @@ public static class TieredResponseCacheServiceCollectionExtensions
         services.TryAddSingleton<ProtocolHandlers>();
         services.TryAddSingleton<EndpointPolicyResolver>();
         services.TryAddSingleton<CacheRuntime>();
+        services.TryAddSingleton(sp => sp.GetRequiredService<CacheRuntime>().Parts);
         services.TryAddSingleton<BackgroundRefresher>();
         services.TryAddSingleton<ITieredResponseCache, TieredResponseCacheService>();
         services.TryAddSingleton<EdgePurgeQueue>();

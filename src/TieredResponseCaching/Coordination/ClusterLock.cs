@@ -8,7 +8,7 @@ namespace TieredResponseCaching.Coordination;
 /// compare-and-delete script), so among all nodes the app runs once for a cold key. The expiry bounds how long a
 /// crashed holder blocks the others.
 /// </summary>
-internal sealed class ClusterLock(RedisTier tier, TimeSpan expiry)
+internal sealed class ClusterLock(RedisTier tier, TimeSpan expiry) : IClusterLock
 {
     private const string ReleaseScript = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 

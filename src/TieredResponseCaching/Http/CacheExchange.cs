@@ -22,7 +22,8 @@ namespace TieredResponseCaching.Http;
 /// ended with (<see cref="CacheRules.CheckFinal"/>, docs/design.md rule 9): nothing is stored before that.
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The capture stream holds pooled buffers only; RunAsync returns them in its finally block.")]
-internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context, ResolvedPolicy policy, bool isRefresh)
+internal abstract class CacheExchange(
+    CacheClock clock, CacheOutcomes outcomes, TieredStore store, HttpContext context, ResolvedPolicy policy, CachedResponse? fallback, DateTimeOffset fallbackUntil, bool isRefresh)
 {
     private ResponseCapture? _capture;
     private RequestIdentity _identity;
@@ -33,7 +34,11 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
     /// <summary>The app's exception, when it threw (a refresh swallows it; a client's miss rethrows it).</summary>
     public Exception? Failure { get; protected set; }
 
-    protected CacheRuntime Runtime { get; } = runtime;
+    protected CacheClock Clock { get; } = clock;
+
+    protected CacheOutcomes Outcomes { get; } = outcomes;
+
+    protected TieredStore Store { get; } = store;
 
     protected HttpContext Context { get; } = context;
 
@@ -47,21 +52,24 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
     protected bool WritingOwnResponse { get; set; }
 
     /// <summary>The stale entry that may replace a failed response (stale-if-error), if any.</summary>
-    protected abstract CachedResponse? Fallback { get; }
+    protected CachedResponse? Fallback { get; } = fallback;
+
+    /// <summary>A revalidation's 304 named another representation (RFC 9111 §4.3.4): the flow forwards again without validators.</summary>
+    public bool RetryUnconditionally { get; protected set; }
 
     public async Task<FlightOutcome> RunAsync(RequestDelegate next)
     {
         var response = Context.Response;
-        var created = Runtime.Clock.NextStamp();
+        var created = Clock.NextStamp();
         var original = Context.Features.Get<IHttpResponseBodyFeature>()!;
         var capture = _capture = new ResponseCapture(original, response, Policy.MaximumBodySize, ChooseHoldMode(created));
         Context.Features.Set<IHttpResponseBodyFeature>(capture);
         response.OnStarting(static state => ((CacheExchange)state).OnStarting(), this);
-        CacheCounters.Increment(ref Runtime.Counters.OriginRuns);
+        Outcomes.OriginRun();
         _identity = RequestIdentity.Of(Context, Policy);
         BeforeApp();
 
-        var time = Runtime.Clock.TimeProvider;
+        var time = Clock.TimeProvider;
         var started = time.GetTimestamp();
         try
         {
@@ -78,7 +86,7 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
             AfterApp();
         }
 
-        Runtime.Metrics.OriginDuration(Policy, time.GetElapsedTime(started), IsRefresh);
+        Outcomes.OriginDuration(Policy, time.GetElapsedTime(started), IsRefresh);
         try
         {
             return await FinishAsync(created);
@@ -89,20 +97,23 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
         }
     }
 
-    /// <summary>Serves <paramref name="stale"/> in place of a failed response (stale-if-error, RFC 5861 §4).</summary>
-    public static Task ServeStaleIfErrorAsync(CacheRuntime runtime, HttpContext context, ResolvedPolicy policy, CachedResponse stale, NotCachedReason reason)
+    /// <summary>
+    /// Serves <paramref name="stale"/> in place of a failed response (stale-if-error, RFC 5861 §4); counted as a stale
+    /// answer when <paramref name="countRequest"/> (no app ran for this request).
+    /// </summary>
+    public static Task ServeStaleIfErrorAsync(
+        CacheOutcomes outcomes, CacheClock clock, HttpContext context, ResolvedPolicy policy, CachedResponse stale, NotCachedReason reason, bool countRequest)
     {
-        var now = runtime.Clock.UtcNow;
-        CacheCounters.Increment(ref runtime.Counters.StaleIfErrorServed);
-        Log.StaleIfErrorServed(runtime.Logger, policy.EndpointName, reason.Token(), now - stale.Created);
+        var now = clock.UtcNow;
+        outcomes.StaleIfError(policy, reason, now - stale.Created, countRequest);
         var age = CacheStatusHeader.AgeSeconds(stale, now);
-        return ResponseWriter.ServeAsync(context, stale, age.ToString(System.Globalization.CultureInfo.InvariantCulture), runtime.StatusHeader.StaleIfError(CacheStatusHeader.Ttl(stale, age)));
+        return ResponseWriter.ServeAsync(context, stale, age.ToString(System.Globalization.CultureInfo.InvariantCulture), outcomes.Status.StaleIfError(CacheStatusHeader.Ttl(stale, age)));
     }
 
     protected abstract HoldMode ChooseHoldMode(DateTimeOffset now);
 
     /// <summary>Whether <see cref="Fallback"/> may answer instead of a failure at <paramref name="now"/>.</summary>
-    protected abstract bool CanFallBack(DateTimeOffset now);
+    protected bool CanFallBack(DateTimeOffset now) => !IsRefresh && Fallback is not null && now < fallbackUntil;
 
     /// <summary>The app ran, did not fail, and the client did not go away: decide, store, answer.</summary>
     protected abstract Task<FlightOutcome> FinishResponseAsync(DateTimeOffset created);
@@ -110,8 +121,25 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
     /// <summary>The cache's <c>OnStarting</c> callback: the final headers are known.</summary>
     protected abstract Task OnStarting();
 
-    /// <summary>Stores an entry this exchange produced.</summary>
-    protected abstract Task<bool> StoreAsync(CachedResponse entry);
+    /// <summary>
+    /// Stores an entry this exchange produced, in every tier; false (refused) when one of its tags was invalidated while
+    /// it was produced.
+    /// </summary>
+    protected async Task<bool> StoreAsync(CachedResponse entry)
+    {
+        if (!await Store.StoreAsync(entry, Policy.Stats))
+        {
+            Refuse(NotCachedReason.InvalidatedWhileProduced);
+            return false;
+        }
+
+        await AfterStoredAsync(entry);
+        Outcomes.Stored(Policy, entry, entry.FreshUntil - entry.Created);
+        return true;
+    }
+
+    /// <summary>What the mode stores beside an entry (the origin-directed mode's vary record).</summary>
+    protected virtual Task AfterStoredAsync(CachedResponse entry) => Task.CompletedTask;
 
     /// <summary>Just before the app runs (the request may be adjusted).</summary>
     protected virtual void BeforeApp()
@@ -230,9 +258,7 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
         }
 
         Refusal = reason;
-        CacheCounters.Increment(ref Runtime.Counters.NotStored);
-        Runtime.Metrics.NotStored(Policy.EndpointName, reason.Token());
-        Log.NotStored(Runtime.Logger, Policy.EndpointName, reason.Token());
+        Outcomes.NotStored(Policy, reason);
     }
 
     private async Task<FlightOutcome> FinishAsync(DateTimeOffset created)
@@ -251,12 +277,12 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
         }
 
         var failed = Failure is not null || response.StatusCode >= 500;
-        if (failed && !IsRefresh && CanFallBack(Runtime.Clock.UtcNow) && !response.HasStarted)
+        if (failed && !IsRefresh && CanFallBack(Clock.UtcNow) && !response.HasStarted)
         {
             // Nothing reached the client yet (held, or never written): the stale entry answers instead.
             ReplaceHeldResponse();
             Refusal = Failure is null ? NotCachedReason.Status : NotCachedReason.AppException;
-            await ServeStaleIfErrorAsync(Runtime, Context, Policy, Fallback!, Refusal);
+            await ServeStaleIfErrorAsync(Outcomes, Clock, Context, Policy, Fallback!, Refusal, countRequest: false);
             return FlightOutcome.Failed;
         }
 
@@ -277,7 +303,7 @@ internal abstract class CacheExchange(CacheRuntime runtime, HttpContext context,
         }
         catch (Exception e) when (!Context.RequestAborted.IsCancellationRequested)
         {
-            Log.InternalError(Runtime.Logger, Policy.EndpointName, e);
+            Log.InternalError(Outcomes.Logger, Policy.EndpointName, e);
             Refuse(NotCachedReason.StoreError);
             return new FlightOutcome(null, failed);
         }

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http.Features;
 using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Policies;
+using TieredResponseCaching.Protocols;
 using TieredResponseCaching.Storage;
 
 namespace TieredResponseCaching.Http;
@@ -11,19 +12,26 @@ namespace TieredResponseCaching.Http;
 /// app is done, the exchange decides whether the capture becomes an entry (docs/design.md rules 2 and 3) and, for a held
 /// response, what the client gets.
 /// </summary>
-internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, ResolvedPolicy policy, byte[] key, UInt128 hash, CachedResponse? stale, bool isRefresh)
-    : CacheExchange(runtime, context, policy, isRefresh)
+internal sealed class OriginExchange(
+    CacheClock clock,
+    CacheOutcomes outcomes,
+    TieredStore store,
+    IProtocolHandler? protocol,
+    HttpContext context,
+    ResolvedPolicy policy,
+    byte[] key,
+    UInt128 hash,
+    CachedResponse? stale,
+    DateTimeOffset fallbackUntil,
+    bool isRefresh)
+    : CacheExchange(clock, outcomes, store, context, policy, stale, fallbackUntil, isRefresh)
 {
-    protected override CachedResponse? Fallback => stale;
-
     protected override HoldMode ChooseHoldMode(DateTimeOffset now) =>
         IsRefresh ? HoldMode.Never
         : ConditionalRequests.IsConditional(Context.Request) ? HoldMode.Always
-        : Policy.Protocol != CacheProtocol.Rest && Runtime.Protocol(Policy.Protocol).HoldsResponses ? HoldMode.Always
+        : protocol?.HoldsResponses == true ? HoldMode.Always
         : CanFallBack(now) ? HoldMode.OnServerError
         : HoldMode.Never;
-
-    protected override bool CanFallBack(DateTimeOffset now) => !IsRefresh && stale is not null && now < stale.StaleIfErrorUntil;
 
     protected override Task<FlightOutcome> FinishResponseAsync(DateTimeOffset created) =>
         Capture.Holding ? FinishHeldAsync(created) : FinishStreamedAsync(TryCreateEntry(created));
@@ -45,7 +53,7 @@ internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, 
                 response.Headers[field.Name] = field.Value;
             }
 
-            response.Headers[CacheStatusHeader.Name] = stale is null ? Runtime.StatusHeader.Miss : Runtime.StatusHeader.StaleMiss;
+            response.Headers[CacheStatusHeader.Name] = Fallback is null ? Outcomes.Status.Miss : Outcomes.Status.StaleMiss;
             await response.StartAsync(Context.RequestAborted);
         }
         else
@@ -93,9 +101,9 @@ internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, 
         }
 
         var trailers = Context.Features.Get<IHttpResponseTrailersFeature>()?.Trailers;
-        if (reason == NotCachedReason.None && Policy.Protocol != CacheProtocol.Rest)
+        if (reason == NotCachedReason.None && protocol is not null)
         {
-            reason = Runtime.Protocol(Policy.Protocol).CheckResponse(response, capture.Buffer!, trailers);
+            reason = protocol.CheckResponse(response, capture.Buffer!, trailers);
         }
 
         if (reason != NotCachedReason.None)
@@ -105,19 +113,6 @@ internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, 
         }
 
         return EntryFactory.Create(Policy, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, Context.Request.Path, trailers);
-    }
-
-    protected override async Task<bool> StoreAsync(CachedResponse entry)
-    {
-        if (!await Runtime.StoreAsync(entry, Policy.Stats))
-        {
-            Refuse(NotCachedReason.InvalidatedWhileProduced);
-            return false;
-        }
-
-        CacheCounters.Increment(ref Runtime.Counters.Stores);
-        Log.Stored(Runtime.Logger, Policy.EndpointName, entry.StatusCode, entry.Body.Length, Policy.Duration);
-        return true;
     }
 
     protected override Task OnStarting()
@@ -135,14 +130,14 @@ internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, 
         {
             // A held response already judged complete (a GraphQL error), or a protocol's own look at the headers.
             refusal = Refusal != NotCachedReason.None ? Refusal
-                : Policy.Protocol != CacheProtocol.Rest ? Runtime.Protocol(Policy.Protocol).CheckResponseStart(response)
+                : protocol is not null ? protocol.CheckResponseStart(response)
                 : NotCachedReason.None;
         }
 
         if (refusal == NotCachedReason.VaryNotInKey && !Policy.VaryMismatchLogged)
         {
             Policy.VaryMismatchLogged = true;
-            Log.VaryNotInKey(Runtime.Logger, Policy.EndpointName, headers.Vary.ToString());
+            Log.VaryNotInKey(Outcomes.Logger, Policy.EndpointName, headers.Vary.ToString());
         }
 
         if (refusal != NotCachedReason.None)
@@ -169,11 +164,11 @@ internal sealed class OriginExchange(CacheRuntime runtime, HttpContext context, 
                 headers.Vary = vary;
             }
 
-            headers[CacheStatusHeader.Name] = stale is null ? Runtime.StatusHeader.Miss : Runtime.StatusHeader.StaleMiss;
+            headers[CacheStatusHeader.Name] = Fallback is null ? Outcomes.Status.Miss : Outcomes.Status.StaleMiss;
         }
         else
         {
-            headers[CacheStatusHeader.Name] = Runtime.StatusHeader.NotStored(refusal, stale is not null);
+            headers[CacheStatusHeader.Name] = Outcomes.Status.NotStored(refusal, Fallback is not null);
         }
 
         return Task.CompletedTask;

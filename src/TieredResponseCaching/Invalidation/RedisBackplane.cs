@@ -29,7 +29,7 @@ namespace TieredResponseCaching.Invalidation;
 ///   3 removed:     entry hash (16)
 /// </code>
 /// </remarks>
-internal sealed class RedisBackplane : IAsyncDisposable
+internal sealed class RedisBackplane : IBackplane, IAsyncDisposable
 {
     private const int MaximumPendingInvalidations = 10_000;
 

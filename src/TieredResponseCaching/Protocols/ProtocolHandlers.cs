@@ -29,8 +29,8 @@ internal sealed class ProtocolHandlers
     /// <summary>The handler of <paramref name="protocol"/>, or <c>null</c> when its package is not registered.</summary>
     public IProtocolHandler? Find(CacheProtocol protocol) => _handlers[(int)protocol];
 
-    /// <summary>The handler of a GraphQL or gRPC endpoint; its policy compiled only when the handler is registered.</summary>
-    public IProtocolHandler this[CacheProtocol protocol] =>
+    /// <summary>The handler of a GraphQL or gRPC endpoint, whose policy compiled only because the handler is registered.</summary>
+    public IProtocolHandler Get(CacheProtocol protocol) =>
         Find(protocol) ?? throw new InvalidOperationException(NotRegistered(protocol));
 
     /// <summary>Startup: the endpoint as a registered protocol sees it from its metadata, or <c>null</c>.</summary>

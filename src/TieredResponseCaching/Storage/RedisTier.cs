@@ -19,7 +19,7 @@ internal sealed class RedisTier(
     TimeProvider time,
     ILogger logger,
     long maximumBodySize = long.MaxValue,
-    EntryAuthenticator? authenticator = null)
+    EntryAuthenticator? authenticator = null) : IRemoteTier
 {
     private readonly ConcurrentDictionary<UInt128, Task<CachedResponse?>> _reads = new();
 

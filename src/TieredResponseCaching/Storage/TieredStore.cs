@@ -8,13 +8,70 @@ namespace TieredResponseCaching.Storage;
 /// never sees an <c>HttpContext</c>. A hit requires the stored canonical key to equal the request's byte for
 /// byte (docs/design.md rule 1) and no tag of the entry to be invalidated since it was created.
 /// </summary>
-internal sealed class TieredStore(MemoryTier memory, TagInvalidations tags, RedisTier? remote, bool l1Enabled = true)
+/// <remarks>
+/// It owns every write and withdrawal too: an entry is stored in L1, then L2, then announced to the other nodes; a
+/// withdrawal and a tag invalidation reach the same three places. The remote tier and the backplane are seams
+/// (<see cref="IRemoteTier"/>, <see cref="IBackplane"/>), both present or both absent.
+/// </remarks>
+internal sealed class TieredStore(
+    MemoryTier memory, TagInvalidations tags, CacheClock clock, IRemoteTier? remote = null, IBackplane? backplane = null, TimeSpan clockSkewAllowance = default, bool l1Enabled = true)
 {
     public MemoryTier Memory { get; } = memory;
 
     public TagInvalidations Tags { get; } = tags;
 
-    public RedisTier? Remote { get; } = remote;
+    public IRemoteTier? Remote { get; } = remote;
+
+    /// <summary>
+    /// Stores an entry in L1, then L2, then tells the other nodes; false (nothing stored) when an invalidation of
+    /// one of its tags came while it was being produced: it would be dead on arrival on every node.
+    /// </summary>
+    public async Task<bool> StoreAsync(CachedResponse entry, EndpointStats? stats = null)
+    {
+        if (Tags.IsInvalidated(entry))
+        {
+            return false;
+        }
+
+        SetLocal(entry, stats);
+        if (Remote is not null && await Remote.SetAsync(entry) && backplane is not null)
+        {
+            await backplane.PublishStoredAsync(entry);
+        }
+
+        return true;
+    }
+
+    /// <summary>Withdraws <paramref name="entry"/> from every tier and every node (a revalidation found it no longer valid).</summary>
+    public async Task RetractAsync(CachedResponse entry)
+    {
+        RemoveLocal(entry);
+        if (Remote is not null)
+        {
+            await Remote.DeleteAsync(entry.Hash);
+            if (backplane is not null)
+            {
+                await backplane.PublishRemovedAsync(entry.Hash);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Invalidates <paramref name="tag"/>: at once on this node, then in the shared tier and on every other node. With
+    /// other nodes, an entry here may come from one whose clock runs ahead of ours: the record covers the same allowance
+    /// the other nodes add to it.
+    /// </summary>
+    public async ValueTask InvalidateTagAsync(string tag)
+    {
+        // A long tag (a URI) is recorded, stored in Redis and sent as its hash: records stay small (docs/tiers.md).
+        tag = TagInvalidations.RecordKey(tag);
+        var at = clock.NextStamp().UtcTicks;
+        Tags.Record(tag, backplane is null ? at : at + clockSkewAllowance.Ticks);
+        if (backplane is not null)
+        {
+            await backplane.InvalidateAsync(tag, at);
+        }
+    }
 
     /// <summary>The L1 entry for the key, or <c>null</c>. Allocates nothing.</summary>
     public CachedResponse? GetLocal(UInt128 hash, ReadOnlySpan<byte> key) => Checked(l1Enabled ? Memory.Get(hash) : null, hash, key);

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Time.Testing;
+using TieredResponseCaching.Flow;
 using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Tests.Capture;
 using TieredResponseCaching.Tests.Grpc.Protos;

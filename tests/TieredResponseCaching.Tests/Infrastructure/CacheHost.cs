@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
+using TieredResponseCaching.Flow;
 using TieredResponseCaching.Coordination;
 
 namespace TieredResponseCaching.Tests.Infrastructure;

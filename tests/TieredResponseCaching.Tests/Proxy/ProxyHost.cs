@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using ProxyCache;
+using TieredResponseCaching.Flow;
 using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Tests.Infrastructure;
 

@@ -23,17 +23,20 @@ namespace TieredResponseCaching.Http.Origin;
 internal sealed class OriginDirectedExchange : CacheExchange
 {
     private readonly OriginTarget _target;
+    private readonly int _maximumKeySize;
     private readonly CachedResponse? _stale;
     private readonly bool _revalidate;
     private readonly Forward _forward;
-    private readonly DateTimeOffset _fallbackUntil;
     private OriginDecision? _decision;
     private DateTimeOffset _requestTime;
     private DateTimeOffset? _responseTime;
     private StringValues _clientIfNoneMatch;
     private StringValues _clientIfModifiedSince;
 
-    /// <param name="runtime">The app's cache.</param>
+    /// <param name="clock">The cache's clock.</param>
+    /// <param name="outcomes">Where what happened is recorded.</param>
+    /// <param name="store">The tiers.</param>
+    /// <param name="maximumKeySize">The largest key of a variant.</param>
     /// <param name="context">The client's request, or a refresh's replay.</param>
     /// <param name="policy">The endpoint's policy.</param>
     /// <param name="target">The request's primary key and facts.</param>
@@ -43,7 +46,10 @@ internal sealed class OriginDirectedExchange : CacheExchange
     /// <param name="forward">Why the request goes forward (Cache-Status).</param>
     /// <param name="fallbackUntil">Until when <paramref name="stale"/> may replace a failed response (stale-if-error).</param>
     public OriginDirectedExchange(
-        CacheRuntime runtime,
+        CacheClock clock,
+        CacheOutcomes outcomes,
+        TieredStore store,
+        int maximumKeySize,
         HttpContext context,
         ResolvedPolicy policy,
         OriginTarget target,
@@ -52,19 +58,14 @@ internal sealed class OriginDirectedExchange : CacheExchange
         bool isRefresh,
         Forward forward,
         DateTimeOffset fallbackUntil)
-        : base(runtime, context, policy, isRefresh)
+        : base(clock, outcomes, store, context, policy, stale, stale is { StatusCode: < 500 } ? fallbackUntil : DateTimeOffset.MinValue, isRefresh)
     {
         _target = target;
+        _maximumKeySize = maximumKeySize;
         _stale = stale;
         _revalidate = revalidate && stale is not null && OriginRules.HasValidator(stale);
         _forward = forward;
-        _fallbackUntil = stale is { StatusCode: < 500 } ? fallbackUntil : DateTimeOffset.MinValue;
     }
-
-    /// <summary>The origin answered a revalidation with a 304 for another representation: forward again without validators.</summary>
-    public bool RetryUnconditionally { get; private set; }
-
-    protected override CachedResponse? Fallback => _stale;
 
     protected override HoldMode ChooseHoldMode(DateTimeOffset now)
     {
@@ -128,8 +129,6 @@ internal sealed class OriginDirectedExchange : CacheExchange
         }
     }
 
-    protected override bool CanFallBack(DateTimeOffset now) => !IsRefresh && _stale is not null && now < _fallbackUntil;
-
     protected override Task<FlightOutcome> FinishResponseAsync(DateTimeOffset created)
     {
         var response = Context.Response;
@@ -155,7 +154,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
         {
             // §4.3.4: a 304 naming another representation updates nothing. Forget the entry; the flow asks again.
             Refuse(NotCachedReason.ValidatorMismatch);
-            await Runtime.RetractAsync(stale);
+            await Store.RetractAsync(stale);
             if (!IsRefresh)
             {
                 Capture.DiscardHeld();
@@ -181,12 +180,12 @@ internal sealed class OriginDirectedExchange : CacheExchange
         if (freshened is null)
         {
             Refuse(decision.Refusal);
-            await Runtime.RetractAsync(stale);
+            await Store.RetractAsync(stale);
         }
         else
         {
             await StoreAsync(freshened);
-            Log.Revalidated(Runtime.Logger, Policy.EndpointName);
+            Log.Revalidated(Outcomes.Logger, Policy.EndpointName);
         }
 
         if (!IsRefresh)
@@ -199,11 +198,11 @@ internal sealed class OriginDirectedExchange : CacheExchange
             }
 
             var served = freshened ?? stale;
-            var now = Runtime.Clock.UtcNow;
+            var now = Clock.UtcNow;
             var age = CacheStatusHeader.AgeSeconds(served, now);
             var status = freshened is null
-                ? Runtime.OriginStatus.NotStored(Forward.Stale, decision.Refusal)
-                : Runtime.OriginStatus.Stored(_forward, CacheStatusHeader.Ttl(served, age), StatusCodes.Status304NotModified);
+                ? Outcomes.OriginStatus.NotStored(Forward.Stale, decision.Refusal)
+                : Outcomes.OriginStatus.Stored(_forward, CacheStatusHeader.Ttl(served, age), StatusCodes.Status304NotModified);
             await ResponseWriter.ServeAsync(Context, served, age.ToString(CultureInfo.InvariantCulture), status);
         }
 
@@ -235,12 +234,12 @@ internal sealed class OriginDirectedExchange : CacheExchange
         {
             // The client's validator matches what the origin just sent: a 304 from the new entry (RFC 9110 §13.1).
             ReplaceHeldResponse();
-            var age = CacheStatusHeader.AgeSeconds(entry, Runtime.Clock.UtcNow);
+            var age = CacheStatusHeader.AgeSeconds(entry, Clock.UtcNow);
             await ResponseWriter.ServeAsync(
                 Context,
                 entry,
                 age.ToString(CultureInfo.InvariantCulture),
-                Runtime.OriginStatus.Stored(_forward, CacheStatusHeader.Ttl(entry, age), entry.StatusCode));
+                Outcomes.OriginStatus.Stored(_forward, CacheStatusHeader.Ttl(entry, age), entry.StatusCode));
         }
         else
         {
@@ -287,7 +286,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
     /// </summary>
     private DateTimeOffset ResponseTime()
     {
-        var now = Runtime.Clock.UtcNow;
+        var now = Clock.UtcNow;
         return now > _requestTime ? now : _requestTime;
     }
 
@@ -302,11 +301,11 @@ internal sealed class OriginDirectedExchange : CacheExchange
             reason = CaptureRefusal();
         }
 
-        byte[] key = _target.PrimaryKey;
-        var hash = _target.PrimaryHash;
+        byte[] key = _target.Key;
+        var hash = _target.Hash;
         if (reason == NotCachedReason.None && decision.VaryNames.Length > 0)
         {
-            if (OriginKeys.TryBuildSecondary(Context.Request, decision.VaryNames, Runtime.Options.MaximumKeySize, out var secondary))
+            if (OriginKeys.TryBuildSecondary(Context.Request, decision.VaryNames, _maximumKeySize, out var secondary))
             {
                 key = secondary.ToArray();
                 hash = System.IO.Hashing.XxHash128.HashToUInt128(key);
@@ -328,28 +327,18 @@ internal sealed class OriginDirectedExchange : CacheExchange
         return OriginEntryFactory.Create(decision, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, tags, Policy.CdnHeaders);
     }
 
-    /// <summary>Stores the entry and, for a response that varies, the vary record under the URI's primary key.</summary>
-    protected override async Task<bool> StoreAsync(CachedResponse entry)
+    /// <summary>For a response that varies, the vary record under the URI's primary key.</summary>
+    protected override async Task AfterStoredAsync(CachedResponse entry)
     {
-        if (!await Runtime.StoreAsync(entry, Policy.Stats))
-        {
-            Refuse(NotCachedReason.InvalidatedWhileProduced);
-            return false;
-        }
-
         var varyNames = _decision?.VaryNames ?? [];
-        if (varyNames.Length > 0 && entry.Hash != _target.PrimaryHash)
+        if (varyNames.Length > 0 && entry.Hash != _target.Hash)
         {
-            var existing = Runtime.Store.GetLocal(_target.PrimaryHash, _target.PrimaryKey);
+            var existing = Store.GetLocal(_target.Hash, _target.Key);
             if (existing?.VaryNames is not { } names || !names.AsSpan().SequenceEqual(varyNames) || existing.ExpiresAt < entry.ExpiresAt)
             {
-                await Runtime.StoreAsync(OriginEntryFactory.VaryRecord(_target.PrimaryKey, _target.PrimaryHash, varyNames, entry), Policy.Stats);
+                await Store.StoreAsync(OriginEntryFactory.VaryRecord(_target.Key, _target.Hash, varyNames, entry), Policy.Stats);
             }
         }
-
-        CacheCounters.Increment(ref Runtime.Counters.Stores);
-        Log.Stored(Runtime.Logger, Policy.EndpointName, entry.StatusCode, entry.Body.Length, entry.FreshUntil - entry.Created);
-        return true;
     }
 
     protected override Task OnStarting()
@@ -384,8 +373,8 @@ internal sealed class OriginDirectedExchange : CacheExchange
         }
 
         headers[CacheStatusHeader.Name] = refusal == NotCachedReason.None
-            ? Runtime.OriginStatus.Stored(_forward, _decision!.TtlSeconds)
-            : Runtime.OriginStatus.NotStored(_forward, refusal);
+            ? Outcomes.OriginStatus.Stored(_forward, _decision!.TtlSeconds)
+            : Outcomes.OriginStatus.NotStored(_forward, refusal);
         return Task.CompletedTask;
     }
 }

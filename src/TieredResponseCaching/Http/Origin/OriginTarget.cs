@@ -4,11 +4,14 @@ namespace TieredResponseCaching.Http.Origin;
 /// What the origin-directed flow knows about one GET: its primary key, the request directives it honours and the
 /// facts the storage rules need. Built on the slow path only (a fresh hit never allocates one).
 /// </summary>
-internal sealed class OriginTarget
+internal sealed class OriginTarget : ICacheTarget
 {
-    public required byte[] PrimaryKey { get; init; }
+    public required Policies.ResolvedPolicy Policy { get; init; }
 
-    public required UInt128 PrimaryHash { get; init; }
+    /// <summary>The URI's primary key.</summary>
+    public required byte[] Key { get; init; }
+
+    public required UInt128 Hash { get; init; }
 
     public required bool HasCredentials { get; init; }
 

@@ -6,12 +6,13 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Primitives;
+using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Http;
 using TieredResponseCaching.Policies;
 using TieredResponseCaching.Storage;
 
-namespace TieredResponseCaching.Coordination;
+namespace TieredResponseCaching.Flow;
 
 /// <summary>
 /// Stale-while-revalidate: a stale hit answers at once and starts, at most once per key, a replay of the
@@ -23,20 +24,16 @@ namespace TieredResponseCaching.Coordination;
 /// The replay skips routing: the original endpoint and route values are set on the replayed context. It carries
 /// no credentials: a per-user replay carries the authenticated principal, not the Authorization header.
 /// </remarks>
-internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFactory scopes, IHostApplicationLifetime? lifetime = null)
+internal sealed class BackgroundRefresher(FlowParts parts, IServiceScopeFactory scopes, IHostApplicationLifetime? lifetime = null)
 {
     private readonly ConcurrentDictionary<Task, bool> _running = new();
 
     public int Running => _running.Count;
 
-    /// <summary>Starts a refresh of <paramref name="stale"/> unless one (or a miss) is already producing that key.</summary>
-    public void TryStart(HttpContext source, ResolvedPolicy policy, CachedResponse stale, RequestDelegate next, byte[]? body = null) =>
-        TryStart(source, policy, stale, next, body, headerNames: null, static (runtime, context, policy, stale) =>
-            new OriginExchange(runtime, context, policy, stale.Key, stale.Hash, stale, isRefresh: true));
-
     /// <summary>
-    /// Starts a refresh whose replay carries <paramref name="headerNames"/> (the fields a response varies on, when they are
-    /// not the policy's) and runs the exchange <paramref name="create"/> makes: the origin-directed mode revalidates.
+    /// Starts a refresh of <paramref name="stale"/> unless one (or a miss) is already producing that key. The replay
+    /// carries <paramref name="headerNames"/> (the fields a response varies on, when they are not the policy's) and
+    /// <paramref name="body"/>, and runs the exchange the request's mode makes with <paramref name="create"/>.
     /// </summary>
     public void TryStart(
         HttpContext source,
@@ -45,10 +42,10 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
         RequestDelegate next,
         byte[]? body,
         string[]? headerNames,
-        Func<CacheRuntime, HttpContext, ResolvedPolicy, CachedResponse, CacheExchange> create)
+        Func<HttpContext, CacheExchange> create)
     {
-        if (runtime.Flights.IsInFlight(stale.Hash)
-            || runtime.Flights.Join(stale.Hash, stale.Key, isRefresh: true, out var flight) != FlightRole.Leader)
+        if (parts.Flights.IsInFlight(stale.Hash)
+            || parts.Flights.Join(stale.Hash, stale.Key, isRefresh: true, out var flight) != FlightRole.Leader)
         {
             return;
         }
@@ -69,7 +66,7 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
         CachedResponse stale,
         Flight flight,
         RequestDelegate next,
-        Func<CacheRuntime, HttpContext, ResolvedPolicy, CachedResponse, CacheExchange> create,
+        Func<HttpContext, CacheExchange> create,
         ActivityContext? trigger)
     {
         // The refresh outlives the request that started it: its span is a root linked to that request's, not a child.
@@ -84,23 +81,23 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
         try
         {
             // Cluster-wide, one node refreshes: the others keep serving stale until its entry lands.
-            lease = runtime.Lock is null ? LockLease.Unavailable : await runtime.Lock.TryAcquireAsync(stale.Hash);
+            lease = parts.Cluster is null ? LockLease.Unavailable : await parts.Cluster.TryAcquireAsync(stale.Hash);
             if (lease.State == LockState.HeldElsewhere)
             {
-                runtime.Flights.Complete(flight, FlightOutcome.NotStored);
-                runtime.Metrics.Refresh(policy.EndpointName, "elsewhere");
+                parts.Flights.Complete(flight, FlightOutcome.NotStored);
+                parts.Outcomes.RefreshElsewhere(policy);
                 activity?.SetTag("tiered_cache.outcome", "elsewhere");
                 return;
             }
 
-            using var timeout = new CancellationTokenSource(runtime.Options.BackgroundRefreshTimeout, runtime.Clock.TimeProvider);
+            using var timeout = new CancellationTokenSource(parts.Options.BackgroundRefreshTimeout, parts.Clock.TimeProvider);
             using var aborted = lifetime is null
                 ? CancellationTokenSource.CreateLinkedTokenSource(timeout.Token)
                 : CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, lifetime.ApplicationStopping);
             await using var scope = scopes.CreateAsyncScope();
             var response = new ReplayResponse();
             var context = replay.CreateContext(response, scope.ServiceProvider, aborted.Token);
-            var exchange = create(runtime, context, policy, stale);
+            var exchange = create(context);
             outcome = await exchange.RunAsync(next);
             await response.FinishAsync();
             reason = exchange.Refusal;
@@ -117,28 +114,24 @@ internal sealed class BackgroundRefresher(CacheRuntime runtime, IServiceScopeFac
         }
         finally
         {
-            if (lease.State == LockState.Acquired)
+            if (parts.Cluster is not null)
             {
-                await runtime.Lock!.ReleaseAsync(lease);
+                await parts.Cluster.ReleaseAsync(lease);
             }
 
-            runtime.Flights.Complete(flight, outcome);
+            parts.Flights.Complete(flight, outcome);
         }
 
         if (outcome.Entry is not null)
         {
-            CacheCounters.Increment(ref runtime.Counters.Refreshes);
-            runtime.Metrics.Refresh(policy.EndpointName, "refreshed");
+            parts.Outcomes.Refreshed(policy);
             activity?.SetTag("tiered_cache.outcome", "refreshed");
-            Log.Refreshed(runtime.Logger, policy.EndpointName);
         }
         else
         {
-            CacheCounters.Increment(ref runtime.Counters.RefreshFailures);
-            runtime.Metrics.Refresh(policy.EndpointName, "failed");
+            parts.Outcomes.RefreshFailed(policy, reason, failure);
             activity?.SetTag("tiered_cache.outcome", "failed");
             activity?.SetStatus(ActivityStatusCode.Error, reason.Token());
-            Log.RefreshFailed(runtime.Logger, policy.EndpointName, reason.Token(), failure);
         }
     }
 

@@ -5,9 +5,8 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using TieredResponseCaching.Diagnostics;
-using TieredResponseCaching.Storage;
 
-namespace TieredResponseCaching.Invalidation;
+namespace TieredResponseCaching.Storage;
 
 /// <summary>
 /// Tag invalidation in O(1): invalidating a tag records when it happened; an entry created before that moment

@@ -1,0 +1,229 @@
+using System.IO.Hashing;
+using TieredResponseCaching.Coordination;
+using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Http;
+using TieredResponseCaching.Http.Origin;
+using TieredResponseCaching.Policies;
+using TieredResponseCaching.Storage;
+
+namespace TieredResponseCaching.Flow;
+
+/// <summary>
+/// The origin-directed mode (docs/modes.md): the cache behaves as a shared HTTP cache (RFC 9111) in front of the rest of
+/// the pipeline (an upstream API relayed by the app, or a YARP reverse proxy). The origin's headers decide what is stored
+/// and for how long; the lookup, single flight, exchange and store are the one <see cref="RequestFlow{TTarget}"/>.
+/// </summary>
+/// <remarks>
+/// <list type="bullet">
+/// <item>GET and HEAD are looked up (HEAD is answered from GET's entries and never stored); other methods go to the app
+/// untouched, and unsafe ones invalidate what they change (<see cref="UnsafeMethods"/>).</item>
+/// <item>A fresh entry is served with <c>Age</c> (§4, §5.1); a stale one within <c>stale-while-revalidate</c> is served while one
+/// background revalidation runs; a stale one with a validator is revalidated (§4.3); otherwise the request is a miss
+/// (<see cref="OriginUse"/>).</item>
+/// <item>A GET with one byte <c>Range</c> is answered from a complete stored 200 that may be used; any other Range
+/// request goes to the app untouched. Partial responses are never stored.</item>
+/// </list>
+/// </remarks>
+internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
+{
+    private readonly FlowParts _parts;
+    private readonly BackgroundRefresher _refresher;
+    private readonly RequestDelegate _next;
+    private readonly RequestFlow<OriginTarget> _flow;
+    private readonly UnsafeMethods _unsafe;
+
+    public OriginDirectedMode(FlowParts parts, BackgroundRefresher refresher, RequestDelegate next)
+    {
+        _parts = parts;
+        _refresher = refresher;
+        _next = next;
+        _flow = parts.CreateFlow(this, next);
+        _unsafe = new UnsafeMethods(parts, next);
+    }
+
+    public Task HandleAsync(HttpContext context, ResolvedPolicy policy)
+    {
+        var request = context.Request;
+        var method = request.Method;
+        var isHead = HttpMethods.IsHead(method);
+        if (!isHead && !HttpMethods.IsGet(method))
+        {
+            return _unsafe.ForwardAsync(context, policy);
+        }
+
+        var reason = policy.NoStore ? NotCachedReason.PolicyNoStore
+            : RequestFeatures.User(context)?.Identity?.IsAuthenticated == true ? NotCachedReason.AuthenticatedUser
+            : NotCachedReason.None;
+        if (reason != NotCachedReason.None)
+        {
+            return _flow.BypassAsync(context, policy, reason);
+        }
+
+        var maximumKeySize = _parts.Options.MaximumKeySize;
+        if (!OriginKeys.TryBuildPrimary(request, maximumKeySize, out var key))
+        {
+            return _flow.BypassAsync(context, policy, NotCachedReason.KeyTooLarge);
+        }
+
+        // RFC 9110 §14.2: Range applies to GET only (a HEAD ignores it).
+        if (!isHead && request.Headers.Range.Count > 0)
+        {
+            return RangeAsync(context, Target(request, policy, key.ToArray()));
+        }
+
+        // Fast path: a fresh L1 entry for a request whose directives and credentials change nothing. Allocates nothing.
+        var plain = CacheRules.Credentials(request, policy) == NotCachedReason.None
+            && (!policy.TrustClientDirectives || request.Headers.CacheControl.Count == 0);
+        if (plain)
+        {
+            var entry = _parts.Store.GetLocal(XxHash128.HashToUInt128(key), key);
+            if (entry?.VaryNames is { } names)
+            {
+                entry = OriginKeys.TryBuildSecondary(request, names, maximumKeySize, out var secondary)
+                    ? _parts.Store.GetLocal(XxHash128.HashToUInt128(secondary), secondary)
+                    : null;
+            }
+
+            var now = _parts.Clock.UtcNow;
+            if (entry is not null && entry.FreshnessAt(now) == Freshness.Fresh)
+            {
+                return _flow.ServeHitAsync(context, policy, entry, CacheTier.L1, now);
+            }
+        }
+
+        // The fast path's secondary key reused the buffer the primary key lives in: build it again.
+        OriginKeys.TryBuildPrimary(request, maximumKeySize, out var primary);
+        return _flow.HandleAsync(context, Target(request, policy, primary.ToArray()), AnswerOnlyIfCachedAsync);
+    }
+
+    private static OriginTarget Target(HttpRequest request, ResolvedPolicy policy, byte[] primaryKey)
+    {
+        var directives = RequestDirectives.Parse(request.Headers.CacheControl);
+        return new OriginTarget
+        {
+            Policy = policy,
+            Key = primaryKey,
+            Hash = XxHash128.HashToUInt128(primaryKey),
+            HasCredentials = CacheRules.Credentials(request, policy) != NotCachedReason.None,
+            Directives = policy.TrustClientDirectives ? directives : RequestDirectives.None,
+            ClientStaleIfError = directives.StaleIfError,
+        };
+    }
+
+    /// <summary>§5.2.1.7: a client's only-if-cached gets a stored response or a 504, never the origin's.</summary>
+    private Task<bool> AnswerOnlyIfCachedAsync(HttpContext context, OriginTarget target, Lookup found, EntryUse use)
+    {
+        if (!target.Directives.OnlyIfCached)
+        {
+            return Task.FromResult(false);
+        }
+
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status504GatewayTimeout;
+        response.ContentLength = 0;
+        response.Headers[CacheStatusHeader.Name] = _parts.Outcomes.Bypass(target.Policy, NotCachedReason.OnlyIfCached, _parts.Outcomes.OriginStatus.OnlyIfCached);
+        return Task.FromResult(true);
+    }
+
+    /// <summary>
+    /// A GET with Range: answered from a complete stored 200 that may be used as it is (one byte range, RFC 9110 §14),
+    /// else forwarded untouched. Partial responses are never stored.
+    /// </summary>
+    private async Task RangeAsync(HttpContext context, OriginTarget target)
+    {
+        var request = context.Request;
+        var found = await _flow.FindAsync(request, target);
+        var now = _parts.Clock.UtcNow;
+        var use = found.Entry is { } stored ? Judge(target, stored, now) : EntryUse.Miss;
+        if (found.Entry is not { StatusCode: 200 } entry || use is not (EntryUse.Fresh or EntryUse.StaleWhileRevalidate or EntryUse.MaxStale))
+        {
+            await _flow.BypassAsync(context, target, NotCachedReason.RangeRequest);
+            return;
+        }
+
+        if (ConditionalRequests.Evaluate(request, entry) != ConditionalOutcome.None)
+        {
+            // §13.2.2: preconditions come before Range.
+            await _flow.ServeAsync(context, target, found, use, now);
+            return;
+        }
+
+        if (!ByteRange.IfRangeAllows(request, entry) || !ByteRange.TryParse(request.Headers.Range, entry.Body.Length, out var range))
+        {
+            await _flow.BypassAsync(context, target, NotCachedReason.RangeRequest);
+            return;
+        }
+
+        _parts.Outcomes.Hit(target.Policy, found.Tier, now);
+        if (use == EntryUse.StaleWhileRevalidate)
+        {
+            StartRefresh(context, target, found);
+        }
+
+        var values = _parts.Outcomes.Status.HitValues(entry, now);
+        await range.WriteAsync(context, entry, values.Age, values.CacheStatus);
+    }
+
+    public EntryUse Judge(OriginTarget target, CachedResponse entry, DateTimeOffset now) => OriginUse.Decide(target, entry, now, out _);
+
+    public bool TryVariantKey(HttpRequest request, string[] varyNames, out byte[] key)
+    {
+        if (OriginKeys.TryBuildSecondary(request, varyNames, _parts.Options.MaximumKeySize, out var secondary))
+        {
+            key = secondary.ToArray();
+            return true;
+        }
+
+        key = [];
+        return false;
+    }
+
+    public Production Plan(OriginTarget target, Lookup found, EntryUse use, DateTimeOffset now)
+    {
+        var stale = found.Entry;
+        OriginUse.Decide(target, stale, now, out var forward);
+        if (stale is null)
+        {
+            forward = found.Forward;
+        }
+        else if (target.HasCredentials && !OriginRules.AllowsAuthorization(stale))
+        {
+            // §3.5: the stored response may not answer a request with credentials; it stays for everyone else.
+            stale = null;
+        }
+
+        return new Production(stale, use == EntryUse.Revalidate && stale is not null, forward, OriginUse.FallbackUntil(stale, target), IsRefresh: false);
+    }
+
+    public CacheExchange CreateExchange(HttpContext context, OriginTarget target, Production production) =>
+        new OriginDirectedExchange(
+            _parts.Clock, _parts.Outcomes, _parts.Store, _parts.Options.MaximumKeySize, context, target.Policy, target, production.Stale, production.Revalidate, production.IsRefresh, production.Forward, production.FallbackUntil);
+
+    public string Collapsed(CachedResponse entry, DateTimeOffset now) =>
+        _parts.Outcomes.OriginStatus.Collapsed(CacheStatusHeader.Ttl(entry, CacheStatusHeader.AgeSeconds(entry, now)));
+
+    public string MaxStale(CachedResponse entry, DateTimeOffset now) =>
+        _parts.Outcomes.OriginStatus.MaxStale(CacheStatusHeader.Ttl(entry, CacheStatusHeader.AgeSeconds(entry, now)));
+
+    /// <summary>RFC 5861 §3: one background revalidation per entry, replaying the fields the response varies on.</summary>
+    public void StartRefresh(HttpContext context, OriginTarget target, Lookup found)
+    {
+        if (target.Directives.OnlyIfCached)
+        {
+            return;
+        }
+
+        var stale = found.Entry!;
+        var replayTarget = new OriginTarget
+        {
+            Policy = target.Policy,
+            Key = target.Key,
+            Hash = target.Hash,
+            HasCredentials = false,
+            Directives = RequestDirectives.None,
+            ClientStaleIfError = null,
+        };
+        _refresher.TryStart(context, target.Policy, stale, _next, body: null, found.VaryNames ?? [], replay =>
+            CreateExchange(replay, replayTarget, new Production(stale, Revalidate: true, Forward.Stale, DateTimeOffset.MinValue, IsRefresh: true)));
+    }
+}

@@ -1,0 +1,150 @@
+using System.IO.Hashing;
+using TieredResponseCaching.Coordination;
+using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Http;
+using TieredResponseCaching.Http.Origin;
+using TieredResponseCaching.Keys;
+using TieredResponseCaching.Policies;
+using TieredResponseCaching.Protocols;
+using TieredResponseCaching.Storage;
+
+namespace TieredResponseCaching.Flow;
+
+/// <summary>A request of a server-configured policy: its key (built from the request's URL, headers, user or content).</summary>
+internal sealed class ServerTarget(ResolvedPolicy policy, byte[] key, UInt128 hash, byte[]? replayBody) : ICacheTarget
+{
+    public ResolvedPolicy Policy { get; } = policy;
+
+    public byte[] Key { get; } = key;
+
+    public UInt128 Hash { get; } = hash;
+
+    /// <summary>The GraphQL or gRPC request body a background refresh replays (memory only).</summary>
+    public byte[]? ReplayBody { get; } = replayBody;
+}
+
+/// <summary>
+/// The server-configured mode (docs/modes.md): the endpoint's policy decides what is stored and for how long. Its key
+/// comes from the request (REST) or its content (GraphQL, gRPC); an entry is fresh, then stale within
+/// stale-while-revalidate, then unusable except in place of a failure (stale-if-error).
+/// </summary>
+internal sealed class ServerConfiguredMode : ICacheMode<ServerTarget>
+{
+    private readonly FlowParts _parts;
+    private readonly Func<CacheProtocol, IProtocolHandler> _protocols;
+    private readonly BackgroundRefresher _refresher;
+    private readonly RequestDelegate _next;
+    private readonly RequestFlow<ServerTarget> _flow;
+
+    public ServerConfiguredMode(FlowParts parts, Func<CacheProtocol, IProtocolHandler> protocols, BackgroundRefresher refresher, RequestDelegate next)
+    {
+        _parts = parts;
+        _protocols = protocols;
+        _refresher = refresher;
+        _next = next;
+        _flow = parts.CreateFlow(this, next);
+    }
+
+    public Task HandleAsync(HttpContext context, ResolvedPolicy policy)
+    {
+        var reason = CacheRules.CheckRequest(context, policy);
+        if (reason != NotCachedReason.None)
+        {
+            return _flow.BypassAsync(context, policy, reason);
+        }
+
+        if (policy.Protocol != CacheProtocol.Rest)
+        {
+            return HandleProtocolAsync(context, policy);
+        }
+
+        var options = _parts.Options;
+        var status = RestKeyBuilder.Build(context, policy, options.MaximumKeySize, options.MaximumQueryParameters, out var key);
+        if (status != KeyStatus.Ok)
+        {
+            return _flow.BypassAsync(context, policy, ReasonFor(status));
+        }
+
+        // Fast path: a fresh L1 entry. Allocates nothing.
+        var hash = XxHash128.HashToUInt128(key);
+        var now = _parts.Clock.UtcNow;
+        if (_parts.Store.GetLocal(hash, key, now) is { } entry && entry.FreshnessAt(now) == Freshness.Fresh)
+        {
+            return _flow.ServeHitAsync(context, policy, entry, CacheTier.L1, now);
+        }
+
+        return _flow.HandleAsync(context, new ServerTarget(policy, key.ToArray(), hash, replayBody: null));
+    }
+
+    /// <summary>GraphQL and gRPC: the key comes from the request's content; the rest of the flow is the same.</summary>
+    private async Task HandleProtocolAsync(HttpContext context, ResolvedPolicy endpointPolicy)
+    {
+        ProtocolKey key;
+        try
+        {
+            key = await _protocols(endpointPolicy.Protocol).BuildKeyAsync(context, endpointPolicy);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
+        {
+            // Whatever went wrong while keying, the request goes to the app untouched.
+            Log.InternalError(_parts.Outcomes.Logger, endpointPolicy.EndpointName, e);
+            await _next(context);
+            return;
+        }
+
+        var policy = key.Policy;
+        var reason = key.Reason != NotCachedReason.None ? key.Reason : policy.NoStore ? NotCachedReason.PolicyNoStore : NotCachedReason.None;
+        if (reason != NotCachedReason.None || key.Key is null)
+        {
+            await _flow.BypassAsync(context, policy, reason);
+            return;
+        }
+
+        await _flow.HandleAsync(context, new ServerTarget(policy, key.Key, key.Hash, key.ReplayBody));
+    }
+
+    public EntryUse Judge(ServerTarget target, CachedResponse entry, DateTimeOffset now) => entry.FreshnessAt(now) switch
+    {
+        Freshness.Fresh => EntryUse.Fresh,
+        Freshness.StaleWhileRevalidate => EntryUse.StaleWhileRevalidate,
+        _ => EntryUse.Miss,
+    };
+
+    /// <summary>Server-configured entries never vary by record: an entry claiming to (hostile Redis contents) selects nothing.</summary>
+    public bool TryVariantKey(HttpRequest request, string[] varyNames, out byte[] key)
+    {
+        key = [];
+        return false;
+    }
+
+    public Production Plan(ServerTarget target, Lookup found, EntryUse use, DateTimeOffset now) =>
+        new(found.Entry, Revalidate: false, found.Entry is null ? Forward.UriMiss : Forward.Stale, found.Entry?.StaleIfErrorUntil ?? DateTimeOffset.MinValue, IsRefresh: false);
+
+    public CacheExchange CreateExchange(HttpContext context, ServerTarget target, Production production) =>
+        new OriginExchange(
+            _parts.Clock,
+            _parts.Outcomes,
+            _parts.Store,
+            target.Policy.Protocol == CacheProtocol.Rest ? null : _protocols(target.Policy.Protocol),
+            context,
+            target.Policy, target.Key, target.Hash, production.Stale, production.FallbackUntil, production.IsRefresh);
+
+    public string Collapsed(CachedResponse entry, DateTimeOffset now) => _parts.Outcomes.Status.Collapsed;
+
+    public string MaxStale(CachedResponse entry, DateTimeOffset now) => _parts.Outcomes.Status.HitValues(entry, now).CacheStatus;
+
+    public void StartRefresh(HttpContext context, ServerTarget target, Lookup found)
+    {
+        var stale = found.Entry!;
+        _refresher.TryStart(context, target.Policy, stale, _next, target.ReplayBody, headerNames: null, replay =>
+            CreateExchange(replay, target, new Production(stale, Revalidate: false, Forward.Stale, DateTimeOffset.MinValue, IsRefresh: true)));
+    }
+
+    private static NotCachedReason ReasonFor(KeyStatus status) => status switch
+    {
+        KeyStatus.TooLarge => NotCachedReason.KeyTooLarge,
+        KeyStatus.TooManyQueryParameters => NotCachedReason.TooManyQueryParameters,
+        KeyStatus.NoUserIdentifier => NotCachedReason.NoUserIdentifier,
+        _ => NotCachedReason.InvalidQuery,
+    };
+}

@@ -1,0 +1,116 @@
+using Microsoft.Extensions.Logging;
+using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Policies;
+using TieredResponseCaching.Storage;
+
+namespace TieredResponseCaching.Http;
+
+/// <summary>
+/// The one place that turns "what happened to a request" into the counters (<see cref="CacheStatistics"/>), the
+/// metrics, the log line and, where the client sees it, the <c>Cache-Status</c> value: each outcome is one call, so
+/// they cannot drift apart (docs/observability.md).
+/// </summary>
+internal sealed class CacheOutcomes(CacheCounters counters, CacheMetrics metrics, ILogger logger, CacheStatusHeader status, Origin.OriginCacheStatus originStatus)
+{
+    public CacheCounters Counters { get; } = counters;
+
+    public CacheMetrics Metrics { get; } = metrics;
+
+    public ILogger Logger { get; } = logger;
+
+    /// <summary>The <c>Cache-Status</c> values of the server-configured mode (the origin-directed mode has its own for what differs).</summary>
+    public CacheStatusHeader Status { get; } = status;
+
+    /// <summary>The <c>Cache-Status</c> values of the origin-directed mode where they differ.</summary>
+    public Origin.OriginCacheStatus OriginStatus { get; } = originStatus;
+
+    /// <summary>A fresh entry answered.</summary>
+    public void Hit(ResolvedPolicy policy, CacheTier tier, DateTimeOffset now) => Metrics.Request(policy, CacheOutcome.Hit, tier, now);
+
+    /// <summary>A stale entry answered (stale-while-revalidate, or a client's max-stale).</summary>
+    public void StaleHit(ResolvedPolicy policy, CacheTier tier, DateTimeOffset now)
+    {
+        CacheCounters.Increment(ref Counters.StaleHits);
+        Metrics.Request(policy, CacheOutcome.Stale, tier, now);
+    }
+
+    /// <summary>The request goes to the app untouched; returns its <c>Cache-Status</c>.</summary>
+    public string Bypass(ResolvedPolicy policy, NotCachedReason reason) => Bypass(policy, reason, Status.Bypass(reason));
+
+    /// <summary>A bypass whose <c>Cache-Status</c> the mode words itself.</summary>
+    public string Bypass(ResolvedPolicy policy, NotCachedReason reason, string cacheStatus)
+    {
+        CacheCounters.Increment(ref Counters.Bypasses);
+        Metrics.Request(policy, CacheOutcome.Bypass, CacheTier.None);
+        Log.Bypassed(Logger, policy.EndpointName, reason.Token());
+        return cacheStatus;
+    }
+
+    /// <summary>Nothing usable was stored: the request joins (or leads) the production of the key.</summary>
+    public void Missed() => CacheCounters.Increment(ref Counters.Misses);
+
+    /// <summary>The request runs the app itself (a leader, or a waiter whose leader produced nothing it may use).</summary>
+    public void Forwarded(ResolvedPolicy policy) => Metrics.Request(policy, CacheOutcome.Miss, CacheTier.None);
+
+    /// <summary>The entry another request produced while this one waited answered.</summary>
+    public void Collapsed(ResolvedPolicy policy, CacheTier tier, DateTimeOffset now)
+    {
+        CacheCounters.Increment(ref Counters.Collapsed);
+        Metrics.Request(policy, CacheOutcome.Collapsed, tier, now);
+    }
+
+    /// <summary>A stale entry answered in place of a failure (RFC 5861 §4); counted as a stale answer when no app ran for it.</summary>
+    public void StaleIfError(ResolvedPolicy policy, NotCachedReason reason, TimeSpan age, bool countRequest)
+    {
+        if (countRequest)
+        {
+            Metrics.Request(policy, CacheOutcome.Stale, CacheTier.L1);
+        }
+
+        CacheCounters.Increment(ref Counters.StaleIfErrorServed);
+        Log.StaleIfErrorServed(Logger, policy.EndpointName, reason.Token(), age);
+    }
+
+    /// <summary>The app runs for the cache (a miss, a revalidation or a refresh).</summary>
+    public void OriginRun() => CacheCounters.Increment(ref Counters.OriginRuns);
+
+    /// <summary>How long the app took.</summary>
+    public void OriginDuration(ResolvedPolicy policy, TimeSpan elapsed, bool refresh) => Metrics.OriginDuration(policy, elapsed, refresh);
+
+    /// <summary>What the app produced is not stored.</summary>
+    public void NotStored(ResolvedPolicy policy, NotCachedReason reason)
+    {
+        CacheCounters.Increment(ref Counters.NotStored);
+        Metrics.NotStored(policy.EndpointName, reason.Token());
+        Log.NotStored(Logger, policy.EndpointName, reason.Token());
+    }
+
+    /// <summary>An entry was stored, fresh for <paramref name="lifetime"/>.</summary>
+    public void Stored(ResolvedPolicy policy, CachedResponse entry, TimeSpan lifetime)
+    {
+        CacheCounters.Increment(ref Counters.Stores);
+        Log.Stored(Logger, policy.EndpointName, entry.StatusCode, entry.Body.Length, lifetime);
+    }
+
+    /// <summary>A background refresh replaced the stale entry.</summary>
+    public void Refreshed(ResolvedPolicy policy)
+    {
+        CacheCounters.Increment(ref Counters.Refreshes);
+        Metrics.Refresh(policy.EndpointName, "refreshed");
+        Log.Refreshed(Logger, policy.EndpointName);
+    }
+
+    /// <summary>A background refresh produced nothing; the stale entry stays until its bound.</summary>
+    public void RefreshFailed(ResolvedPolicy policy, NotCachedReason reason, Exception? failure)
+    {
+        CacheCounters.Increment(ref Counters.RefreshFailures);
+        Metrics.Refresh(policy.EndpointName, "failed");
+        Log.RefreshFailed(Logger, policy.EndpointName, reason.Token(), failure);
+    }
+
+    /// <summary>Another node holds the key's lock and refreshes it.</summary>
+    public void RefreshElsewhere(ResolvedPolicy policy) => Metrics.Refresh(policy.EndpointName, "elsewhere");
+
+    /// <summary>A tag was invalidated on this node.</summary>
+    public void Invalidated() => CacheCounters.Increment(ref Counters.Invalidations);
+}
