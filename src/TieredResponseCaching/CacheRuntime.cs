@@ -64,7 +64,7 @@ internal sealed class CacheRuntime : IAsyncDisposable
 
         Flights = new SingleFlight();
         Parts = new FlowParts(Store, Flights, Cluster, Outcomes, Clock, Options);
-        Protocols = services.GetService<ProtocolHandlers>() ?? ProtocolHandlers.None;
+        Protocols = services.GetRequiredService<ProtocolHandlers>();
     }
 
     public TieredResponseCacheOptions Options { get; }

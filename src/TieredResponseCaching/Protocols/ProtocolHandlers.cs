@@ -23,9 +23,6 @@ internal sealed class ProtocolHandlers
         }
     }
 
-    /// <summary>No protocol package: REST only.</summary>
-    public static ProtocolHandlers None { get; } = new([]);
-
     /// <summary>The handler of <paramref name="protocol"/>, or <c>null</c> when its package is not registered.</summary>
     public IProtocolHandler? Find(CacheProtocol protocol) => _handlers[(int)protocol];
 
