@@ -68,7 +68,7 @@ builder.Services.AddTieredResponseCache(options =>
         options.Redis.InstanceName = $"trc-{mode}:";
         options.L1Enabled = mode != "l2";
     }
-});
+}).AddGraphQL().AddGrpc();
 builder.Services.AddGrpc();
 
 var app = builder.Build();

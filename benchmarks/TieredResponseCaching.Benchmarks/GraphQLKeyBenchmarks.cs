@@ -3,8 +3,8 @@ using System.Text;
 using System.Text.Json;
 using BenchmarkDotNet.Attributes;
 using TieredResponseCaching.Benchmarks.Infrastructure;
+using TieredResponseCaching.GraphQL;
 using TieredResponseCaching.Policies;
-using TieredResponseCaching.Protocols.GraphQL;
 
 namespace TieredResponseCaching.Benchmarks;
 
@@ -123,7 +123,7 @@ public class GraphQLKeyBenchmarks : IDisposable
         var runtime = _pipeline.Runtime;
         var endpoint = CachePipeline.CreateEndpoint("POST /graphql", static _ => Task.CompletedTask, new CacheForAttribute(60) { GraphQL = true });
         _policy = runtime.Policies.Resolve(endpoint) ?? throw new InvalidOperationException("The endpoint has no policy.");
-        _protocol = runtime.GraphQL;
+        _protocol = (GraphQLProtocol)runtime.Protocols.Get(CacheProtocol.GraphQL);
 
         var bodyText = "{\"query\":" + JsonSerializer.Serialize(Document) + ",\"variables\":" + Variables + ",\"operationName\":\"ProductPage\"}";
         _body = Encoding.UTF8.GetBytes(bodyText);

@@ -5,8 +5,8 @@ using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using TieredResponseCaching.Benchmarks.Infrastructure;
 using TieredResponseCaching.Benchmarks.Protos;
+using TieredResponseCaching.Grpc;
 using TieredResponseCaching.Policies;
-using TieredResponseCaching.Protocols.Grpc;
 
 namespace TieredResponseCaching.Benchmarks;
 
@@ -51,7 +51,7 @@ public class GrpcKeyBenchmarks : IDisposable
         _method = new GrpcMethodMetadata(typeof(Catalog.CatalogBase), search);
         var endpoint = CachePipeline.CreateEndpoint("gRPC - /bench.Catalog/Search", static _ => Task.CompletedTask, _method, new CacheForAttribute(60));
         _policy = runtime.Policies.Resolve(endpoint) ?? throw new InvalidOperationException("The method has no policy.");
-        _protocol = runtime.Grpc;
+        _protocol = (GrpcProtocol)runtime.Protocols.Get(CacheProtocol.Grpc);
 
         // The server's services, which the key reads only for a compressed request (its decompression providers).
         _grpcServices = new ServiceCollection().AddGrpc().Services.BuildServiceProvider();

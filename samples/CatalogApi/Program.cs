@@ -68,18 +68,16 @@ builder.Services.AddTieredResponseCache(options =>
                                        .StaleWhileRevalidate(TimeSpan.FromMinutes(1))
                                        .VaryByQuery("page", "category")
                                        .Tags("catalog"));
-
-    // GraphQL: the /graphql endpoint says .CacheFor(5 min, p => p.GraphQL()...). One operation, by the name the
-    // document gives it, gets settings of its own over the endpoint's: a product page is kept 30 s, like
-    // GET /products/{id}. Other settings (the "catalog" tag) are the endpoint's.
-    options.GraphQL.ForOperation("ProductDetails", p => p.Duration(TimeSpan.FromSeconds(30)));
-
-    // gRPC: a call is a POST, so no method is cached unless the app says so. Besides [CacheFor] on a method's
-    // implementation (GetProduct), this caches every unary method whose .proto declaration says
-    // "option idempotency_level = NO_SIDE_EFFECTS" (ListProducts). options.Grpc.CacheMethod("/catalog.Products/...")
-    // would name one method instead.
-    options.Grpc.CacheNoSideEffectsMethods(p => p.Duration(TimeSpan.FromMinutes(5)).Tags("catalog"));
-});
+})
+    // GraphQL (package TieredResponseCaching.GraphQL): the /graphql endpoint says .CacheFor(5 min, p => p.GraphQL()...).
+    // One operation, by the name the document gives it, gets settings of its own over the endpoint's: a product page is
+    // kept 30 s, like GET /products/{id}. Other settings (the "catalog" tag) are the endpoint's.
+    .AddGraphQL(graphql => graphql.ForOperation("ProductDetails", p => p.Duration(TimeSpan.FromSeconds(30))))
+    // gRPC (package TieredResponseCaching.Grpc): a call is a POST, so no method is cached unless the app says so. Besides
+    // [CacheFor] on a method's implementation (GetProduct), this caches every unary method whose .proto declaration says
+    // "option idempotency_level = NO_SIDE_EFFECTS" (ListProducts). grpc.CacheMethod("/catalog.Products/...") would name
+    // one method instead.
+    .AddGrpc(grpc => grpc.CacheNoSideEffectsMethods(p => p.Duration(TimeSpan.FromMinutes(5)).Tags("catalog")));
 
 // DEMO ONLY: "X-Demo-User: alice" makes the request alice's (see DemoUserAuthenticationHandler).
 builder.Services.AddAuthentication(DemoUserAuthenticationHandler.SchemeName)
@@ -246,7 +244,7 @@ app.MapControllers();
 app.MapMethods(GraphQLEndpoint.Path, [HttpMethods.Get, HttpMethods.Post], (HttpContext context, GraphQLEndpoint graphql) => graphql.ExecuteAsync(context))
     .CacheFor(TimeSpan.FromMinutes(5), p => p.GraphQL().Tags("catalog"));
 
-// gRPC (Grpc/ProductsService.cs): the attributes on the implementation and options.Grpc above decide what is cached.
+// gRPC (Grpc/ProductsService.cs): the attributes on the implementation and .AddGrpc(...) above decide what is cached.
 app.MapGrpcService<ProductsService>();
 
 app.Run();

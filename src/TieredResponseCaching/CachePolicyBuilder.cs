@@ -135,7 +135,8 @@ public sealed class CachePolicyBuilder
 
     /// <summary>
     /// The endpoint serves GraphQL: key requests (GET and POST) by their canonical operation and variables, cache
-    /// only queries, and refuse responses with errors. See <see cref="TieredResponseCacheOptions.GraphQL"/>.
+    /// only queries, and refuse responses with errors. Needs package TieredResponseCaching.GraphQL, registered with
+    /// <c>services.AddTieredResponseCache(...).AddGraphQL()</c>; without it the app stops at startup. See docs/graphql.md.
     /// </summary>
     public CachePolicyBuilder GraphQL(bool enabled = true)
     {

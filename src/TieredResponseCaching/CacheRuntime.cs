@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TieredResponseCaching.Coordination;
@@ -8,8 +9,6 @@ using TieredResponseCaching.Http;
 using TieredResponseCaching.Invalidation;
 using TieredResponseCaching.Policies;
 using TieredResponseCaching.Protocols;
-using TieredResponseCaching.Protocols.GraphQL;
-using TieredResponseCaching.Protocols.Grpc;
 using TieredResponseCaching.Storage;
 
 namespace TieredResponseCaching;
@@ -63,12 +62,9 @@ internal sealed class CacheRuntime : IAsyncDisposable
             Cluster = new ClusterFlight(Lock, RemoteWaits, Store, Clock);
         }
 
-
-        GraphQL = new GraphQLProtocol(Options.GraphQL, Options.MaximumKeySize, Logger);
-        Grpc = new GrpcProtocol(Options.Grpc, Options.MaximumKeySize, Logger);
         Flights = new SingleFlight();
         Parts = new FlowParts(Store, Flights, Cluster, Outcomes, Clock, Options);
-        Protocols = new ProtocolHandlers(GraphQL, Grpc);
+        Protocols = services.GetRequiredService<ProtocolHandlers>();
     }
 
     public TieredResponseCacheOptions Options { get; }
@@ -98,10 +94,6 @@ internal sealed class CacheRuntime : IAsyncDisposable
     /// <summary>This node's requests waiting for an entry another node produces under the cluster lock.</summary>
     public RemoteWaits RemoteWaits { get; } = new();
 
-    public GraphQLProtocol GraphQL { get; }
-
-    public GrpcProtocol Grpc { get; }
-
     public RedisConnection? Redis { get; }
 
     public ClusterLock? Lock { get; }
@@ -117,7 +109,7 @@ internal sealed class CacheRuntime : IAsyncDisposable
     /// <summary>What the request flow works with.</summary>
     public FlowParts Parts { get; }
 
-    /// <summary>The GraphQL and gRPC handlers.</summary>
+    /// <summary>The GraphQL and gRPC handlers the app registered (their packages' <c>.AddGraphQL()</c>, <c>.AddGrpc()</c>).</summary>
     public ProtocolHandlers Protocols { get; }
 
     /// <summary>Whether <see cref="Start"/> ran (the host started the cache).</summary>

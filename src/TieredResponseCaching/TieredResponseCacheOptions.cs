@@ -9,12 +9,6 @@ public sealed class TieredResponseCacheOptions
     /// <summary>The shared Redis L2 tier; unset, the cache runs on L1 alone.</summary>
     public RedisTierOptions Redis { get; } = new();
 
-    /// <summary>GraphQL keys and storage, for endpoints whose policy says <c>GraphQL()</c>.</summary>
-    public GraphQLCacheOptions GraphQL { get; } = new();
-
-    /// <summary>gRPC methods cached by name or by their declared idempotency.</summary>
-    public GrpcCacheOptions Grpc { get; } = new();
-
     /// <summary>The caches in front of the app: tag fields on responses and purges on invalidation (docs/cdn.md).</summary>
     public CdnOptions Cdn { get; } = new();
 

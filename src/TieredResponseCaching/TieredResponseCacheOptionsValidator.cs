@@ -36,11 +36,6 @@ internal sealed class TieredResponseCacheOptionsValidator : IValidateOptions<Tie
             errors.Add($"MaximumInvalidationRecords must be at least 100 (was {options.MaximumInvalidationRecords}).");
         }
 
-        if (options.Grpc.MaximumMessageSize is < 0 or > KeyWriter.MaximumLimit)
-        {
-            errors.Add($"Grpc.MaximumMessageSize must be between 0 and {KeyWriter.MaximumLimit} bytes (was {options.Grpc.MaximumMessageSize}); the message is part of the key.");
-        }
-
         if (options.MaximumQueryParameters < 1)
         {
             errors.Add($"MaximumQueryParameters must be at least 1 (was {options.MaximumQueryParameters}).");

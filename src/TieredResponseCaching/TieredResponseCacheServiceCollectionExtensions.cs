@@ -6,6 +6,7 @@ using TieredResponseCaching;
 using TieredResponseCaching.Flow;
 using TieredResponseCaching.Invalidation;
 using TieredResponseCaching.Policies;
+using TieredResponseCaching.Protocols;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -30,10 +31,10 @@ public static class TieredResponseCacheServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TieredResponseCacheOptions>, TieredResponseCacheOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
+        services.TryAddSingleton<ProtocolHandlers>();
         services.TryAddSingleton<EndpointPolicyResolver>();
         services.TryAddSingleton<CacheRuntime>();
         services.TryAddSingleton(sp => sp.GetRequiredService<CacheRuntime>().Parts);
-        services.TryAddSingleton(sp => sp.GetRequiredService<CacheRuntime>().Protocols);
         services.TryAddSingleton<BackgroundRefresher>();
         services.TryAddSingleton<ITieredResponseCache, TieredResponseCacheService>();
         services.TryAddSingleton<EdgePurgeQueue>();

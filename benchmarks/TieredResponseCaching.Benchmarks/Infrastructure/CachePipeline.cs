@@ -4,7 +4,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace TieredResponseCaching.Benchmarks.Infrastructure;
 
 /// <summary>
-/// The cache as an app runs it, minus Kestrel and routing: a real DI container with <c>AddTieredResponseCache</c>,
+/// The cache as an app runs it, minus Kestrel and routing: a real DI container with <c>AddTieredResponseCache</c>
+/// (and the family's GraphQL and gRPC packages),
 /// the middleware from <c>UseTieredResponseCache</c>, and a terminal step that runs the endpoint set on the
 /// context (what the endpoint middleware does once routing has chosen it).
 /// </summary>
@@ -16,7 +17,7 @@ internal sealed class CachePipeline : IDisposable
     {
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddTieredResponseCache(configure);
+        services.AddTieredResponseCache(configure).AddGraphQL().AddGrpc();
         _services = services.BuildServiceProvider(validateScopes: true);
 
         var app = new ApplicationBuilder(_services);

@@ -138,6 +138,8 @@ internal static partial class Log
     public static partial void EntryNotWritten(ILogger logger, string key, string reason);
 
     // 130-139: requests a GraphQL or gRPC server reads differently from the cache, and the admin endpoints' CSRF guard.
+    // 130 and 131 are logged by TieredResponseCaching.GraphQL and TieredResponseCaching.Grpc, which see the core's internals:
+    // every event id stays in this one list (docs/design.md, Packages).
     [LoggerMessage(130, LogLevel.Debug, "GraphQL POST to {Endpoint} carries '{Parameter}' in its URL, which the server may execute instead of the body; sent to the app uncached.")]
     public static partial void GraphQLUrlParameters(ILogger logger, string endpoint, string parameter);
 

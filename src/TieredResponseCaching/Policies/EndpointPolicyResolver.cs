@@ -1,7 +1,5 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
-using Grpc.AspNetCore.Server;
-using Grpc.Core;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 using TieredResponseCaching.Diagnostics;
@@ -13,7 +11,7 @@ namespace TieredResponseCaching.Policies;
 /// Finds an endpoint's policy once and remembers it (also when it has none), so a request pays one table lookup.
 /// The table is weak: endpoints that a dynamic data source drops are forgotten with them.
 /// </summary>
-internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions> options)
+internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions> options, ProtocolHandlers protocols)
 {
     private readonly ConditionalWeakTable<Endpoint, Resolution> _resolved = [];
     private readonly TieredResponseCacheOptions _options = options.Value;
@@ -39,29 +37,36 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
     private ResolvedPolicy? Compile(Endpoint endpoint)
     {
         var metadata = endpoint.Metadata.GetMetadata<ICachePolicyMetadata>();
-        var grpc = endpoint.Metadata.GetMetadata<GrpcMethodMetadata>();
+        var found = protocols.FindEndpoint(endpoint);
         var policyName = metadata?.PolicyName;
         var overrides = metadata?.Overrides;
         if (metadata is null)
         {
             // A gRPC method may be cached by name or by its declared idempotency, without an attribute.
-            overrides = grpc is null ? null : GrpcMethods.PolicyFromOptions(_options.Grpc, grpc);
+            overrides = found?.PolicyFromOptions;
             if (overrides is null)
             {
                 return null;
             }
         }
 
-        var name = grpc?.Method.FullName ?? EndpointName(endpoint);
+        var name = found?.Name ?? EndpointName(endpoint);
         var stats = _stats.GetOrAdd(name, static n => new EndpointStats(n));
         var errors = new List<string>();
         ResolvedPolicy? policy = null;
         try
         {
             var merged = PolicyCompiler.Merge(_options, policyName, overrides);
-            var protocol = grpc is not null ? CacheProtocol.Grpc : merged.GraphQL == true ? CacheProtocol.GraphQL : CacheProtocol.Rest;
+            var protocol = found?.Protocol
+                ?? (ProtocolHandlers.IsGrpcMethod(endpoint) ? CacheProtocol.Grpc : merged.GraphQL == true ? CacheProtocol.GraphQL : CacheProtocol.Rest);
             var operations = protocol == CacheProtocol.GraphQL ? CompileOperations(merged, name, stats, errors) : null;
-            policy = PolicyCompiler.Compile(merged, name, _options.MaximumBodySize, errors, protocol, grpc is not null && grpc.Method.Type != MethodType.Unary, operations, _options.Cdn.TagHeaders, stats);
+            policy = PolicyCompiler.Compile(merged, name, _options.MaximumBodySize, errors, protocol, found?.Streaming ?? false, operations, _options.Cdn.TagHeaders, stats);
+            if (protocol != CacheProtocol.Rest && protocols.Find(protocol) is null)
+            {
+                // Keyed as REST, a GraphQL or gRPC endpoint would be cached wrongly or not at all: say which package is missing.
+                errors.Add(ProtocolHandlers.NotRegistered(protocol));
+                policy = null;
+            }
         }
         catch (InvalidOperationException e)
         {
@@ -78,13 +83,13 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
 
     private Dictionary<string, ResolvedPolicy>? CompileOperations(CachePolicyOptions endpointSettings, string name, EndpointStats stats, List<string> errors)
     {
-        if (_options.GraphQL.Operations.Count == 0)
+        if (protocols.Find(CacheProtocol.GraphQL)?.OperationPolicies is not { Count: > 0 } operationPolicies)
         {
             return null;
         }
 
         var operations = new Dictionary<string, ResolvedPolicy>(StringComparer.Ordinal);
-        foreach (var (operation, overrides) in _options.GraphQL.Operations)
+        foreach (var (operation, overrides) in operationPolicies)
         {
             var settings = endpointSettings.Clone();
             settings.OverlayWith(overrides);

@@ -7,8 +7,25 @@ namespace TieredResponseCaching.Protocols;
 /// What GraphQL and gRPC add to the REST flow: a key built from the request's content, and rules a complete
 /// response must pass before it is stored. The middleware does everything else the same way for every protocol.
 /// </summary>
+/// <remarks>
+/// The seam between the core and the protocol packages (TieredResponseCaching.GraphQL, TieredResponseCaching.Grpc):
+/// each registers one handler through <c>.AddGraphQL()</c> or <c>.AddGrpc()</c>, and the core finds it in
+/// <see cref="ProtocolHandlers"/>. Internal, so the family ships in lockstep (docs/design.md, Packages).
+/// </remarks>
 internal interface IProtocolHandler
 {
+    /// <summary>The protocol this handler keys and judges.</summary>
+    CacheProtocol Protocol { get; }
+
+    /// <summary>
+    /// Startup: the endpoint as this protocol sees it from its metadata alone (a gRPC method), or <c>null</c> when the
+    /// metadata does not make it one of the protocol's endpoints (GraphQL endpoints are marked by their policy instead).
+    /// </summary>
+    ProtocolEndpoint? FindEndpoint(Endpoint endpoint) => null;
+
+    /// <summary>Startup: settings for some operation names, over the endpoint's policy (GraphQL's <c>ForOperation</c>).</summary>
+    IReadOnlyDictionary<string, CachePolicyOptions>? OperationPolicies => null;
+
     /// <summary>
     /// Builds the request's key. Reads the body when it needs it and always leaves the request so that the app
     /// reads exactly the bytes the client sent. Bad input is a bypass with a reason, never an exception.
@@ -39,3 +56,9 @@ internal readonly record struct ProtocolKey(NotCachedReason Reason, ResolvedPoli
 {
     public static ProtocolKey Bypass(ResolvedPolicy policy, NotCachedReason reason) => new(reason, policy, null, default, null);
 }
+
+/// <summary>
+/// An endpoint a protocol recognised from its metadata: its name in logs and metrics, whether it streams (never
+/// cached), and the settings the protocol's options give it when it has no cache attribute (<c>null</c>: not cached).
+/// </summary>
+internal sealed record ProtocolEndpoint(CacheProtocol Protocol, string Name, bool Streaming, CachePolicyOptions? PolicyFromOptions);

@@ -34,7 +34,8 @@ public sealed class KestrelCacheHost : IAsyncDisposable
 
     public CacheStatistics Statistics => _app.Services.GetRequiredService<ITieredResponseCache>().GetStatistics();
 
-    public static async Task<KestrelCacheHost> StartAsync(Action<WebApplication> map, Action<WebApplication>? beforeCache = null)
+    public static async Task<KestrelCacheHost> StartAsync(
+        Action<WebApplication> map, Action<WebApplication>? beforeCache = null, Action<ITieredResponseCacheBuilder>? cache = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
@@ -42,7 +43,8 @@ public sealed class KestrelCacheHost : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         var logs = new ConcurrentQueue<LogRecord>();
         builder.Logging.AddProvider(new RecordingLoggerProvider(logs));
-        builder.Services.AddTieredResponseCache();
+        var parts = builder.Services.AddTieredResponseCache();
+        cache?.Invoke(parts);
         var app = builder.Build();
         app.UseRouting();
         beforeCache?.Invoke(app);

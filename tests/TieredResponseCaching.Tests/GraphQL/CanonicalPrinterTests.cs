@@ -1,5 +1,5 @@
 using System.Text;
-using TieredResponseCaching.Protocols.GraphQL;
+using TieredResponseCaching.GraphQL;
 
 namespace TieredResponseCaching.Tests.GraphQL;
 

@@ -121,7 +121,7 @@ public class GraphQLCachingTests
     [Fact]
     public async Task Reordered_selections_share_an_entry_when_the_app_sorts_selections_but_aliases_still_count()
     {
-        var (host, server) = await GraphQLServer.StartAsync(configure: o => o.GraphQL.SortSelections = true);
+        var (host, server) = await GraphQLServer.StartAsync(graphql: o => o.SortSelections = true);
         await using var _ = host;
 
         await PostAsync(host, Body("{ products(first: 1) { id name } }", null));
@@ -239,7 +239,7 @@ public class GraphQLCachingTests
     [Fact]
     public async Task Operations_with_their_own_settings_get_their_duration_or_are_not_stored()
     {
-        var (host, server) = await GraphQLServer.StartAsync(configure: o => o.GraphQL
+        var (host, server) = await GraphQLServer.StartAsync(graphql: o => o
             .ForOperation("Short", p => p.Duration(TimeSpan.FromSeconds(10)))
             .ForOperation("Live", p => p.NoStore()));
         await using var _ = host;
@@ -279,7 +279,7 @@ public class GraphQLCachingTests
             Assert.Equal(4, server.Executions);
         }
 
-        (host, server) = await GraphQLServer.StartAsync(configure: o => o.GraphQL.CacheIntrospection = true);
+        (host, server) = await GraphQLServer.StartAsync(graphql: o => o.CacheIntrospection = true);
         await using (host)
         {
             await PostAsync(host, Body(Direct, null));
@@ -318,7 +318,7 @@ public class GraphQLCachingTests
     public async Task A_body_over_the_size_limit_reaches_the_app_whole_and_is_not_cached()
     {
         LogSink.Capture();
-        var (host, server) = await GraphQLServer.StartAsync(configure: o => o.GraphQL.MaximumDocumentSize = 1024);
+        var (host, server) = await GraphQLServer.StartAsync(graphql: o => o.MaximumDocumentSize = 1024);
         await using var _ = host;
         var document = "{ products { id } " + string.Concat(Enumerable.Range(0, 200).Select(i => $"e{i}: echo(text: \"{i}\") ")) + "}";
         var body = Body(document, null);
@@ -353,7 +353,7 @@ public class GraphQLCachingTests
     public async Task Bad_input_goes_to_the_app_uncached_with_a_logged_reason(string contentType, string body, string reason)
     {
         LogSink.Capture();
-        var (host, server) = await GraphQLServer.StartAsync(configure: o => o.GraphQL.MaximumDepth = 2);
+        var (host, server) = await GraphQLServer.StartAsync(graphql: o => o.MaximumDepth = 2);
         await using var _ = host;
 
         var first = await PostAsync(host, body, contentType);

@@ -1,7 +1,7 @@
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using TieredResponseCaching.GraphQL;
 using TieredResponseCaching.Policies;
-using TieredResponseCaching.Protocols.GraphQL;
 
 namespace TieredResponseCaching.Tests.GraphQL;
 

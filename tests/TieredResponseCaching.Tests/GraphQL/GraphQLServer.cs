@@ -55,7 +55,7 @@ public sealed class GraphQLServer
 
     /// <summary>Starts a host with the cache in front of this server's endpoint.</summary>
     public static async Task<(CacheHost Host, GraphQLServer Server)> StartAsync(
-        Action<CachePolicyBuilder>? policy = null, Action<TieredResponseCacheOptions>? configure = null, Action<WebApplication>? beforeCache = null)
+        Action<CachePolicyBuilder>? policy = null, Action<GraphQLCacheOptions>? graphql = null, Action<WebApplication>? beforeCache = null)
     {
         var server = new GraphQLServer();
         var host = await CacheHost.StartAsync(
@@ -65,8 +65,8 @@ public sealed class GraphQLServer
                     p.GraphQL();
                     policy?.Invoke(p);
                 }),
-            configure,
-            beforeCache: beforeCache);
+            beforeCache: beforeCache,
+            cache: cache => cache.AddGraphQL(graphql));
         return (host, server);
     }
 

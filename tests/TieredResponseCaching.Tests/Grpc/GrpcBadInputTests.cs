@@ -48,7 +48,7 @@ public class GrpcBadInputTests
         await using var oracle = await GrpcHost.StartAsync(Transport.TestServer, withCache: false);
         await using var host = await GrpcHost.StartAsync(
             Transport.TestServer,
-            options => options.Grpc.MaximumMessageSize = MessageLimit,
+            options => options.MaximumMessageSize = MessageLimit,
             afterCache: app => app.Use(async (context, next) =>
             {
                 seen.Enqueue(await PeekBodyAsync(context));
@@ -82,7 +82,7 @@ public class GrpcBadInputTests
     public async Task Message_over_the_size_limit_reaches_the_service_whole()
     {
         var request = new ProductRequest { Id = "large", Payload = ByteString.CopyFrom(Enumerable.Range(0, 5000).Select(i => (byte)i).ToArray()) };
-        await using var host = await GrpcHost.StartAsync(Transport.TestServer, options => options.Grpc.MaximumMessageSize = MessageLimit);
+        await using var host = await GrpcHost.StartAsync(Transport.TestServer, options => options.MaximumMessageSize = MessageLimit);
 
         var first = await host.Client.GetProductAsync(request);
         var second = await host.Client.GetProductAsync(request);

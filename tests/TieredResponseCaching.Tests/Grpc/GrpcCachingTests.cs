@@ -51,7 +51,7 @@ public class GrpcCachingTests
     [Fact]
     public async Task Method_named_in_the_options_is_cached_without_an_attribute()
     {
-        await using var host = await GrpcHost.StartAsync(Transport.TestServer, options => options.Grpc.CacheMethod(SearchMethod));
+        await using var host = await GrpcHost.StartAsync(Transport.TestServer, options => options.CacheMethod(SearchMethod));
         var request = new ProductRequest { Id = "1" };
 
         await host.Client.SearchAsync(request);
@@ -67,15 +67,15 @@ public class GrpcCachingTests
     public async Task Message_size_limit_larger_than_a_key_can_hold_fails_the_start()
     {
         var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
-            GrpcHost.StartAsync(Transport.TestServer, options => options.Grpc.MaximumMessageSize = 1024 * 1024));
+            GrpcHost.StartAsync(Transport.TestServer, options => options.MaximumMessageSize = 1024 * 1024));
 
-        Assert.Contains("Grpc.MaximumMessageSize must be between 0 and 524288 bytes (was 1048576)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("AddGrpc: MaximumMessageSize must be between 0 and 524288 bytes (was 1048576)", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task No_side_effects_switch_caches_the_methods_declared_so_and_no_others()
     {
-        await using var host = await GrpcHost.StartAsync(Transport.TestServer, options => options.Grpc.CacheNoSideEffectsMethods(p => p.Duration(TimeSpan.FromMinutes(5))));
+        await using var host = await GrpcHost.StartAsync(Transport.TestServer, options => options.CacheNoSideEffectsMethods(p => p.Duration(TimeSpan.FromMinutes(5))));
         var request = new ProductRequest { Id = "1" };
 
         var lookup = await host.Client.LookupAsync(request);
@@ -340,7 +340,7 @@ public class GrpcCachingTests
     [InlineData(true)]
     public async Task Stale_entry_is_refreshed_in_the_background_with_the_same_request_message(bool gzip)
     {
-        await using var host = await GrpcHost.StartAsync(Transport.TestServer, options => options.Grpc.CacheMethod(
+        await using var host = await GrpcHost.StartAsync(Transport.TestServer, options => options.CacheMethod(
             SearchMethod, p => p.Duration(TimeSpan.FromSeconds(10)).StaleWhileRevalidate(TimeSpan.FromSeconds(60))));
         var request = new ProductRequest { Id = "r", Attributes = { ["b"] = "2", ["a"] = "1" }, Payload = ByteString.CopyFrom(new byte[500]) };
         var metadata = gzip ? new Metadata { { "grpc-internal-encoding-request", "gzip" } } : [];

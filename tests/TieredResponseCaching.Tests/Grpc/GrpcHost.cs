@@ -70,10 +70,11 @@ public sealed class GrpcHost : IAsyncDisposable
 
     public static async Task<GrpcHost> StartAsync(
         Transport transport,
-        Action<TieredResponseCacheOptions>? configure = null,
+        Action<GrpcCacheOptions>? grpc = null,
         Action<WebApplication>? beforeCache = null,
         Action<WebApplication>? afterCache = null,
-        bool withCache = true)
+        bool withCache = true,
+        bool withGrpcPackage = true)
     {
         var builder = WebApplication.CreateSlimBuilder();
         var time = transport == Transport.TestServer ? CacheHost.NewFakeClock() : null;
@@ -100,7 +101,12 @@ public sealed class GrpcHost : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Debug);
         builder.Logging.AddProvider(LogSink.Provider);
         builder.Logging.AddProvider(new RecordingLoggerProvider(logs));
-        builder.Services.AddTieredResponseCache(options => configure?.Invoke(options));
+        var cache = builder.Services.AddTieredResponseCache();
+        if (withGrpcPackage)
+        {
+            cache.AddGrpc(grpc);
+        }
+
         builder.Services.AddGrpc();
         builder.Services.AddSingleton<CatalogCalls>();
         var app = builder.Build();

@@ -1,5 +1,5 @@
+using TieredResponseCaching.Grpc;
 using TieredResponseCaching.Http;
-using TieredResponseCaching.Protocols.Grpc;
 using static TieredResponseCaching.Tests.Grpc.GrpcBadInputTests;
 
 namespace TieredResponseCaching.Tests.Grpc;

@@ -50,7 +50,8 @@ public sealed class CacheHost : IAsyncDisposable
         Action<WebApplication>? beforeCache = null,
         Action<WebApplication>? afterCache = null,
         TimeProvider? clock = null,
-        string? redis = null)
+        string? redis = null,
+        Action<ITieredResponseCacheBuilder>? cache = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseTestServer(server => server.PreserveExecutionContext = true);
@@ -59,11 +60,12 @@ public sealed class CacheHost : IAsyncDisposable
         builder.Logging.AddProvider(LogSink.Provider);
         var time = clock ?? NewFakeClock();
         builder.Services.AddSingleton(time);
-        builder.Services.AddTieredResponseCache(options =>
+        var parts = builder.Services.AddTieredResponseCache(options =>
         {
             options.Redis.Configuration = redis;
             configure?.Invoke(options);
         });
+        cache?.Invoke(parts);
         services?.Invoke(builder.Services);
         var app = builder.Build();
         app.UseRouting();

@@ -40,7 +40,8 @@ public class AbortedBodyTests
                 {
                     firstEnded.TrySetResult();
                 }
-            }));
+            }),
+            cache: cache => cache.AddGraphQL());
 
         using (var socket = new TcpClient())
         {

@@ -1,6 +1,6 @@
 using System.IO.Hashing;
 
-namespace TieredResponseCaching.Protocols.GraphQL;
+namespace TieredResponseCaching.GraphQL;
 
 /// <summary>
 /// Parsed documents by the 128-bit hash of their raw text, and by the SHA-256 that persisted queries name them by.

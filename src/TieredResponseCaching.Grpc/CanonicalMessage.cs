@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Unicode;
 using Google.Protobuf.Reflection;
 
-namespace TieredResponseCaching.Protocols.Grpc;
+namespace TieredResponseCaching.Grpc;
 
 /// <summary>
 /// Rewrites a serialized protobuf message into its canonical form: the same records (tag, value) in a fixed

@@ -6,8 +6,9 @@ using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Http;
 using TieredResponseCaching.Keys;
 using TieredResponseCaching.Policies;
+using TieredResponseCaching.Protocols;
 
-namespace TieredResponseCaching.Protocols.GraphQL;
+namespace TieredResponseCaching.GraphQL;
 
 /// <summary>
 /// GraphQL over HTTP (GET and POST): keys a query operation by its canonical form and its variables; refuses
@@ -30,7 +31,7 @@ namespace TieredResponseCaching.Protocols.GraphQL;
 /// </remarks>
 internal sealed class GraphQLProtocol : IProtocolHandler
 {
-    private const byte Protocol = (byte)'G';
+    private const byte ProtocolTag = (byte)'G';
     private const byte Version = 1;
 
     private readonly DocumentCache _documents;
@@ -49,6 +50,11 @@ internal sealed class GraphQLProtocol : IProtocolHandler
     public GraphQLCacheOptions Options { get; }
 
     public int MaximumKeySize { get; }
+
+    public CacheProtocol Protocol => CacheProtocol.GraphQL;
+
+    /// <summary>The settings of <see cref="GraphQLCacheOptions.ForOperation"/>, compiled into each GraphQL endpoint's policy.</summary>
+    public IReadOnlyDictionary<string, CachePolicyOptions> OperationPolicies => Options.Operations;
 
     public ValueTask<ProtocolKey> BuildKeyAsync(HttpContext context, ResolvedPolicy policy)
     {
@@ -124,7 +130,7 @@ internal sealed class GraphQLProtocol : IProtocolHandler
 
         operationPolicy = policy.ForOperation(operation.Name);
         var writer = new KeyWriter(MaximumKeySize);
-        writer.WriteByte(Protocol);
+        writer.WriteByte(ProtocolTag);
         writer.WriteByte(Version);
         KeyParts.WriteTarget(ref writer, request);
         reason = GraphQLRequestReader.WriteOtherParameters(ref writer, request.QueryString.Value, !isPost, operationPolicy);

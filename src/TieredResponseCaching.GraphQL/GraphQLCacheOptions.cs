@@ -1,7 +1,8 @@
 namespace TieredResponseCaching;
 
 /// <summary>
-/// How GraphQL requests are keyed and stored, on endpoints whose policy says <c>GraphQL()</c>. See docs/graphql.md.
+/// How GraphQL requests are keyed and stored, on endpoints whose policy says <c>GraphQL()</c>; set with
+/// <c>services.AddTieredResponseCache(...).AddGraphQL(graphql => ...)</c>. See docs/graphql.md.
 /// </summary>
 public sealed class GraphQLCacheOptions
 {

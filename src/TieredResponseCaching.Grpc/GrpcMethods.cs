@@ -4,7 +4,7 @@ using Google.Protobuf.Reflection;
 using Grpc.AspNetCore.Server;
 using Grpc.Core;
 
-namespace TieredResponseCaching.Protocols;
+namespace TieredResponseCaching.Grpc;
 
 /// <summary>Which gRPC methods the options cache without a <c>[CacheFor]</c> attribute.</summary>
 internal static class GrpcMethods

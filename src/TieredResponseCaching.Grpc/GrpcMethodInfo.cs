@@ -6,7 +6,7 @@ using Grpc.Core;
 using Grpc.Net.Compression;
 using Microsoft.Extensions.Options;
 
-namespace TieredResponseCaching.Protocols.Grpc;
+namespace TieredResponseCaching.Grpc;
 
 /// <summary>What keying needs to know about one gRPC method, worked out once: the request's schema and the server's compression providers.</summary>
 internal sealed class GrpcMethodInfo(GrpcMethodMetadata method)

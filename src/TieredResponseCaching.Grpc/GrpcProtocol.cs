@@ -10,8 +10,9 @@ using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Http;
 using TieredResponseCaching.Keys;
 using TieredResponseCaching.Policies;
+using TieredResponseCaching.Protocols;
 
-namespace TieredResponseCaching.Protocols.Grpc;
+namespace TieredResponseCaching.Grpc;
 
 /// <summary>
 /// Unary gRPC: keys by the full method name and the canonical request message; stores only a successful
@@ -32,7 +33,7 @@ namespace TieredResponseCaching.Protocols.Grpc;
 /// </remarks>
 internal sealed class GrpcProtocol(GrpcCacheOptions options, int maximumKeySize, ILogger? logger = null) : IProtocolHandler
 {
-    private const byte Protocol = (byte)'P';
+    private const byte ProtocolTag = (byte)'P';
     private const byte Version = 2;
     private const byte RawMessage = 0;
     private const byte CanonicalForm = 1;
@@ -51,6 +52,18 @@ internal sealed class GrpcProtocol(GrpcCacheOptions options, int maximumKeySize,
     public GrpcCacheOptions Options { get; } = options;
 
     public int MaximumKeySize { get; } = maximumKeySize;
+
+    public CacheProtocol Protocol => CacheProtocol.Grpc;
+
+    /// <summary>
+    /// A gRPC method's endpoint, found by the metadata ASP.NET Core's gRPC server puts on it: named by the method's full
+    /// name, never cached when it streams, and cached without an attribute when the options choose it.
+    /// </summary>
+    public ProtocolEndpoint? FindEndpoint(Endpoint endpoint) =>
+        endpoint.Metadata.GetMetadata<GrpcMethodMetadata>() is { } method
+            ? new ProtocolEndpoint(
+                CacheProtocol.Grpc, method.Method.FullName, method.Method.Type != global::Grpc.Core.MethodType.Unary, GrpcMethods.PolicyFromOptions(Options, method))
+            : null;
 
     /// <summary>The whole key may hold a message of the largest keyed size besides the usual parts.</summary>
     private int KeyLimit => (int)Math.Min(KeyWriter.MaximumLimit, (long)MaximumKeySize + Options.MaximumMessageSize);
@@ -132,7 +145,7 @@ internal sealed class GrpcProtocol(GrpcCacheOptions options, int maximumKeySize,
             }
 
             var writer = new KeyWriter(KeyLimit);
-            writer.WriteByte(Protocol);
+            writer.WriteByte(ProtocolTag);
             writer.WriteByte(Version);
             KeyParts.WriteTarget(ref writer, request);
             writer.WriteText(method.Method.FullName);

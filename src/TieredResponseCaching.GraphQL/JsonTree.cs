@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Unicode;
 using TieredResponseCaching.Keys;
 
-namespace TieredResponseCaching.Protocols.GraphQL;
+namespace TieredResponseCaching.GraphQL;
 
 /// <summary>
 /// JSON values of a request (variables, extensions, member strings) read into a flat per-thread tree, so that they

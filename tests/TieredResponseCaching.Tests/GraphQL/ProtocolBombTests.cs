@@ -1,10 +1,9 @@
 using System.Net;
 using System.Text;
-using TieredResponseCaching.Tests.GraphQL;
 using TieredResponseCaching.Tests.Infrastructure;
 using static TieredResponseCaching.Tests.Http.HttpTestSupport;
 
-namespace TieredResponseCaching.Tests.Security;
+namespace TieredResponseCaching.Tests.GraphQL;
 
 /// <summary>
 /// GraphQL bombs (docs/security.md, "Bodies"): documents and variables built to exhaust a parser or a canonicaliser.

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using TieredResponseCaching.Http;
 
-namespace TieredResponseCaching.Protocols.Grpc;
+namespace TieredResponseCaching.Grpc;
 
 /// <summary>
 /// gRPC length-prefixed messages: each is a 1-byte compressed flag (0 or 1), a 4-byte big-endian length, then

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using GraphQLParser.AST;
 
-namespace TieredResponseCaching.Protocols.GraphQL;
+namespace TieredResponseCaching.GraphQL;
 
 /// <summary>
 /// Prints an operation and the fragments it reaches as one canonical GraphQL text: what the server executes

@@ -1,11 +1,10 @@
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
-using TieredResponseCaching.Tests.GraphQL;
 using TieredResponseCaching.Tests.Http;
 using TieredResponseCaching.Tests.Infrastructure;
 
-namespace TieredResponseCaching.Tests.Security;
+namespace TieredResponseCaching.Tests.GraphQL;
 
 /// <summary>
 /// A GraphQL POST whose URL carries <c>query</c>, <c>variables</c>, <c>operationName</c>, <c>extensions</c> or

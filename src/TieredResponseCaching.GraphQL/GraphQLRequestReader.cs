@@ -4,7 +4,7 @@ using System.Text.Json;
 using TieredResponseCaching.Keys;
 using TieredResponseCaching.Policies;
 
-namespace TieredResponseCaching.Protocols.GraphQL;
+namespace TieredResponseCaching.GraphQL;
 
 /// <summary>
 /// Reads a GraphQL request, GET (<c>query</c>, <c>variables</c>, <c>operationName</c>, <c>extensions</c> query

@@ -6,7 +6,7 @@ using GraphQLParser;
 using GraphQLParser.AST;
 using GraphQLParser.Exceptions;
 
-namespace TieredResponseCaching.Protocols.GraphQL;
+namespace TieredResponseCaching.GraphQL;
 
 /// <summary>
 /// Parses a document with GraphQL-Parser and derives what keying needs: each operation printed canonically with

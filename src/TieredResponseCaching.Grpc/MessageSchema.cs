@@ -1,6 +1,6 @@
 using Google.Protobuf.Reflection;
 
-namespace TieredResponseCaching.Protocols.Grpc;
+namespace TieredResponseCaching.Grpc;
 
 /// <summary>
 /// What the canonical writer needs to know about one message type, compiled once from its descriptor: for each

@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using TieredResponseCaching.Http;
 
-namespace TieredResponseCaching.Protocols.GraphQL;
+namespace TieredResponseCaching.GraphQL;
 
 /// <summary>
 /// Whether a complete GraphQL response may be stored (docs/design.md rule 2): a 200 whose body is one JSON object without a

@@ -1,4 +1,4 @@
-namespace TieredResponseCaching.Protocols.GraphQL;
+namespace TieredResponseCaching.GraphQL;
 
 /// <summary>
 /// Automatic persisted queries (<c>extensions.persistedQuery</c>, version 1): a request names its document by the

@@ -1,6 +1,6 @@
 using GraphQLParser.AST;
 
-namespace TieredResponseCaching.Protocols.GraphQL;
+namespace TieredResponseCaching.GraphQL;
 
 /// <summary>
 /// What the cache needs of one GraphQL document, computed once and kept in the <see cref="DocumentCache"/>:

@@ -6,11 +6,10 @@ using Grpc.Net.Client;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Logging;
-using TieredResponseCaching.Tests.Grpc;
 using TieredResponseCaching.Tests.Grpc.Protos;
 using TieredResponseCaching.Tests.Infrastructure;
 
-namespace TieredResponseCaching.Tests.Security;
+namespace TieredResponseCaching.Tests.Grpc;
 
 /// <summary>
 /// The cache answers only gRPC calls the service itself would run (HTTP/2 or HTTP/3, a gRPC content type), and keys

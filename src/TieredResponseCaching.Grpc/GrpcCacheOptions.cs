@@ -1,6 +1,9 @@
 namespace TieredResponseCaching;
 
-/// <summary>Which unary gRPC methods are cached besides those marked <c>[CacheFor]</c>. See docs/grpc.md.</summary>
+/// <summary>
+/// Which unary gRPC methods are cached besides those marked <c>[CacheFor]</c>, and the largest message keyed; set with
+/// <c>services.AddTieredResponseCache(...).AddGrpc(grpc => ...)</c>. See docs/grpc.md.
+/// </summary>
 public sealed class GrpcCacheOptions
 {
     /// <summary>The largest request message keyed (after decompression); larger ones go to the app uncached. Default 64 KiB.</summary>
