@@ -3,6 +3,8 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TieredResponseCaching;
 using TieredResponseCaching.Grpc;
+using TieredResponseCaching.Http;
+using TieredResponseCaching.Policies;
 using TieredResponseCaching.Protocols;
 
 namespace Microsoft.Extensions.DependencyInjection;

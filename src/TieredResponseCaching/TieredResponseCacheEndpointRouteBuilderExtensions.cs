@@ -1,9 +1,9 @@
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
-using TieredResponseCaching.Operations;
 using TieredResponseCaching;
 using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Operations;
 
 namespace Microsoft.AspNetCore.Builder;
 

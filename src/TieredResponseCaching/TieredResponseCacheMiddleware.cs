@@ -1,6 +1,6 @@
 using TieredResponseCaching.Coordination;
-using TieredResponseCaching.Flow;
 using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Flow;
 using TieredResponseCaching.Http;
 using TieredResponseCaching.Keys;
 using TieredResponseCaching.Policies;

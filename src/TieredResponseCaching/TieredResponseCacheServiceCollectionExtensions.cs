@@ -32,6 +32,7 @@ public static class TieredResponseCacheServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.TryAddSingleton<ProtocolHandlers>();
+        services.TryAddSingleton<IProtocolCatalog>(sp => sp.GetRequiredService<ProtocolHandlers>());
         services.TryAddSingleton<EndpointPolicyResolver>();
         services.TryAddSingleton<CacheRuntime>();
         services.TryAddSingleton(sp => sp.GetRequiredService<CacheRuntime>().Parts);

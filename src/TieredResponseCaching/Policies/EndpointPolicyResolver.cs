@@ -3,7 +3,6 @@ using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 using TieredResponseCaching.Diagnostics;
-using TieredResponseCaching.Protocols;
 
 namespace TieredResponseCaching.Policies;
 
@@ -11,7 +10,7 @@ namespace TieredResponseCaching.Policies;
 /// Finds an endpoint's policy once and remembers it (also when it has none), so a request pays one table lookup.
 /// The table is weak: endpoints that a dynamic data source drops are forgotten with them.
 /// </summary>
-internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions> options, ProtocolHandlers protocols)
+internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions> options, IProtocolCatalog protocols)
 {
     private readonly ConditionalWeakTable<Endpoint, Resolution> _resolved = [];
     private readonly TieredResponseCacheOptions _options = options.Value;
@@ -58,13 +57,13 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
         {
             var merged = PolicyCompiler.Merge(_options, policyName, overrides);
             var protocol = found?.Protocol
-                ?? (ProtocolHandlers.IsGrpcMethod(endpoint) ? CacheProtocol.Grpc : merged.GraphQL == true ? CacheProtocol.GraphQL : CacheProtocol.Rest);
+                ?? (ProtocolRegistration.IsGrpcMethod(endpoint) ? CacheProtocol.Grpc : merged.GraphQL == true ? CacheProtocol.GraphQL : CacheProtocol.Rest);
             var operations = protocol == CacheProtocol.GraphQL ? CompileOperations(merged, name, stats, errors) : null;
             policy = PolicyCompiler.Compile(merged, name, _options.MaximumBodySize, errors, protocol, found?.Streaming ?? false, operations, _options.Cdn.TagHeaders, stats);
-            if (protocol != CacheProtocol.Rest && protocols.Find(protocol) is null)
+            if (protocol != CacheProtocol.Rest && !protocols.IsRegistered(protocol))
             {
                 // Keyed as REST, a GraphQL or gRPC endpoint would be cached wrongly or not at all: say which package is missing.
-                errors.Add(ProtocolHandlers.NotRegistered(protocol));
+                errors.Add(ProtocolRegistration.NotRegistered(protocol));
                 policy = null;
             }
         }
@@ -83,7 +82,7 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
 
     private Dictionary<string, ResolvedPolicy>? CompileOperations(CachePolicyOptions endpointSettings, string name, EndpointStats stats, List<string> errors)
     {
-        if (protocols.Find(CacheProtocol.GraphQL)?.OperationPolicies is not { Count: > 0 } operationPolicies)
+        if (protocols.OperationPolicies(CacheProtocol.GraphQL) is not { Count: > 0 } operationPolicies)
         {
             return null;
         }

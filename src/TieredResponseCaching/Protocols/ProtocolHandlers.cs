@@ -1,17 +1,14 @@
+using TieredResponseCaching.Http;
+using TieredResponseCaching.Policies;
+
 namespace TieredResponseCaching.Protocols;
 
 /// <summary>
 /// The protocol handlers the app registered (<c>.AddGraphQL()</c>, <c>.AddGrpc()</c>), by <see cref="CacheProtocol"/>:
 /// the core reaches GraphQL and gRPC only through here, so it references neither (docs/design.md, Packages).
 /// </summary>
-internal sealed class ProtocolHandlers
+internal sealed class ProtocolHandlers : IProtocolCatalog
 {
-    /// <summary>
-    /// What ASP.NET Core's gRPC server puts on a method's endpoint: recognised by name, so that a cached gRPC method
-    /// in an app without TieredResponseCaching.Grpc stops the app at startup instead of being keyed as REST.
-    /// </summary>
-    internal const string GrpcMethodMetadataType = "Grpc.AspNetCore.Server.GrpcMethodMetadata";
-
     private readonly IProtocolHandler?[] _handlers = new IProtocolHandler?[Enum.GetValues<CacheProtocol>().Length];
 
     public ProtocolHandlers(IEnumerable<IProtocolHandler> handlers)
@@ -28,7 +25,11 @@ internal sealed class ProtocolHandlers
 
     /// <summary>The handler of a GraphQL or gRPC endpoint, whose policy compiled only because the handler is registered.</summary>
     public IProtocolHandler Get(CacheProtocol protocol) =>
-        Find(protocol) ?? throw new InvalidOperationException(NotRegistered(protocol));
+        Find(protocol) ?? throw new InvalidOperationException(ProtocolRegistration.NotRegistered(protocol));
+
+    public bool IsRegistered(CacheProtocol protocol) => Find(protocol) is not null;
+
+    public IReadOnlyDictionary<string, CachePolicyOptions>? OperationPolicies(CacheProtocol protocol) => Find(protocol)?.OperationPolicies;
 
     /// <summary>Startup: the endpoint as a registered protocol sees it from its metadata, or <c>null</c>.</summary>
     public ProtocolEndpoint? FindEndpoint(Endpoint endpoint)
@@ -43,28 +44,4 @@ internal sealed class ProtocolHandlers
 
         return null;
     }
-
-    /// <summary>Whether the endpoint is a gRPC method, read from its metadata by type name (the core does not reference gRPC).</summary>
-    public static bool IsGrpcMethod(Endpoint endpoint)
-    {
-        foreach (var item in endpoint.Metadata)
-        {
-            if (item.GetType().FullName == GrpcMethodMetadataType)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>What to add when an endpoint's protocol has no handler: the startup message says exactly that.</summary>
-    public static string NotRegistered(CacheProtocol protocol) => protocol switch
-    {
-        CacheProtocol.GraphQL =>
-            "The policy says GraphQL(), but GraphQL support is not registered: add services.AddTieredResponseCache(...).AddGraphQL() from package TieredResponseCaching.GraphQL.",
-        CacheProtocol.Grpc =>
-            "The endpoint is a gRPC method with a cache policy, but gRPC support is not registered: add services.AddTieredResponseCache(...).AddGrpc() from package TieredResponseCaching.Grpc.",
-        _ => throw new ArgumentOutOfRangeException(nameof(protocol)),
-    };
 }

@@ -4,6 +4,7 @@ using Google.Protobuf;
 using Grpc.AspNetCore.Server;
 using Grpc.Core;
 using TieredResponseCaching.Grpc;
+using TieredResponseCaching.Http;
 using TieredResponseCaching.Policies;
 using TieredResponseCaching.Protocols;
 using TieredResponseCaching.Tests.Grpc.Protos;

@@ -4,8 +4,8 @@ using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
-using TieredResponseCaching.Flow;
 using TieredResponseCaching.Coordination;
+using TieredResponseCaching.Flow;
 
 namespace TieredResponseCaching.Tests.Infrastructure;
 

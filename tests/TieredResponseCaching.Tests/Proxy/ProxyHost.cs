@@ -5,8 +5,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using ProxyCache;
-using TieredResponseCaching.Flow;
 using TieredResponseCaching.Coordination;
+using TieredResponseCaching.Flow;
 using TieredResponseCaching.Tests.Infrastructure;
 
 namespace TieredResponseCaching.Tests.Proxy;

@@ -1,7 +1,6 @@
-using TieredResponseCaching.Http;
 using TieredResponseCaching.Policies;
 
-namespace TieredResponseCaching.Protocols;
+namespace TieredResponseCaching.Http;
 
 /// <summary>
 /// What GraphQL and gRPC add to the REST flow: a key built from the request's content, and rules a complete
@@ -10,7 +9,7 @@ namespace TieredResponseCaching.Protocols;
 /// <remarks>
 /// The seam between the core and the protocol packages (TieredResponseCaching.GraphQL, TieredResponseCaching.Grpc):
 /// each registers one handler through <c>.AddGraphQL()</c> or <c>.AddGrpc()</c>, and the core finds it in
-/// <see cref="ProtocolHandlers"/>. Internal, so the family ships in lockstep (docs/design.md, Packages).
+/// <see cref="Protocols.ProtocolHandlers"/>. Internal, so the family ships in lockstep (docs/design.md, Packages).
 /// </remarks>
 internal interface IProtocolHandler
 {
@@ -56,9 +55,3 @@ internal readonly record struct ProtocolKey(NotCachedReason Reason, ResolvedPoli
 {
     public static ProtocolKey Bypass(ResolvedPolicy policy, NotCachedReason reason) => new(reason, policy, null, default, null);
 }
-
-/// <summary>
-/// An endpoint a protocol recognised from its metadata: its name in logs and metrics, whether it streams (never
-/// cached), and the settings the protocol's options give it when it has no cache attribute (<c>null</c>: not cached).
-/// </summary>
-internal sealed record ProtocolEndpoint(CacheProtocol Protocol, string Name, bool Streaming, CachePolicyOptions? PolicyFromOptions);
