@@ -9,7 +9,7 @@ namespace TieredResponseCaching.Http;
 
 /// <summary>
 /// One run of the app for the cache, whichever mode decides what is stored: server-configured
-/// (<see cref="OriginExchange"/>) or origin-directed (<see cref="Origin.OriginDirectedExchange"/>). This part is common
+/// (<see cref="ServerConfiguredExchange"/>) or origin-directed (<see cref="Origin.OriginDirectedExchange"/>). This part is common
 /// to both: the app runs with <see cref="ResponseCapture"/> as its body, the response streams to the client (or is
 /// held) while it is captured, and failures, aborts and stale-if-error fallbacks are handled the same way. A background
 /// refresh runs either kind.
@@ -213,7 +213,7 @@ internal abstract class CacheExchange(
         }
 
         // Nothing was written (a write starts the response): say so, as the server would on its own.
-        if (response.ContentLength is null && Policy.Protocol != CacheProtocol.Grpc && EntryFactory.CanHaveBody(response.StatusCode))
+        if (response.ContentLength is null && Policy.Protocol != CacheProtocol.Grpc && EntryBuilder.CanHaveBody(response.StatusCode))
         {
             response.ContentLength = 0;
         }
@@ -234,7 +234,7 @@ internal abstract class CacheExchange(
     protected async Task ReleaseHeldAsync()
     {
         var response = Context.Response;
-        if (response.ContentLength is null && Capture.Buffer is { } buffer && EntryFactory.CanHaveBody(response.StatusCode))
+        if (response.ContentLength is null && Capture.Buffer is { } buffer && EntryBuilder.CanHaveBody(response.StatusCode))
         {
             response.ContentLength = buffer.Length;
         }

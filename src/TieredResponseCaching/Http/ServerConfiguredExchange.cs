@@ -12,7 +12,7 @@ namespace TieredResponseCaching.Http;
 /// app is done, the exchange decides whether the capture becomes an entry (docs/design.md rules 2 and 3) and, for a held
 /// response, what the client gets.
 /// </summary>
-internal sealed class OriginExchange(
+internal sealed class ServerConfiguredExchange(
     CacheClock clock,
     CacheOutcomes outcomes,
     TieredStore store,
@@ -112,7 +112,7 @@ internal sealed class OriginExchange(
             return null;
         }
 
-        return EntryFactory.Create(Policy, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, Context.Request.Path, trailers);
+        return EntryBuilder.ServerConfigured(Policy, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, Context.Request.Path, trailers);
     }
 
     protected override Task OnStarting()
