@@ -115,16 +115,9 @@ internal sealed class ServerConfiguredExchange(
         return EntryBuilder.ServerConfigured(Policy, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, Context.Request.Path, trailers);
     }
 
-    protected override Task OnStarting()
+    protected override NotCachedReason PredictRefusal()
     {
         var response = Context.Response;
-        var headers = response.Headers;
-        if (WritingOwnResponse)
-        {
-            // A 304 or a stale entry: the final verdict judges what other callbacks add to it.
-            return Task.CompletedTask;
-        }
-
         var refusal = CacheRules.CheckResponse(response, Policy);
         if (refusal == NotCachedReason.None)
         {
@@ -137,20 +130,14 @@ internal sealed class ServerConfiguredExchange(
         if (refusal == NotCachedReason.VaryNotInKey && !Policy.VaryMismatchLogged)
         {
             Policy.VaryMismatchLogged = true;
-            Log.VaryNotInKey(Outcomes.Logger, Policy.EndpointName, headers.Vary.ToString());
+            Log.VaryNotInKey(Outcomes.Logger, Policy.EndpointName, response.Headers.Vary.ToString());
         }
 
-        if (refusal != NotCachedReason.None)
-        {
-            Refuse(refusal);
-            Capture.StopCapturing();
-        }
+        return refusal;
+    }
 
-        if (IsRefresh)
-        {
-            return Task.CompletedTask;
-        }
-
+    protected override void WriteCachingHeaders(IHeaderDictionary headers, NotCachedReason refusal)
+    {
         if (refusal == NotCachedReason.None)
         {
             headers.CacheControl = Policy.CacheControl;
@@ -170,7 +157,5 @@ internal sealed class ServerConfiguredExchange(
         {
             headers[CacheStatusHeader.Name] = Outcomes.Status.NotStored(refusal, Fallback is not null);
         }
-
-        return Task.CompletedTask;
     }
 }

@@ -341,26 +341,10 @@ internal sealed class OriginDirectedExchange : CacheExchange
         }
     }
 
-    protected override Task OnStarting()
+    protected override NotCachedReason PredictRefusal() => Judge().Refusal;
+
+    protected override void WriteCachingHeaders(IHeaderDictionary headers, NotCachedReason refusal)
     {
-        if (WritingOwnResponse)
-        {
-            return Task.CompletedTask;
-        }
-
-        var headers = Context.Response.Headers;
-        var refusal = Judge().Refusal;
-        if (refusal != NotCachedReason.None)
-        {
-            Refuse(refusal);
-            Capture.StopCapturing();
-        }
-
-        if (IsRefresh)
-        {
-            return Task.CompletedTask;
-        }
-
         if (refusal == NotCachedReason.None)
         {
             foreach (var field in Policy.CdnHeaders)
@@ -375,6 +359,5 @@ internal sealed class OriginDirectedExchange : CacheExchange
         headers[CacheStatusHeader.Name] = refusal == NotCachedReason.None
             ? Outcomes.OriginStatus.Stored(_forward, _decision!.TtlSeconds)
             : Outcomes.OriginStatus.NotStored(_forward, refusal);
-        return Task.CompletedTask;
     }
 }
