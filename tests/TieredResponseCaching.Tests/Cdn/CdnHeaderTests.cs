@@ -183,13 +183,13 @@ public sealed class CdnHeaderTests
                 {
                     context.Response.Headers.CacheControl = "max-age=30";
                     return "relayed";
-                }).CacheFromResponse(p => p.Tags("upstream").CdnCacheControl());
+                }).CacheOriginDirected(p => p.Tags("upstream").CdnCacheControl());
                 app.MapGet("/keyed", (HttpContext context) =>
                 {
                     context.Response.Headers.CacheControl = "max-age=30";
                     context.Response.Headers["Surrogate-Key"] = "origin-key";
                     return "keyed";
-                }).CacheFromResponse(p => p.Tags("upstream"));
+                }).CacheOriginDirected(p => p.Tags("upstream"));
             },
             options => options.Cdn.TagHeaders = CdnTagHeaders.CacheGroups | CdnTagHeaders.SurrogateKey);
 

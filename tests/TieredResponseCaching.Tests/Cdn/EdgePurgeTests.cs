@@ -170,7 +170,7 @@ public sealed class EdgePurgeTests
             {
                 context.Response.Headers.CacheControl = "max-age=60";
                 return "items";
-            }).CacheFromResponse();
+            }).CacheOriginDirected();
         });
         var purger = Purger(host);
         using var warm = await host.Client.GetAsync("/items");

@@ -18,7 +18,7 @@ public sealed class OriginDirectedEndpointTests
             context.Response.Headers.CacheControl = "max-age=30";
             context.Response.Headers.ETag = "\"relayed\"";
             return $"call {calls}";
-        }).CacheFromResponse());
+        }).CacheOriginDirected());
 
         var miss = await host.GetAsync("/relay");
         host.Time.Advance(TimeSpan.FromSeconds(10));
@@ -37,7 +37,7 @@ public sealed class OriginDirectedEndpointTests
     {
         await using var host = await CacheHost.StartAsync(app =>
         {
-            app.MapGet("/origin", [CacheFor(FromResponse = true)] (HttpContext context) =>
+            app.MapGet("/origin", [CacheFor(OriginDirected = true)] (HttpContext context) =>
             {
                 context.Response.Headers.CacheControl = "no-store";
                 return "origin";
