@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Primitives;
 using StackExchange.Redis;
 using TieredResponseCaching.Storage;
-using TieredResponseCaching.Tests.Capture;
+using TieredResponseCaching.Tests.Http.Capture;
 using TieredResponseCaching.Tests.Infrastructure;
 
 namespace TieredResponseCaching.Tests.Security;
