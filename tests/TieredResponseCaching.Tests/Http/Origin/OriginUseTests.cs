@@ -55,15 +55,29 @@ public sealed class OriginUseTests
         Assert.Equal(Forward.Request, forward);
     }
 
-    [Fact]
-    public void A_client_max_age_the_entry_is_within_still_gets_it_fresh()
+    [Theory]
+    [InlineData("max-age=30")]
+    [InlineData("max-age=10")]
+    [InlineData("min-fresh=50")]
+    public void A_client_whose_bounds_the_entry_meets_exactly_still_gets_it_fresh(string directives)
     {
-        Assert.Equal(EntryUse.Fresh, OriginUse.Decide(Target("max-age=30"), Entry(), Created.AddSeconds(10), out _));
+        // At 10 s the entry is 10 s old with 50 s of freshness left: "at most 10 s old" and "at least 50 s left" hold.
+        Assert.Equal(EntryUse.Fresh, OriginUse.Decide(Target(directives), Entry(), Created.AddSeconds(10), out _));
+    }
+
+    [Fact]
+    public void The_age_a_client_max_age_is_compared_with_includes_the_age_the_response_arrived_with()
+    {
+        // 10 s in this cache plus 20 s upstream (RFC 9111 §4.2.3) is older than the client's 25 s.
+        var entry = Entry(initialAge: TimeSpan.FromSeconds(20));
+        Assert.Equal(EntryUse.Miss, OriginUse.Decide(Target("max-age=25"), entry, Created.AddSeconds(10), out var forward));
+        Assert.Equal(Forward.Request, forward);
     }
 
     [Theory]
     [InlineData("max-stale", "None", 500, "MaxStale")]
     [InlineData("max-stale=100", "None", 150, "MaxStale")]
+    [InlineData("max-stale=100", "None", 160, "MaxStale")]
     [InlineData("max-stale=100", "None", 161, "Miss")]
     [InlineData("max-stale", "MustRevalidate", 500, "Miss")]
     [InlineData("max-stale", "SharedMaxAge", 500, "Miss")]
@@ -84,6 +98,7 @@ public sealed class OriginUseTests
     public void Nothing_falls_back_without_an_entry_for_a_stored_error_or_where_the_origin_forbade_stale_use()
     {
         Assert.Equal(DateTimeOffset.MinValue, OriginUse.FallbackUntil(null, Target()));
+        Assert.Equal(DateTimeOffset.MinValue, OriginUse.FallbackUntil(Entry(status: 500), Target()));
         Assert.Equal(DateTimeOffset.MinValue, OriginUse.FallbackUntil(Entry(status: 503), Target()));
         Assert.Equal(DateTimeOffset.MinValue, OriginUse.FallbackUntil(Entry(flags: OriginFlags.MustRevalidate), Target()));
         Assert.Equal(DateTimeOffset.MinValue, OriginUse.FallbackUntil(Entry(flags: OriginFlags.NoCache), Target()));
@@ -125,7 +140,7 @@ public sealed class OriginUseTests
     };
 
     /// <summary>A stored response fresh for 60 s, then stale-while-revalidate for 30 s, then stale-if-error for an hour.</summary>
-    private static CachedResponse Entry(string etag = "", OriginFlags flags = OriginFlags.None, int status = 200) => new()
+    private static CachedResponse Entry(string etag = "", OriginFlags flags = OriginFlags.None, int status = 200, TimeSpan initialAge = default) => new()
     {
         Key = [1],
         Hash = 1,
@@ -139,6 +154,7 @@ public sealed class OriginUseTests
         StaleUntil = Created.AddSeconds(90),
         StaleIfErrorUntil = Created.AddHours(1),
         OriginFlags = flags,
+        InitialAge = initialAge,
         Tags = [],
         Size = 1,
     };
