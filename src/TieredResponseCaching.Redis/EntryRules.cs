@@ -1,7 +1,8 @@
 using System.Buffers;
 using Microsoft.Extensions.Primitives;
+using TieredResponseCaching.Storage;
 
-namespace TieredResponseCaching.Storage;
+namespace TieredResponseCaching.Redis;
 
 /// <summary>Why bytes read from L2 were not taken as an entry (or why an entry is not written there).</summary>
 internal enum EntryRejection
