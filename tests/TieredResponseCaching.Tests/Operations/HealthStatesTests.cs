@@ -27,10 +27,10 @@ public sealed class HealthStatesTests
     {
         await using var host = await CacheHost.StartAsync(
             _ => { },
-            configure: o => o.Redis.Configuration = $"127.0.0.1:{UnusedPort()},connectTimeout=200",
+            cache: cache => cache.AddRedis(o => o.Configuration = $"127.0.0.1:{UnusedPort()},connectTimeout=200"),
             services: s => s.AddHealthChecks().AddTieredResponseCache(),
             clock: TimeProvider.System);
-        await host.Runtime.Redis!.Ready.WaitAsync(TimeSpan.FromSeconds(30));
+        await host.Runtime.Redis().Connection.Ready.WaitAsync(TimeSpan.FromSeconds(30));
 
         var entry = (await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync()).Entries[Name];
 

@@ -8,6 +8,7 @@ using ProxyCache;
 using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Flow;
 using TieredResponseCaching.Tests.Infrastructure;
+using TieredResponseCaching.Redis;
 
 namespace TieredResponseCaching.Tests.Proxy;
 
@@ -63,7 +64,7 @@ public sealed class ProxyHost : IAsyncDisposable
                 builder.Services.AddSingleton<TimeProvider>(time);
             });
         await proxy.StartAsync();
-        if (proxy.Services.GetRequiredService<CacheRuntime>().Backplane is { } backplane)
+        if (proxy.Services.GetRequiredService<CacheRuntime>().ClusterTier is RedisClusterTier { Backplane: var backplane })
         {
             await backplane.Ready.WaitAsync(TimeSpan.FromSeconds(15));
         }
