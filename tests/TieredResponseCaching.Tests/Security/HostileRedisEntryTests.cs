@@ -79,7 +79,7 @@ public sealed class HostileRedisEntryTests : IAsyncLifetime
     [Fact]
     public async Task Without_a_signing_key_a_well_formed_entry_forged_in_Redis_is_served_because_Redis_is_trusted()
     {
-        // Documented in docs/tiers.md: without Redis.EntrySigningKey, whoever can write to Redis can answer for the app.
+        // Documented in docs/tiers.md: without RedisTierOptions.EntrySigningKey, whoever can write to Redis can answer for the app.
         await using var node = await Node.StartAsync(_redis);
         var (key, entry) = await node.StoreOneAsync();
         var db = await _redis.DatabaseAsync();
@@ -94,7 +94,7 @@ public sealed class HostileRedisEntryTests : IAsyncLifetime
 
     [Theory]
     [InlineData("unsigned", "not signed")]
-    [InlineData("signed with another key", "neither Redis.EntrySigningKey")]
+    [InlineData("signed with another key", "neither EntrySigningKey")]
     [InlineData("signed, then altered", "does not match")]
     public async Task With_a_signing_key_an_entry_not_signed_by_it_is_a_miss_that_is_deleted_and_logged(string forgery, string reason)
     {
@@ -160,7 +160,7 @@ public sealed class HostileRedisEntryTests : IAsyncLifetime
         Assert.Equal(0, rotating.Calls);
         Assert.Equal("app 1", await afterDrop.Content.ReadAsStringAsync());
         Assert.Equal(1, afterRotation.Calls);
-        Assert.Contains(afterRotation.Logs, r => r.EventId == UnauthenticatedEntry && r.Message.Contains("neither Redis.EntrySigningKey", StringComparison.Ordinal));
+        Assert.Contains(afterRotation.Logs, r => r.EventId == UnauthenticatedEntry && r.Message.Contains("neither EntrySigningKey", StringComparison.Ordinal));
     }
 
     [Fact]
