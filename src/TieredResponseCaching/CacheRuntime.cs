@@ -89,7 +89,7 @@ internal sealed class CacheRuntime : IAsyncDisposable
     /// <summary>The remote tier, backplane and cluster lock of a store package (<c>.AddRedis()</c>); <c>null</c> on L1 alone.</summary>
     public IClusterTier? ClusterTier { get; }
 
-    /// <summary>Single flight across nodes (the cluster lock and the waits on it); <c>null</c> without Redis.</summary>
+    /// <summary>Single flight across nodes (the cluster lock and the waits on it); <c>null</c> without a shared tier.</summary>
     public ClusterFlight? Cluster { get; }
 
     /// <summary>Turns what happened into counters, metrics, logs and Cache-Status values.</summary>

@@ -2,7 +2,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using TieredResponseCaching.Diagnostics;
-using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Policies;
 using TieredResponseCaching.Storage;
 

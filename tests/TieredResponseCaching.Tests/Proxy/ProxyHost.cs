@@ -7,8 +7,8 @@ using Microsoft.Extensions.Time.Testing;
 using ProxyCache;
 using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Flow;
-using TieredResponseCaching.Tests.Infrastructure;
 using TieredResponseCaching.Redis;
+using TieredResponseCaching.Tests.Infrastructure;
 
 namespace TieredResponseCaching.Tests.Proxy;
 
