@@ -56,6 +56,23 @@ public sealed class HealthStatesTests
     }
 
     [Fact]
+    public async Task Unhealthy_when_the_Redis_options_are_invalid()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddTieredResponseCache().AddRedis(o => o.EntrySigningKey = new byte[8]);
+        services.AddHealthChecks().AddTieredResponseCache();
+        await using var provider = services.BuildServiceProvider();
+
+        var entry = (await provider.GetRequiredService<HealthCheckService>().CheckHealthAsync()).Entries[Name];
+
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        Assert.StartsWith("The cache's options are invalid: ", entry.Description, StringComparison.Ordinal);
+        Assert.Contains("AddRedis: set Configuration", entry.Description, StringComparison.Ordinal);
+        Assert.Contains("AddRedis: EntrySigningKey must be at least 32 bytes", entry.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Unhealthy_once_the_cache_was_disposed()
     {
         await using var host = await CacheHost.StartAsync(_ => { }, services: s => s.AddHealthChecks().AddTieredResponseCache());
