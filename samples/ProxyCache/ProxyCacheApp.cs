@@ -95,7 +95,7 @@ public static class ProxyCacheApp
         }
 
         app.UseTieredResponseCache();
-        app.MapReverseProxy().CacheFromResponse(policy => policy
+        app.MapReverseProxy().CacheOriginDirected(policy => policy
             .TrustClientDirectives(trustClientDirectives)
             .HeuristicFreshness(heuristic)
             .StaleIfError(TimeSpan.FromSeconds(staleIfError))

@@ -131,11 +131,11 @@ public sealed class CacheForAttribute : Attribute, ICachePolicyMetadata
         set => _options.GraphQL = value;
     }
 
-    /// <summary>Origin-directed mode: the response's headers decide (see <see cref="CachePolicyBuilder.FreshnessFromResponse"/>).</summary>
-    public bool FromResponse
+    /// <summary>Origin-directed mode: the response's headers decide (see <see cref="CachePolicyBuilder.OriginDirected"/>).</summary>
+    public bool OriginDirected
     {
-        get => _options.FromResponse ?? false;
-        set => _options.FromResponse = value;
+        get => _options.OriginDirected ?? false;
+        set => _options.OriginDirected = value;
     }
 
     /// <summary>The largest body stored, in bytes.</summary>

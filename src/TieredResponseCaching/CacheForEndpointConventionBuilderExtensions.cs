@@ -35,16 +35,16 @@ public static class CacheForEndpointConventionBuilderExtensions
     }
 
     /// <summary>
-    /// Caches the endpoint's responses as a shared HTTP cache would: the responses' own headers decide (RFC 9111).
-    /// For reverse proxies and endpoints that relay upstream APIs.
+    /// Caches the endpoint's responses in the origin-directed mode, as a shared HTTP cache would: the responses' own
+    /// headers decide (RFC 9111). For reverse proxies and endpoints that relay upstream APIs; see docs/modes.md.
     /// </summary>
-    /// <example><c>app.MapReverseProxy().CacheFromResponse();</c></example>
-    public static TBuilder CacheFromResponse<TBuilder>(this TBuilder builder, Action<CachePolicyBuilder>? configure = null)
+    /// <example><c>app.MapReverseProxy().CacheOriginDirected();</c></example>
+    public static TBuilder CacheOriginDirected<TBuilder>(this TBuilder builder, Action<CachePolicyBuilder>? configure = null)
         where TBuilder : IEndpointConventionBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
         var policy = new CachePolicyBuilder();
-        policy.FreshnessFromResponse();
+        policy.OriginDirected();
         configure?.Invoke(policy);
         return AddPolicy(builder, policyName: null, policy.Options);
     }

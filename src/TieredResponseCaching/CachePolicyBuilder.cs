@@ -149,9 +149,9 @@ public sealed class CachePolicyBuilder
     /// <c>s-maxage</c>, <c>max-age</c> or <c>Expires</c>, revalidation with validators, invalidation by unsafe methods.
     /// The policy's duration and vary settings do not apply. See docs/modes.md.
     /// </summary>
-    public CachePolicyBuilder FreshnessFromResponse()
+    public CachePolicyBuilder OriginDirected()
     {
-        Options.FromResponse = true;
+        Options.OriginDirected = true;
         return this;
     }
 

@@ -81,7 +81,7 @@ public sealed class CachePolicyOptions
     /// Origin-directed mode: the response's own headers decide whether and how long it is stored, as in a shared
     /// HTTP cache (RFC 9111). See docs/modes.md.
     /// </summary>
-    public bool? FromResponse { get; set; }
+    public bool? OriginDirected { get; set; }
 
     /// <summary>Origin-directed mode: honour request directives (<c>no-cache</c>, <c>max-age</c>...). Default off.</summary>
     public bool? TrustClientDirectives { get; set; }
@@ -119,7 +119,7 @@ public sealed class CachePolicyOptions
         StatusCodes = overrides.StatusCodes ?? StatusCodes;
         MaximumBodySize = overrides.MaximumBodySize ?? MaximumBodySize;
         GraphQL = overrides.GraphQL ?? GraphQL;
-        FromResponse = overrides.FromResponse ?? FromResponse;
+        OriginDirected = overrides.OriginDirected ?? OriginDirected;
         TrustClientDirectives = overrides.TrustClientDirectives ?? TrustClientDirectives;
         HeuristicFreshness = overrides.HeuristicFreshness ?? HeuristicFreshness;
         TargetedCacheControl = overrides.TargetedCacheControl ?? TargetedCacheControl;

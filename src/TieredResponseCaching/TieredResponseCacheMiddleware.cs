@@ -46,7 +46,7 @@ internal sealed class TieredResponseCacheMiddleware(
     }
 
     private Task Dispatch(HttpContext context, ResolvedPolicy policy) =>
-        policy.FromResponse ? _originDirected.HandleAsync(context, policy) : _serverConfigured.HandleAsync(context, policy);
+        policy.OriginDirected ? _originDirected.HandleAsync(context, policy) : _serverConfigured.HandleAsync(context, policy);
 
     /// <summary>The cache sits before the app's authentication: learn who the request is before keying it (docs/security.md).</summary>
     private async Task AuthenticateThenHandleAsync(HttpContext context, ResolvedPolicy policy)

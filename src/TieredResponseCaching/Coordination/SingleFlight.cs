@@ -47,6 +47,41 @@ internal sealed class SingleFlight
         return FlightRole.Waiter;
     }
 
+    /// <summary>
+    /// The leader's work, written once for a miss and a background refresh: with a cluster, it takes the key's lock
+    /// first (<paramref name="produce"/> sees the lease and decides what a lock held elsewhere means), then releases it
+    /// and completes the flight with the outcome, failed when the work throws, so the requests waiting never hang.
+    /// </summary>
+    public async Task<FlightOutcome> LeadAsync(Flight flight, ClusterFlight? cluster, Func<LockLease, Task<FlightOutcome>> produce)
+    {
+        var outcome = FlightOutcome.Failed;
+        var lease = LockLease.Unavailable;
+        try
+        {
+            if (cluster is not null)
+            {
+                lease = await cluster.TryAcquireAsync(flight.Hash);
+            }
+
+            outcome = await produce(lease);
+            return outcome;
+        }
+        finally
+        {
+            try
+            {
+                if (cluster is not null)
+                {
+                    await cluster.ReleaseAsync(lease);
+                }
+            }
+            finally
+            {
+                Complete(flight, outcome);
+            }
+        }
+    }
+
     /// <summary>Ends a flight: waiters get <paramref name="outcome"/>, and later requests start a new flight.</summary>
     public void Complete(Flight flight, FlightOutcome outcome)
     {

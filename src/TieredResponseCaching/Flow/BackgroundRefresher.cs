@@ -77,49 +77,34 @@ internal sealed class BackgroundRefresher(FlowParts parts, IServiceScopeFactory 
         var outcome = FlightOutcome.Failed;
         NotCachedReason reason = NotCachedReason.AppException;
         Exception? failure = null;
-        var lease = LockLease.Unavailable;
+        var elsewhere = false;
         try
         {
-            // Cluster-wide, one node refreshes: the others keep serving stale until its entry lands.
-            lease = parts.Cluster is null ? LockLease.Unavailable : await parts.Cluster.TryAcquireAsync(stale.Hash);
-            if (lease.State == LockState.HeldElsewhere)
+            outcome = await parts.Flights.LeadAsync(flight, parts.Cluster, async lease =>
             {
-                parts.Flights.Complete(flight, FlightOutcome.NotStored);
-                parts.Outcomes.RefreshElsewhere(policy);
-                activity?.SetTag("tiered_cache.outcome", "elsewhere");
-                return;
-            }
+                if (lease.State == LockState.HeldElsewhere)
+                {
+                    // Cluster-wide, one node refreshes: the others keep serving stale until its entry lands.
+                    elsewhere = true;
+                    return FlightOutcome.NotStored;
+                }
 
-            using var timeout = new CancellationTokenSource(parts.Options.BackgroundRefreshTimeout, parts.Clock.TimeProvider);
-            using var aborted = lifetime is null
-                ? CancellationTokenSource.CreateLinkedTokenSource(timeout.Token)
-                : CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, lifetime.ApplicationStopping);
-            await using var scope = scopes.CreateAsyncScope();
-            var response = new ReplayResponse();
-            var context = replay.CreateContext(response, scope.ServiceProvider, aborted.Token);
-            var exchange = create(context);
-            outcome = await exchange.RunAsync(next);
-            await response.FinishAsync();
-            reason = exchange.Refusal;
-            failure = exchange.Failure;
-            if (outcome.Entry is not null && exchange.Refusal != NotCachedReason.None)
-            {
-                // A freshened entry whose store was refused (invalidated meanwhile): nothing replaced the stale entry.
-                outcome = FlightOutcome.NotStored;
-            }
+                var (produced, refusal, error) = await ReplayAsync(replay, next, create);
+                reason = refusal;
+                failure = error;
+                return produced;
+            });
         }
         catch (Exception e)
         {
             failure = e;
         }
-        finally
-        {
-            if (parts.Cluster is not null)
-            {
-                await parts.Cluster.ReleaseAsync(lease);
-            }
 
-            parts.Flights.Complete(flight, outcome);
+        if (elsewhere)
+        {
+            parts.Outcomes.RefreshElsewhere(policy);
+            activity?.SetTag("tiered_cache.outcome", "elsewhere");
+            return;
         }
 
         if (outcome.Entry is not null)
@@ -133,6 +118,29 @@ internal sealed class BackgroundRefresher(FlowParts parts, IServiceScopeFactory 
             activity?.SetTag("tiered_cache.outcome", "failed");
             activity?.SetStatus(ActivityStatusCode.Error, reason.Token());
         }
+    }
+
+    /// <summary>Runs the mode's exchange on a replay of the request, in a scope of its own, bounded by the refresh timeout.</summary>
+    private async Task<(FlightOutcome Outcome, NotCachedReason Refusal, Exception? Failure)> ReplayAsync(
+        ReplayRequest replay, RequestDelegate next, Func<HttpContext, CacheExchange> create)
+    {
+        using var timeout = new CancellationTokenSource(parts.Options.BackgroundRefreshTimeout, parts.Clock.TimeProvider);
+        using var aborted = lifetime is null
+            ? CancellationTokenSource.CreateLinkedTokenSource(timeout.Token)
+            : CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, lifetime.ApplicationStopping);
+        await using var scope = scopes.CreateAsyncScope();
+        var response = new ReplayResponse();
+        var context = replay.CreateContext(response, scope.ServiceProvider, aborted.Token);
+        var exchange = create(context);
+        var outcome = await exchange.RunAsync(next);
+        await response.FinishAsync();
+        if (outcome.Entry is not null && exchange.Refusal != NotCachedReason.None)
+        {
+            // A freshened entry whose store was refused (invalidated meanwhile): nothing replaced the stale entry.
+            outcome = FlightOutcome.NotStored;
+        }
+
+        return (outcome, exchange.Refusal, exchange.Failure);
     }
 
     /// <summary>The inputs of a request that formed its key, copied off the request; memory only, never stored.</summary>

@@ -1,7 +1,6 @@
 using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Http;
 using TieredResponseCaching.Http.Origin;
-using TieredResponseCaching.Policies;
 using TieredResponseCaching.Storage;
 
 namespace TieredResponseCaching.Flow;

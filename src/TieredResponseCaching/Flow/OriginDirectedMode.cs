@@ -1,5 +1,4 @@
 using System.IO.Hashing;
-using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Http;
 using TieredResponseCaching.Http.Origin;

@@ -146,7 +146,7 @@ internal sealed class RequestFlow<TTarget>(ICacheMode<TTarget> mode, FlowParts p
         if (role == FlightRole.Leader)
         {
             // Counted by LeadAsync: as forwarded when it runs the app, as collapsed when another node's entry answers.
-            await LeadFlightAsync(flight, LeadAsync(context, target, found, production));
+            await _flights.LeadAsync(flight, _cluster, lease => LeadAsync(context, target, found, production, lease));
             return;
         }
 
@@ -180,9 +180,8 @@ internal sealed class RequestFlow<TTarget>(ICacheMode<TTarget> mode, FlowParts p
     /// The node's leader: with a remote tier, it first takes the key's cluster lock. When another node holds it, the
     /// leader waits for that node's entry instead of running the app, and its local waiters get it too.
     /// </summary>
-    private async Task<FlightOutcome> LeadAsync(HttpContext context, TTarget target, Lookup found, Production production)
+    private async Task<FlightOutcome> LeadAsync(HttpContext context, TTarget target, Lookup found, Production production, LockLease lease)
     {
-        var lease = _cluster is null ? LockLease.Unavailable : await _cluster.TryAcquireAsync(found.Hash);
         if (lease.State == LockState.HeldElsewhere)
         {
             var remote = await _cluster!.WaitForEntryAsync(found.Hash, found.Key, _collapsedRequestTimeout, context.RequestAborted, target.Policy.Stats);
@@ -193,17 +192,7 @@ internal sealed class RequestFlow<TTarget>(ICacheMode<TTarget> mode, FlowParts p
         }
 
         _outcomes.Forwarded(target.Policy);
-        try
-        {
-            return await ProduceAsync(context, target, production);
-        }
-        finally
-        {
-            if (_cluster is not null)
-            {
-                await _cluster.ReleaseAsync(lease);
-            }
-        }
+        return await ProduceAsync(context, target, production);
     }
 
     /// <summary>Runs the app once (twice when a revalidation's 304 named another representation: RFC 9111 §4.3.4).</summary>
@@ -251,23 +240,6 @@ internal sealed class RequestFlow<TTarget>(ICacheMode<TTarget> mode, FlowParts p
         _outcomes.Collapsed(target.Policy, tier, now);
         await ResponseWriter.ServeAsync(context, entry, _outcomes.Status.HitValues(entry, now).Age, mode.Collapsed(entry, now));
         return true;
-    }
-
-    /// <summary>
-    /// Awaits the leader's work and completes <paramref name="flight"/> with its outcome (failed when the work throws),
-    /// so the requests waiting on it never hang.
-    /// </summary>
-    private async Task LeadFlightAsync(Flight flight, Task<FlightOutcome> leading)
-    {
-        var outcome = FlightOutcome.Failed;
-        try
-        {
-            outcome = await leading;
-        }
-        finally
-        {
-            _flights.Complete(flight, outcome);
-        }
     }
 
     /// <summary>

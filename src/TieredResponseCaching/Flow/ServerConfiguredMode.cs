@@ -1,5 +1,4 @@
 using System.IO.Hashing;
-using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Http;
 using TieredResponseCaching.Http.Origin;
@@ -121,7 +120,7 @@ internal sealed class ServerConfiguredMode : ICacheMode<ServerTarget>
         new(found.Entry, Revalidate: false, found.Entry is null ? Forward.UriMiss : Forward.Stale, found.Entry?.StaleIfErrorUntil ?? DateTimeOffset.MinValue, IsRefresh: false);
 
     public CacheExchange CreateExchange(HttpContext context, ServerTarget target, Production production) =>
-        new OriginExchange(
+        new ServerConfiguredExchange(
             _parts.Clock,
             _parts.Outcomes,
             _parts.Store,

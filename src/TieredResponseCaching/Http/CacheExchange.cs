@@ -9,7 +9,7 @@ namespace TieredResponseCaching.Http;
 
 /// <summary>
 /// One run of the app for the cache, whichever mode decides what is stored: server-configured
-/// (<see cref="OriginExchange"/>) or origin-directed (<see cref="Origin.OriginDirectedExchange"/>). This part is common
+/// (<see cref="ServerConfiguredExchange"/>) or origin-directed (<see cref="Origin.OriginDirectedExchange"/>). This part is common
 /// to both: the app runs with <see cref="ResponseCapture"/> as its body, the response streams to the client (or is
 /// held) while it is captured, and failures, aborts and stale-if-error fallbacks are handled the same way. A background
 /// refresh runs either kind.
@@ -118,8 +118,39 @@ internal abstract class CacheExchange(
     /// <summary>The app ran, did not fail, and the client did not go away: decide, store, answer.</summary>
     protected abstract Task<FlightOutcome> FinishResponseAsync(DateTimeOffset created);
 
-    /// <summary>The cache's <c>OnStarting</c> callback: the final headers are known.</summary>
-    protected abstract Task OnStarting();
+    /// <summary>
+    /// The cache's <c>OnStarting</c> callback: the app's headers are known. It predicts the verdict (the final one is taken
+    /// once the response has started, rule 9): a refusal stops the capture; otherwise the mode writes its caching headers.
+    /// A response the cache writes itself (a 304, a stale entry) is left as it is: the final verdict judges what other
+    /// callbacks add to it.
+    /// </summary>
+    private Task OnStarting()
+    {
+        if (WritingOwnResponse)
+        {
+            return Task.CompletedTask;
+        }
+
+        var refusal = PredictRefusal();
+        if (refusal != NotCachedReason.None)
+        {
+            Refuse(refusal);
+            Capture.StopCapturing();
+        }
+
+        if (!IsRefresh)
+        {
+            WriteCachingHeaders(Context.Response.Headers, refusal);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>What the mode says of the response as it starts: why it will not be stored, or none.</summary>
+    protected abstract NotCachedReason PredictRefusal();
+
+    /// <summary>The headers the client sees from the cache: the mode's caching headers and <c>Cache-Status</c>.</summary>
+    protected abstract void WriteCachingHeaders(IHeaderDictionary headers, NotCachedReason refusal);
 
     /// <summary>
     /// Stores an entry this exchange produced, in every tier; false (refused) when one of its tags was invalidated while
@@ -213,7 +244,7 @@ internal abstract class CacheExchange(
         }
 
         // Nothing was written (a write starts the response): say so, as the server would on its own.
-        if (response.ContentLength is null && Policy.Protocol != CacheProtocol.Grpc && EntryFactory.CanHaveBody(response.StatusCode))
+        if (response.ContentLength is null && Policy.Protocol != CacheProtocol.Grpc && EntryBuilder.CanHaveBody(response.StatusCode))
         {
             response.ContentLength = 0;
         }
@@ -234,7 +265,7 @@ internal abstract class CacheExchange(
     protected async Task ReleaseHeldAsync()
     {
         var response = Context.Response;
-        if (response.ContentLength is null && Capture.Buffer is { } buffer && EntryFactory.CanHaveBody(response.StatusCode))
+        if (response.ContentLength is null && Capture.Buffer is { } buffer && EntryBuilder.CanHaveBody(response.StatusCode))
         {
             response.ContentLength = buffer.Length;
         }

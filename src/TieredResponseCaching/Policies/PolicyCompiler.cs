@@ -55,14 +55,14 @@ internal static class PolicyCompiler
         var swr = settings.StaleWhileRevalidate ?? TimeSpan.Zero;
         var sie = settings.StaleIfError ?? TimeSpan.Zero;
         var varyByUser = settings.VaryByUser ?? false;
-        var fromResponse = settings.FromResponse ?? false;
+        var originDirected = settings.OriginDirected ?? false;
 
-        if (fromResponse && protocol != CacheProtocol.Rest)
+        if (originDirected && protocol != CacheProtocol.Rest)
         {
-            errors.Add("FreshnessFromResponse() applies to HTTP endpoints (REST and proxies), not to GraphQL or gRPC ones.");
+            errors.Add("OriginDirected() applies to HTTP endpoints (REST and proxies), not to GraphQL or gRPC ones.");
         }
 
-        if (!noStore && !fromResponse && duration <= TimeSpan.Zero)
+        if (!noStore && !originDirected && duration <= TimeSpan.Zero)
         {
             errors.Add($"Duration must be positive (was {duration}); use NoStore to turn caching off.");
         }
@@ -152,7 +152,7 @@ internal static class PolicyCompiler
 
         var isPrivate = varyByUser || settings.Visibility == CacheVisibility.Private;
         HeaderField[] cdnHeaders = CdnHeaders.ForTags(tags, tagHeaders);
-        if (settings.CdnCacheControl == true && !isPrivate && !fromResponse && !noStore)
+        if (settings.CdnCacheControl == true && !isPrivate && !originDirected && !noStore)
         {
             // RFC 9213 for the CDN alone; never for a response that belongs to one user.
             cdnHeaders = [.. cdnHeaders, new HeaderField(CdnHeaders.CdnCacheControl, BuildCdnCacheControl(settings.SharedMaxAge ?? duration, swr, sie))];
@@ -183,7 +183,7 @@ internal static class PolicyCompiler
             Protocol = protocol,
             GrpcStreaming = grpcStreaming,
             Operations = operations,
-            FromResponse = fromResponse,
+            OriginDirected = originDirected,
             TrustClientDirectives = settings.TrustClientDirectives ?? false,
             HeuristicFreshness = settings.HeuristicFreshness ?? false,
             TargetedCacheControl = [.. settings.TargetedCacheControl ?? []],

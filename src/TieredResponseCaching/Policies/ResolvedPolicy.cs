@@ -63,7 +63,7 @@ internal sealed class ResolvedPolicy
     public HeaderField[] CdnHeaders { get; init; } = [];
 
     /// <summary>Origin-directed mode (RFC 9111): the response's headers decide storage and freshness.</summary>
-    public bool FromResponse { get; init; }
+    public bool OriginDirected { get; init; }
 
     /// <summary>Origin-directed mode: the client's request directives are honoured.</summary>
     public bool TrustClientDirectives { get; init; }

@@ -7,8 +7,8 @@ using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.Time.Testing;
 using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Flow;
-using TieredResponseCaching.Tests.Capture;
 using TieredResponseCaching.Tests.Grpc.Protos;
+using TieredResponseCaching.Tests.Http.Capture;
 using TieredResponseCaching.Tests.Infrastructure;
 
 namespace TieredResponseCaching.Tests.Grpc;

@@ -305,6 +305,7 @@ public class PolicyTests
     [InlineData("negative endpoint duration", "The cache policy of endpoint '/endpoint' is invalid: Duration must be positive (was -00:00:01)")]
     [InlineData("public and per user attribute", "The cache policy of endpoint '/endpoint' is invalid: A policy that varies by user cannot be Public")]
     [InlineData("invalid endpoint tag", "The cache policy of endpoint '/endpoint' is invalid: Tag 'a,b' is not valid")]
+    [InlineData("origin-directed GraphQL endpoint", "The cache policy of endpoint '/endpoint' is invalid: OriginDirected() applies to HTTP endpoints")]
     public async Task Invalid_endpoint_policy_fails_the_start_with_a_message_naming_the_endpoint_and_setting(string problem, string message)
     {
         Action<WebApplication> map = problem switch
@@ -312,6 +313,7 @@ public class PolicyTests
             "unknown policy" => app => app.MapGet("/endpoint", () => "x").CacheFor("missing"),
             "negative endpoint duration" => app => app.MapGet("/endpoint", () => "x").CacheFor(TimeSpan.FromSeconds(-1)),
             "public and per user attribute" => app => app.MapGet("/endpoint", [CacheFor(10, VaryByUser = true, Private = false)] () => "x"),
+            "origin-directed GraphQL endpoint" => app => app.MapPost("/endpoint", () => "x").CacheOriginDirected(p => p.GraphQL()),
             _ => app => app.MapGet("/endpoint", () => "x").CacheFor(TimeSpan.FromSeconds(1), p => p.Tags("a,b")),
         };
 

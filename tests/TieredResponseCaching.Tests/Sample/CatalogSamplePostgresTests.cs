@@ -3,9 +3,10 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Logging;
-using TieredResponseCaching.Tests.ChangeEvents;
 using TieredResponseCaching.Tests.Http;
 using TieredResponseCaching.Tests.Infrastructure;
+using TieredResponseCaching.Tests.Invalidation;
+using TieredResponseCaching.Tests.PostgreSql;
 
 namespace TieredResponseCaching.Tests.Sample;
 

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using TieredResponseCaching.Tests.Capture;
+using TieredResponseCaching.Tests.Http.Capture;
 
 namespace TieredResponseCaching.Tests.Security;
 

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Primitives;
 using StackExchange.Redis;
 using TieredResponseCaching.Redis;
 using TieredResponseCaching.Storage;
-using TieredResponseCaching.Tests.Capture;
+using TieredResponseCaching.Tests.Http.Capture;
 using TieredResponseCaching.Tests.Infrastructure;
 
 namespace TieredResponseCaching.Tests.Security;

@@ -168,7 +168,7 @@ public class LateVerdictTests
                 c.Response.Headers.CacheControl = "public, max-age=60";
                 c.Response.Headers.ETag = "\"v1\"";
                 return "body";
-            }).CacheFromResponse(),
+            }).CacheOriginDirected(),
             beforeCache: OuterAddsOnFirstRequest(name, value));
 
         var first = await host.GetAsync("/r", ("If-None-Match", "\"v1\""));
@@ -255,7 +255,7 @@ public class LateVerdictTests
             {
                 c.Response.Headers.CacheControl = "public, max-age=60";
                 return $"body {Interlocked.Increment(ref calls)}";
-            }).CacheFromResponse(),
+            }).CacheOriginDirected(),
             beforeCache: beforeCache);
     }
 

@@ -197,7 +197,7 @@ public sealed class UnsafeMethodInvalidationFloodTests : IAsyncLifetime
 
     private Task<CacheHost> StartNodeAsync(Origin origin, int maximumRecords = 10_000, Microsoft.Extensions.Time.Testing.FakeTimeProvider? time = null) =>
         CacheHost.StartAsync(
-            app => app.MapMethods("/{**path}", ["GET", "POST"], origin.HandleAsync).CacheFromResponse(),
+            app => app.MapMethods("/{**path}", ["GET", "POST"], origin.HandleAsync).CacheOriginDirected(),
             options => options.MaximumInvalidationRecords = maximumRecords,
             clock: time ?? CacheHost.NewFakeClock(),
             redis: _redis.Configuration);

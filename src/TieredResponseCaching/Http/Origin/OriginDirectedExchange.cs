@@ -165,7 +165,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
             return FlightOutcome.NotStored;
         }
 
-        var merged = OriginEntryFactory.Freshen(stale, notModified);
+        var merged = EntryBuilder.Freshen(stale, notModified);
         var mergedHeaders = new HeaderDictionary();
         foreach (var (name, value) in merged)
         {
@@ -174,7 +174,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
 
         var decision = OriginRules.Evaluate(stale.StatusCode, mergedHeaders, _target.Facts, Policy, created, _responseTime!.Value);
         var freshened = decision.Refusal == NotCachedReason.None
-            ? OriginEntryFactory.Create(decision, stale.Key, stale.Hash, stale.StatusCode, merged, stale.Body, created, stale.Tags)
+            ? EntryBuilder.OriginDirected(decision, stale.Key, stale.Hash, stale.StatusCode, merged, stale.Body, created, stale.Tags)
             : null;
         var cookies = notModified.SetCookie;
         if (freshened is null)
@@ -324,7 +324,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
 
         var request = Context.Request;
         string[] tags = [.. Policy.Tags, PathTags.For(request.Path), OriginKeys.UriTag(request)];
-        return OriginEntryFactory.Create(decision, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, tags, Policy.CdnHeaders);
+        return EntryBuilder.OriginDirected(decision, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, tags, Policy.CdnHeaders);
     }
 
     /// <summary>For a response that varies, the vary record under the URI's primary key.</summary>
@@ -336,31 +336,15 @@ internal sealed class OriginDirectedExchange : CacheExchange
             var existing = Store.GetLocal(_target.Hash, _target.Key);
             if (existing?.VaryNames is not { } names || !names.AsSpan().SequenceEqual(varyNames) || existing.ExpiresAt < entry.ExpiresAt)
             {
-                await Store.StoreAsync(OriginEntryFactory.VaryRecord(_target.Key, _target.Hash, varyNames, entry), Policy.Stats);
+                await Store.StoreAsync(EntryBuilder.VaryRecord(_target.Key, _target.Hash, varyNames, entry), Policy.Stats);
             }
         }
     }
 
-    protected override Task OnStarting()
+    protected override NotCachedReason PredictRefusal() => Judge().Refusal;
+
+    protected override void WriteCachingHeaders(IHeaderDictionary headers, NotCachedReason refusal)
     {
-        if (WritingOwnResponse)
-        {
-            return Task.CompletedTask;
-        }
-
-        var headers = Context.Response.Headers;
-        var refusal = Judge().Refusal;
-        if (refusal != NotCachedReason.None)
-        {
-            Refuse(refusal);
-            Capture.StopCapturing();
-        }
-
-        if (IsRefresh)
-        {
-            return Task.CompletedTask;
-        }
-
         if (refusal == NotCachedReason.None)
         {
             foreach (var field in Policy.CdnHeaders)
@@ -375,6 +359,5 @@ internal sealed class OriginDirectedExchange : CacheExchange
         headers[CacheStatusHeader.Name] = refusal == NotCachedReason.None
             ? Outcomes.OriginStatus.Stored(_forward, _decision!.TtlSeconds)
             : Outcomes.OriginStatus.NotStored(_forward, refusal);
-        return Task.CompletedTask;
     }
 }

@@ -1,0 +1,161 @@
+using Microsoft.AspNetCore.Http.Features;
+using TieredResponseCaching.Coordination;
+using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Policies;
+using TieredResponseCaching.Protocols;
+using TieredResponseCaching.Storage;
+
+namespace TieredResponseCaching.Http;
+
+/// <summary>
+/// One run of the app for a server-configured policy: a client's miss, or a background refresh replaying one. Once the
+/// app is done, the exchange decides whether the capture becomes an entry (docs/design.md rules 2 and 3) and, for a held
+/// response, what the client gets.
+/// </summary>
+internal sealed class ServerConfiguredExchange(
+    CacheClock clock,
+    CacheOutcomes outcomes,
+    TieredStore store,
+    IProtocolHandler? protocol,
+    HttpContext context,
+    ResolvedPolicy policy,
+    byte[] key,
+    UInt128 hash,
+    CachedResponse? stale,
+    DateTimeOffset fallbackUntil,
+    bool isRefresh)
+    : CacheExchange(clock, outcomes, store, context, policy, stale, fallbackUntil, isRefresh)
+{
+    protected override HoldMode ChooseHoldMode(DateTimeOffset now) =>
+        IsRefresh ? HoldMode.Never
+        : ConditionalRequests.IsConditional(Context.Request) ? HoldMode.Always
+        : protocol?.HoldsResponses == true ? HoldMode.Always
+        : CanFallBack(now) ? HoldMode.OnServerError
+        : HoldMode.Never;
+
+    protected override Task<FlightOutcome> FinishResponseAsync(DateTimeOffset created) =>
+        Capture.Holding ? FinishHeldAsync(created) : FinishStreamedAsync(TryCreateEntry(created));
+
+    private async Task<FlightOutcome> FinishHeldAsync(DateTimeOffset created)
+    {
+        var response = Context.Response;
+        var capture = Capture;
+        var entry = TryCreateEntry(created);
+        if (entry is not null && ConditionalRequests.Evaluate(Context.Request, entry) == ConditionalOutcome.NotModified)
+        {
+            // The client's validator matches what the app just produced: 304 instead of the body (RFC 9110 §13.1.2).
+            capture.DiscardHeld();
+            WritingOwnResponse = true;
+            RemoveRepresentationHeaders(response.Headers);
+            response.StatusCode = StatusCodes.Status304NotModified;
+            foreach (var field in entry.NotModifiedHeaders)
+            {
+                response.Headers[field.Name] = field.Value;
+            }
+
+            response.Headers[CacheStatusHeader.Name] = Fallback is null ? Outcomes.Status.Miss : Outcomes.Status.StaleMiss;
+            await response.StartAsync(Context.RequestAborted);
+        }
+        else
+        {
+            if (entry is not null && response.Headers.ETag.Count == 0)
+            {
+                // The whole body is known: the client gets the validator now rather than on its next request.
+                response.Headers.ETag = entry.ETag;
+            }
+
+            await ReleaseHeldAsync();
+        }
+
+        return entry is null ? new FlightOutcome(null, false) : await StoreIfFinalVerdictAllowsAsync(entry);
+    }
+
+    /// <summary>The status and headers as they left (of a 304 or a stale entry the cache wrote itself, the headers alone).</summary>
+    protected override NotCachedReason FinalModeRefusal() =>
+        WritingOwnResponse ? CacheRules.CheckResponseHeaders(Context.Response.Headers, Policy) : CacheRules.CheckResponse(Context.Response, Policy);
+
+    /// <summary>
+    /// A 304 carries no representation metadata beyond what the entry adds back (RFC 9110 §15.4.5); headers set by
+    /// middleware in front of the cache (CORS, security headers) stay.
+    /// </summary>
+    private static void RemoveRepresentationHeaders(IHeaderDictionary headers)
+    {
+        foreach (var name in headers.Keys.ToArray())
+        {
+            if (name.StartsWith("Content-", StringComparison.OrdinalIgnoreCase)
+                || name.Equals(Microsoft.Net.Http.Headers.HeaderNames.LastModified, StringComparison.OrdinalIgnoreCase))
+            {
+                headers.Remove(name);
+            }
+        }
+    }
+
+    private CachedResponse? TryCreateEntry(DateTimeOffset created)
+    {
+        var response = Context.Response;
+        var capture = Capture;
+        var reason = Refusal != NotCachedReason.None ? Refusal : CacheRules.CheckResponse(response, Policy);
+        if (reason == NotCachedReason.None)
+        {
+            reason = CaptureRefusal();
+        }
+
+        var trailers = Context.Features.Get<IHttpResponseTrailersFeature>()?.Trailers;
+        if (reason == NotCachedReason.None && protocol is not null)
+        {
+            reason = protocol.CheckResponse(response, capture.Buffer!, trailers);
+        }
+
+        if (reason != NotCachedReason.None)
+        {
+            Refuse(reason);
+            return null;
+        }
+
+        return EntryBuilder.ServerConfigured(Policy, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, Context.Request.Path, trailers);
+    }
+
+    protected override NotCachedReason PredictRefusal()
+    {
+        var response = Context.Response;
+        var refusal = CacheRules.CheckResponse(response, Policy);
+        if (refusal == NotCachedReason.None)
+        {
+            // A held response already judged complete (a GraphQL error), or a protocol's own look at the headers.
+            refusal = Refusal != NotCachedReason.None ? Refusal
+                : protocol is not null ? protocol.CheckResponseStart(response)
+                : NotCachedReason.None;
+        }
+
+        if (refusal == NotCachedReason.VaryNotInKey && !Policy.VaryMismatchLogged)
+        {
+            Policy.VaryMismatchLogged = true;
+            Log.VaryNotInKey(Outcomes.Logger, Policy.EndpointName, response.Headers.Vary.ToString());
+        }
+
+        return refusal;
+    }
+
+    protected override void WriteCachingHeaders(IHeaderDictionary headers, NotCachedReason refusal)
+    {
+        if (refusal == NotCachedReason.None)
+        {
+            headers.CacheControl = Policy.CacheControl;
+            foreach (var field in Policy.CdnHeaders)
+            {
+                headers[field.Name] = field.Value;
+            }
+
+            if (Policy.Vary is { } vary)
+            {
+                headers.Vary = vary;
+            }
+
+            headers[CacheStatusHeader.Name] = Fallback is null ? Outcomes.Status.Miss : Outcomes.Status.StaleMiss;
+        }
+        else
+        {
+            headers[CacheStatusHeader.Name] = Outcomes.Status.NotStored(refusal, Fallback is not null);
+        }
+    }
+}
