@@ -60,15 +60,15 @@ if (mode == "redis")
     });
 }
 
-builder.Services.AddTieredResponseCache(options =>
+var cache = builder.Services.AddTieredResponseCache(options => options.L1Enabled = mode != "l2").AddGraphQL().AddGrpc();
+if (mode is "redis" or "l2")
 {
-    if (mode is "redis" or "l2")
+    cache.AddRedis(options =>
     {
-        options.Redis.Configuration = redis;
-        options.Redis.InstanceName = $"trc-{mode}:";
-        options.L1Enabled = mode != "l2";
-    }
-}).AddGraphQL().AddGrpc();
+        options.Configuration = redis;
+        options.InstanceName = $"trc-{mode}:";
+    });
+}
 builder.Services.AddGrpc();
 
 var app = builder.Build();

@@ -2,6 +2,7 @@ using System.IO.Hashing;
 using BenchmarkDotNet.Attributes;
 using TieredResponseCaching.Benchmarks.Infrastructure;
 using TieredResponseCaching.Keys;
+using TieredResponseCaching.Redis;
 using TieredResponseCaching.Storage;
 
 namespace TieredResponseCaching.Benchmarks;

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using TieredResponseCaching.Benchmarks.Infrastructure;
+using TieredResponseCaching.Tests.Infrastructure;
 
 namespace TieredResponseCaching.Benchmarks;
 
@@ -44,7 +45,7 @@ internal static class InvalidationLatency
         await using var nodeA = await StartNodeAsync(redis.Configuration, () => Volatile.Read(ref version));
         await using var nodeB = await StartNodeAsync(redis.Configuration, () => Volatile.Read(ref version));
         var cacheA = nodeA.Services.GetRequiredService<ITieredResponseCache>();
-        var backplaneB = nodeB.Services.GetRequiredService<CacheRuntime>().Backplane!;
+        var backplaneB = nodeB.Services.GetRequiredService<CacheRuntime>().Redis().Backplane;
 
         long appliedAt = 0;
         TaskCompletionSource? applied = null;
@@ -155,14 +156,14 @@ internal static class InvalidationLatency
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Services.AddTieredResponseCache(options => options.Redis.Configuration = redis);
+        builder.Services.AddTieredResponseCache().AddRedis(options => options.Configuration = redis);
         var app = builder.Build();
         app.UseRouting();
         app.UseTieredResponseCache();
         app.MapGet("/price", () => version().ToString(CultureInfo.InvariantCulture)).CacheFor(TimeSpan.FromMinutes(10), p => p.Tags("prices"));
         app.MapGet("/busy", () => "a cached response").CacheFor(TimeSpan.FromMinutes(10));
         await app.StartAsync();
-        await app.Services.GetRequiredService<CacheRuntime>().Backplane!.Ready.WaitAsync(TimeSpan.FromSeconds(15));
+        await app.Services.GetRequiredService<CacheRuntime>().Redis().Backplane.Ready.WaitAsync(TimeSpan.FromSeconds(15));
         return app;
     }
 

@@ -52,7 +52,7 @@ internal static class PostgreSqlInvalidationLatency
         await using var reads = NpgsqlDataSource.Create(postgres.ConnectionString.Replace("Pooling=false", "Pooling=true", StringComparison.Ordinal));
         await using var nodeA = await StartNodeAsync(redis.Configuration, reads, postgres.ConnectionString);
         await using var nodeB = await StartNodeAsync(redis.Configuration, reads, listenTo: null);
-        var backplaneB = nodeB.Services.GetRequiredService<CacheRuntime>().Backplane!;
+        var backplaneB = nodeB.Services.GetRequiredService<CacheRuntime>().Redis().Backplane;
 
         long appliedAt = 0;
         TaskCompletionSource? applied = null;
@@ -125,7 +125,7 @@ internal static class PostgreSqlInvalidationLatency
         builder.Logging.AddProvider(signal);
         builder.Logging.AddFilter<ListeningSignal>("TieredResponseCaching.PostgreSql", LogLevel.Information);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Services.AddTieredResponseCache(options => options.Redis.Configuration = redis);
+        builder.Services.AddTieredResponseCache().AddRedis(options => options.Configuration = redis);
         if (listenTo is not null)
         {
             builder.Services.AddPostgreSqlInvalidation(listenTo, Channel);
@@ -140,7 +140,7 @@ internal static class PostgreSqlInvalidationLatency
             return ((int)(await command.ExecuteScalarAsync())!).ToString(CultureInfo.InvariantCulture);
         }).CacheFor(TimeSpan.FromMinutes(10), p => p.Tags("prices"));
         await app.StartAsync();
-        await app.Services.GetRequiredService<CacheRuntime>().Backplane!.Ready.WaitAsync(TimeSpan.FromSeconds(15));
+        await app.Services.GetRequiredService<CacheRuntime>().Redis().Backplane.Ready.WaitAsync(TimeSpan.FromSeconds(15));
         return app;
     }
 

@@ -1,6 +1,8 @@
 using BenchmarkDotNet.Attributes;
 using Microsoft.Net.Http.Headers;
 using TieredResponseCaching.Benchmarks.Infrastructure;
+using TieredResponseCaching.Redis;
+using TieredResponseCaching.Tests.Infrastructure;
 
 namespace TieredResponseCaching.Benchmarks;
 
@@ -34,12 +36,12 @@ public class RedisConfiguredHitBenchmarks : IDisposable
             _redis = RedisProcess.StartAsync().GetAwaiter().GetResult();
         }
 
-        _pipeline = new CachePipeline(options => options.Redis.Configuration = _redis?.Configuration);
+        _pipeline = new CachePipeline(redis: _redis?.Configuration);
         var runtime = _pipeline.Runtime;
         if (Redis)
         {
             runtime.Start();
-            runtime.Backplane!.Ready.WaitAsync(TimeSpan.FromSeconds(15)).GetAwaiter().GetResult();
+            runtime.Redis().Backplane.Ready.WaitAsync(TimeSpan.FromSeconds(15)).GetAwaiter().GetResult();
         }
 
         var endpoint = CachePipeline.CreateEndpoint(
@@ -53,13 +55,13 @@ public class RedisConfiguredHitBenchmarks : IDisposable
         (_context, _response) = CachePipeline.CreateContext(endpoint);
 
         Hit().GetAwaiter().GetResult();
-        var operations = runtime.Redis?.Multiplexer?.OperationCount ?? 0;
+        var operations = (runtime.ClusterTier as RedisClusterTier)?.Connection.Multiplexer?.OperationCount ?? 0;
         for (var i = 0; i < 1000; i++)
         {
             Hit().GetAwaiter().GetResult();
         }
 
-        var redisCalls = (runtime.Redis?.Multiplexer?.OperationCount ?? 0) - operations;
+        var redisCalls = ((runtime.ClusterTier as RedisClusterTier)?.Connection.Multiplexer?.OperationCount ?? 0) - operations;
         var cacheStatus = _response.Headers["Cache-Status"].ToString();
         if (runtime.Counters.Stores != 1 || runtime.Hits != 1000 || !cacheStatus.Contains("; hit", StringComparison.Ordinal)
             || _response.Headers[HeaderNames.ContentLength] != "1024" || redisCalls > 5)

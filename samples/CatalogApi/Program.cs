@@ -54,12 +54,8 @@ if (!string.IsNullOrEmpty(urls))
 // One clock for the cache and the handlers (a test can swap in a FakeTimeProvider).
 builder.Services.AddSingleton(TimeProvider.System);
 
-builder.Services.AddTieredResponseCache(options =>
+var cache = builder.Services.AddTieredResponseCache(options =>
 {
-    // Absent (the default): L1 only. "--Redis localhost:6379" (or the Redis setting): shared L2 and backplane.
-    options.Redis.Configuration = builder.Configuration["Redis"];
-    options.Redis.InstanceName = "catalog:";
-
     // Endpoints that name no duration get this one.
     options.DefaultPolicy.Duration = TimeSpan.FromSeconds(60);
 
@@ -78,6 +74,17 @@ builder.Services.AddTieredResponseCache(options =>
     // "option idempotency_level = NO_SIDE_EFFECTS" (ListProducts). grpc.CacheMethod("/catalog.Products/...") would name
     // one method instead.
     .AddGrpc(grpc => grpc.CacheNoSideEffectsMethods(p => p.Duration(TimeSpan.FromMinutes(5)).Tags("catalog")));
+
+// Redis (package TieredResponseCaching.Redis): "--Redis localhost:6379" (or the Redis setting) shares L2, invalidations
+// and the per-key lock between every node. Absent (the default): L1 only.
+if (builder.Configuration["Redis"] is { Length: > 0 } redis)
+{
+    cache.AddRedis(options =>
+    {
+        options.Configuration = redis;
+        options.InstanceName = "catalog:";
+    });
+}
 
 // DEMO ONLY: "X-Demo-User: alice" makes the request alice's (see DemoUserAuthenticationHandler).
 builder.Services.AddAuthentication(DemoUserAuthenticationHandler.SchemeName)

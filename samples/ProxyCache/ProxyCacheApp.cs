@@ -73,12 +73,16 @@ public static class ProxyCacheApp
                 }])
             .AddTransforms(context => context.AddResponseTransform(RemoveConnectionOptions));
 
-        builder.Services.AddTieredResponseCache(options =>
+        var cache = builder.Services.AddTieredResponseCache();
+        // Absent: L1 only. "--Redis localhost:6379": proxies sharing one Redis share entries and invalidations.
+        if (configuration["Redis"] is { Length: > 0 } redis)
         {
-            // Absent: L1 only. "--Redis localhost:6379": proxies sharing one Redis share entries and invalidations.
-            options.Redis.Configuration = configuration["Redis"];
-            options.Redis.InstanceName = "proxy:";
-        });
+            cache.AddRedis(options =>
+            {
+                options.Configuration = redis;
+                options.InstanceName = "proxy:";
+            });
+        }
 
         configure?.Invoke(builder);
         var app = builder.Build();

@@ -6,7 +6,6 @@ using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Flow;
 using TieredResponseCaching.Http;
-using TieredResponseCaching.Invalidation;
 using TieredResponseCaching.Policies;
 using TieredResponseCaching.Protocols;
 using TieredResponseCaching.Storage;
@@ -15,7 +14,7 @@ namespace TieredResponseCaching;
 
 /// <summary>
 /// The parts one app's cache is made of, created once per app (a singleton) and shared by the middleware, the
-/// background refresher and <see cref="ITieredResponseCache"/>. Without Redis the cluster parts are <c>null</c>
+/// background refresher and <see cref="ITieredResponseCache"/>. Without a shared tier the cluster parts are <c>null</c>
 /// and every node behaves the same on its own.
 /// </summary>
 internal sealed class CacheRuntime : IAsyncDisposable
@@ -43,23 +42,16 @@ internal sealed class CacheRuntime : IAsyncDisposable
         OriginStatus = new Http.Origin.OriginCacheStatus(Options.CacheName);
         var memory = new MemoryTier(Options.SizeLimit, Clock, OnEvicted);
         var tags = new TagInvalidations(Clock, Options.MaximumInvalidationRecords, Logger);
-        Metrics = new CacheMetrics(meterFactory, () => Clock.UtcNow, () => memory.Count, () => memory.Size, () => Redis?.Breaker.IsOpen, () => policies.Stats);
-        RedisTier? remote = null;
-        if (Options.Redis.Enabled)
-        {
-            Redis = new RedisConnection(Options.Redis, services, timeProvider, Logger, Metrics);
-            remote = new RedisTier(
-                Redis, Options.Redis.CompressionThreshold, timeProvider, Logger, Options.MaximumBodySize, EntryAuthenticator.Create(Options.Redis));
-            Lock = new ClusterLock(remote, Options.Redis.LockExpiry);
-            Backplane = new RedisBackplane(Redis, Options.Redis, tags, memory, Clock, Logger, Metrics);
-            Backplane.EntryStored += RemoteWaits.Stored;
-        }
-
-        Store = new TieredStore(memory, tags, Clock, remote, Backplane, Options.Redis.ClockSkewAllowance, Options.L1Enabled);
+        Metrics = new CacheMetrics(meterFactory, () => Clock.UtcNow, () => memory.Count, () => memory.Size, () => ClusterTier?.Status.BreakerOpen, () => policies.Stats);
+        // The shared tier comes from a store package (.AddRedis()); without one, every node runs on its own L1.
+        ClusterTier = services.GetService<IClusterTierFactory>()?.Create(
+            new ClusterTierParts(memory, tags, Clock, Options.MaximumBodySize, Logger, Metrics, RemoteWaits.Stored));
+        Store = new TieredStore(
+            memory, tags, Clock, ClusterTier?.Remote, ClusterTier?.Backplane, ClusterTier?.ClockSkewAllowance ?? TimeSpan.Zero, Options.L1Enabled);
         Outcomes = new CacheOutcomes(Counters, Metrics, Logger, StatusHeader, OriginStatus);
-        if (Lock is not null)
+        if (ClusterTier is not null)
         {
-            Cluster = new ClusterFlight(Lock, RemoteWaits, Store, Clock);
+            Cluster = new ClusterFlight(ClusterTier.Lock, RemoteWaits, Store, Clock);
         }
 
         Flights = new SingleFlight();
@@ -94,13 +86,10 @@ internal sealed class CacheRuntime : IAsyncDisposable
     /// <summary>This node's requests waiting for an entry another node produces under the cluster lock.</summary>
     public RemoteWaits RemoteWaits { get; } = new();
 
-    public RedisConnection? Redis { get; }
+    /// <summary>The remote tier, backplane and cluster lock of a store package (<c>.AddRedis()</c>); <c>null</c> on L1 alone.</summary>
+    public IClusterTier? ClusterTier { get; }
 
-    public ClusterLock? Lock { get; }
-
-    public RedisBackplane? Backplane { get; }
-
-    /// <summary>Single flight across nodes (the cluster lock and the waits on it); <c>null</c> without Redis.</summary>
+    /// <summary>Single flight across nodes (the cluster lock and the waits on it); <c>null</c> without a shared tier.</summary>
     public ClusterFlight? Cluster { get; }
 
     /// <summary>Turns what happened into counters, metrics, logs and Cache-Status values.</summary>
@@ -118,25 +107,19 @@ internal sealed class CacheRuntime : IAsyncDisposable
     /// <summary>Whether the runtime was disposed: L1 is gone and the cache no longer serves.</summary>
     public bool Disposed => Volatile.Read(ref _state) == StateDisposed;
 
-    /// <summary>Connects to Redis in the background (the app does not wait for it).</summary>
+    /// <summary>Connects the shared tier in the background (the app does not wait for it).</summary>
     public void Start()
     {
-        Redis?.Start();
-        Backplane?.Start();
+        ClusterTier?.Start();
         Interlocked.CompareExchange(ref _state, StateStarted, StateCreated);
     }
 
     public async ValueTask DisposeAsync()
     {
         Volatile.Write(ref _state, StateDisposed);
-        if (Backplane is not null)
+        if (ClusterTier is not null)
         {
-            await Backplane.DisposeAsync();
-        }
-
-        if (Redis is not null)
-        {
-            await Redis.DisposeAsync();
+            await ClusterTier.DisposeAsync();
         }
 
         Store.Memory.Dispose();

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Hosting;
 
 namespace TieredResponseCaching;
 
-/// <summary>Starts connecting to Redis (in the background: the app does not wait for it) when the host starts.</summary>
+/// <summary>Starts connecting the shared tier (Redis, with <c>.AddRedis()</c>) in the background when the host starts: the app does not wait for it.</summary>
 internal sealed class CacheStartupService(CacheRuntime runtime) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)

@@ -6,9 +6,6 @@ public sealed class TieredResponseCacheOptions
     /// <summary>The name the cache gives itself in <c>Cache-Status</c> (RFC 9211). Must be an HTTP token.</summary>
     public string CacheName { get; set; } = "TieredResponseCache";
 
-    /// <summary>The shared Redis L2 tier; unset, the cache runs on L1 alone.</summary>
-    public RedisTierOptions Redis { get; } = new();
-
     /// <summary>The caches in front of the app: tag fields on responses and purges on invalidation (docs/cdn.md).</summary>
     public CdnOptions Cdn { get; } = new();
 

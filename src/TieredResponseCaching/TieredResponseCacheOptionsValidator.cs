@@ -52,7 +52,6 @@ internal sealed class TieredResponseCacheOptionsValidator : IValidateOptions<Tie
         }
 
         ValidateCdn(options.Cdn, errors);
-        ValidateSigningKeys(options.Redis, errors);
         var policyErrors = new List<string>();
         PolicyCompiler.Compile(options.DefaultPolicy.Clone(), "default policy", options.MaximumBodySize, policyErrors);
         errors.AddRange(policyErrors.Select(e => "DefaultPolicy: " + e));
@@ -66,28 +65,6 @@ internal sealed class TieredResponseCacheOptionsValidator : IValidateOptions<Tie
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
-    }
-
-    private static void ValidateSigningKeys(RedisTierOptions redis, List<string> errors)
-    {
-        const int minimum = Storage.EntryAuthenticator.MinimumKeySize;
-        if (redis.EntrySigningKey is { Length: < minimum } key)
-        {
-            errors.Add($"Redis.EntrySigningKey must be at least {minimum} bytes (was {key.Length}): use {minimum} random bytes, such as RandomNumberGenerator.GetBytes({minimum}), the same on every node.");
-        }
-
-        if (redis.PreviousEntrySigningKeys.Count > 0 && redis.EntrySigningKey is null)
-        {
-            errors.Add("Redis.PreviousEntrySigningKeys is set but Redis.EntrySigningKey is not: previous keys are only accepted alongside the key that signs new entries.");
-        }
-
-        for (var i = 0; i < redis.PreviousEntrySigningKeys.Count; i++)
-        {
-            if (redis.PreviousEntrySigningKeys[i] is not { Length: >= minimum })
-            {
-                errors.Add($"Redis.PreviousEntrySigningKeys[{i}] must be at least {minimum} bytes (was {redis.PreviousEntrySigningKeys[i]?.Length ?? 0}).");
-            }
-        }
     }
 
     private static void ValidateCdn(CdnOptions cdn, List<string> errors)

@@ -5,7 +5,7 @@ namespace TieredResponseCaching.Benchmarks.Infrastructure;
 
 /// <summary>
 /// The cache as an app runs it, minus Kestrel and routing: a real DI container with <c>AddTieredResponseCache</c>
-/// (and the family's GraphQL and gRPC packages),
+/// (and the family's GraphQL and gRPC packages, and Redis when given a connection string),
 /// the middleware from <c>UseTieredResponseCache</c>, and a terminal step that runs the endpoint set on the
 /// context (what the endpoint middleware does once routing has chosen it).
 /// </summary>
@@ -13,11 +13,16 @@ internal sealed class CachePipeline : IDisposable
 {
     private readonly ServiceProvider _services;
 
-    public CachePipeline(Action<TieredResponseCacheOptions>? configure = null)
+    public CachePipeline(Action<TieredResponseCacheOptions>? configure = null, string? redis = null)
     {
         var services = new ServiceCollection();
         services.AddLogging();
-        services.AddTieredResponseCache(configure).AddGraphQL().AddGrpc();
+        var cache = services.AddTieredResponseCache(configure).AddGraphQL().AddGrpc();
+        if (redis is not null)
+        {
+            cache.AddRedis(options => options.Configuration = redis);
+        }
+
         _services = services.BuildServiceProvider(validateScopes: true);
 
         var app = new ApplicationBuilder(_services);

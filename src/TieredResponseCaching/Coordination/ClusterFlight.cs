@@ -7,7 +7,7 @@ namespace TieredResponseCaching.Coordination;
 /// Single flight across nodes (docs/design.md rule 5): the key's cluster lock, and the wait of a node that found it
 /// held elsewhere for the entry the holder stores. Exists only with a remote tier.
 /// </summary>
-internal sealed class ClusterFlight(ClusterLock clusterLock, RemoteWaits waits, TieredStore store, CacheClock clock)
+internal sealed class ClusterFlight(IClusterLock clusterLock, RemoteWaits waits, TieredStore store, CacheClock clock)
 {
     private static readonly TimeSpan RemoteWaitPoll = TimeSpan.FromMilliseconds(500);
 

@@ -15,3 +15,17 @@ internal interface IClusterLock
     /// <summary>Releases a lease this node acquired (a lease that expired and was taken by another node stays theirs).</summary>
     Task ReleaseAsync(LockLease lease);
 }
+
+internal enum LockState
+{
+    Unavailable,
+    Acquired,
+    HeldElsewhere,
+}
+
+internal readonly record struct LockLease(LockState State, UInt128 Hash, string? Token)
+{
+    public static LockLease Unavailable => new(LockState.Unavailable, default, null);
+
+    public static LockLease HeldElsewhere => new(LockState.HeldElsewhere, default, null);
+}

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using TieredResponseCaching.Diagnostics;
-using TieredResponseCaching.Invalidation;
 using TieredResponseCaching.Policies;
 using TieredResponseCaching.Storage;
 
@@ -53,11 +52,11 @@ internal static class StatsReport
         writer.WriteEndObject();
 
         writer.WriteStartObject("l2");
-        writer.WriteBoolean("configured", runtime.Redis is not null);
-        if (runtime.Redis is { } redis)
+        writer.WriteBoolean("configured", runtime.ClusterTier is not null);
+        if (runtime.ClusterTier?.Status is { } status)
         {
-            writer.WriteBoolean("connected", redis.IsConnected);
-            writer.WriteString("breaker", redis.Breaker.IsOpen ? "open" : "closed");
+            writer.WriteBoolean("connected", status.Connected);
+            writer.WriteString("breaker", status.BreakerOpen ? "open" : "closed");
             writer.WriteNumber("hits", endpoints.Sum(e => e.Total(CacheOutcome.Hit, CacheTier.L2) + e.Total(CacheOutcome.Stale, CacheTier.L2)));
             writer.WriteNumber("errors", metrics.L2Errors);
             writer.WriteNumber("callP99Ms", Round(metrics.L2CallP99Ms(now)));

@@ -2,7 +2,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using TieredResponseCaching.Diagnostics;
-using TieredResponseCaching.Invalidation;
 using TieredResponseCaching.Policies;
 using TieredResponseCaching.Storage;
 
@@ -49,18 +48,22 @@ internal sealed class TieredResponseCacheHealthCheck(IServiceProvider services) 
             ["l1.entries"] = memory.Count,
             ["l1.bytes"] = memory.Size,
         };
-        if (runtime.Redis is not { } redis)
+        if (runtime.ClusterTier is not { } tier)
         {
             return HealthCheckResult.Healthy("L1 only (no Redis configured).", data);
         }
 
-        data["redis.connected"] = redis.IsConnected;
-        data["redis.breaker"] = redis.Breaker.IsOpen ? "open" : "closed";
-        data["backplane.subscribed"] = runtime.Backplane!.IsSubscribed;
-        return redis.Ready.IsFaulted ? HealthCheckResult.Degraded("Redis could not be configured: serving from L1 alone until the configuration is fixed.", redis.Ready.Exception?.InnerException, data)
-            : !redis.IsConnected ? HealthCheckResult.Degraded("Redis is unreachable: serving from L1 alone.", data: data)
-            : redis.Breaker.IsOpen ? HealthCheckResult.Degraded("The Redis circuit breaker is open: L2 is skipped until Redis answers again.", data: data)
-            : !runtime.Backplane.IsSubscribed ? HealthCheckResult.Degraded("The backplane is not subscribed: other nodes' invalidations may be missed.", data: data)
-            : HealthCheckResult.Healthy("L1 and the Redis L2 are in use.", data);
+        // The store names itself in descriptions and data (Redis: "redis.connected"), as docs/observability.md lists.
+        var name = tier.Name;
+        var status = tier.Status;
+        var key = name.ToLowerInvariant();
+        data[key + ".connected"] = status.Connected;
+        data[key + ".breaker"] = status.BreakerOpen ? "open" : "closed";
+        data["backplane.subscribed"] = status.Subscribed;
+        return status.ConfigurationError is { } error ? HealthCheckResult.Degraded($"{name} could not be configured: serving from L1 alone until the configuration is fixed.", error, data)
+            : !status.Connected ? HealthCheckResult.Degraded($"{name} is unreachable: serving from L1 alone.", data: data)
+            : status.BreakerOpen ? HealthCheckResult.Degraded($"The {name} circuit breaker is open: L2 is skipped until {name} answers again.", data: data)
+            : !status.Subscribed ? HealthCheckResult.Degraded("The backplane is not subscribed: other nodes' invalidations may be missed.", data: data)
+            : HealthCheckResult.Healthy($"L1 and the {name} L2 are in use.", data);
     }
 }

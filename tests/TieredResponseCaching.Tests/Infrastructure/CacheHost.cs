@@ -51,7 +51,8 @@ public sealed class CacheHost : IAsyncDisposable
         Action<WebApplication>? afterCache = null,
         TimeProvider? clock = null,
         string? redis = null,
-        Action<ITieredResponseCacheBuilder>? cache = null)
+        Action<ITieredResponseCacheBuilder>? cache = null,
+        Action<RedisTierOptions>? redisOptions = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseTestServer(server => server.PreserveExecutionContext = true);
@@ -60,11 +61,16 @@ public sealed class CacheHost : IAsyncDisposable
         builder.Logging.AddProvider(LogSink.Provider);
         var time = clock ?? NewFakeClock();
         builder.Services.AddSingleton(time);
-        var parts = builder.Services.AddTieredResponseCache(options =>
+        var parts = builder.Services.AddTieredResponseCache(configure);
+        if (redis is not null)
         {
-            options.Redis.Configuration = redis;
-            configure?.Invoke(options);
-        });
+            parts.AddRedis(options =>
+            {
+                options.Configuration = redis;
+                redisOptions?.Invoke(options);
+            });
+        }
+
         cache?.Invoke(parts);
         services?.Invoke(builder.Services);
         var app = builder.Build();
@@ -77,7 +83,7 @@ public sealed class CacheHost : IAsyncDisposable
         var host = new CacheHost(app, time);
         if (redis is not null)
         {
-            await host.Runtime.Backplane!.Ready.WaitAsync(TimeSpan.FromSeconds(15));
+            await host.Runtime.Redis().Backplane.Ready.WaitAsync(TimeSpan.FromSeconds(15));
         }
 
         return host;

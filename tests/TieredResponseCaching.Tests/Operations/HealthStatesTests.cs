@@ -27,10 +27,10 @@ public sealed class HealthStatesTests
     {
         await using var host = await CacheHost.StartAsync(
             _ => { },
-            configure: o => o.Redis.Configuration = $"127.0.0.1:{UnusedPort()},connectTimeout=200",
+            cache: cache => cache.AddRedis(o => o.Configuration = $"127.0.0.1:{UnusedPort()},connectTimeout=200"),
             services: s => s.AddHealthChecks().AddTieredResponseCache(),
             clock: TimeProvider.System);
-        await host.Runtime.Redis!.Ready.WaitAsync(TimeSpan.FromSeconds(30));
+        await host.Runtime.Redis().Connection.Ready.WaitAsync(TimeSpan.FromSeconds(30));
 
         var entry = (await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync()).Entries[Name];
 
@@ -53,6 +53,23 @@ public sealed class HealthStatesTests
         Assert.Equal(HealthStatus.Unhealthy, entry.Status);
         Assert.StartsWith("The cache's options are invalid: ", entry.Description, StringComparison.Ordinal);
         Assert.Contains("SizeLimit", entry.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Unhealthy_when_the_Redis_options_are_invalid()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddTieredResponseCache().AddRedis(o => o.EntrySigningKey = new byte[8]);
+        services.AddHealthChecks().AddTieredResponseCache();
+        await using var provider = services.BuildServiceProvider();
+
+        var entry = (await provider.GetRequiredService<HealthCheckService>().CheckHealthAsync()).Entries[Name];
+
+        Assert.Equal(HealthStatus.Unhealthy, entry.Status);
+        Assert.StartsWith("The cache's options are invalid: ", entry.Description, StringComparison.Ordinal);
+        Assert.Contains("AddRedis: set Configuration", entry.Description, StringComparison.Ordinal);
+        Assert.Contains("AddRedis: EntrySigningKey must be at least 32 bytes", entry.Description, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -143,11 +143,11 @@ public sealed class InstrumentTests
         {
         }
 
-        var connection = host.Runtime.Redis!;
+        var connection = host.Runtime.Redis().Connection;
         var (ok, _) = await connection.RunAsync(db => db.ExecuteAsync("NO-SUCH-COMMAND"), "test");
         Assert.False(ok);
         breaker.RecordObservableInstruments();
-        for (var i = 0; i < host.Runtime.Options.Redis.FailureThreshold; i++)
+        for (var i = 0; i < host.Runtime.Redis().Options.FailureThreshold; i++)
         {
             connection.Breaker.RecordFailure();
         }

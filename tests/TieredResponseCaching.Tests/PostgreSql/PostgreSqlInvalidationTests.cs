@@ -48,7 +48,7 @@ public sealed class PostgreSqlInvalidationTests(PostgreSqlFixture fixture)
 
         var applied = 0;
         var bothApplied = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        nodeB.Runtime.Backplane!.MessageApplied += () =>
+        nodeB.Runtime.Redis().Backplane.MessageApplied += () =>
         {
             if (Interlocked.Increment(ref applied) == 2)
             {

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Time.Testing;
+using TieredResponseCaching.Redis;
 using TieredResponseCaching.Storage;
 using TieredResponseCaching.Tests.Infrastructure;
 

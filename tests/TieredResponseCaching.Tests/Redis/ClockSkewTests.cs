@@ -46,7 +46,7 @@ public sealed class ClockSkewTests : IAsyncLifetime
         Assert.Equal("v1", await nodeB.Client.GetStringAsync("/price"));
 
         var applied = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        nodeB.Runtime.Backplane!.MessageApplied += () => applied.TrySetResult();
+        nodeB.Runtime.Redis().Backplane.MessageApplied += () => applied.TrySetResult();
         Interlocked.Exchange(ref _version, 2);
         await nodeA.Cache.InvalidateTagAsync("prices");
         await applied.Task.WaitAsync(TimeSpan.FromSeconds(10));

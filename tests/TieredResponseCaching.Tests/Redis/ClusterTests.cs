@@ -92,7 +92,7 @@ public sealed class ClusterTests(RedisCluster cluster) : IClassFixture<RedisClus
         Assert.Equal("v1", await nodeA.Client.GetStringAsync("/price"));
 
         var applied = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        nodeB.Runtime.Backplane!.MessageApplied += () => applied.TrySetResult();
+        nodeB.Runtime.Redis().Backplane.MessageApplied += () => applied.TrySetResult();
         Interlocked.Exchange(ref version, 2);
         await nodeA.Cache.InvalidateTagAsync("prices");
         await applied.Task.WaitAsync(TimeSpan.FromSeconds(10));
@@ -119,7 +119,7 @@ public sealed class ClusterTests(RedisCluster cluster) : IClassFixture<RedisClus
         clock.Advance(TimeSpan.FromSeconds(11));
 
         var stored = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        nodeB.Runtime.Backplane!.MessageApplied += () => stored.TrySetResult();
+        nodeB.Runtime.Redis().Backplane.MessageApplied += () => stored.TrySetResult();
         Assert.Equal("feed v1", await nodeA.Client.GetStringAsync("/feed")); // stale: A refreshes in the background
         await nodeA.Refresher.WhenIdleAsync();
         await stored.Task.WaitAsync(TimeSpan.FromSeconds(10));
@@ -133,7 +133,7 @@ public sealed class ClusterTests(RedisCluster cluster) : IClassFixture<RedisClus
     }
 
     private Task<CacheHost> StartNodeAsync(Action<WebApplication> map, TimeProvider clock) =>
-        CacheHost.StartAsync(map, o => o.Redis.InstanceName = _prefix, clock: clock, redis: cluster.Configuration);
+        CacheHost.StartAsync(map, clock: clock, redis: cluster.Configuration, redisOptions: o => o.InstanceName = _prefix);
 
     /// <summary>How many lock checks (EXISTS) the masters have answered: only a node waiting on another's lock sends them.</summary>
     private async Task<long> LockChecksAsync()

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Text;
 using Microsoft.Extensions.Primitives;
+using TieredResponseCaching.Redis;
 using TieredResponseCaching.Storage;
 
 namespace TieredResponseCaching.Tests.Redis;

@@ -4,6 +4,7 @@ using System.Net;
 using System.Reflection;
 using Microsoft.AspNetCore.Builder;
 using StackExchange.Redis;
+using TieredResponseCaching.Redis;
 using TieredResponseCaching.Storage;
 using TieredResponseCaching.Tests.Infrastructure;
 
@@ -146,13 +147,13 @@ public sealed class FaultTests
         var log = new NodeLog();
         await using var node = await StartNodeAsync(redis.Configuration, log, o =>
         {
-            o.Redis.OperationTimeout = TimeSpan.FromMilliseconds(100);
-            o.Redis.FailureThreshold = 3;
-            o.Redis.BreakDuration = TimeSpan.FromSeconds(2);
+            o.OperationTimeout = TimeSpan.FromMilliseconds(100);
+            o.FailureThreshold = 3;
+            o.BreakDuration = TimeSpan.FromSeconds(2);
         });
         Assert.Equal("item 1", await node.Client.GetStringAsync("/items/1"));
         var admin = await redis.DatabaseAsync();
-        var breaker = node.Runtime.Redis!.Breaker;
+        var breaker = node.Runtime.Redis().Connection.Breaker;
 
         await admin.ExecuteAsync("CLIENT", "PAUSE", "4000", "ALL");
         var redisAnswersAgain = admin.PingAsync(); // held by Redis until the pause ends
@@ -192,7 +193,7 @@ public sealed class FaultTests
     public async Task A_lock_that_lands_after_its_request_gave_up_on_a_stalled_Redis_does_not_stay_held()
     {
         await using var redis = await RedisServer.StartAsync();
-        await using var node = await StartNodeAsync(redis.Configuration, new NodeLog(), o => o.Redis.OperationTimeout = TimeSpan.FromMilliseconds(100));
+        await using var node = await StartNodeAsync(redis.Configuration, new NodeLog(), o => o.OperationTimeout = TimeSpan.FromMilliseconds(100));
         var admin = await redis.DatabaseAsync();
 
         await admin.ExecuteAsync("CLIENT", "PAUSE", "1500", "ALL");
@@ -200,7 +201,7 @@ public sealed class FaultTests
         Assert.Equal("item 1", await node.Client.GetStringAsync("/items/1")); // its SET NX waits in Redis
         Assert.False(redisAnswersAgain.IsCompleted);
         await redisAnswersAgain;
-        await node.Runtime.Redis!.Multiplexer!.GetDatabase().PingAsync(); // answered after every command the node sent before
+        await node.Runtime.Redis().Connection.Multiplexer!.GetDatabase().PingAsync(); // answered after every command the node sent before
 
         // Left held, the lock would make other nodes wait for an entry nobody produces, and block refreshes, for LockExpiry.
         var keys = await KeysAsync(admin);
@@ -215,16 +216,17 @@ public sealed class FaultTests
         redis.Kill();
         var log = new NodeLog();
         // Configured directly (not through CacheHost's redis argument, which waits for the backplane to be ready).
-        await using var node = await CacheHost.StartAsync(Map, o => o.Redis.Configuration = redis.Configuration, log.AddTo, clock: TimeProvider.System);
+        await using var node = await CacheHost.StartAsync(
+            Map, services: log.AddTo, clock: TimeProvider.System, cache: cache => cache.AddRedis(o => o.Configuration = redis.Configuration));
 
         Assert.Equal("item 1", await node.Client.GetStringAsync("/items/1"));
         var second = await node.Client.GetAsync("/items/1");
         Assert.StartsWith("TieredResponseCache; hit", CacheStatus(second), StringComparison.Ordinal);
         Assert.Equal(1, _itemCalls[1]);
-        Assert.False(node.Runtime.Backplane!.Ready.IsCompleted);
+        Assert.False(node.Runtime.Redis().Backplane.Ready.IsCompleted);
 
         await redis.StartProcessAsync();
-        await log.WithinAsync(node.Runtime.Backplane.Ready, Generous, "the backplane became ready");
+        await log.WithinAsync(node.Runtime.Redis().Backplane.Ready, Generous, "the backplane became ready");
 
         Assert.Equal("item 2", await node.Client.GetStringAsync("/items/2"));
         await using var other = await StartNodeAsync(redis.Configuration, new NodeLog());
@@ -362,8 +364,8 @@ public sealed class FaultTests
 
         // The multiplexer raises ConnectionFailed and ConnectionRestored on pool threads: they can be handled in
         // either order (seen with CLIENT KILL TYPE pubsub under load), so here the restore comes first.
-        RaiseConnectionChanged(node.Runtime.Redis!, connected: true);
-        RaiseConnectionChanged(node.Runtime.Redis!, connected: false);
+        RaiseConnectionChanged(node.Runtime.Redis().Connection, connected: true);
+        RaiseConnectionChanged(node.Runtime.Redis().Connection, connected: false);
 
         await log.WithinAsync(resynced, Generous, "the node resynced");
         Assert.Equal(0, node.Runtime.Store.Memory.Count);
@@ -404,7 +406,7 @@ public sealed class FaultTests
         await using var redis = await RedisServer.StartAsync();
         await using var proxy = TcpProxy.To(redis.Port);
         var logA = new NodeLog();
-        await using var nodeA = await StartNodeAsync(proxy.Configuration, logA, o => o.Redis.BreakDuration = TimeSpan.FromMilliseconds(500));
+        await using var nodeA = await StartNodeAsync(proxy.Configuration, logA, o => o.BreakDuration = TimeSpan.FromMilliseconds(500));
         await using var nodeB = await StartNodeAsync(redis.Configuration, new NodeLog());
         Assert.Equal("v1", await nodeB.Client.GetStringAsync("/price"));
         var disconnected = logA.WhenLoggedAsync(RedisConnectionFailed);
@@ -434,7 +436,7 @@ public sealed class FaultTests
         await using var proxy = TcpProxy.To(redis.Port);
         var logB = new NodeLog();
         await using var nodeA = await StartNodeAsync(redis.Configuration, new NodeLog());
-        await using var nodeB = await StartNodeAsync(proxy.Configuration, logB, o => o.Redis.BreakDuration = TimeSpan.FromMilliseconds(500));
+        await using var nodeB = await StartNodeAsync(proxy.Configuration, logB, o => o.BreakDuration = TimeSpan.FromMilliseconds(500));
         Assert.Equal("v1", await nodeB.Client.GetStringAsync("/price"));
         var disconnected = logB.WhenLoggedAsync(RedisConnectionFailed);
         proxy.Cut();
@@ -465,9 +467,9 @@ public sealed class FaultTests
         // Calls time out often and the breaker trips and probes all the time: replays stop and start again.
         await using var node = await StartNodeAsync(proxy.Configuration, log, o =>
         {
-            o.Redis.OperationTimeout = TimeSpan.FromMilliseconds(2);
-            o.Redis.FailureThreshold = 2;
-            o.Redis.BreakDuration = TimeSpan.FromMilliseconds(20);
+            o.OperationTimeout = TimeSpan.FromMilliseconds(2);
+            o.FailureThreshold = 2;
+            o.BreakDuration = TimeSpan.FromMilliseconds(20);
         });
         var disconnected = log.WhenLoggedAsync(RedisConnectionFailed);
         proxy.Cut();
@@ -485,8 +487,8 @@ public sealed class FaultTests
         await Eventually.TrueAsync(async () => await db.SortedSetLengthAsync("trc:tags") == tags, Generous, $"all {tags} invalidations recorded");
     }
 
-    private Task<CacheHost> StartNodeAsync(string redis, NodeLog log, Action<TieredResponseCacheOptions>? configure = null) =>
-        CacheHost.StartAsync(Map, configure, log.AddTo, clock: TimeProvider.System, redis: redis);
+    private Task<CacheHost> StartNodeAsync(string redis, NodeLog log, Action<RedisTierOptions>? configure = null) =>
+        CacheHost.StartAsync(Map, services: log.AddTo, clock: TimeProvider.System, redis: redis, redisOptions: configure);
 
     private void Map(WebApplication app)
     {
@@ -511,7 +513,7 @@ public sealed class FaultTests
     private static Task NextMessage(CacheHost node)
     {
         var applied = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        node.Runtime.Backplane!.MessageApplied += () => applied.TrySetResult();
+        node.Runtime.Redis().Backplane.MessageApplied += () => applied.TrySetResult();
         return applied.Task;
     }
 

@@ -32,7 +32,7 @@ public sealed class HealthCheckTests
         Assert.Equal(HealthStatus.Healthy, (await health.CheckHealthAsync()).Status);
 
         var lost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        host.Runtime.Redis!.ConnectionChanged += connected =>
+        host.Runtime.Redis().Connection.ConnectionChanged += connected =>
         {
             if (!connected)
             {

@@ -93,7 +93,7 @@ public sealed class MultiNodeTests : IAsyncLifetime
         await nodeB.Refresher.WhenIdleAsync();
 
         var landed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        nodeB.Runtime.Backplane!.MessageApplied += () => landed.TrySetResult();
+        nodeB.Runtime.Redis().Backplane.MessageApplied += () => landed.TrySetResult();
         releaseRefresh.SetResult();
         await nodeA.Refresher.WhenIdleAsync();
         await landed.Task.WaitAsync(TimeSpan.FromSeconds(10));

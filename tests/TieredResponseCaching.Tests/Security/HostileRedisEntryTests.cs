@@ -5,6 +5,7 @@ using System.Text;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Primitives;
 using StackExchange.Redis;
+using TieredResponseCaching.Redis;
 using TieredResponseCaching.Storage;
 using TieredResponseCaching.Tests.Http.Capture;
 using TieredResponseCaching.Tests.Infrastructure;
@@ -78,7 +79,7 @@ public sealed class HostileRedisEntryTests : IAsyncLifetime
     [Fact]
     public async Task Without_a_signing_key_a_well_formed_entry_forged_in_Redis_is_served_because_Redis_is_trusted()
     {
-        // Documented in docs/tiers.md: without Redis.EntrySigningKey, whoever can write to Redis can answer for the app.
+        // Documented in docs/tiers.md: without RedisTierOptions.EntrySigningKey, whoever can write to Redis can answer for the app.
         await using var node = await Node.StartAsync(_redis);
         var (key, entry) = await node.StoreOneAsync();
         var db = await _redis.DatabaseAsync();
@@ -93,12 +94,12 @@ public sealed class HostileRedisEntryTests : IAsyncLifetime
 
     [Theory]
     [InlineData("unsigned", "not signed")]
-    [InlineData("signed with another key", "neither Redis.EntrySigningKey")]
+    [InlineData("signed with another key", "neither EntrySigningKey")]
     [InlineData("signed, then altered", "does not match")]
     public async Task With_a_signing_key_an_entry_not_signed_by_it_is_a_miss_that_is_deleted_and_logged(string forgery, string reason)
     {
         var key = Key(1);
-        await using var node = await Node.StartAsync(_redis, options => options.Redis.EntrySigningKey = key);
+        await using var node = await Node.StartAsync(_redis, options => options.EntrySigningKey = key);
         var (redisKey, entry) = await node.StoreOneAsync();
         var db = await _redis.DatabaseAsync();
         var genuine = (byte[])(await db.StringGetAsync(redisKey))!;
@@ -126,8 +127,8 @@ public sealed class HostileRedisEntryTests : IAsyncLifetime
     public async Task With_a_signing_key_an_entry_it_signed_is_served_from_L2()
     {
         var key = Key(1);
-        await using var writer = await Node.StartAsync(_redis, options => options.Redis.EntrySigningKey = key);
-        await using var reader = await Node.StartAsync(_redis, options => options.Redis.EntrySigningKey = key);
+        await using var writer = await Node.StartAsync(_redis, options => options.EntrySigningKey = key);
+        await using var reader = await Node.StartAsync(_redis, options => options.EntrySigningKey = key);
         await writer.StoreOneAsync();
 
         var response = await reader.Client.GetAsync("/x");
@@ -141,13 +142,13 @@ public sealed class HostileRedisEntryTests : IAsyncLifetime
     public async Task An_entry_signed_with_a_previous_key_is_served_during_a_rotation_and_refused_once_the_key_is_dropped()
     {
         var (old, current) = (Key(1), Key(2));
-        await using var beforeRotation = await Node.StartAsync(_redis, options => options.Redis.EntrySigningKey = old);
+        await using var beforeRotation = await Node.StartAsync(_redis, options => options.EntrySigningKey = old);
         await using var rotating = await Node.StartAsync(_redis, options =>
         {
-            options.Redis.EntrySigningKey = current;
-            options.Redis.PreviousEntrySigningKeys.Add(old);
+            options.EntrySigningKey = current;
+            options.PreviousEntrySigningKeys.Add(old);
         });
-        await using var afterRotation = await Node.StartAsync(_redis, options => options.Redis.EntrySigningKey = current);
+        await using var afterRotation = await Node.StartAsync(_redis, options => options.EntrySigningKey = current);
         var (redisKey, _) = await beforeRotation.StoreOneAsync();
 
         var duringRotation = await rotating.Client.GetAsync("/x");
@@ -159,13 +160,13 @@ public sealed class HostileRedisEntryTests : IAsyncLifetime
         Assert.Equal(0, rotating.Calls);
         Assert.Equal("app 1", await afterDrop.Content.ReadAsStringAsync());
         Assert.Equal(1, afterRotation.Calls);
-        Assert.Contains(afterRotation.Logs, r => r.EventId == UnauthenticatedEntry && r.Message.Contains("neither Redis.EntrySigningKey", StringComparison.Ordinal));
+        Assert.Contains(afterRotation.Logs, r => r.EventId == UnauthenticatedEntry && r.Message.Contains("neither EntrySigningKey", StringComparison.Ordinal));
     }
 
     [Fact]
     public async Task A_node_without_the_key_refuses_a_signed_entry_it_cannot_check()
     {
-        await using var signing = await Node.StartAsync(_redis, options => options.Redis.EntrySigningKey = Key(1));
+        await using var signing = await Node.StartAsync(_redis, options => options.EntrySigningKey = Key(1));
         await using var plain = await Node.StartAsync(_redis);
         await signing.StoreOneAsync();
 
@@ -173,25 +174,27 @@ public sealed class HostileRedisEntryTests : IAsyncLifetime
 
         Assert.Equal("app 1", await response.Content.ReadAsStringAsync());
         Assert.Equal(1, plain.Calls);
-        Assert.Contains(plain.Logs, r => r.EventId == UnauthenticatedEntry && r.Message.Contains("no Redis.EntrySigningKey", StringComparison.Ordinal));
+        Assert.Contains(plain.Logs, r => r.EventId == UnauthenticatedEntry && r.Message.Contains("no EntrySigningKey", StringComparison.Ordinal));
     }
 
     [Theory]
-    [InlineData(16, 0, "Redis.EntrySigningKey must be at least 32 bytes (was 16)")]
-    [InlineData(32, 31, "Redis.PreviousEntrySigningKeys[0] must be at least 32 bytes (was 31)")]
-    [InlineData(0, 32, "Redis.PreviousEntrySigningKeys is set but Redis.EntrySigningKey is not")]
+    [InlineData(16, 0, "AddRedis: EntrySigningKey must be at least 32 bytes (was 16)")]
+    [InlineData(32, 31, "AddRedis: PreviousEntrySigningKeys[0] must be at least 32 bytes (was 31)")]
+    [InlineData(0, 32, "AddRedis: set EntrySigningKey, or clear PreviousEntrySigningKeys")]
     public async Task A_signing_key_shorter_than_32_bytes_stops_the_app_at_startup_with_a_message(int current, int previous, string message)
     {
         var failure = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => CacheHost.StartAsync(
             app => app.MapGet("/x", () => "x").CacheFor(TimeSpan.FromSeconds(60)),
-            options =>
+            cache: cache => cache.AddRedis(options =>
             {
-                options.Redis.EntrySigningKey = current == 0 ? null : new byte[current];
+                // Never reached: the options are checked before anything connects.
+                options.Configuration = "127.0.0.1:1";
+                options.EntrySigningKey = current == 0 ? null : new byte[current];
                 if (previous > 0)
                 {
-                    options.Redis.PreviousEntrySigningKeys.Add(new byte[previous]);
+                    options.PreviousEntrySigningKeys.Add(new byte[previous]);
                 }
-            }));
+            })));
 
         Assert.Contains(message, failure.Message, StringComparison.Ordinal);
     }
@@ -321,7 +324,7 @@ public sealed class HostileRedisEntryTests : IAsyncLifetime
 
         public int Calls => Volatile.Read(ref _calls.Value);
 
-        public static async Task<Node> StartAsync(RedisServer redis, Action<TieredResponseCacheOptions>? configure = null)
+        public static async Task<Node> StartAsync(RedisServer redis, Action<RedisTierOptions>? configure = null)
         {
             var builder = WebApplication.CreateSlimBuilder();
             builder.WebHost.UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
@@ -329,10 +332,9 @@ public sealed class HostileRedisEntryTests : IAsyncLifetime
             builder.Logging.SetMinimumLevel(LogLevel.Debug);
             var logs = new ConcurrentQueue<LogRecord>();
             builder.Logging.AddProvider(new RecordingLoggerProvider(logs));
-            builder.Services.AddTieredResponseCache(options =>
+            builder.Services.AddTieredResponseCache(options => options.MaximumBodySize = MaximumBodySize).AddRedis(options =>
             {
-                options.Redis.Configuration = redis.Configuration;
-                options.MaximumBodySize = MaximumBodySize;
+                options.Configuration = redis.Configuration;
                 configure?.Invoke(options);
             });
             var app = builder.Build();
@@ -351,7 +353,7 @@ public sealed class HostileRedisEntryTests : IAsyncLifetime
                 return "app " + call.ToString(CultureInfo.InvariantCulture);
             }).CacheFor(TimeSpan.FromSeconds(60));
             await app.StartAsync();
-            await app.Services.GetRequiredService<CacheRuntime>().Backplane!.Ready.WaitAsync(TimeSpan.FromSeconds(15));
+            await app.Services.GetRequiredService<CacheRuntime>().Redis().Backplane.Ready.WaitAsync(TimeSpan.FromSeconds(15));
             return new Node(app, redis, calls, logs);
         }
 

@@ -52,7 +52,7 @@ public sealed class RedisStallTests(ITestOutputHelper output)
         Assert.Equal("v1", await nodeA.Client.GetStringAsync("/price"));
         Assert.Equal("v1", await nodeB.Client.GetStringAsync("/price"));
         var applied = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        nodeB.Runtime.Backplane!.TagInvalidationApplied += _ => applied.TrySetResult();
+        nodeB.Runtime.Redis().Backplane.TagInvalidationApplied += _ => applied.TrySetResult();
         var admin = await redis.DatabaseAsync();
         await admin.ExecuteAsync("ACL", "SETUSER", "default", "-publish");
 
@@ -81,7 +81,7 @@ public sealed class RedisStallTests(ITestOutputHelper output)
         Assert.Equal("v1", await nodeB.Client.GetStringAsync("/price"));
         var resumed = new Stopwatch();
         var applied = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
-        nodeB.Runtime.Backplane!.TagInvalidationApplied += _ => applied.TrySetResult(resumed.Elapsed);
+        nodeB.Runtime.Redis().Backplane.TagInvalidationApplied += _ => applied.TrySetResult(resumed.Elapsed);
 
         var paused = Stopwatch.StartNew();
         redis.Pause();
@@ -110,7 +110,8 @@ public sealed class RedisStallTests(ITestOutputHelper output)
     }
 
     private Task<CacheHost> StartNodeAsync(string redis, NodeLog log, TimeSpan? breakDuration = null) =>
-        CacheHost.StartAsync(Map, o => o.Redis.BreakDuration = breakDuration ?? o.Redis.BreakDuration, log.AddTo, clock: TimeProvider.System, redis: redis);
+        CacheHost.StartAsync(
+            Map, services: log.AddTo, clock: TimeProvider.System, redis: redis, redisOptions: o => o.BreakDuration = breakDuration ?? o.BreakDuration);
 
     private void Map(WebApplication app) =>
         app.MapGet("/price", () => $"v{Volatile.Read(ref _priceVersion)}").CacheFor(TimeSpan.FromMinutes(5), p => p.Tags("prices"));

@@ -95,7 +95,7 @@ public sealed class UnsafeMethodInvalidationFloodTests : IAsyncLifetime
         await using var second = await StartNodeAsync(origin, time: time);
         var runtime = second.Runtime;
         Assert.True(runtime.Store.Tags.Complete);
-        Assert.False(runtime.Redis!.Breaker.IsOpen);
+        Assert.False(runtime.Redis().Connection.Breaker.IsOpen);
         Assert.InRange(await redis.SortedSetLengthAsync(TagsKey), 1, 10_000);
 
         var hit = await second.Client.GetAsync("/catalog");
@@ -152,7 +152,7 @@ public sealed class UnsafeMethodInvalidationFloodTests : IAsyncLifetime
         Assert.Equal("GET 1", await first.Fetch("/catalog?page=1"));
 
         var landed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        first.Runtime.Backplane!.TagInvalidationApplied += _ => landed.TrySetResult();
+        first.Runtime.Redis().Backplane.TagInvalidationApplied += _ => landed.TrySetResult();
         time.Advance(TimeSpan.FromSeconds(1));
         await second.Client.PostAsync("/catalog?page=1", new StringContent("x"));
         await landed.Task.WaitAsync(TimeSpan.FromSeconds(10));

@@ -40,7 +40,7 @@ public sealed class ProxyClusterTests : IAsyncLifetime
         Assert.Equal(1, upstream.Count("/shared"));
 
         var invalidationLanded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        first.Services.GetRequiredService<CacheRuntime>().Backplane!.TagInvalidationApplied += _ => invalidationLanded.TrySetResult();
+        first.Services.GetRequiredService<CacheRuntime>().Redis().Backplane.TagInvalidationApplied += _ => invalidationLanded.TrySetResult();
         await second.SendAsync(HttpMethod.Put, "/shared");
         await invalidationLanded.Task.WaitAsync(TimeSpan.FromSeconds(10));
         var afterChange = await first.GetAsync("/shared");

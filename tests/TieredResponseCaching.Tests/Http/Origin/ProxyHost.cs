@@ -7,6 +7,7 @@ using Microsoft.Extensions.Time.Testing;
 using ProxyCache;
 using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Flow;
+using TieredResponseCaching.Redis;
 using TieredResponseCaching.Tests.Infrastructure;
 
 namespace TieredResponseCaching.Tests.Http.Origin;
@@ -63,7 +64,7 @@ public sealed class ProxyHost : IAsyncDisposable
                 builder.Services.AddSingleton<TimeProvider>(time);
             });
         await proxy.StartAsync();
-        if (proxy.Services.GetRequiredService<CacheRuntime>().Backplane is { } backplane)
+        if (proxy.Services.GetRequiredService<CacheRuntime>().ClusterTier is RedisClusterTier { Backplane: var backplane })
         {
             await backplane.Ready.WaitAsync(TimeSpan.FromSeconds(15));
         }

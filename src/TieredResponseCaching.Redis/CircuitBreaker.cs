@@ -1,4 +1,4 @@
-namespace TieredResponseCaching.Storage;
+namespace TieredResponseCaching.Redis;
 
 /// <summary>
 /// Opens after <c>threshold</c> consecutive failures and stays open for <c>breakDuration</c>; then lets one call

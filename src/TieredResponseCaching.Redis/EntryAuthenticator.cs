@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 
-namespace TieredResponseCaching.Storage;
+namespace TieredResponseCaching.Redis;
 
 /// <summary>
 /// Signs L2 entries with HMAC-SHA256 under <see cref="RedisTierOptions.EntrySigningKey"/> and checks them under it or

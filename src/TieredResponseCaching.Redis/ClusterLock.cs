@@ -1,7 +1,7 @@
 using StackExchange.Redis;
-using TieredResponseCaching.Storage;
+using TieredResponseCaching.Coordination;
 
-namespace TieredResponseCaching.Coordination;
+namespace TieredResponseCaching.Redis;
 
 /// <summary>
 /// The cluster half of docs/design.md rule 5: a Redis lock per key (<c>SET key token NX PX expiry</c>, released by a
@@ -58,18 +58,4 @@ internal sealed class ClusterLock(RedisTier tier, TimeSpan expiry) : IClusterLoc
             // The connection is gone, and the request with it: nothing can land.
         }
     }
-}
-
-internal enum LockState
-{
-    Unavailable,
-    Acquired,
-    HeldElsewhere,
-}
-
-internal readonly record struct LockLease(LockState State, UInt128 Hash, string? Token)
-{
-    public static LockLease Unavailable => new(LockState.Unavailable, default, null);
-
-    public static LockLease HeldElsewhere => new(LockState.HeldElsewhere, default, null);
 }

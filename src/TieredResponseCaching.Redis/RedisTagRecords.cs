@@ -3,7 +3,7 @@ using StackExchange.Redis;
 using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Storage;
 
-namespace TieredResponseCaching.Invalidation;
+namespace TieredResponseCaching.Redis;
 
 /// <summary>
 /// The Redis side of the tag invalidation records: the sorted set <c>{prefix}tags</c> (member = tag, score = Unix

@@ -6,7 +6,7 @@ using StackExchange.Redis;
 using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Storage;
 
-namespace TieredResponseCaching.Invalidation;
+namespace TieredResponseCaching.Redis;
 
 /// <summary>
 /// Keeps the nodes' L1s consistent through one Redis pub/sub channel, and tag invalidation current on every

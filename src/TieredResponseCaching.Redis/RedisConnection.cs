@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 using TieredResponseCaching.Diagnostics;
 
-namespace TieredResponseCaching.Storage;
+namespace TieredResponseCaching.Redis;
 
 /// <summary>
 /// The Redis connection behind L2, the cluster lock and the backplane, and the guard every call goes through:

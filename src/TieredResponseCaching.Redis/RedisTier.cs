@@ -3,8 +3,9 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Storage;
 
-namespace TieredResponseCaching.Storage;
+namespace TieredResponseCaching.Redis;
 
 /// <summary>
 /// L2: entries in Redis, in the binary format of <see cref="EntrySerializer"/>, under

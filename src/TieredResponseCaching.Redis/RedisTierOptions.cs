@@ -3,8 +3,10 @@ using StackExchange.Redis;
 namespace TieredResponseCaching;
 
 /// <summary>
-/// The shared L2 tier and cross-node bus on Redis. Leave <see cref="Configuration"/> unset (and
-/// <see cref="UseRegisteredConnection"/> off) to run on L1 alone, with the same behaviour per node.
+/// The shared L2 tier, cross-node bus and cluster lock on Redis; set with
+/// <c>services.AddTieredResponseCache(...).AddRedis(redis => ...)</c>. Set <see cref="Configuration"/> or
+/// <see cref="UseRegisteredConnection"/>; an app without <c>AddRedis</c> runs on L1 alone, with the same behaviour per
+/// node. Checked when the app starts.
 /// </summary>
 public sealed class RedisTierOptions
 {
@@ -41,7 +43,8 @@ public sealed class RedisTierOptions
     /// <summary>
     /// An invalidation also kills entries created this long after it, on every node (the one that invalidated
     /// included), covering clock skew between nodes: a response produced before the invalidation never survives
-    /// it. Default 100 ms.
+    /// it. A setting of the shared tier, since nodes meet only through it; on L1 alone there is no skew to cover.
+    /// Default 100 ms.
     /// </summary>
     public TimeSpan ClockSkewAllowance { get; set; } = TimeSpan.FromMilliseconds(100);
 
@@ -72,6 +75,4 @@ public sealed class RedisTierOptions
     /// the longest entry lifetime. Each is at least 32 bytes.
     /// </summary>
     public IList<byte[]> PreviousEntrySigningKeys { get; } = [];
-
-    internal bool Enabled => !string.IsNullOrWhiteSpace(Configuration) || UseRegisteredConnection;
 }

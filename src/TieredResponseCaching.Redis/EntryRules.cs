@@ -1,7 +1,8 @@
 using System.Buffers;
 using Microsoft.Extensions.Primitives;
+using TieredResponseCaching.Storage;
 
-namespace TieredResponseCaching.Storage;
+namespace TieredResponseCaching.Redis;
 
 /// <summary>Why bytes read from L2 were not taken as an entry (or why an entry is not written there).</summary>
 internal enum EntryRejection
@@ -54,10 +55,10 @@ internal static class EntryRules
         EntryRejection.ContentLengthMismatch => "a Content-Length that disagrees with the body",
         EntryRejection.BodyNotAllowed => "a body on a status that has none (204, 205, 304)",
         EntryRejection.BodyTooLarge => "a body larger than MaximumBodySize",
-        EntryRejection.Unsigned => "not signed, and this node requires signed entries (Redis.EntrySigningKey)",
-        EntryRejection.UnknownSigningKey => "signed with a key that is neither Redis.EntrySigningKey nor one of Redis.PreviousEntrySigningKeys",
+        EntryRejection.Unsigned => "not signed, and this node requires signed entries (EntrySigningKey)",
+        EntryRejection.UnknownSigningKey => "signed with a key that is neither EntrySigningKey nor one of PreviousEntrySigningKeys",
         EntryRejection.SignatureMismatch => "the signature does not match the content (forged or altered)",
-        EntryRejection.SignedButNoKey => "signed, but this node has no Redis.EntrySigningKey to check it",
+        EntryRejection.SignedButNoKey => "signed, but this node has no EntrySigningKey to check it",
         _ => rejection.ToString(),
     };
 

@@ -4,8 +4,9 @@ using System.IO.Compression;
 using System.IO.Hashing;
 using System.Text;
 using Microsoft.Extensions.Primitives;
+using TieredResponseCaching.Storage;
 
-namespace TieredResponseCaching.Storage;
+namespace TieredResponseCaching.Redis;
 
 /// <summary>
 /// The binary form of an entry in L2. Bodies above a threshold are Brotli-compressed (for L2 only: L1 keeps them
