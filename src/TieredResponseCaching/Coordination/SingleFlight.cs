@@ -52,7 +52,7 @@ internal sealed class SingleFlight
     /// first (<paramref name="produce"/> sees the lease and decides what a lock held elsewhere means), then releases it
     /// and completes the flight with the outcome, failed when the work throws, so the requests waiting never hang.
     /// </summary>
-    public async Task<FlightOutcome> LeadAsync(Flight flight, ClusterFlight? cluster, Func<LockLease, Task<FlightOutcome>> produce)
+    public async Task<FlightOutcome> LeadAsync<TState>(Flight flight, ClusterFlight? cluster, TState state, Func<TState, LockLease, Task<FlightOutcome>> produce)
     {
         var outcome = FlightOutcome.Failed;
         var lease = LockLease.Unavailable;
@@ -63,7 +63,7 @@ internal sealed class SingleFlight
                 lease = await cluster.TryAcquireAsync(flight.Hash);
             }
 
-            outcome = await produce(lease);
+            outcome = await produce(state, lease);
             return outcome;
         }
         finally

@@ -80,7 +80,7 @@ internal sealed class BackgroundRefresher(FlowParts parts, IServiceScopeFactory 
         var elsewhere = false;
         try
         {
-            outcome = await parts.Flights.LeadAsync(flight, parts.Cluster, async lease =>
+            outcome = await parts.Flights.LeadAsync(flight, parts.Cluster, 0, async (_, lease) =>
             {
                 if (lease.State == LockState.HeldElsewhere)
                 {

@@ -30,6 +30,7 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
     private readonly RequestDelegate _next;
     private readonly RequestFlow<OriginTarget> _flow;
     private readonly UnsafeMethods _unsafe;
+    private readonly Func<HttpContext, OriginTarget, bool> _answersItself;
 
     public OriginDirectedMode(FlowParts parts, BackgroundRefresher refresher, RequestDelegate next)
     {
@@ -38,6 +39,7 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
         _next = next;
         _flow = parts.CreateFlow(this, next);
         _unsafe = new UnsafeMethods(parts, next);
+        _answersItself = AnswerOnlyIfCached;
     }
 
     public Task HandleAsync(HttpContext context, ResolvedPolicy policy)
@@ -92,7 +94,7 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
 
         // The fast path's secondary key reused the buffer the primary key lives in: build it again.
         OriginKeys.TryBuildPrimary(request, maximumKeySize, out var primary);
-        return _flow.HandleAsync(context, Target(request, policy, primary.ToArray()), AnswerOnlyIfCachedAsync);
+        return _flow.HandleAsync(context, Target(request, policy, primary.ToArray()), _answersItself);
     }
 
     private static OriginTarget Target(HttpRequest request, ResolvedPolicy policy, byte[] primaryKey)
@@ -110,18 +112,18 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
     }
 
     /// <summary>§5.2.1.7: a client's only-if-cached gets a stored response or a 504, never the origin's.</summary>
-    private Task<bool> AnswerOnlyIfCachedAsync(HttpContext context, OriginTarget target, Lookup found, EntryUse use)
+    private bool AnswerOnlyIfCached(HttpContext context, OriginTarget target)
     {
         if (!target.Directives.OnlyIfCached)
         {
-            return Task.FromResult(false);
+            return false;
         }
 
         var response = context.Response;
         response.StatusCode = StatusCodes.Status504GatewayTimeout;
         response.ContentLength = 0;
         response.Headers[CacheStatusHeader.Name] = _parts.Outcomes.Bypass(target.Policy, NotCachedReason.OnlyIfCached, _parts.Outcomes.OriginStatus.OnlyIfCached);
-        return Task.FromResult(true);
+        return true;
     }
 
     /// <summary>

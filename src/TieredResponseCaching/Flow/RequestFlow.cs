@@ -42,44 +42,55 @@ internal sealed class RequestFlow<TTarget>(ICacheMode<TTarget> mode, FlowParts p
         return ResponseWriter.ServeAsync(context, entry, values.Age, values.CacheStatus);
     }
 
-    /// <summary>Looks the request up, then answers from the cache or produces the entry.</summary>
-    public async Task HandleAsync(HttpContext context, TTarget target, Func<HttpContext, TTarget, Lookup, EntryUse, Task<bool>>? beforeForward = null)
+    /// <summary>
+    /// Looks the request up, then answers from the cache or produces the entry. <paramref name="answersItself"/> lets the
+    /// mode answer a request nothing stored may serve without forwarding it (origin-directed: only-if-cached).
+    /// </summary>
+    /// <remarks>Not async itself: with L1 alone the lookup completes at once, and a miss then costs no extra state machine.</remarks>
+    public Task HandleAsync(HttpContext context, TTarget target, Func<HttpContext, TTarget, bool>? answersItself = null)
     {
-        var found = await FindAsync(context.Request, target);
+        var lookup = FindAsync(context.Request, target);
+        return lookup.IsCompletedSuccessfully
+            ? Continue(context, target, lookup.Result, answersItself)
+            : AwaitLookupAsync(context, target, lookup, answersItself);
+    }
+
+    private async Task AwaitLookupAsync(HttpContext context, TTarget target, ValueTask<Lookup> lookup, Func<HttpContext, TTarget, bool>? answersItself) =>
+        await Continue(context, target, await lookup, answersItself);
+
+    private Task Continue(HttpContext context, TTarget target, Lookup found, Func<HttpContext, TTarget, bool>? answersItself)
+    {
         if (found.KeyTooLarge)
         {
-            await BypassAsync(context, target, NotCachedReason.KeyTooLarge);
-            return;
+            return BypassAsync(context, target, NotCachedReason.KeyTooLarge);
         }
 
         var now = _clock.UtcNow;
         var use = found.Entry is { } entry ? mode.Judge(target, entry, now) : EntryUse.Miss;
         if (use is EntryUse.Fresh or EntryUse.StaleWhileRevalidate or EntryUse.MaxStale)
         {
-            await ServeAsync(context, target, found, use, now);
-            return;
+            return ServeAsync(context, target, found, use, now);
         }
 
-        if (beforeForward is not null && await beforeForward(context, target, found, use))
+        if (answersItself?.Invoke(context, target) == true)
         {
-            return;
+            return Task.CompletedTask;
         }
 
         if (HttpMethods.IsHead(context.Request.Method))
         {
             // HEAD is answered from GET's entries, never stored: nothing usable, so it goes to the app as it is.
-            await BypassAsync(context, target, NotCachedReason.HeadMiss);
-            return;
+            return BypassAsync(context, target, NotCachedReason.HeadMiss);
         }
 
-        await ForwardAsync(context, target, found, use);
+        return ForwardAsync(context, target, found, use);
     }
 
     /// <summary>
     /// The entry for the request: its key's (L1, else L2 when L1 holds nothing usable), then, when that is a URI's vary
     /// record, the variant matching the request (RFC 9111 §4.1).
     /// </summary>
-    public async Task<Lookup> FindAsync(HttpRequest request, TTarget target)
+    public async ValueTask<Lookup> FindAsync(HttpRequest request, TTarget target)
     {
         var (entry, tier) = await FindKeyAsync(target, target.Key, target.Hash);
         if (entry?.VaryNames is not { } names)
@@ -146,7 +157,12 @@ internal sealed class RequestFlow<TTarget>(ICacheMode<TTarget> mode, FlowParts p
         if (role == FlightRole.Leader)
         {
             // Counted by LeadAsync: as forwarded when it runs the app, as collapsed when another node's entry answers.
-            await _flights.LeadAsync(flight, _cluster, lease => LeadAsync(context, target, found, production, lease));
+            // The state travels by value in the leader's state machine: no closure is allocated per miss.
+            await _flights.LeadAsync(
+                flight,
+                _cluster,
+                (Flow: this, Context: context, Target: target, Found: found, Production: production),
+                static (state, lease) => state.Flow.LeadAsync(state.Context, state.Target, state.Found, state.Production, lease));
             return;
         }
 
@@ -196,7 +212,10 @@ internal sealed class RequestFlow<TTarget>(ICacheMode<TTarget> mode, FlowParts p
     }
 
     /// <summary>Runs the app once (twice when a revalidation's 304 named another representation: RFC 9111 §4.3.4).</summary>
-    private async Task<FlightOutcome> ProduceAsync(HttpContext context, TTarget target, Production production)
+    private Task<FlightOutcome> ProduceAsync(HttpContext context, TTarget target, Production production) =>
+        production.Revalidate ? RevalidateAsync(context, target, production) : mode.CreateExchange(context, target, production).RunAsync(next);
+
+    private async Task<FlightOutcome> RevalidateAsync(HttpContext context, TTarget target, Production production)
     {
         var exchange = mode.CreateExchange(context, target, production);
         var outcome = await exchange.RunAsync(next);

@@ -10,7 +10,8 @@ using TieredResponseCaching.Storage;
 namespace TieredResponseCaching.Flow;
 
 /// <summary>A request of a server-configured policy: its key (built from the request's URL, headers, user or content).</summary>
-internal sealed class ServerTarget(ResolvedPolicy policy, byte[] key, UInt128 hash, byte[]? replayBody) : ICacheTarget
+/// <remarks>A value: a miss allocates no object for it.</remarks>
+internal readonly struct ServerTarget(ResolvedPolicy policy, byte[] key, UInt128 hash, byte[]? replayBody) : ICacheTarget
 {
     public ResolvedPolicy Policy { get; } = policy;
 

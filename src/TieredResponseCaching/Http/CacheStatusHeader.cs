@@ -69,7 +69,7 @@ internal sealed class CacheStatusHeader
     public HitHeaderValues HitValues(CachedResponse entry, DateTimeOffset now)
     {
         var age = AgeSeconds(entry, now);
-        if (entry.ServeCache is HitHeaderValues cached && cached.AgeSeconds == age)
+        if (entry.ServeCache is { } cached && cached.AgeSeconds == age)
         {
             return cached;
         }
@@ -79,6 +79,3 @@ internal sealed class CacheStatusHeader
         return values;
     }
 }
-
-/// <summary>The per-second header values of hits on one entry.</summary>
-internal sealed record HitHeaderValues(long AgeSeconds, string Age, string CacheStatus);

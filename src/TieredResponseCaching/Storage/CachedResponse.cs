@@ -79,8 +79,8 @@ internal sealed class CachedResponse
     /// <summary>The tag-invalidation epoch at which the entry's tags were last found valid (see TagInvalidations).</summary>
     internal long CheckedTagEpoch;
 
-    /// <summary>Per-second header values of a hit (Age, Cache-Status), owned by the HTTP layer.</summary>
-    internal object? ServeCache;
+    /// <summary>The header values of a hit in the current second (Age, Cache-Status), formatted once per second.</summary>
+    internal HitHeaderValues? ServeCache;
 
     public Freshness FreshnessAt(DateTimeOffset now) =>
         now < FreshUntil ? Freshness.Fresh
@@ -116,3 +116,6 @@ internal enum Freshness
     StaleIfErrorOnly,
     Expired,
 }
+
+/// <summary>The per-second header values of hits on one entry.</summary>
+internal sealed record HitHeaderValues(long AgeSeconds, string Age, string CacheStatus);
