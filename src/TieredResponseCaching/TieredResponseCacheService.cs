@@ -1,11 +1,12 @@
 using TieredResponseCaching.Diagnostics;
+using TieredResponseCaching.Flow;
 using TieredResponseCaching.Invalidation;
 using TieredResponseCaching.Policies;
 
 namespace TieredResponseCaching;
 
 /// <summary>The <see cref="ITieredResponseCache"/> the app gets from DI.</summary>
-internal sealed class TieredResponseCacheService(CacheRuntime runtime, EdgePurgeQueue edge) : ITieredResponseCache
+internal sealed class TieredResponseCacheService(FlowParts parts, EndpointPolicyResolver policies, EdgePurgeQueue edge) : ITieredResponseCache
 {
     public ValueTask InvalidateTagAsync(string tag, CancellationToken cancellationToken = default)
     {
@@ -29,11 +30,12 @@ internal sealed class TieredResponseCacheService(CacheRuntime runtime, EdgePurge
 
     public CacheStatistics GetStatistics()
     {
-        var counters = runtime.Counters;
-        var memory = runtime.Store.Memory;
+        var counters = parts.Outcomes.Counters;
+        var memory = parts.Store.Memory;
         return new CacheStatistics
         {
-            Hits = runtime.Hits,
+            // Fresh hits are counted per endpoint only (the hit path touches one counter): their sum.
+            Hits = policies.Stats.Sum(stats => stats.Total(CacheOutcome.Hit)),
             StaleHits = Volatile.Read(ref counters.StaleHits),
             Misses = Volatile.Read(ref counters.Misses),
             Collapsed = Volatile.Read(ref counters.Collapsed),
@@ -58,10 +60,10 @@ internal sealed class TieredResponseCacheService(CacheRuntime runtime, EdgePurge
     /// </summary>
     private async ValueTask InvalidateAsync(string tag, string kind, string target, string? edgeTag, string? edgePath)
     {
-        await runtime.Store.InvalidateTagAsync(tag);
-        runtime.Outcomes.Invalidated();
+        await parts.Store.InvalidateTagAsync(tag);
+        parts.Outcomes.Invalidated();
         // Logged once it took effect here (a test or an operator reading the log can rely on it).
-        Log.Invalidated(runtime.Logger, kind, target);
+        Log.Invalidated(parts.Outcomes.Logger, kind, target);
         if (edge.Enabled)
         {
             edge.Enqueue(edgeTag, edgePath);
