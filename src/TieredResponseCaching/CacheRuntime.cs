@@ -66,7 +66,7 @@ internal sealed class CacheRuntime : IAsyncDisposable
     public EndpointPolicyResolver Policies { get; }
 
     /// <summary>Fresh hits so far, on every endpoint: the sum of what each endpoint's stats counted.</summary>
-    public long Hits => Policies.Stats.Sum(stats => stats.Total(CacheOutcome.Hit));
+    public long Hits => Policies.Hits;
 
     public ILogger Logger { get; }
 

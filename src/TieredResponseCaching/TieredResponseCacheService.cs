@@ -34,8 +34,7 @@ internal sealed class TieredResponseCacheService(FlowParts parts, EndpointPolicy
         var memory = parts.Store.Memory;
         return new CacheStatistics
         {
-            // Fresh hits are counted per endpoint only (the hit path touches one counter): their sum.
-            Hits = policies.Stats.Sum(stats => stats.Total(CacheOutcome.Hit)),
+            Hits = policies.Hits,
             StaleHits = Volatile.Read(ref counters.StaleHits),
             Misses = Volatile.Read(ref counters.Misses),
             Collapsed = Volatile.Read(ref counters.Collapsed),

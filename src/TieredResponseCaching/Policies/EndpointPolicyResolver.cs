@@ -19,6 +19,9 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
     /// <summary>The numbers of every cached endpoint resolved so far (all of them once the app started), by endpoint name.</summary>
     public ICollection<EndpointStats> Stats => _stats.Values;
 
+    /// <summary>Fresh hits so far, on every endpoint: the sum of what each endpoint's stats counted (a hit touches one counter).</summary>
+    public long Hits => _stats.Values.Sum(stats => stats.Total(CacheOutcome.Hit));
+
     /// <summary>The policy of <paramref name="endpoint"/>, or <c>null</c> when it is not cached.</summary>
     /// <exception cref="InvalidOperationException">The endpoint's policy is invalid; the message says what to fix.</exception>
     public ResolvedPolicy? Resolve(Endpoint endpoint)

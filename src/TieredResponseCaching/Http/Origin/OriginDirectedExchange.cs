@@ -44,7 +44,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
     /// <param name="revalidate">Send <paramref name="stale"/>'s validators and freshen it on a 304.</param>
     /// <param name="isRefresh">A background refresh: nobody waits for the response.</param>
     /// <param name="forward">Why the request goes forward (Cache-Status).</param>
-    /// <param name="fallbackUntil">Until when <paramref name="stale"/> may replace a failed response (stale-if-error).</param>
+    /// <param name="fallbackUntil">Until when <paramref name="stale"/> may replace a failed response (stale-if-error, as <see cref="OriginUse.FallbackUntil"/> decided).</param>
     public OriginDirectedExchange(
         CacheClock clock,
         CacheOutcomes outcomes,
@@ -58,7 +58,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
         bool isRefresh,
         Forward forward,
         DateTimeOffset fallbackUntil)
-        : base(clock, outcomes, store, context, policy, stale, stale is { StatusCode: < 500 } ? fallbackUntil : DateTimeOffset.MinValue, isRefresh)
+        : base(clock, outcomes, store, context, policy, stale, fallbackUntil, isRefresh)
     {
         _target = target;
         _maximumKeySize = maximumKeySize;
