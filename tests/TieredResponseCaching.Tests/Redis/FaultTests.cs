@@ -59,7 +59,9 @@ public sealed class FaultTests
             for (var i = 0; afterNoticed < 20; i++)
             {
                 var cold = i % 3 == 0;
-                var id = cold ? 1000 * (loop + 1) + i : (loop + i) % warmKeys;
+                // Cold keys are unique per loop however many iterations a loop makes (1,000 per loop was not: a loop that ran
+                // 3,000 times before the kill was noticed asked for another loop's key on the other node).
+                var id = cold ? 1_000_000 * (loop + 1) + i : (loop + i) % warmKeys;
                 var wasKilled = killed.Task.IsCompleted;
                 var wasNoticed = noticed.Task.IsCompleted;
                 try
