@@ -75,6 +75,7 @@ public sealed class CatalogSampleTagTests : IAsyncLifetime
         [
             Rest($"/products/{id}"),
             Rest($"/products?category={Category(id)}"),
+            Rest($"/categories/{Category(id)}"),
             GraphQL($"{{ product(id: {id}) {{ id price }} }}"),
             GraphQL($"{{ products(category: \"{Category(id)}\") {{ id price }} }}"),
             new($"gRPC GetProduct {id}", () => GrpcStatusAsync(_grpc.GetProductAsync(new GetProductRequest { Id = id }))),
