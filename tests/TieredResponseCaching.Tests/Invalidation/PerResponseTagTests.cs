@@ -267,6 +267,27 @@ public sealed class PerResponseTagTests
     }
 
     [Fact]
+    public async Task Invalidations_of_added_tags_and_responses_refused_for_tags_are_in_the_statistics()
+    {
+        await using var host = await CacheHost.StartAsync(app =>
+            app.MapGet("/s/{id}", (string id, HttpContext context) =>
+            {
+                context.AddCacheTags(id == "bad" ? "bad tag" : "product:" + id);
+                return id;
+            }).CacheFor(TimeSpan.FromMinutes(5)));
+        using var stored = await host.Client.GetAsync("/s/42");
+        using var refused = await host.Client.GetAsync("/s/bad");
+
+        await host.Cache.InvalidateTagAsync("product:42");
+        using var after = await host.Client.GetAsync("/s/42");
+
+        var statistics = host.Statistics;
+        Assert.Equal(1, statistics.Invalidations);
+        Assert.Equal(1, statistics.NotStored);
+        Assert.Equal(2, statistics.Stores);
+    }
+
+    [Fact]
     public async Task Origin_directed_responses_take_added_tags_too()
     {
         await using var host = await CacheHost.StartAsync(app =>
