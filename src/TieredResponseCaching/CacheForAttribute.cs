@@ -89,7 +89,10 @@ public sealed class CacheForAttribute : Attribute, ICachePolicyMetadata
         set => _options.AllowCookies = value;
     }
 
-    /// <summary>Tags for invalidation.</summary>
+    /// <summary>
+    /// Tags for invalidation; a tag with a route parameter in braces (<c>"product:{id}"</c>) is a template filled from
+    /// the request's route values (docs/policies.md, "Tag templates").
+    /// </summary>
     public string[] Tags
     {
         get => [.. _options.Tags ?? []];

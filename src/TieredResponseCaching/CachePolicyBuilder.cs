@@ -79,7 +79,10 @@ public sealed class CachePolicyBuilder
         return this;
     }
 
-    /// <summary>Tags for invalidation.</summary>
+    /// <summary>
+    /// Tags for invalidation; a tag with a route parameter in braces (<c>"product:{id}"</c>) is a template filled from
+    /// the request's route values (docs/policies.md, "Tag templates").
+    /// </summary>
     public CachePolicyBuilder Tags(params string[] tags)
     {
         ArgumentNullException.ThrowIfNull(tags);

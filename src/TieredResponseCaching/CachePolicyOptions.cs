@@ -50,7 +50,10 @@ public sealed class CachePolicyOptions
     /// </summary>
     public IReadOnlyList<string>? AllowCookies { get; set; }
 
-    /// <summary>Tags for invalidation with <see cref="ITieredResponseCache.InvalidateTagAsync"/>.</summary>
+    /// <summary>
+    /// Tags for invalidation with <see cref="ITieredResponseCache.InvalidateTagAsync"/>; <c>"product:{id}"</c> is a template
+    /// filled from the route values (docs/policies.md, "Tag templates").
+    /// </summary>
     public IReadOnlyList<string>? Tags { get; set; }
 
     /// <summary><c>public</c> or <c>private</c> in the emitted <c>Cache-Control</c>. Built-in default: public.</summary>

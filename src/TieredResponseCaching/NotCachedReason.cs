@@ -77,6 +77,12 @@ internal enum NotCachedReason
     // or its user changed, after the cache keyed it (response side).
     Cookie,
     IdentityAfterCache,
+
+    // Tags (response side, docs/invalidation.md "Per-response tags"): a tag template without its route value or
+    // filled into an invalid tag, a tag the app added that breaks the tag rules, more tags than an entry may carry.
+    TagTemplateUnfilled,
+    InvalidTag,
+    TooManyTags,
 }
 
 internal static class NotCachedReasons
@@ -140,6 +146,9 @@ internal static class NotCachedReasons
         "validator-mismatch",
         "cookie",
         "identity-after-cache",
+        "tag-template",
+        "invalid-tag",
+        "too-many-tags",
     ];
 
     public static int Count => Tokens.Length;

@@ -14,15 +14,18 @@ public sealed class ProductsService(ProductCatalog catalog) : Products.ProductsB
     private const int PageSize = 5;
 
     /// <summary>
-    /// Cached by the attribute, one entry per request message (here: per id). The "catalog" tag lets a price change
-    /// drop it, whichever API made the change.
+    /// Cached by the attribute, one entry per request message (here: per id). The product's tag, added through the
+    /// call's HttpContext, lets a price change drop it, whichever API made the change; "catalog" drops every reply.
     /// </summary>
     [CacheFor(30, Tags = ["catalog"])]
-    public override Task<ProductReply> GetProduct(GetProductRequest request, ServerCallContext context) =>
-        catalog.Find(request.Id) is { } product
+    public override Task<ProductReply> GetProduct(GetProductRequest request, ServerCallContext context)
+    {
+        context.GetHttpContext().AddCacheTags(ProductTags.For(request.Id));
+        return catalog.Find(request.Id) is { } product
             ? Task.FromResult(ToReply(product))
             // An error status is never stored: the next call runs the method again.
             : throw new RpcException(new Status(StatusCode.NotFound, $"no product {request.Id}"));
+    }
 
     /// <summary>
     /// No attribute: the .proto declares it <c>NO_SIDE_EFFECTS</c>, and Program.cs caches every such method with
@@ -37,7 +40,9 @@ public sealed class ProductsService(ProductCatalog catalog) : Products.ProductsB
         }
 
         var list = new ProductList { Page = page };
-        list.Items.AddRange(catalog.List(Category(request), page, PageSize).Select(ToReply));
+        var products = catalog.List(Category(request), page, PageSize);
+        context.GetHttpContext().AddCacheTags([.. products.Select(p => ProductTags.For(p.Id))]);
+        list.Items.AddRange(products.Select(ToReply));
         return Task.FromResult(list);
     }
 

@@ -148,4 +148,14 @@ internal static partial class Log
 
     [LoggerMessage(132, LogLevel.Warning, "Admin endpoint: refused a call from {Caller} at {RemoteAddress} to {Path} (Content-Type {ContentType}, Origin {Origin}) that a page on another site could have made: {Error}")]
     public static partial void AdminCallRefused(ILogger logger, string caller, string remoteAddress, string path, string contentType, string origin, string error);
+
+    // 150-159: per-response tags (docs/invalidation.md, "Per-response tags").
+    [LoggerMessage(150, LogLevel.Warning, "Responses of {Endpoint} are not stored: {Detail}. An entry with a tag that cannot be computed could not be invalidated; see docs/invalidation.md, \"Per-response tags\". Further cases on this endpoint are logged at Debug (event 151).")]
+    public static partial void TagsRefusedFirst(ILogger logger, string endpoint, string detail);
+
+    [LoggerMessage(151, LogLevel.Debug, "Response of {Endpoint} not stored: {Detail}.")]
+    public static partial void TagsRefused(ILogger logger, string endpoint, string detail);
+
+    [LoggerMessage(152, LogLevel.Information, "A response of {Endpoint} got cache tags after it started: the stored entry carries them (its hits send them in the CDN tag fields), but the response already sent did not; add tags before writing the body. Logged once per endpoint.")]
+    public static partial void TagsAddedLate(ILogger logger, string endpoint);
 }

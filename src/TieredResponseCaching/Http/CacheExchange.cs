@@ -26,6 +26,7 @@ internal abstract class CacheExchange(
     CacheClock clock, CacheOutcomes outcomes, TieredStore store, HttpContext context, ResolvedPolicy policy, CachedResponse? fallback, DateTimeOffset fallbackUntil, bool isRefresh)
 {
     private ResponseCapture? _capture;
+    private ResponseTags? _tags;
     private RequestIdentity _identity;
 
     /// <summary>Why the response was not stored, once <see cref="RunAsync"/> is done.</summary>
@@ -48,6 +49,9 @@ internal abstract class CacheExchange(
 
     protected ResponseCapture Capture => _capture!;
 
+    /// <summary>The response's own tags (filled templates, tags the app added), docs/invalidation.md "Per-response tags".</summary>
+    protected ResponseTags Tags => _tags!;
+
     /// <summary>The cache writes the response itself (a 304, a stored or stale entry): the app's is discarded.</summary>
     protected bool WritingOwnResponse { get; set; }
 
@@ -65,6 +69,9 @@ internal abstract class CacheExchange(
         var capture = _capture = new ResponseCapture(original, response, Policy.MaximumBodySize, ChooseHoldMode(created));
         Context.Features.Set<IHttpResponseBodyFeature>(capture);
         response.OnStarting(static state => ((CacheExchange)state).OnStarting(), this);
+        var tags = _tags = new ResponseTags(Policy, Context);
+        var previousTags = Context.Features.Get<ICacheTagsFeature>();
+        Context.Features.Set<ICacheTagsFeature>(tags);
         Outcomes.OriginRun();
         _identity = RequestIdentity.Of(Context, Policy);
         BeforeApp();
@@ -83,6 +90,9 @@ internal abstract class CacheExchange(
         finally
         {
             Context.Features.Set(original);
+            // Tags count while the app runs; work it left behind, or middleware in front of the cache, adds none.
+            tags.Close();
+            Context.Features.Set(previousTags);
             AfterApp();
         }
 
@@ -132,6 +142,11 @@ internal abstract class CacheExchange(
         }
 
         var refusal = PredictRefusal();
+        if (refusal == NotCachedReason.None)
+        {
+            refusal = TagRefusal();
+        }
+
         if (refusal != NotCachedReason.None)
         {
             Refuse(refusal);
@@ -219,6 +234,11 @@ internal abstract class CacheExchange(
             refusal = FinalModeRefusal();
         }
 
+        if (refusal == NotCachedReason.None)
+        {
+            refusal = TagRefusal();
+        }
+
         if (refusal != NotCachedReason.None)
         {
             Refuse(refusal);
@@ -226,6 +246,41 @@ internal abstract class CacheExchange(
         }
 
         return await StoreAsync(entry) ? new FlightOutcome(entry, false) : FlightOutcome.NotStored;
+    }
+
+    /// <summary>
+    /// Why the response's own tags keep it from being stored (a template without its route value, an invalid tag, too
+    /// many), or none; logged with the details, as a warning the first time on an endpoint.
+    /// </summary>
+    protected NotCachedReason TagRefusal()
+    {
+        var tags = Tags;
+        var problem = tags.Problem;
+        if (problem == NotCachedReason.None)
+        {
+            if (tags.AddedLate && Policy.CdnTagFields != CdnTagHeaders.None && !Policy.LateTagsLogged)
+            {
+                Policy.LateTagsLogged = true;
+                Log.TagsAddedLate(Outcomes.Logger, Policy.EndpointName);
+            }
+
+            return NotCachedReason.None;
+        }
+
+        if (Refusal == NotCachedReason.None)
+        {
+            if (!Policy.TagProblemLogged)
+            {
+                Policy.TagProblemLogged = true;
+                Log.TagsRefusedFirst(Outcomes.Logger, Policy.EndpointName, tags.ProblemDetail!);
+            }
+            else
+            {
+                Log.TagsRefused(Outcomes.Logger, Policy.EndpointName, tags.ProblemDetail!);
+            }
+        }
+
+        return problem;
     }
 
     /// <summary>What the mode itself says of the final headers (the status, the <c>Vary</c> the entry was built for).</summary>

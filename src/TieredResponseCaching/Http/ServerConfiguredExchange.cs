@@ -106,13 +106,20 @@ internal sealed class ServerConfiguredExchange(
             reason = protocol.CheckResponse(response, capture.Buffer!, trailers);
         }
 
+        if (reason == NotCachedReason.None)
+        {
+            reason = TagRefusal();
+        }
+
         if (reason != NotCachedReason.None)
         {
             Refuse(reason);
             return null;
         }
 
-        return EntryBuilder.ServerConfigured(Policy, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, Context.Request.Path, trailers);
+        var tags = Tags;
+        return EntryBuilder.ServerConfigured(
+            Policy, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, tags.EntryTags(PathTags.For(Context.Request.Path)), tags.CdnFieldsOfEntry(), trailers);
     }
 
     protected override NotCachedReason PredictRefusal()
@@ -141,7 +148,7 @@ internal sealed class ServerConfiguredExchange(
         if (refusal == NotCachedReason.None)
         {
             headers.CacheControl = Policy.CacheControl;
-            foreach (var field in Policy.CdnHeaders)
+            foreach (var field in Tags.CdnFieldsAtStart())
             {
                 headers[field.Name] = field.Value;
             }

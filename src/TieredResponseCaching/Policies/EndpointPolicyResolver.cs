@@ -61,8 +61,10 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
             var merged = PolicyCompiler.Merge(_options, policyName, overrides);
             var protocol = found?.Protocol
                 ?? (ProtocolRegistration.IsGrpcMethod(endpoint) ? CacheProtocol.Grpc : merged.GraphQL == true ? CacheProtocol.GraphQL : CacheProtocol.Rest);
-            var operations = protocol == CacheProtocol.GraphQL ? CompileOperations(merged, name, stats, errors) : null;
-            policy = PolicyCompiler.Compile(merged, name, _options.MaximumBodySize, errors, protocol, found?.Streaming ?? false, operations, _options.Cdn.TagHeaders, stats);
+            var routeParameters = RouteParameters(endpoint);
+            var operations = protocol == CacheProtocol.GraphQL ? CompileOperations(merged, name, stats, routeParameters, errors) : null;
+            policy = PolicyCompiler.Compile(
+                merged, name, _options.MaximumBodySize, errors, protocol, found?.Streaming ?? false, operations, _options.Cdn.TagHeaders, stats, routeParameters);
             if (protocol != CacheProtocol.Rest && !protocols.IsRegistered(protocol))
             {
                 // Keyed as REST, a GraphQL or gRPC endpoint would be cached wrongly or not at all: say which package is missing.
@@ -83,7 +85,8 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
         return policy;
     }
 
-    private Dictionary<string, ResolvedPolicy>? CompileOperations(CachePolicyOptions endpointSettings, string name, EndpointStats stats, List<string> errors)
+    private Dictionary<string, ResolvedPolicy>? CompileOperations(
+        CachePolicyOptions endpointSettings, string name, EndpointStats stats, string[] routeParameters, List<string> errors)
     {
         if (protocols.OperationPolicies(CacheProtocol.GraphQL) is not { Count: > 0 } operationPolicies)
         {
@@ -95,7 +98,7 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
         {
             var settings = endpointSettings.Clone();
             settings.OverlayWith(overrides);
-            if (PolicyCompiler.Compile(settings, name, _options.MaximumBodySize, errors, CacheProtocol.GraphQL, tagHeaders: _options.Cdn.TagHeaders, stats: stats) is { } compiled)
+            if (PolicyCompiler.Compile(settings, name, _options.MaximumBodySize, errors, CacheProtocol.GraphQL, tagHeaders: _options.Cdn.TagHeaders, stats: stats, routeParameters: routeParameters) is { } compiled)
             {
                 operations[operation] = compiled;
             }
@@ -103,6 +106,10 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
 
         return operations;
     }
+
+    /// <summary>The names tag templates may use: the route pattern's parameters (none for an endpoint without a pattern).</summary>
+    private static string[] RouteParameters(Endpoint endpoint) =>
+        endpoint is RouteEndpoint route ? [.. route.RoutePattern.Parameters.Select(p => p.Name)] : [];
 
     internal static string EndpointName(Endpoint endpoint) =>
         (endpoint as RouteEndpoint)?.RoutePattern.RawText ?? endpoint.DisplayName ?? "(unnamed endpoint)";

@@ -37,7 +37,11 @@ internal static class PolicyCompiler
         return merged;
     }
 
-    /// <summary>Compiles <paramref name="settings"/>; returns <c>null</c> and fills <paramref name="errors"/> when they are invalid.</summary>
+    /// <summary>
+    /// Compiles <paramref name="settings"/>; returns <c>null</c> and fills <paramref name="errors"/> when they are invalid.
+    /// <paramref name="routeParameters"/> are the endpoint's route parameters, which tag templates may name; <c>null</c>
+    /// when the policy is not compiled for an endpoint (options), where only a template's syntax is checked.
+    /// </summary>
     public static ResolvedPolicy? Compile(
         CachePolicyOptions settings,
         string endpointName,
@@ -47,7 +51,8 @@ internal static class PolicyCompiler
         bool grpcStreaming = false,
         IReadOnlyDictionary<string, ResolvedPolicy>? operations = null,
         CdnTagHeaders tagHeaders = CdnTagHeaders.CacheGroups,
-        Diagnostics.EndpointStats? stats = null)
+        Diagnostics.EndpointStats? stats = null,
+        IReadOnlyCollection<string>? routeParameters = null)
     {
         var start = errors.Count;
         var noStore = settings.NoStore ?? false;
@@ -131,7 +136,8 @@ internal static class PolicyCompiler
         }
 
         var routeValues = (settings.VaryByRouteValue ?? []).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.Ordinal).ToArray();
-        var tags = (settings.Tags ?? []).Distinct(StringComparer.Ordinal).ToArray();
+        var allTags = (settings.Tags ?? []).Distinct(StringComparer.Ordinal).ToArray();
+        var tags = allTags.Where(tag => !TagTemplate.IsTemplate(tag)).ToArray();
         foreach (var tag in tags)
         {
             if (!TagRules.IsValid(tag))
@@ -140,9 +146,10 @@ internal static class PolicyCompiler
             }
         }
 
-        if (tags.Length > TagRules.MaximumTagsPerPolicy)
+        var templates = CompileTemplates(allTags, routeParameters, errors);
+        if (allTags.Length > TagRules.MaximumTagsPerPolicy)
         {
-            errors.Add($"A policy has {tags.Length} tags, {TagRules.MaximumTagsPerPolicy} at most (the number every cache that reads Cache-Groups must support, RFC 9875). Tag broader groups.");
+            errors.Add($"A policy has {allTags.Length} tags, {TagRules.MaximumTagsPerPolicy} at most (the number every cache that reads Cache-Groups must support, RFC 9875). Tag broader groups.");
         }
 
         if (errors.Count > start)
@@ -152,10 +159,12 @@ internal static class PolicyCompiler
 
         var isPrivate = varyByUser || settings.Visibility == CacheVisibility.Private;
         HeaderField[] cdnHeaders = CdnHeaders.ForTags(tags, tagHeaders);
+        HeaderField? cdnCacheControl = null;
         if (settings.CdnCacheControl == true && !isPrivate && !originDirected && !noStore)
         {
             // RFC 9213 for the CDN alone; never for a response that belongs to one user.
-            cdnHeaders = [.. cdnHeaders, new HeaderField(CdnHeaders.CdnCacheControl, BuildCdnCacheControl(settings.SharedMaxAge ?? duration, swr, sie))];
+            cdnCacheControl = new HeaderField(CdnHeaders.CdnCacheControl, BuildCdnCacheControl(settings.SharedMaxAge ?? duration, swr, sie));
+            cdnHeaders = [.. cdnHeaders, cdnCacheControl.Value];
         }
 
         return new ResolvedPolicy
@@ -174,6 +183,9 @@ internal static class PolicyCompiler
             AllowsAnyCookie = allowCookies.Contains(AllCookies),
             AllowedCookies = [.. allowCookies.Where(c => c != AllCookies)],
             Tags = tags,
+            TagTemplates = templates,
+            CdnTagFields = tagHeaders,
+            CdnCacheControl = cdnCacheControl,
             IsPrivate = isPrivate,
             MaximumBodySize = maximumBodySize,
             StatusCodes = statusCodes,
@@ -188,6 +200,43 @@ internal static class PolicyCompiler
             HeuristicFreshness = settings.HeuristicFreshness ?? false,
             TargetedCacheControl = [.. settings.TargetedCacheControl ?? []],
         };
+    }
+
+    /// <summary>
+    /// The tag templates among <paramref name="tags"/> (docs/policies.md, "Tag templates"): each must parse and, for an
+    /// endpoint, name only parameters of its route, since a parameter the route never has would leave every response
+    /// unstorable.
+    /// </summary>
+    private static TagTemplate[] CompileTemplates(string[] tags, IReadOnlyCollection<string>? routeParameters, List<string> errors)
+    {
+        var templates = new List<TagTemplate>();
+        foreach (var tag in tags)
+        {
+            if (!TagTemplate.IsTemplate(tag))
+            {
+                continue;
+            }
+
+            if (TagTemplate.TryParse(tag, out var error) is not { } template)
+            {
+                errors.Add(error!);
+                continue;
+            }
+
+            foreach (var parameter in template.Parameters)
+            {
+                if (routeParameters is not null && !routeParameters.Contains(parameter, StringComparer.OrdinalIgnoreCase))
+                {
+                    errors.Add(routeParameters.Count == 0
+                        ? $"Tag template '{tag}' names the route parameter '{parameter}', but the route has no parameters."
+                        : $"Tag template '{tag}' names the route parameter '{parameter}', which the route does not have (it has {string.Join(", ", routeParameters.Select(p => "'" + p + "'"))}).");
+                }
+            }
+
+            templates.Add(template);
+        }
+
+        return [.. templates];
     }
 
     /// <summary>RFC 9111 §5.2.2: the response directives a policy turns into.</summary>

@@ -42,7 +42,17 @@ internal sealed class ResolvedPolicy
     /// <summary>Every cookie is allowed (<c>AllowCookies("*")</c>).</summary>
     public bool AllowsAnyCookie { get; init; }
 
+    /// <summary>The static tags every entry of the policy carries (templates are in <see cref="TagTemplates"/>).</summary>
     public required string[] Tags { get; init; }
+
+    /// <summary>Tags filled per request from the route values (<c>product:{id}</c>), checked against the route at startup.</summary>
+    public TagTemplate[] TagTemplates { get; init; } = [];
+
+    /// <summary>Which CDN fields carry tags (options), for responses whose tags differ from <see cref="Tags"/>.</summary>
+    public CdnTagHeaders CdnTagFields { get; init; }
+
+    /// <summary>The policy's <c>CDN-Cache-Control</c> field when it has one (part of <see cref="CdnHeaders"/> too).</summary>
+    public HeaderField? CdnCacheControl { get; init; }
 
     public required bool IsPrivate { get; init; }
 
@@ -89,6 +99,12 @@ internal sealed class ResolvedPolicy
 
     /// <summary>Set once the "the app's Vary names a header this policy does not key on" warning was logged.</summary>
     public bool VaryMismatchLogged { get; set; }
+
+    /// <summary>Set once a response was refused for its tags (logged as a warning once, then at Debug).</summary>
+    public bool TagProblemLogged { get; set; }
+
+    /// <summary>Set once a response got tags after it started, with CDN tag fields on (logged once).</summary>
+    public bool LateTagsLogged { get; set; }
 
     public bool IsCacheableStatus(int statusCode) => Array.IndexOf(StatusCodes, statusCode) >= 0;
 
