@@ -148,4 +148,13 @@ internal static partial class Log
 
     [LoggerMessage(132, LogLevel.Warning, "Admin endpoint: refused a call from {Caller} at {RemoteAddress} to {Path} (Content-Type {ContentType}, Origin {Origin}) that a page on another site could have made: {Error}")]
     public static partial void AdminCallRefused(ILogger logger, string caller, string remoteAddress, string path, string contentType, string origin, string error);
+
+    [LoggerMessage(170, LogLevel.Debug, "A hit on {Endpoint} started an eager refresh of its entry, which expires in {Left}.")]
+    public static partial void EagerRefreshStarted(ILogger logger, string endpoint, TimeSpan left);
+
+    [LoggerMessage(171, LogLevel.Debug, "A hit on {Endpoint} started no eager refresh: {Limit} are running on this node (MaximumConcurrentEagerRefreshes). The entry stays until it expires.")]
+    public static partial void EagerRefreshSkipped(ILogger logger, string endpoint, int limit);
+
+    [LoggerMessage(172, LogLevel.Warning, "Eager refresh of {Endpoint} did not produce a cacheable response ({Reason}); the entry serves until it expires, and a later hit may try again.")]
+    public static partial void EagerRefreshFailed(ILogger logger, string endpoint, string reason, Exception? exception);
 }
