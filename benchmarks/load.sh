@@ -471,6 +471,7 @@ echo "load.sh: checks passed: bodies identical per group (JSON ${BODY_SIZE[raw]:
 
 load_before=$(uptime | sed 's/.*load average: //')
 echo "load.sh: $ROUNDS rounds x ${#ENDPOINTS[@]} endpoints, -t$THREADS -c$CONNECTIONS for $DURATION each (h2load -m1); $(nproc) cores; load average before: $load_before"
+[[ " ${ENDPOINTS[*]} " != *" eager "* ]] || echo "load.sh: eager runs last $EAGER_DURATION (10 lifetimes of /eager), not $DURATION"
 printf '%-6s %-22s %10s %11s %11s %11s %11s %11s\n' round endpoint requests req/s cpu-us/req redis-us/req redis/req upstream-us
 count=${#ENDPOINTS[@]}
 for round in $(seq 1 "$ROUNDS"); do
