@@ -30,6 +30,16 @@ public sealed class CachePolicyBuilder
         return this;
     }
 
+    /// <summary>
+    /// Refresh eagerly: once <paramref name="fraction"/> of the duration has passed (such as <c>0.8</c>), a hit starts one
+    /// background refresh, so a hot key is replaced before it expires. <c>0</c> turns it off. See docs/swr.md.
+    /// </summary>
+    public CachePolicyBuilder EagerRefresh(double fraction)
+    {
+        Options.EagerRefresh = fraction;
+        return this;
+    }
+
     /// <summary>Only these query keys form the cache key (compared without regard to case). No keys: ignore the query.</summary>
     public CachePolicyBuilder VaryByQuery(params string[] keys)
     {

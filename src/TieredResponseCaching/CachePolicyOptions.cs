@@ -18,6 +18,14 @@ public sealed class CachePolicyOptions
     public TimeSpan? StaleWhileRevalidate { get; set; }
 
     /// <summary>
+    /// Eager refresh: the fraction of <see cref="Duration"/> (greater than 0, less than 1, such as <c>0.8</c>) after
+    /// which a hit on a fresh entry starts one background refresh, so a key that stays hot never goes stale and never
+    /// misses. <c>0</c> turns it off (to override a default). Server-configured policies only. Built-in default: off.
+    /// See docs/swr.md.
+    /// </summary>
+    public double? EagerRefresh { get; set; }
+
+    /// <summary>
     /// How long after <see cref="Duration"/> a stale response may be served instead of an app failure (an
     /// exception or a 5xx status). Built-in default: zero (off).
     /// </summary>
@@ -110,6 +118,7 @@ public sealed class CachePolicyOptions
         Duration = overrides.Duration ?? Duration;
         StaleWhileRevalidate = overrides.StaleWhileRevalidate ?? StaleWhileRevalidate;
         StaleIfError = overrides.StaleIfError ?? StaleIfError;
+        EagerRefresh = overrides.EagerRefresh ?? EagerRefresh;
         VaryByQuery = overrides.VaryByQuery ?? VaryByQuery;
         VaryByHeader = overrides.VaryByHeader ?? VaryByHeader;
         VaryByRouteValue = overrides.VaryByRouteValue ?? VaryByRouteValue;

@@ -53,6 +53,13 @@ public sealed class TieredResponseCacheOptions
     public TimeSpan BackgroundRefreshTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// The most eager refreshes (<see cref="CachePolicyOptions.EagerRefresh"/>) running at once on this node. Past it, a
+    /// hit that would start one is served as usual and starts nothing (counted as skipped); the entry stays fresh until
+    /// it expires. Default 16.
+    /// </summary>
+    public int MaximumConcurrentEagerRefreshes { get; set; } = 16;
+
+    /// <summary>
     /// Benchmarks only: with L1 off every hit comes from Redis, which isolates the L2 tier's cost. Not public: an app
     /// always wants its L1.
     /// </summary>

@@ -18,6 +18,7 @@ internal sealed class CacheMetrics
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _originDuration;
     private readonly Counter<long> _refreshes;
+    private readonly Counter<long> _eagerRefreshes;
     private readonly Counter<long> _evictions;
     private readonly Counter<long> _notStored;
     private readonly Histogram<double> _l2Duration;
@@ -48,7 +49,8 @@ internal sealed class CacheMetrics
         var meter = meterFactory.Create(MeterName);
         _requests = meter.CreateCounter<long>("tiered_cache.requests", "{request}", "Requests to cached endpoints, by endpoint, outcome (hit, stale, miss, collapsed, bypass) and tier (l1, l2, none).");
         _originDuration = meter.CreateHistogram<double>("tiered_cache.origin.duration", "s", "How long the app took to produce a response for the cache, by endpoint and kind (miss, refresh).");
-        _refreshes = meter.CreateCounter<long>("tiered_cache.refreshes", "{refresh}", "Background refreshes, by endpoint and outcome (refreshed, failed, elsewhere).");
+        _refreshes = meter.CreateCounter<long>("tiered_cache.refreshes", "{refresh}", "Background refreshes, by endpoint, outcome (refreshed, failed, elsewhere) and trigger (stale, eager).");
+        _eagerRefreshes = meter.CreateCounter<long>("tiered_cache.eager_refreshes", "{hit}", "Hits past the eager-refresh point that claimed a refresh, by endpoint and outcome (started, skipped: the node ran as many as it may).");
         _evictions = meter.CreateCounter<long>("tiered_cache.evictions", "{entry}", "Entries that left L1, by reason (size, expired, invalidated, replaced).");
         _notStored = meter.CreateCounter<long>("tiered_cache.not_stored", "{response}", "Responses produced for the cache but not stored, by endpoint and reason.");
         _l2Duration = meter.CreateHistogram<double>("tiered_cache.l2.duration", "s", "Redis calls (L2, cluster lock, backplane), by operation and outcome (ok, error).");
@@ -86,11 +88,24 @@ internal sealed class CacheMetrics
         }
     }
 
-    public void Refresh(string endpoint, string outcome)
+    public void Refresh(string endpoint, string outcome, bool eager)
     {
         if (_refreshes.Enabled)
         {
-            _refreshes.Add(1, new KeyValuePair<string, object?>("endpoint", endpoint), new KeyValuePair<string, object?>("outcome", outcome));
+            _refreshes.Add(
+                1,
+                new KeyValuePair<string, object?>("endpoint", endpoint),
+                new KeyValuePair<string, object?>("outcome", outcome),
+                new KeyValuePair<string, object?>("trigger", eager ? "eager" : "stale"));
+        }
+    }
+
+    /// <summary>A hit past the eager-refresh point; <paramref name="outcome"/> is started or skipped.</summary>
+    public void EagerRefresh(string endpoint, string outcome)
+    {
+        if (_eagerRefreshes.Enabled)
+        {
+            _eagerRefreshes.Add(1, new KeyValuePair<string, object?>("endpoint", endpoint), new KeyValuePair<string, object?>("outcome", outcome));
         }
     }
 

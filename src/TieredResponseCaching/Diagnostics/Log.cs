@@ -158,4 +158,14 @@ internal static partial class Log
 
     [LoggerMessage(152, LogLevel.Information, "A response of {Endpoint} got cache tags after it started: the stored entry carries them (its hits send them in the CDN tag fields), but the response already sent did not; add tags before writing the body. Logged once per endpoint.")]
     public static partial void TagsAddedLate(ILogger logger, string endpoint);
+
+    // 170-179: eager refresh (docs/swr.md, "Eager refresh").
+    [LoggerMessage(170, LogLevel.Debug, "A hit on {Endpoint} started an eager refresh of its entry, which expires in {Left}.")]
+    public static partial void EagerRefreshStarted(ILogger logger, string endpoint, TimeSpan left);
+
+    [LoggerMessage(171, LogLevel.Debug, "A hit on {Endpoint} started no eager refresh: {Limit} are running on this node (MaximumConcurrentEagerRefreshes). The entry stays until it expires.")]
+    public static partial void EagerRefreshSkipped(ILogger logger, string endpoint, int limit);
+
+    [LoggerMessage(172, LogLevel.Warning, "Eager refresh of {Endpoint} did not produce a cacheable response ({Reason}); the entry serves until it expires, and a later hit may try again.")]
+    public static partial void EagerRefreshFailed(ILogger logger, string endpoint, string reason, Exception? exception);
 }

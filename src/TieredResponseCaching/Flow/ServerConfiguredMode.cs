@@ -65,10 +65,11 @@ internal sealed class ServerConfiguredMode : ICacheMode<ServerTarget>
             return _flow.BypassAsync(context, policy, ReasonFor(status));
         }
 
-        // Fast path: a fresh L1 entry. Allocates nothing.
+        // Fast path: a fresh L1 entry. Allocates nothing. A hit past the eager-refresh point takes the flow's path, which
+        // starts the refresh (docs/swr.md, "Eager refresh").
         var hash = XxHash128.HashToUInt128(key);
         var now = _parts.Clock.UtcNow;
-        if (_parts.Store.GetLocal(hash, key, now) is { } entry && entry.FreshnessAt(now) == Freshness.Fresh)
+        if (_parts.Store.GetLocal(hash, key, now) is { } entry && entry.FreshnessAt(now) == Freshness.Fresh && !EagerRefresh.IsDue(policy, entry, now))
         {
             return _flow.ServeHitAsync(context, policy, entry, CacheTier.L1, now);
         }
@@ -133,11 +134,11 @@ internal sealed class ServerConfiguredMode : ICacheMode<ServerTarget>
 
     public string MaxStale(CachedResponse entry, DateTimeOffset now) => _parts.Outcomes.Status.HitValues(entry, now).CacheStatus;
 
-    public void StartRefresh(HttpContext context, ServerTarget target, Lookup found)
+    public RefreshStart StartRefresh(HttpContext context, ServerTarget target, Lookup found, RefreshTrigger trigger)
     {
         var stale = found.Entry!;
-        _refresher.TryStart(context, target.Policy, stale, _next, target.ReplayBody, headerNames: null, replay =>
-            CreateExchange(replay, target, new Production(stale, Revalidate: false, Forward.Stale, DateTimeOffset.MinValue, IsRefresh: true)));
+        return _refresher.TryStart(context, target.Policy, stale, _next, target.ReplayBody, headerNames: null, replay =>
+            CreateExchange(replay, target, new Production(stale, Revalidate: false, Forward.Stale, DateTimeOffset.MinValue, IsRefresh: true)), trigger);
     }
 
     private static NotCachedReason ReasonFor(KeyStatus status) => status switch

@@ -56,6 +56,12 @@ internal sealed class CacheStatusHeader
     /// <summary>A hit; a negative ttl says the entry is stale (served under stale-while-revalidate).</summary>
     public string Hit(long ttlSeconds) => string.Create(CultureInfo.InvariantCulture, $"{_name}; hit; ttl={ttlSeconds}");
 
+    /// <summary>
+    /// The hit that started an eager refresh: the hit's value with <c>detail=eager-refresh</c> (RFC 9211 §2.8). Formatted
+    /// only for that one hit per refresh.
+    /// </summary>
+    public static string EagerRefresh(HitHeaderValues hit) => hit.CacheStatus + "; detail=eager-refresh";
+
     public string StaleIfError(long ttlSeconds) =>
         string.Create(CultureInfo.InvariantCulture, $"{_name}; fwd=stale; ttl={ttlSeconds}; detail=stale-if-error");
 

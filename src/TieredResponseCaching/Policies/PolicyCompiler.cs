@@ -82,6 +82,12 @@ internal static class PolicyCompiler
             errors.Add($"StaleIfError must not be negative (was {sie}).");
         }
 
+        var eager = settings.EagerRefresh ?? 0;
+        if (eager != 0 && !(eager is > 0 and < 1))
+        {
+            errors.Add($"EagerRefresh must be a fraction of Duration greater than 0 and less than 1, such as 0.8 (was {eager.ToString(CultureInfo.InvariantCulture)}); use 0 to turn it off.");
+        }
+
         if (settings.SharedMaxAge is { } sMaxAge && sMaxAge < TimeSpan.Zero)
         {
             errors.Add($"SharedMaxAge must not be negative (was {sMaxAge}).");
@@ -175,6 +181,8 @@ internal static class PolicyCompiler
             Duration = duration,
             StaleWhileRevalidate = swr,
             StaleIfError = sie,
+            // Server-configured only: in origin-directed mode the origin decides freshness (docs/swr.md, "Eager refresh").
+            EagerRefreshAfter = eager > 0 && !originDirected && !noStore ? duration * eager : TimeSpan.Zero,
             VaryByAllQueryKeys = allQueryKeys,
             VaryByQueryKeys = allQueryKeys ? [] : [.. queryKeys.Select(k => Encoding.UTF8.GetBytes(k))],
             VaryByHeaders = headers,

@@ -22,6 +22,12 @@ internal sealed class ResolvedPolicy
 
     public required TimeSpan StaleIfError { get; init; }
 
+    /// <summary>
+    /// Eager refresh: how long after an entry's creation a hit starts one background refresh (the policy's fraction of
+    /// its duration); zero when off. Precomputed so that the hit compares a time, nothing more (docs/swr.md).
+    /// </summary>
+    public TimeSpan EagerRefreshAfter { get; init; }
+
     /// <summary>True when every query key forms the key; <see cref="VaryByQueryKeys"/> is then empty.</summary>
     public required bool VaryByAllQueryKeys { get; init; }
 

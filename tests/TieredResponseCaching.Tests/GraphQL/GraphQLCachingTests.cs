@@ -410,6 +410,26 @@ public class GraphQLCachingTests
         Assert.Equal([Encoding.UTF8.GetBytes(body), Encoding.UTF8.GetBytes(body)], server.Bodies);
     }
 
+    [Fact]
+    public async Task A_post_entry_hit_past_its_eager_refresh_point_is_refreshed_by_replaying_its_body_before_it_expires()
+    {
+        var (host, server) = await GraphQLServer.StartAsync(p => p.EagerRefresh(0.8));
+        await using var _ = host;
+        var body = Body("query Count { executions }", null);
+
+        var first = await PostAsync(host, body);
+        host.Time.Advance(TimeSpan.FromSeconds(50));
+        var hot = await PostAsync(host, body);
+        await Flow.FlowKit.Guarded(host.Refresher.WhenIdleAsync());
+        var refreshed = await PostAsync(host, body);
+
+        Assert.Equal("""{"data":{"executions":1}}""", await hot.Body());
+        Assert.Equal("TieredResponseCache; hit; ttl=10; detail=eager-refresh", hot.CacheStatus());
+        Assert.Equal("TieredResponseCache; hit; ttl=60", refreshed.CacheStatus());
+        Assert.Equal("""{"data":{"executions":2}}""", await refreshed.Body());
+        Assert.Equal([Encoding.UTF8.GetBytes(body), Encoding.UTF8.GetBytes(body)], server.Bodies);
+    }
+
     internal static string Body(string query, string? variables, string? operationName = null) => GraphQLKeyTests.Post(query, variables, operationName);
 
     private static Task<HttpResponseMessage> PostAsync(CacheHost host, string body, string contentType = "application/json")
