@@ -98,7 +98,7 @@ public class StaleWhileRevalidateTests
 
         // The app ran in the request: its answer is the new version, and no refresh was started.
         Assert.Equal("version 2", await late.Body());
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", late.CacheStatus());
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", late.CacheStatus());
         Assert.Equal(0, host.Refresher.Running);
         Assert.Equal(0, host.Statistics.StaleHits);
         Assert.Equal(0, host.Statistics.BackgroundRefreshes);

@@ -14,7 +14,7 @@ namespace TieredResponseCaching.Tests.GraphQL;
 public class GraphQLCachingTests
 {
     private const string Hit = "TieredResponseCache; hit";
-    private const string Miss = "TieredResponseCache; fwd=uri-miss";
+    private const string Miss = "TieredResponseCache; fwd=uri-miss; stored";
 
     private const string ProductsQuery = """
         query Products($category: String, $first: Int) {
@@ -168,7 +168,7 @@ public class GraphQLCachingTests
         Assert.Contains("This field always fails.", await partial.Body(), StringComparison.Ordinal);
         // GraphQL responses are held until complete: the refusal is known before the headers go out, so the
         // response says why and carries no Cache-Control from the policy (a CDN must not keep an error).
-        Assert.Equal(Miss + "; detail=graphql-errors", again.CacheStatus());
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; detail=graphql-errors", again.CacheStatus());
         Assert.Null(again.Headers.CacheControl);
         Assert.Equal(4, server.Executions);
         Assert.Equal(0, host.Statistics.Stores);

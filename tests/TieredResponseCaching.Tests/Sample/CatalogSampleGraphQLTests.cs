@@ -46,7 +46,7 @@ public sealed class CatalogSampleGraphQLTests : IAsyncLifetime
         var second = await PostAsync(CoffeeQuery);
 
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", CacheStatus(first));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheStatus(first));
         Assert.StartsWith("TieredResponseCache; hit; ttl=", CacheStatus(second), StringComparison.Ordinal);
         Assert.Equal(await first.Content.ReadAsStringAsync(), await second.Content.ReadAsStringAsync());
         Assert.Contains("Espresso beans", await second.Content.ReadAsStringAsync(), StringComparison.Ordinal);
@@ -78,7 +78,7 @@ public sealed class CatalogSampleGraphQLTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, mutation.StatusCode);
         Assert.Equal("TieredResponseCache; fwd=bypass; detail=graphql-not-a-query", CacheStatus(mutation));
         Assert.Equal(31.5m, Catalog.Find(1)!.Price);
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", CacheStatus(after));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheStatus(after));
         Assert.Equal(31.5m, (await DataAsync(after)).GetProperty("product").GetProperty("price").GetDecimal());
     }
 
@@ -91,7 +91,7 @@ public sealed class CatalogSampleGraphQLTests : IAsyncLifetime
         var after = await PostAsync(CoffeeQuery);
 
         Assert.Equal(HttpStatusCode.OK, update.StatusCode);
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", CacheStatus(after));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheStatus(after));
         Assert.Contains("\"price\":4.25", await after.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 

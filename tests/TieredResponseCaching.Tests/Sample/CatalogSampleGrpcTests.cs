@@ -43,7 +43,7 @@ public sealed class CatalogSampleGrpcTests : IAsyncLifetime
         var readsAfterFirst = Catalog.Reads;
         var second = await CallAsync(_client.GetProductAsync(new GetProductRequest { Id = 1 }));
 
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", first.CacheStatus);
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", first.CacheStatus);
         Assert.StartsWith("TieredResponseCache; hit; ttl=", second.CacheStatus, StringComparison.Ordinal);
         Assert.Equal("public, max-age=30", second.Headers.GetValue("cache-control"));
         Assert.Equal(StatusCode.OK, second.Status.StatusCode);
@@ -59,7 +59,7 @@ public sealed class CatalogSampleGrpcTests : IAsyncLifetime
 
         var other = await CallAsync(_client.GetProductAsync(new GetProductRequest { Id = 2 }));
 
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", other.CacheStatus);
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", other.CacheStatus);
         Assert.Equal(2, other.Reply.Id);
     }
 
@@ -123,7 +123,7 @@ public sealed class CatalogSampleGrpcTests : IAsyncLifetime
         var after = await CallAsync(_client.GetProductAsync(new GetProductRequest { Id = 5 }));
 
         Assert.True(mutation.IsSuccessStatusCode);
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", after.CacheStatus);
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", after.CacheStatus);
         Assert.Equal("23.75", after.Reply.Price);
     }
 

@@ -39,7 +39,7 @@ public sealed class CatalogSamplePostgresTests(PostgreSqlFixture fixture)
         await log.WithinAsync(log.WhenLoggedAsync(Listening), Generous, "the sample listening on catalog_changes");
 
         var before = await client.GetAsync("/products/1");
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", before.CacheStatus());
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", before.CacheStatus());
         Assert.Equal(24.90m, Price(await before.Body()));
         await client.GetAsync("/products?category=coffee");
         Assert.StartsWith("TieredResponseCache; hit", (await client.GetAsync("/products/1")).CacheStatus(), StringComparison.Ordinal);
@@ -49,10 +49,10 @@ public sealed class CatalogSamplePostgresTests(PostgreSqlFixture fixture)
         await log.WithinAsync(log.WhenLoggedAsync(Invalidated, "path '/products/1'"), Generous, "the trigger's notification applied");
 
         var after = await client.GetAsync("/products/1");
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", after.CacheStatus());
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", after.CacheStatus());
         Assert.Equal(21.00m, Price(await after.Body()));
         var list = await client.GetAsync("/products?category=coffee");
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", list.CacheStatus());
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", list.CacheStatus());
         Assert.Contains("21.0", await list.Body(), StringComparison.Ordinal);
 
         // The app's own update goes through the same table (and trigger).
