@@ -18,6 +18,7 @@ public sealed class GraphQLEndpoint(CatalogSchema schema)
     public const string Path = "/graphql";
 
     private readonly DocumentExecuter _executer = new();
+    private readonly PersistedQueryStore _persistedQueries = new();
     // As ASP.NET Core's own JSON responses: "+" and "'" as they are (the responses are JSON, never embedded in HTML).
     private readonly GraphQLSerializer _serializer = new(options => options.Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
 
@@ -47,8 +48,28 @@ public sealed class GraphQLEndpoint(CatalogSchema schema)
             await ErrorAsync(context, StatusCodes.Status400BadRequest, "invalid JSON: " + e.Message);
             return;
         }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException or FormatException)
+        {
+            // JSON that GraphQL's request model cannot hold, such as a variable named twice ({"id":1,"id":2}): which value
+            // was meant is unknowable, so the request is refused rather than run with either.
+            await ErrorAsync(context, StatusCodes.Status400BadRequest, "invalid request: " + e.Message);
+            return;
+        }
 
-        if (request?.Query is null)
+        if (request is null)
+        {
+            await ErrorAsync(context, StatusCodes.Status400BadRequest, "a query is required");
+            return;
+        }
+
+        var query = _persistedQueries.Resolve(request, out var persistedError);
+        if (persistedError is not null)
+        {
+            await PersistedQueryErrorAsync(context, persistedError);
+            return;
+        }
+
+        if (query is null)
         {
             await ErrorAsync(context, StatusCodes.Status400BadRequest, "a query is required");
             return;
@@ -57,7 +78,7 @@ public sealed class GraphQLEndpoint(CatalogSchema schema)
         var result = await _executer.ExecuteAsync(options =>
         {
             options.Schema = schema;
-            options.Query = request.Query;
+            options.Query = query;
             options.OperationName = request.OperationName;
             options.Variables = request.Variables;
             options.Extensions = request.Extensions;
@@ -91,6 +112,20 @@ public sealed class GraphQLEndpoint(CatalogSchema schema)
     /// <summary>An empty parameter counts as absent (GraphQL over HTTP).</summary>
     private static string? Parameter(IQueryCollection query, string name) =>
         query.TryGetValue(name, out var values) && values.Count == 1 && values[0] is { Length: > 0 } value ? value : null;
+
+    /// <summary>
+    /// An automatic persisted query this server cannot use, answered as Apollo servers do: HTTP 200 with a GraphQL error
+    /// whose message and <c>extensions.code</c> the client recognises (it then sends the text with the hash). The error
+    /// is never stored: the cache bypasses a hash it has not seen proved, and a response with <c>errors</c> is not stored.
+    /// </summary>
+    private static async Task PersistedQueryErrorAsync(HttpContext context, PersistedQueryError error)
+    {
+        context.Response.ContentType = "application/json; charset=utf-8";
+        await JsonSerializer.SerializeAsync(
+            context.Response.Body,
+            new { errors = new[] { new { message = error.Message, extensions = new { code = error.Code } } } },
+            cancellationToken: context.RequestAborted);
+    }
 
     private static async Task ErrorAsync(HttpContext context, int statusCode, string message)
     {

@@ -100,6 +100,20 @@ public sealed class CatalogSampleGrpcTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReserveProduct_is_a_unary_method_left_uncached_and_reserves_on_every_call()
+    {
+        var first = await CallAsync(_client.ReserveProductAsync(new GetProductRequest { Id = 2 }));
+        var second = await CallAsync(_client.ReserveProductAsync(new GetProductRequest { Id = 2 }));
+
+        Assert.Equal("(none)", first.CacheStatus);
+        Assert.Equal("(none)", second.CacheStatus);
+        Assert.Null(second.Headers.GetValue("cache-control"));
+        Assert.Equal(2, second.Reply.ProductId);
+        Assert.Equal(first.Reply.Number + 1, second.Reply.Number);
+        Assert.Equal(0, _factory.Services.GetRequiredService<ITieredResponseCache>().GetStatistics().Stores);
+    }
+
+    [Fact]
     public async Task GetProduct_of_an_unknown_id_fails_every_time_and_is_not_stored()
     {
         for (var call = 1; call <= 2; call++)
