@@ -17,6 +17,12 @@ public sealed class GraphQLEndpoint(CatalogSchema schema)
 {
     public const string Path = "/graphql";
 
+    /// <summary>
+    /// A name given twice in an object (<c>{"id":1,"id":2}</c>, or <c>query</c> twice) is refused with a 400: which one was
+    /// meant is unknowable, and GraphQL's request model would silently keep one of them.
+    /// </summary>
+    private static readonly JsonDocumentOptions StrictJson = new() { AllowDuplicateProperties = false };
+
     private readonly DocumentExecuter _executer = new();
     private readonly PersistedQueryStore _persistedQueries = new();
     // As ASP.NET Core's own JSON responses: "+" and "'" as they are (the responses are JSON, never embedded in HTML).
@@ -38,9 +44,7 @@ public sealed class GraphQLEndpoint(CatalogSchema schema)
         GraphQLRequest? request;
         try
         {
-            request = isGet
-                ? ReadQueryString(context.Request.Query)
-                : await _serializer.ReadAsync<GraphQLRequest>(context.Request.Body, context.RequestAborted);
+            request = isGet ? ReadQueryString(context.Request.Query) : await ReadBodyAsync(context);
         }
         catch (JsonException e)
         {
@@ -50,8 +54,7 @@ public sealed class GraphQLEndpoint(CatalogSchema schema)
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException or FormatException)
         {
-            // JSON that GraphQL's request model cannot hold, such as a variable named twice ({"id":1,"id":2}): which value
-            // was meant is unknowable, so the request is refused rather than run with either.
+            // JSON that GraphQL's request model cannot hold (a variable of the wrong shape): a clear 400, not a 500.
             await ErrorAsync(context, StatusCodes.Status400BadRequest, "invalid request: " + e.Message);
             return;
         }
@@ -101,13 +104,25 @@ public sealed class GraphQLEndpoint(CatalogSchema schema)
         await _serializer.WriteAsync(context.Response.Body, result, context.RequestAborted);
     }
 
+    private async Task<GraphQLRequest?> ReadBodyAsync(HttpContext context)
+    {
+        using var document = await JsonDocument.ParseAsync(context.Request.Body, StrictJson, context.RequestAborted);
+        return _serializer.Deserialize<GraphQLRequest>(document.RootElement.GetRawText());
+    }
+
     private GraphQLRequest ReadQueryString(IQueryCollection query) => new()
     {
         Query = Parameter(query, "query"),
         OperationName = Parameter(query, "operationName"),
-        Variables = Parameter(query, "variables") is { } variables ? _serializer.Deserialize<Inputs>(variables) : null,
-        Extensions = Parameter(query, "extensions") is { } extensions ? _serializer.Deserialize<Inputs>(extensions) : null,
+        Variables = Parameter(query, "variables") is { } variables ? ReadInputs(variables) : null,
+        Extensions = Parameter(query, "extensions") is { } extensions ? ReadInputs(extensions) : null,
     };
+
+    private Inputs? ReadInputs(string json)
+    {
+        using var document = JsonDocument.Parse(json, StrictJson);
+        return _serializer.Deserialize<Inputs>(json);
+    }
 
     /// <summary>An empty parameter counts as absent (GraphQL over HTTP).</summary>
     private static string? Parameter(IQueryCollection query, string name) =>
