@@ -96,6 +96,7 @@ builder.Services.AddSingleton<CacheOpsKey>();
 builder.Services.AddAuthorization(authorization => authorization.AddPolicy(CacheOps.Policy, CacheOps.Configure));
 builder.Services.AddControllers();
 builder.Services.AddGrpc();
+builder.Services.AddSingleton<Reservations>();
 
 builder.Services.AddSingleton<ProductCatalog>();
 // The GraphQL schema is a singleton; its resolvers reach the request (to tag the response) through the accessor.
@@ -167,7 +168,7 @@ app.MapGet("/", () => Results.Text(
       GET  /_cache/stats               the cache's numbers as JSON (policy "CacheOps": header X-Ops-Key, see the README)
       POST /_cache/admin/invalidate/tag/{tag}, POST /_cache/admin/invalidate/key {"path": "/products/1"} (JSON, X-Ops-Key)
       GET  /graphql?query=             GraphQL (also POST): products(category, page), product(id), mutation setPrice
-      gRPC catalog.Products            HTTP/2 only, on GrpcUrl (default 5081): GetProduct, ListProducts, StreamProducts
+      gRPC catalog.Products            HTTP/2 only, on GrpcUrl (default 5081): GetProduct, ListProducts, ReserveProduct (not cached), StreamProducts
 
     """));
 

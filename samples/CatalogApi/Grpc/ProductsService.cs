@@ -7,9 +7,9 @@ namespace CatalogApi.Grpc;
 
 /// <summary>
 /// The gRPC face of the catalog (Protos/catalog.proto). Three ways a method meets the cache: an attribute on the
-/// implementation, the options' NO_SIDE_EFFECTS switch, and not at all (streaming).
+/// implementation, the options' NO_SIDE_EFFECTS switch, and not at all (a unary method with a side effect, streaming).
 /// </summary>
-public sealed class ProductsService(ProductCatalog catalog) : Products.ProductsBase
+public sealed class ProductsService(ProductCatalog catalog, Reservations reservations) : Products.ProductsBase
 {
     private const int PageSize = 5;
 
@@ -45,6 +45,16 @@ public sealed class ProductsService(ProductCatalog catalog) : Products.ProductsB
         list.Items.AddRange(products.Select(ToReply));
         return Task.FromResult(list);
     }
+
+    /// <summary>
+    /// Deliberately not cached: reserving is a side effect, and a stored reply would hand the next caller the same
+    /// reservation without reserving anything. A gRPC call is a POST, so no attribute and no <c>NO_SIDE_EFFECTS</c>
+    /// declaration is all it takes: the cache does not touch the call (no <c>cache-status</c>).
+    /// </summary>
+    public override Task<Reservation> ReserveProduct(GetProductRequest request, ServerCallContext context) =>
+        catalog.Find(request.Id) is { } product
+            ? Task.FromResult(new Reservation { ProductId = product.Id, Number = reservations.Next() })
+            : throw new RpcException(new Status(StatusCode.NotFound, $"no product {request.Id}"));
 
     /// <summary>Server streaming, one message per product: the cache never stores a stream.</summary>
     public override async Task StreamProducts(ListProductsRequest request, IServerStreamWriter<ProductReply> responseStream, ServerCallContext context)

@@ -144,6 +144,11 @@ internal abstract class CacheExchange(
         var refusal = PredictRefusal();
         if (refusal == NotCachedReason.None)
         {
+            refusal = PredictCommonRefusal();
+        }
+
+        if (refusal == NotCachedReason.None)
+        {
             refusal = TagRefusal();
         }
 
@@ -159,6 +164,19 @@ internal abstract class CacheExchange(
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// What every mode can already tell as the cache's headers are written, so that <c>Cache-Status</c> says <c>stored</c>
+    /// only of a response the cache still means to store (docs/http-semantics.md, "Cache-Status"): the final verdict's
+    /// rules on the headers and identity so far, a held body that outgrew the size limit, a <c>Content-Length</c> over it.
+    /// </summary>
+    private NotCachedReason PredictCommonRefusal()
+    {
+        var refusal = CacheRules.CheckFinal(Context, Policy, _identity);
+        return refusal != NotCachedReason.None ? refusal
+            : Capture.Overflowed || Context.Response.ContentLength > Policy.MaximumBodySize ? NotCachedReason.BodyTooLarge
+            : NotCachedReason.None;
     }
 
     /// <summary>What the mode says of the response as it starts: why it will not be stored, or none.</summary>

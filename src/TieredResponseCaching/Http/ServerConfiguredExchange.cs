@@ -53,7 +53,7 @@ internal sealed class ServerConfiguredExchange(
                 response.Headers[field.Name] = field.Value;
             }
 
-            response.Headers[CacheStatusHeader.Name] = Fallback is null ? Outcomes.Status.Miss : Outcomes.Status.StaleMiss;
+            response.Headers[CacheStatusHeader.Name] = Fallback is null ? Outcomes.Status.Stored : Outcomes.Status.StoredAfterStale;
             await response.StartAsync(Context.RequestAborted);
         }
         else
@@ -158,7 +158,7 @@ internal sealed class ServerConfiguredExchange(
                 headers.Vary = vary;
             }
 
-            headers[CacheStatusHeader.Name] = Fallback is null ? Outcomes.Status.Miss : Outcomes.Status.StaleMiss;
+            headers[CacheStatusHeader.Name] = Fallback is null ? Outcomes.Status.Stored : Outcomes.Status.StoredAfterStale;
         }
         else
         {

@@ -29,7 +29,7 @@ public class GraphQLPostUrlTests
 
         Assert.Equal("""{"data":{"products":"[poisoned]"}}""", await attack.Body());
         Assert.Equal("""{"data":{"products":[{"id":1,"name":"Kettle"}]}}""", await victim.Body());
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", victim.CacheStatus());
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", victim.CacheStatus());
         Assert.Equal(Bypass, attack.CacheStatus());
         Assert.Equal(2, server.Executions);
     }

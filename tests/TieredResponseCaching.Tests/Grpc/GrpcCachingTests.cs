@@ -27,7 +27,7 @@ public class GrpcCachingTests
         Assert.Equal(firstReply, reply);
         Assert.Equal(1, reply.Call);
         Assert.Equal(1, host.Calls.Count(nameof(CatalogService.GetProduct)));
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", (await first.ResponseHeadersAsync).GetValue("cache-status"));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", (await first.ResponseHeadersAsync).GetValue("cache-status"));
         Assert.StartsWith("TieredResponseCache; hit", (await second.ResponseHeadersAsync).GetValue("cache-status"));
         Assert.Equal(StatusCode.OK, second.GetStatus().StatusCode);
     }

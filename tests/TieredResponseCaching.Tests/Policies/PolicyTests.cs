@@ -10,7 +10,7 @@ namespace TieredResponseCaching.Tests.Policies;
 /// <summary>Where policies come from ([CacheFor], conventions, named and default policies) and how they merge.</summary>
 public class PolicyTests
 {
-    private const string Miss = "TieredResponseCache; fwd=uri-miss";
+    private const string Miss = "TieredResponseCache; fwd=uri-miss; stored";
 
     [Fact]
     public async Task Controller_attribute_caches_its_actions()

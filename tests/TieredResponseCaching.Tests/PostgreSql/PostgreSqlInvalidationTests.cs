@@ -20,7 +20,7 @@ public sealed class PostgreSqlInvalidationTests(PostgreSqlFixture fixture)
     private const int Listening = 1001;
     private const int ReconnectInvalidation = 1002;
     private const int MalformedPayload = 1003;
-    private const string Miss = "TieredResponseCache; fwd=uri-miss";
+    private const string Miss = "TieredResponseCache; fwd=uri-miss; stored";
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
 
     private readonly string _name = "t" + Guid.NewGuid().ToString("N")[..10];

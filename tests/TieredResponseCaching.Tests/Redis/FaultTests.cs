@@ -294,7 +294,7 @@ public sealed class FaultTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("x2", await response.Content.ReadAsStringAsync());
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", CacheStatus(response));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheStatus(response));
         Assert.Equal(kind == "another Redis type" ? 0 : 1, log.Count(CorruptEntry));
         var overwritten = EntrySerializer.TryRead((byte[])(await db.StringGetAsync(key))!, hash);
         Assert.NotNull(overwritten);

@@ -39,7 +39,7 @@ public sealed class CatalogSamplePostgresTests(PostgreSqlFixture fixture)
         await log.WithinAsync(log.WhenLoggedAsync(Listening), Generous, "the sample listening on catalog_changes");
 
         var before = await client.GetAsync("/products/1");
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", before.CacheStatus());
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", before.CacheStatus());
         Assert.Equal(24.90m, Price(await before.Body()));
         await client.GetAsync("/products?category=coffee");
         await client.GetAsync("/products?category=tea");
@@ -50,10 +50,10 @@ public sealed class CatalogSamplePostgresTests(PostgreSqlFixture fixture)
         await log.WithinAsync(log.WhenLoggedAsync(Invalidated, "tag 'product:1'"), Generous, "the trigger's notification applied");
 
         var after = await client.GetAsync("/products/1");
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", after.CacheStatus());
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", after.CacheStatus());
         Assert.Equal(21.00m, Price(await after.Body()));
         var list = await client.GetAsync("/products?category=coffee");
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", list.CacheStatus());
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", list.CacheStatus());
         Assert.Contains("21.0", await list.Body(), StringComparison.Ordinal);
         // The trigger named the row's tag only: a list without the product is still served.
         Assert.StartsWith("TieredResponseCache; hit", (await client.GetAsync("/products?category=tea")).CacheStatus(), StringComparison.Ordinal);
