@@ -77,6 +77,12 @@ internal enum NotCachedReason
     // or its user changed, after the cache keyed it (response side).
     Cookie,
     IdentityAfterCache,
+
+    // Middleware order (docs/getting-started.md): the cache ran before routing (request side); CORS or response
+    // compression ran after the cache and shaped the response (response side).
+    CacheBeforeRouting,
+    CorsAfterCache,
+    CompressionAfterCache,
 }
 
 internal static class NotCachedReasons
@@ -140,6 +146,9 @@ internal static class NotCachedReasons
         "validator-mismatch",
         "cookie",
         "identity-after-cache",
+        "cache-before-routing",
+        "cors-after-cache",
+        "compression-after-cache",
     ];
 
     public static int Count => Tokens.Length;

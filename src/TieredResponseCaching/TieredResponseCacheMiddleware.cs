@@ -19,6 +19,7 @@ internal sealed class TieredResponseCacheMiddleware(
     private readonly ServerConfiguredMode _serverConfigured = new(parts, protocols.Get, refresher, next);
     private readonly OriginDirectedMode _originDirected = new(parts, refresher, next);
     private readonly IdentityProbe _identity = new(services, parts.Outcomes.Logger);
+    private readonly PipelineOrder _order = parts.Outcomes.Order;
 
     public Task InvokeAsync(HttpContext context)
     {
@@ -26,8 +27,16 @@ internal sealed class TieredResponseCacheMiddleware(
         var endpoint = RequestFeatures.Endpoint(context);
         if (endpoint is null)
         {
+            // Until a request arrives with its endpoint, routing may run after the cache: watch (docs/getting-started.md).
+            if (_order.WatchesRouting)
+            {
+                _order.WatchForRoutingAfterCache(context, policies, parts.Outcomes);
+            }
+
             return next(context);
         }
+
+        _order.EndpointSeen();
 
         ResolvedPolicy? policy;
         try

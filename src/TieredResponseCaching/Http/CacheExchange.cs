@@ -27,6 +27,7 @@ internal abstract class CacheExchange(
 {
     private ResponseCapture? _capture;
     private RequestIdentity _identity;
+    private bool _corsRanBefore;
 
     /// <summary>Why the response was not stored, once <see cref="RunAsync"/> is done.</summary>
     public NotCachedReason Refusal { get; protected set; }
@@ -67,6 +68,7 @@ internal abstract class CacheExchange(
         response.OnStarting(static state => ((CacheExchange)state).OnStarting(), this);
         Outcomes.OriginRun();
         _identity = RequestIdentity.Of(Context, Policy);
+        _corsRanBefore = Outcomes.Order.CorsRanBefore(Context);
         BeforeApp();
 
         var time = Clock.TimeProvider;
@@ -131,7 +133,13 @@ internal abstract class CacheExchange(
             return Task.CompletedTask;
         }
 
-        var refusal = PredictRefusal();
+        // Middleware after the cache that shaped the response for this client alone comes first: its detail says what to fix.
+        var refusal = Outcomes.Order.ShapedAfterCache(Context, Capture, Policy, _corsRanBefore);
+        if (refusal == NotCachedReason.None)
+        {
+            refusal = PredictRefusal();
+        }
+
         if (refusal != NotCachedReason.None)
         {
             Refuse(refusal);
