@@ -28,6 +28,7 @@ internal abstract class CacheExchange(
     private ResponseCapture? _capture;
     private RequestIdentity _identity;
     private bool _corsRanBefore;
+    private bool _compressionInFront;
 
     /// <summary>Why the response was not stored, once <see cref="RunAsync"/> is done.</summary>
     public NotCachedReason Refusal { get; protected set; }
@@ -49,6 +50,13 @@ internal abstract class CacheExchange(
 
     protected ResponseCapture Capture => _capture!;
 
+    /// <summary>
+    /// <c>UseResponseCompression()</c>, in front of the cache, encoded this response: its <c>Content-Encoding</c> and
+    /// <c>Vary: Accept-Encoding</c> are its own, applied again to every hit for the client that asks, so the entry keeps
+    /// the app's unencoded body without them (docs/getting-started.md, "Where the middleware goes").
+    /// </summary>
+    protected bool EncodedInFront => _compressionInFront && !Capture.AppEncoded && Context.Response.Headers.ContentEncoding.Count > 0;
+
     /// <summary>The cache writes the response itself (a 304, a stored or stale entry): the app's is discarded.</summary>
     protected bool WritingOwnResponse { get; set; }
 
@@ -64,6 +72,7 @@ internal abstract class CacheExchange(
         var created = Clock.NextStamp();
         var original = Context.Features.Get<IHttpResponseBodyFeature>()!;
         var capture = _capture = new ResponseCapture(original, response, Policy.MaximumBodySize, ChooseHoldMode(created));
+        _compressionInFront = PipelineOrder.IsCompressionBody(original);
         Context.Features.Set<IHttpResponseBodyFeature>(capture);
         response.OnStarting(static state => ((CacheExchange)state).OnStarting(), this);
         Outcomes.OriginRun();
@@ -84,6 +93,7 @@ internal abstract class CacheExchange(
         }
         finally
         {
+            capture.AppDone();
             Context.Features.Set(original);
             AfterApp();
         }

@@ -84,6 +84,9 @@ internal sealed class PipelineOrder(IServiceProvider services, ILogger logger)
         context.Response.Headers[CacheStatusHeader.Name] = outcomes.Bypass(policy, NotCachedReason.CacheBeforeRouting);
     }
 
+    /// <summary>Whether <paramref name="body"/> is ASP.NET Core's compressing body (<c>UseResponseCompression()</c>).</summary>
+    public static bool IsCompressionBody(IHttpResponseBodyFeature body) => body.GetType().Assembly == CompressionAssembly;
+
     /// <summary>Whether CORS already ran on this request when the cache forwards it to the app (read on a miss only).</summary>
     public bool CorsRanBefore(HttpContext context) => _corsRegistered && context.Items.ContainsKey(CorsInvokedKey);
 
@@ -117,7 +120,7 @@ internal sealed class PipelineOrder(IServiceProvider services, ILogger logger)
             && !policy.VariesByHeader("Accept-Encoding")
             && context.Features.Get<IHttpResponseBodyFeature>() is { } body
             && !ReferenceEquals(body, capture)
-            && body.GetType().Assembly == CompressionAssembly)
+            && IsCompressionBody(body))
         {
             if (Interlocked.Exchange(ref _compressionWarned, 1) == 0)
             {

@@ -191,9 +191,13 @@ public sealed class MiddlewareOrderTests
         Assert.DoesNotContain(host.Log.Records, r => r.EventId == 8);
     }
 
-    [Fact]
-    public async Task Compression_before_the_cache_compresses_hits_and_does_not_warn()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Compression_before_the_cache_compresses_hits_and_does_not_warn(bool keyedOnAcceptEncoding)
     {
+        // The compression in front sets Content-Encoding and Vary: Accept-Encoding as the app's first byte reaches it, before
+        // the cache judges the response: they are its own, and a stored Content-Encoding would label the plain body of a hit.
         var calls = 0;
         await using var host = await OrderHost.StartAsync(
             services: s => s.AddResponseCompression(),
@@ -202,7 +206,13 @@ public sealed class MiddlewareOrderTests
                 app.UseResponseCompression();
                 app.UseRouting();
                 app.UseTieredResponseCache();
-                app.MapGet("/hello", () => $"hello {++calls}").CacheFor(Minute);
+                app.MapGet("/hello", () => $"hello {++calls}").CacheFor(Minute, p =>
+                {
+                    if (keyedOnAcceptEncoding)
+                    {
+                        p.VaryByHeader("Accept-Encoding");
+                    }
+                });
             });
 
         var miss = await host.GetAsync("/hello", ("Accept-Encoding", "gzip"));
@@ -211,10 +221,40 @@ public sealed class MiddlewareOrderTests
 
         Assert.Equal("hello 1", await Gunzip(miss));
         Assert.Equal("hello 1", await Gunzip(hit));
+        Assert.Equal("gzip", hit.Header("Content-Encoding"));
         Assert.StartsWith("TieredResponseCache; hit", hit.CacheStatus(), StringComparison.Ordinal);
         Assert.Null(plainHit.Header("Content-Encoding"));
-        Assert.Equal("hello 1", await plainHit.Body());
+        Assert.Equal(keyedOnAcceptEncoding ? "hello 2" : "hello 1", await plainHit.Body());
         Assert.DoesNotContain(host.Log.Records, r => r.Level >= LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task A_body_the_app_encoded_itself_keeps_its_Content_Encoding_behind_the_compression_in_front()
+    {
+        var gzipped = Gzip("hello precompressed");
+        var calls = 0;
+        await using var host = await OrderHost.StartAsync(
+            services: s => s.AddResponseCompression(),
+            pipeline: app =>
+            {
+                app.UseResponseCompression();
+                app.UseRouting();
+                app.UseTieredResponseCache();
+                app.MapGet("/hello", (HttpContext c) =>
+                {
+                    calls++;
+                    c.Response.Headers.ContentEncoding = "gzip";
+                    return Results.Bytes(gzipped, "text/plain");
+                }).CacheFor(Minute);
+            });
+
+        await host.GetAsync("/hello", ("Accept-Encoding", "gzip"));
+        var hit = await host.GetAsync("/hello", ("Accept-Encoding", "gzip"));
+
+        Assert.Equal(1, calls);
+        Assert.StartsWith("TieredResponseCache; hit", hit.CacheStatus(), StringComparison.Ordinal);
+        Assert.Equal("gzip", hit.Header("Content-Encoding"));
+        Assert.Equal("hello precompressed", await Gunzip(hit));
     }
 
     [Fact]
@@ -267,6 +307,17 @@ public sealed class MiddlewareOrderTests
     private static void AddTestAuthentication(IServiceCollection services) =>
         services.AddAuthentication(TestAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, TestAuthenticationHandler>(TestAuthenticationHandler.SchemeName, _ => { });
+
+    private static byte[] Gzip(string text)
+    {
+        using var output = new MemoryStream();
+        using (var gzip = new GZipStream(output, CompressionLevel.Optimal))
+        {
+            gzip.Write(System.Text.Encoding.UTF8.GetBytes(text));
+        }
+
+        return output.ToArray();
+    }
 
     private static async Task<string> Gunzip(HttpResponseMessage response)
     {
