@@ -36,8 +36,6 @@ internal sealed class TieredResponseCacheMiddleware(
             return next(context);
         }
 
-        _order.EndpointSeen();
-
         ResolvedPolicy? policy;
         try
         {
@@ -49,9 +47,16 @@ internal sealed class TieredResponseCacheMiddleware(
             return next(context);
         }
 
-        return policy is null ? next(context)
+        return policy is null ? WithoutPolicy(context)
             : _identity.MustAuthenticate(context) ? AuthenticateThenHandleAsync(context, policy)
             : Dispatch(context, policy);
+    }
+
+    /// <summary>An endpoint without a cache policy: routing runs before the cache (a miss says so too, so a hit never has to).</summary>
+    private Task WithoutPolicy(HttpContext context)
+    {
+        _order.EndpointSeen();
+        return next(context);
     }
 
     private Task Dispatch(HttpContext context, ResolvedPolicy policy) =>

@@ -76,6 +76,7 @@ internal abstract class CacheExchange(
         Context.Features.Set<IHttpResponseBodyFeature>(capture);
         response.OnStarting(static state => ((CacheExchange)state).OnStarting(), this);
         Outcomes.OriginRun();
+        Outcomes.Order.EndpointSeen();
         _identity = RequestIdentity.Of(Context, Policy);
         _corsRanBefore = Outcomes.Order.CorsRanBefore(Context);
         BeforeApp();

@@ -33,7 +33,11 @@ internal sealed class PipelineOrder(IServiceProvider services, ILogger logger)
     /// </summary>
     public bool WatchesRouting => !_routingSeen;
 
-    /// <summary>A request reached the cache with its endpoint: routing runs before the cache.</summary>
+    /// <summary>
+    /// A request reached the cache with its endpoint: routing runs before the cache. Said by requests to endpoints without a
+    /// policy and by misses, never by a hit (an entry exists only once a miss said it; an entry another node stored leaves
+    /// the watch on, which only requests without an endpoint pay).
+    /// </summary>
     public void EndpointSeen()
     {
         if (!_routingSeen)
