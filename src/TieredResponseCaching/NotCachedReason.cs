@@ -83,6 +83,12 @@ internal enum NotCachedReason
     TagTemplateUnfilled,
     InvalidTag,
     TooManyTags,
+
+    // Middleware order (docs/getting-started.md): the cache ran before routing (request side); CORS or response
+    // compression ran after the cache and shaped the response (response side).
+    CacheBeforeRouting,
+    CorsAfterCache,
+    CompressionAfterCache,
 }
 
 internal static class NotCachedReasons
@@ -149,6 +155,9 @@ internal static class NotCachedReasons
         "tag-template",
         "invalid-tag",
         "too-many-tags",
+        "cache-before-routing",
+        "cors-after-cache",
+        "compression-after-cache",
     ];
 
     public static int Count => Tokens.Length;

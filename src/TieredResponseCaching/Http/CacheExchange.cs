@@ -28,6 +28,8 @@ internal abstract class CacheExchange(
     private ResponseCapture? _capture;
     private ResponseTags? _tags;
     private RequestIdentity _identity;
+    private bool _corsRanBefore;
+    private bool _compressionInFront;
 
     /// <summary>Why the response was not stored, once <see cref="RunAsync"/> is done.</summary>
     public NotCachedReason Refusal { get; protected set; }
@@ -51,6 +53,12 @@ internal abstract class CacheExchange(
 
     /// <summary>The response's own tags (filled templates, tags the app added), docs/invalidation.md "Per-response tags".</summary>
     protected ResponseTags Tags => _tags!;
+    /// <summary>
+    /// <c>UseResponseCompression()</c>, in front of the cache, encoded this response: its <c>Content-Encoding</c> and
+    /// <c>Vary: Accept-Encoding</c> are its own, applied again to every hit for the client that asks, so the entry keeps
+    /// the app's unencoded body without them (docs/getting-started.md, "Where the middleware goes").
+    /// </summary>
+    protected bool EncodedInFront => _compressionInFront && !Capture.AppEncoded && Context.Response.Headers.ContentEncoding.Count > 0;
 
     /// <summary>The cache writes the response itself (a 304, a stored or stale entry): the app's is discarded.</summary>
     protected bool WritingOwnResponse { get; set; }
@@ -67,13 +75,16 @@ internal abstract class CacheExchange(
         var created = Clock.NextStamp();
         var original = Context.Features.Get<IHttpResponseBodyFeature>()!;
         var capture = _capture = new ResponseCapture(original, response, Policy.MaximumBodySize, ChooseHoldMode(created));
+        _compressionInFront = PipelineOrder.IsCompressionBody(original);
         Context.Features.Set<IHttpResponseBodyFeature>(capture);
         response.OnStarting(static state => ((CacheExchange)state).OnStarting(), this);
         var tags = _tags = new ResponseTags(Policy, Context);
         var previousTags = Context.Features.Get<ICacheTagsFeature>();
         Context.Features.Set<ICacheTagsFeature>(tags);
         Outcomes.OriginRun();
+        Outcomes.Order.EndpointSeen();
         _identity = RequestIdentity.Of(Context, Policy);
+        _corsRanBefore = Outcomes.Order.CorsRanBefore(Context);
         BeforeApp();
 
         var time = Clock.TimeProvider;
@@ -89,6 +100,7 @@ internal abstract class CacheExchange(
         }
         finally
         {
+            capture.AppDone();
             Context.Features.Set(original);
             // Tags count while the app runs; work it left behind, or middleware in front of the cache, adds none.
             tags.Close();
@@ -141,7 +153,13 @@ internal abstract class CacheExchange(
             return Task.CompletedTask;
         }
 
-        var refusal = PredictRefusal();
+        // Middleware after the cache that shaped the response for this client alone comes first: its detail says what to fix.
+        var refusal = Outcomes.Order.ShapedAfterCache(Context, Capture, Policy, _corsRanBefore);
+        if (refusal == NotCachedReason.None)
+        {
+            refusal = PredictRefusal();
+        }
+
         if (refusal == NotCachedReason.None)
         {
             refusal = PredictCommonRefusal();

@@ -10,13 +10,21 @@ namespace TieredResponseCaching.Http;
 /// metrics, the log line and, where the client sees it, the <c>Cache-Status</c> value: each outcome is one call, so
 /// they cannot drift apart (docs/observability.md).
 /// </summary>
-internal sealed class CacheOutcomes(CacheCounters counters, CacheMetrics metrics, ILogger logger, CacheStatusHeader status, Origin.OriginCacheStatus originStatus)
+internal sealed class CacheOutcomes(
+    CacheCounters counters, CacheMetrics metrics, ILogger logger, ILogger invalidationLogger, CacheStatusHeader status, Origin.OriginCacheStatus originStatus, PipelineOrder order)
 {
     public CacheCounters Counters { get; } = counters;
 
     public CacheMetrics Metrics { get; } = metrics;
 
+    /// <summary>The log of requests and responses (category <c>TieredResponseCaching.Http</c>).</summary>
     public ILogger Logger { get; } = logger;
+
+    /// <summary>The log of what is invalidated (category <c>TieredResponseCaching.Invalidation</c>).</summary>
+    public ILogger InvalidationLogger { get; } = invalidationLogger;
+
+    /// <summary>The middleware orders that make the cache wrong or useless, seen and reported once.</summary>
+    public PipelineOrder Order { get; } = order;
 
     /// <summary>The <c>Cache-Status</c> values of the server-configured mode (the origin-directed mode has its own for what differs).</summary>
     public CacheStatusHeader Status { get; } = status;

@@ -136,19 +136,22 @@ internal static class CacheRules
         return false;
     }
 
-    /// <summary>Whether a response may be stored, judged on its status and final headers.</summary>
-    public static NotCachedReason CheckResponse(HttpResponse response, ResolvedPolicy policy)
+    /// <summary>
+    /// Whether a response may be stored, judged on its status and final headers. <paramref name="encodedInFront"/>: the
+    /// <c>Accept-Encoding</c> in <c>Vary</c> is a compressing middleware's in front of the cache, which varies every hit itself.
+    /// </summary>
+    public static NotCachedReason CheckResponse(HttpResponse response, ResolvedPolicy policy, bool encodedInFront = false)
     {
         if (!policy.IsCacheableStatus(response.StatusCode))
         {
             return NotCachedReason.Status;
         }
 
-        return CheckResponseHeaders(response.Headers, policy);
+        return CheckResponseHeaders(response.Headers, policy, encodedInFront);
     }
 
     /// <summary>The header conditions alone (Set-Cookie, Cache-Control, Vary).</summary>
-    public static NotCachedReason CheckResponseHeaders(IHeaderDictionary headers, ResolvedPolicy policy)
+    public static NotCachedReason CheckResponseHeaders(IHeaderDictionary headers, ResolvedPolicy policy, bool encodedInFront = false)
     {
         if (headers.SetCookie.Count > 0)
         {
@@ -184,7 +187,7 @@ internal static class CacheRules
                     return NotCachedReason.VaryStar;
                 }
 
-                if (!policy.VariesByHeader(name))
+                if (!policy.VariesByHeader(name) && !(encodedInFront && name.Equals(HeaderNames.AcceptEncoding, StringComparison.OrdinalIgnoreCase)))
                 {
                     return NotCachedReason.VaryNotInKey;
                 }

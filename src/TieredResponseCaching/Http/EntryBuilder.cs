@@ -59,14 +59,15 @@ internal static class EntryBuilder
         DateTimeOffset created,
         string[] tags,
         HeaderField[] cdnHeaders,
-        IHeaderDictionary? trailers = null)
+        IHeaderDictionary? trailers = null,
+        bool encodedInFront = false)
     {
         var etag = responseHeaders.ETag.Count > 0 ? responseHeaders.ETag.ToString() : StrongETag(body);
         DateTimeOffset? lastModified = HeaderUtilities.TryParseDate(responseHeaders.LastModified.ToString(), out var parsed) ? parsed : null;
 
         var fields = Copy(
             responseHeaders,
-            name => WrittenByTheCache.Contains(name) || CdnHeaders.Emits(cdnHeaders, name),
+            name => WrittenByTheCache.Contains(name) || CdnHeaders.Emits(cdnHeaders, name) || (encodedInFront && IsContentEncoding(name)),
             // Of the app's own fields, a 304 carries these; the policy's are added below.
             name => name.Equals(HeaderNames.Expires, StringComparison.OrdinalIgnoreCase) || name.Equals(HeaderNames.ContentLocation, StringComparison.OrdinalIgnoreCase));
         fields.Add(new HeaderField(HeaderNames.CacheControl, policy.CacheControl), notModifiedToo: true);
@@ -96,6 +97,9 @@ internal static class EntryBuilder
             trailers is null || trailers.Count == 0 ? [] : [.. trailers.Select(t => new HeaderField(t.Key, Freeze(t.Value)))]);
     }
 
+    /// <summary>A compressing middleware in front of the cache encodes each hit again: its Content-Encoding is not the entry's.</summary>
+    private static bool IsContentEncoding(string name) => name.Equals(HeaderNames.ContentEncoding, StringComparison.OrdinalIgnoreCase);
+
     /// <summary>An origin-directed entry: the origin's fields as they are, its lifetime as <paramref name="decision"/> computed it.</summary>
     public static CachedResponse OriginDirected(
         OriginDecision decision,
@@ -106,10 +110,11 @@ internal static class EntryBuilder
         CachedBody body,
         DateTimeOffset created,
         string[] tags,
-        HeaderField[]? cdnHeaders = null)
+        HeaderField[]? cdnHeaders = null,
+        bool encodedInFront = false)
     {
         var omitted = decision.OmittedFields;
-        var fields = Copy(responseHeaders, name => Contains(omitted, name), NotModifiedFields.Contains);
+        var fields = Copy(responseHeaders, name => Contains(omitted, name) || (encodedInFront && IsContentEncoding(name)), NotModifiedFields.Contains);
         foreach (var field in cdnHeaders ?? [])
         {
             // The policy's tag fields, unless the origin sent its own: its headers decide.

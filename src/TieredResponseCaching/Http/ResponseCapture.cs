@@ -55,6 +55,13 @@ internal sealed class ResponseCapture : WriteOnlyStream, IHttpResponseBodyFeatur
     /// <summary>A write to the client failed (the client went away): the response is incomplete.</summary>
     public bool WriteFailed { get; private set; }
 
+    /// <summary>
+    /// The app set <c>Content-Encoding</c> itself: read before its first byte passed on, so that a compressing middleware in
+    /// front of the cache, which sets the header when that byte reaches it, is not taken for the app
+    /// (docs/getting-started.md, "Where the middleware goes").
+    /// </summary>
+    public bool AppEncoded { get; private set; }
+
     /// <summary>The captured body, or <c>null</c> once capture stopped.</summary>
     public CaptureBuffer? Buffer => _storeDisabled ? null : _buffer;
 
@@ -328,7 +335,17 @@ internal sealed class ResponseCapture : WriteOnlyStream, IHttpResponseBodyFeatur
         }
 
         _decided = true;
+        AppEncoded = _response.Headers.ContentEncoding.Count > 0;
         Holding = _holdMode == HoldMode.Always || (_holdMode == HoldMode.OnServerError && _response.StatusCode >= 500);
+    }
+
+    /// <summary>The app is done: what it set is known, if no byte told it earlier.</summary>
+    public void AppDone()
+    {
+        if (!_decided)
+        {
+            AppEncoded = _response.Headers.ContentEncoding.Count > 0;
+        }
     }
 
     private void Capture(ReadOnlySpan<byte> data)

@@ -72,7 +72,7 @@ internal sealed class ServerConfiguredExchange(
 
     /// <summary>The status and headers as they left (of a 304 or a stale entry the cache wrote itself, the headers alone).</summary>
     protected override NotCachedReason FinalModeRefusal() =>
-        WritingOwnResponse ? CacheRules.CheckResponseHeaders(Context.Response.Headers, Policy) : CacheRules.CheckResponse(Context.Response, Policy);
+        WritingOwnResponse ? CacheRules.CheckResponseHeaders(Context.Response.Headers, Policy, EncodedInFront) : CacheRules.CheckResponse(Context.Response, Policy, EncodedInFront);
 
     /// <summary>
     /// A 304 carries no representation metadata beyond what the entry adds back (RFC 9110 §15.4.5); headers set by
@@ -94,7 +94,7 @@ internal sealed class ServerConfiguredExchange(
     {
         var response = Context.Response;
         var capture = Capture;
-        var reason = Refusal != NotCachedReason.None ? Refusal : CacheRules.CheckResponse(response, Policy);
+        var reason = Refusal != NotCachedReason.None ? Refusal : CacheRules.CheckResponse(response, Policy, EncodedInFront);
         if (reason == NotCachedReason.None)
         {
             reason = CaptureRefusal();
@@ -119,13 +119,13 @@ internal sealed class ServerConfiguredExchange(
 
         var tags = Tags;
         return EntryBuilder.ServerConfigured(
-            Policy, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, tags.EntryTags(PathTags.For(Context.Request.Path)), tags.CdnFieldsOfEntry(), trailers);
+            Policy, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, tags.EntryTags(PathTags.For(Context.Request.Path)), tags.CdnFieldsOfEntry(), trailers, EncodedInFront);
     }
 
     protected override NotCachedReason PredictRefusal()
     {
         var response = Context.Response;
-        var refusal = CacheRules.CheckResponse(response, Policy);
+        var refusal = CacheRules.CheckResponse(response, Policy, EncodedInFront);
         if (refusal == NotCachedReason.None)
         {
             // A held response already judged complete (a GraphQL error), or a protocol's own look at the headers.

@@ -82,6 +82,7 @@ public class GraphQLPostUrlTests
         var records = logs.Where(r => r.EventId == 130).ToArray();
         Assert.Equal(2, records.Length);
         Assert.All(records, r => Assert.Equal(LogLevel.Debug, r.Level));
+        Assert.All(records, r => Assert.Equal("TieredResponseCaching.GraphQL", r.Category));
         Assert.Contains(GraphQLServer.Path, records[0].Message, StringComparison.Ordinal);
     }
 
