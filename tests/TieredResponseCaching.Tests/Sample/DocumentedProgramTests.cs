@@ -32,9 +32,9 @@ public sealed class DocumentedProgramTests
         Assert.StartsWith("TieredResponseCache; hit", CacheStatus(hit), StringComparison.Ordinal);
         Assert.Contains("tiered_cache_requests_total{", scrape, StringComparison.Ordinal);
         // The histogram's own buckets (CacheMetrics' advice), not the exporter's defaults in milliseconds.
-        Assert.Matches("""tiered_cache_origin_duration_seconds_bucket\{[^}]*le="0.001"\}""", scrape);
-        Assert.Matches("""tiered_cache_origin_duration_seconds_bucket\{[^}]*le="30"\}""", scrape);
-        Assert.DoesNotMatch("""tiered_cache_origin_duration_seconds_bucket\{[^}]*le="5000"\}""", scrape);
+        var buckets = scrape.Split('\n').Where(l => l.StartsWith("tiered_cache_origin_duration_seconds_bucket{", StringComparison.Ordinal)).ToArray();
+        var bounds = buckets.Select(l => System.Text.RegularExpressions.Regex.Match(l, "le=\"([^\"]+)\"").Groups[1].Value).ToArray();
+        Assert.True(bounds.Contains("0.001") && bounds.Contains("30") && !bounds.Contains("5000"), string.Join('\n', buckets.Length > 0 ? buckets : scrape.Split('\n').Where(l => l.Contains("tiered", StringComparison.Ordinal))));
     }
 
     [Fact]
@@ -153,7 +153,8 @@ public sealed class DocumentedProgramTests
         {
             var options = _host.Services.GetRequiredService<IOptionsMonitor<BearerTokenOptions>>().Get(BearerTokenDefaults.AuthenticationScheme);
             var user = new ClaimsPrincipal(new ClaimsIdentity(claims.Append(new Claim(ClaimTypes.Name, "operator")), BearerTokenDefaults.AuthenticationScheme));
-            return options.BearerTokenProtector.Protect(new AuthenticationTicket(user, BearerTokenDefaults.AuthenticationScheme));
+            var properties = new AuthenticationProperties { ExpiresUtc = DateTimeOffset.UtcNow.AddHours(1) };
+            return options.BearerTokenProtector.Protect(new AuthenticationTicket(user, properties, BearerTokenDefaults.AuthenticationScheme));
         }
 
         public async ValueTask DisposeAsync()

@@ -29,7 +29,7 @@ public sealed class DocumentedShellTests
     {
         await using var session = new ShellSession();
         var problems = new List<string>();
-        var given = await session.RunAsync(new DocumentedBlock("(given)", 0, "sh", Given[file], null, false), TimeSpan.FromMinutes(2));
+        var given = await session.RunAsync(new DocumentedBlock("(given)", 0, "sh", Given[file], "given", false), TimeSpan.FromMinutes(2));
         Assert.True(given.Failures.Length == 0, $"setting up for {file}: {given.Failures}\n{session.AppLogs}\n{session.Stderr}");
 
         foreach (var block in DocumentedBlocks.In(file).Where(b => b.IsShell() && !b.IsPartial && !b.IsManual))

@@ -84,7 +84,8 @@ internal sealed partial class ShellSession : IAsyncDisposable
         if (block.Marker == "server")
         {
             // Started in the foreground by the reader, who then opens a second terminal: here it runs in the background.
-            script = $"{{\n{script}\n}} &\n__docs_ready $! {string.Join(' ', ListenPorts(block.Text))}\n";
+            // Not a job of this shell: a later block's `wait` (for its own jobs) must not wait for it.
+            script = $"{{\n{script}\n}} &\n__docs_ready $! {string.Join(' ', ListenPorts(block.Text))}\ndisown\n";
         }
 
         if (block.Text.Contains("dotnet run", StringComparison.Ordinal))
@@ -100,8 +101,20 @@ internal sealed partial class ShellSession : IAsyncDisposable
         using var timeout = new CancellationTokenSource(within);
         while (true)
         {
-            var line = await _bash.StandardOutput.ReadLineAsync(timeout.Token)
-                ?? throw new InvalidOperationException($"bash exited while running {block}: {Stderr}");
+            string? line;
+            try
+            {
+                line = await _bash.StandardOutput.ReadLineAsync(timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"{block} did not finish within {within.TotalSeconds:0} s; it printed:\n{output}\n{Stderr}\n{AppLogs}");
+            }
+
+            if (line is null)
+            {
+                throw new InvalidOperationException($"bash exited while running {block}: {Stderr}");
+            }
             if (line.StartsWith("__DOCS_DONE__", StringComparison.Ordinal))
             {
                 var text = output.ToString();
@@ -162,6 +175,11 @@ internal sealed partial class ShellSession : IAsyncDisposable
             if (BackgroundLine().IsMatch(lines[i]))
             {
                 script.Append(System.Globalization.CultureInfo.InvariantCulture, $"__docs_ready $! {string.Join(' ', ListenPorts(lines[i]))}\n");
+                if (block.Marker == "given")
+                {
+                    // What the reader has before the file starts runs elsewhere: no job of this shell.
+                    script.Append("disown\n");
+                }
             }
 
             if (line.StartsWith("DOCS_LINE=", StringComparison.Ordinal))
