@@ -8,7 +8,7 @@ namespace TieredResponseCaching.Tests.Sample;
 /// (docs/contributing.md, "Documented blocks are tests"): status lines, the one-line <c>$W</c> outputs
 /// (<c>status | cache-control | cache-status</c>), and the significant headers of each response shown. Dates, bodies
 /// and the values of <c>Age</c> and <c>ETag</c> are not compared; a <c>Cache-Status</c> is compared as its cache name
-/// and the set of its parameters, <c>ttl</c> within two seconds (or any value where the docs write <c>ttl=...</c>).
+/// and the set of its parameters, <c>ttl</c> within ten seconds (or any value where the docs write <c>ttl=...</c>).
 /// </summary>
 internal static partial class OutputComparison
 {
@@ -160,11 +160,12 @@ internal static partial class OutputComparison
             return true;
         }
 
-        // A ttl counts down while the blocks run: within two seconds, on the same side of fresh.
+        // A ttl counts down from when the app began the response, and a loaded machine (CI, two cores shared) can take
+        // seconds over a miss: within ten seconds, on the same side of fresh. Cache-Control states the lifetime exactly.
         return shownKey == "ttl"
                && int.TryParse(shownValue, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var want)
                && int.TryParse(printedValue, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var got)
-               && Math.Abs(want - got) <= 2 && (want < 0) == (got < 0);
+               && Math.Abs(want - got) <= 10 && (want < 0) == (got < 0);
     }
 
     private static (string Name, List<string> Parameters) ParseCacheStatus(string value)
