@@ -77,6 +77,11 @@ internal enum NotCachedReason
     // or its user changed, after the cache keyed it (response side).
     Cookie,
     IdentityAfterCache,
+
+    // Custom rules (docs/policies.md): one refused the request, one refused the response, one threw (either side).
+    RuleRefusedRequest,
+    RuleRefusedResponse,
+    RuleFailed,
 }
 
 internal static class NotCachedReasons
@@ -140,6 +145,9 @@ internal static class NotCachedReasons
         "validator-mismatch",
         "cookie",
         "identity-after-cache",
+        "rule-request",
+        "rule-response",
+        "rule-error",
     ];
 
     public static int Count => Tokens.Length;

@@ -148,4 +148,8 @@ internal static partial class Log
 
     [LoggerMessage(132, LogLevel.Warning, "Admin endpoint: refused a call from {Caller} at {RemoteAddress} to {Path} (Content-Type {ContentType}, Origin {Origin}) that a page on another site could have made: {Error}")]
     public static partial void AdminCallRefused(ILogger logger, string caller, string remoteAddress, string path, string contentType, string origin, string error);
+
+    // 145-149: custom rules (ICacheRule, docs/policies.md).
+    [LoggerMessage(145, LogLevel.Error, "The cache rule {Rule} of {Endpoint} threw in {Method}; the request went to the app and its response is not stored.")]
+    public static partial void RuleFailed(ILogger logger, string rule, string endpoint, string method, Exception exception);
 }

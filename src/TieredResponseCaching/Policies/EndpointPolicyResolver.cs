@@ -59,10 +59,11 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
         try
         {
             var merged = PolicyCompiler.Merge(_options, policyName, overrides);
+            AddRuleAttributes(merged, endpoint);
             var protocol = found?.Protocol
                 ?? (ProtocolRegistration.IsGrpcMethod(endpoint) ? CacheProtocol.Grpc : merged.GraphQL == true ? CacheProtocol.GraphQL : CacheProtocol.Rest);
             var operations = protocol == CacheProtocol.GraphQL ? CompileOperations(merged, name, stats, errors) : null;
-            policy = PolicyCompiler.Compile(merged, name, _options.MaximumBodySize, errors, protocol, found?.Streaming ?? false, operations, _options.Cdn.TagHeaders, stats);
+            policy = PolicyCompiler.Compile(merged, name, _options.MaximumBodySize, errors, protocol, found?.Streaming ?? false, operations, _options.Cdn.TagHeaders, stats, !_options.UseCaseSensitivePaths);
             if (protocol != CacheProtocol.Rest && !protocols.IsRegistered(protocol))
             {
                 // Keyed as REST, a GraphQL or gRPC endpoint would be cached wrongly or not at all: say which package is missing.
@@ -95,13 +96,23 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
         {
             var settings = endpointSettings.Clone();
             settings.OverlayWith(overrides);
-            if (PolicyCompiler.Compile(settings, name, _options.MaximumBodySize, errors, CacheProtocol.GraphQL, tagHeaders: _options.Cdn.TagHeaders, stats: stats) is { } compiled)
+            if (PolicyCompiler.Compile(settings, name, _options.MaximumBodySize, errors, CacheProtocol.GraphQL, tagHeaders: _options.Cdn.TagHeaders, stats: stats, ignorePathCase: !_options.UseCaseSensitivePaths) is { } compiled)
             {
                 operations[operation] = compiled;
             }
         }
 
         return operations;
+    }
+
+    /// <summary>Rules added by <see cref="CacheRuleAttribute{TRule}"/> come after the policy's own, controller's before action's.</summary>
+    private static void AddRuleAttributes(CachePolicyOptions merged, Endpoint endpoint)
+    {
+        var attributes = endpoint.Metadata.GetOrderedMetadata<ICacheRuleMetadata>();
+        if (attributes.Count > 0)
+        {
+            merged.Rules = [.. merged.Rules ?? [], .. attributes.Select(attribute => attribute.Rule)];
+        }
     }
 
     internal static string EndpointName(Endpoint endpoint) =>
