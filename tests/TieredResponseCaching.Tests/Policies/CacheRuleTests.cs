@@ -145,7 +145,7 @@ public class CacheRuleTests
             app =>
             {
                 app.MapGet("/named", () => $"named #{runs.Next()}").CacheFor("per-tenant");
-                app.MapGet("/attribute", [CacheFor(30)] [CacheRule<TenantRule>] () => $"attribute #{runs.Next()}");
+                app.MapGet("/attribute", [CacheFor(30)][CacheRule<TenantRule>] () => $"attribute #{runs.Next()}");
                 app.MapGet("/both", [CacheRule<PreviewRule>] () => $"both #{runs.Next()}").CacheFor("per-tenant");
             },
             options => options.AddPolicy("per-tenant", p => p.AddRule(new TenantRule())));
