@@ -132,7 +132,7 @@ internal sealed class GraphQLProtocol : IProtocolHandler
         var writer = new KeyWriter(MaximumKeySize);
         writer.WriteByte(ProtocolTag);
         writer.WriteByte(Version);
-        KeyParts.WriteTarget(ref writer, request);
+        KeyParts.WriteTarget(ref writer, request, operationPolicy.IgnorePathCase);
         reason = GraphQLRequestReader.WriteOtherParameters(ref writer, request.QueryString.Value, !isPost, operationPolicy);
         if (reason != NotCachedReason.None)
         {

@@ -190,6 +190,18 @@ public sealed class CachePolicyBuilder
         return this;
     }
 
+    /// <summary>
+    /// Adds a custom rule (<see cref="ICacheRule"/>): a value that forms the key, or a say on which requests and
+    /// responses the cache takes. Rules add up in the order added; they can only make the cache do less.
+    /// </summary>
+    /// <example><c>p.AddRule(new TenantRule())</c></example>
+    public CachePolicyBuilder AddRule(ICacheRule rule)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        Options.Rules = [.. Options.Rules ?? [], rule];
+        return this;
+    }
+
     /// <summary>The largest body stored, in bytes.</summary>
     public CachePolicyBuilder MaximumBodySize(long bytes)
     {

@@ -110,6 +110,12 @@ public sealed class CachePolicyOptions
     /// </summary>
     public bool? CdnCacheControl { get; set; }
 
+    /// <summary>
+    /// Custom rules (<see cref="ICacheRule"/>), applied in order after the built-in ones. Replaced, not merged, like the
+    /// other lists. Server-configured policies only. Built-in default: none.
+    /// </summary>
+    public IReadOnlyList<ICacheRule>? Rules { get; set; }
+
     internal CachePolicyOptions Clone() => (CachePolicyOptions)MemberwiseClone();
 
     /// <summary>Copies into this instance every setting that <paramref name="overrides"/> has.</summary>
@@ -136,5 +142,6 @@ public sealed class CachePolicyOptions
         HeuristicFreshness = overrides.HeuristicFreshness ?? HeuristicFreshness;
         TargetedCacheControl = overrides.TargetedCacheControl ?? TargetedCacheControl;
         CdnCacheControl = overrides.CdnCacheControl ?? CdnCacheControl;
+        Rules = overrides.Rules ?? Rules;
     }
 }

@@ -1,4 +1,7 @@
-namespace TieredResponseCaching;
+using TieredResponseCaching;
+
+// Where the platform puts HttpContext extensions, so handlers need no extra using (docs/migration-from-output-cache.md, "Namespaces").
+namespace Microsoft.AspNetCore.Http;
 
 /// <summary>Tags a response while the app produces it (docs/invalidation.md, "Per-response tags").</summary>
 public static class CacheTagsHttpContextExtensions

@@ -89,6 +89,11 @@ internal enum NotCachedReason
     CacheBeforeRouting,
     CorsAfterCache,
     CompressionAfterCache,
+
+    // Custom rules (docs/policies.md): one refused the request, one refused the response, one threw (either side).
+    RuleRefusedRequest,
+    RuleRefusedResponse,
+    RuleFailed,
 }
 
 internal static class NotCachedReasons
@@ -158,6 +163,9 @@ internal static class NotCachedReasons
         "cache-before-routing",
         "cors-after-cache",
         "compression-after-cache",
+        "rule-request",
+        "rule-response",
+        "rule-error",
     ];
 
     public static int Count => Tokens.Length;

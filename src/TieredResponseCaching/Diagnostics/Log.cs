@@ -181,4 +181,8 @@ internal static partial class Log
 
     [LoggerMessage(172, LogLevel.Warning, "Eager refresh of {Endpoint} did not produce a cacheable response ({Reason}); the entry serves until it expires, and a later hit may try again.")]
     public static partial void EagerRefreshFailed(ILogger logger, string endpoint, string reason, Exception? exception);
+
+    // 145-149: custom rules (ICacheRule, docs/policies.md).
+    [LoggerMessage(145, LogLevel.Error, "The cache rule {Rule} of {Endpoint} threw in {Method}; the request went to the app and its response is not stored.")]
+    public static partial void RuleFailed(ILogger logger, string rule, string endpoint, string method, Exception exception);
 }

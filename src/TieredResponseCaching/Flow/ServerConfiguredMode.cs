@@ -48,6 +48,18 @@ internal sealed class ServerConfiguredMode : ICacheMode<ServerTarget>
     public Task HandleAsync(HttpContext context, ResolvedPolicy policy)
     {
         var reason = CacheRules.CheckRequest(context, policy);
+        if (reason == NotCachedReason.None && policy.Rules.Length != 0)
+        {
+            try
+            {
+                reason = CacheRules.CheckRequestRules(context, policy);
+            }
+            catch (CacheRuleException e)
+            {
+                return RuleFailedAsync(context, policy, e);
+            }
+        }
+
         if (reason != NotCachedReason.None)
         {
             return _flow.BypassAsync(context, policy, reason);
@@ -59,7 +71,17 @@ internal sealed class ServerConfiguredMode : ICacheMode<ServerTarget>
         }
 
         var options = _parts.Options;
-        var status = RestKeyBuilder.Build(context, policy, options.MaximumKeySize, options.MaximumQueryParameters, out var key);
+        KeyStatus status;
+        ReadOnlySpan<byte> key;
+        try
+        {
+            status = RestKeyBuilder.Build(context, policy, options.MaximumKeySize, options.MaximumQueryParameters, out key);
+        }
+        catch (CacheRuleException e)
+        {
+            return RuleFailedAsync(context, policy, e);
+        }
+
         if (status != KeyStatus.Ok)
         {
             return _flow.BypassAsync(context, policy, ReasonFor(status));
@@ -85,6 +107,11 @@ internal sealed class ServerConfiguredMode : ICacheMode<ServerTarget>
         {
             key = await _protocols(endpointPolicy.Protocol).BuildKeyAsync(context, endpointPolicy);
         }
+        catch (CacheRuleException e)
+        {
+            await RuleFailedAsync(context, endpointPolicy, e);
+            return;
+        }
         catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
         {
             // Whatever went wrong while keying, the request goes to the app untouched.
@@ -102,6 +129,13 @@ internal sealed class ServerConfiguredMode : ICacheMode<ServerTarget>
         }
 
         await _flow.HandleAsync(context, new ServerTarget(policy, key.Key, key.Hash, key.ReplayBody));
+    }
+
+    /// <summary>A custom rule threw while the request was judged or keyed: the app answers, uncached, and the log says which rule.</summary>
+    private Task RuleFailedAsync(HttpContext context, ResolvedPolicy policy, CacheRuleException e)
+    {
+        Log.RuleFailed(_parts.Outcomes.Logger, e.RuleName, policy.EndpointName, e.Method, e.InnerException!);
+        return _flow.BypassAsync(context, policy, NotCachedReason.RuleFailed);
     }
 
     public EntryUse Judge(ServerTarget target, CachedResponse entry, DateTimeOffset now) => entry.FreshnessAt(now) switch

@@ -43,6 +43,56 @@ internal static class CacheRules
         return authenticated ? NotCachedReason.None : credentials;
     }
 
+    /// <summary>Whether the policy's custom rules let the request use the cache (run after the built-in rules, which they cannot loosen).</summary>
+    /// <exception cref="CacheRuleException">A rule threw.</exception>
+    public static NotCachedReason CheckRequestRules(HttpContext context, ResolvedPolicy policy)
+    {
+        foreach (var rule in policy.Rules)
+        {
+            bool allowed;
+            try
+            {
+                allowed = rule.AllowsRequest(context);
+            }
+            catch (Exception e)
+            {
+                throw new CacheRuleException(rule, nameof(ICacheRule.AllowsRequest), e);
+            }
+
+            if (!allowed)
+            {
+                return NotCachedReason.RuleRefusedRequest;
+            }
+        }
+
+        return NotCachedReason.None;
+    }
+
+    /// <summary>Whether the policy's custom rules let the response be stored; only ever a further refusal.</summary>
+    /// <exception cref="CacheRuleException">A rule threw.</exception>
+    public static NotCachedReason CheckResponseRules(HttpContext context, ResolvedPolicy policy)
+    {
+        foreach (var rule in policy.Rules)
+        {
+            bool allowed;
+            try
+            {
+                allowed = rule.AllowsResponse(context);
+            }
+            catch (Exception e)
+            {
+                throw new CacheRuleException(rule, nameof(ICacheRule.AllowsResponse), e);
+            }
+
+            if (!allowed)
+            {
+                return NotCachedReason.RuleRefusedResponse;
+            }
+        }
+
+        return NotCachedReason.None;
+    }
+
     /// <summary>
     /// What in the request may identify someone (docs/security.md): an <c>Authorization</c> header, or a cookie the policy
     /// does not list in <c>AllowCookies</c>. Such a request never shares an entry with another identity.

@@ -26,6 +26,8 @@ internal sealed class ServerConfiguredExchange(
     bool isRefresh)
     : CacheExchange(clock, outcomes, store, context, policy, stale, fallbackUntil, isRefresh)
 {
+    private NotCachedReason? _ruleVerdict;
+
     protected override HoldMode ChooseHoldMode(DateTimeOffset now) =>
         IsRefresh ? HoldMode.Never
         : ConditionalRequests.IsConditional(Context.Request) ? HoldMode.Always
@@ -111,6 +113,11 @@ internal sealed class ServerConfiguredExchange(
             reason = TagRefusal();
         }
 
+        if (reason == NotCachedReason.None)
+        {
+            reason = RuleRefusal();
+        }
+
         if (reason != NotCachedReason.None)
         {
             Refuse(reason);
@@ -134,6 +141,11 @@ internal sealed class ServerConfiguredExchange(
                 : NotCachedReason.None;
         }
 
+        if (refusal == NotCachedReason.None)
+        {
+            refusal = RuleRefusal();
+        }
+
         if (refusal == NotCachedReason.VaryNotInKey && !Policy.VaryMismatchLogged)
         {
             Policy.VaryMismatchLogged = true;
@@ -141,6 +153,36 @@ internal sealed class ServerConfiguredExchange(
         }
 
         return refusal;
+    }
+
+    /// <summary>
+    /// What the policy's custom rules say of the response, asked once (when it starts, or when a held one is complete); a
+    /// rule that throws refuses it, and the log says which (docs/policies.md, "Custom rules").
+    /// </summary>
+    private NotCachedReason RuleRefusal()
+    {
+        if (Policy.Rules.Length == 0)
+        {
+            return NotCachedReason.None;
+        }
+
+        if (_ruleVerdict is { } verdict)
+        {
+            return verdict;
+        }
+
+        try
+        {
+            verdict = CacheRules.CheckResponseRules(Context, Policy);
+        }
+        catch (CacheRuleException e)
+        {
+            Log.RuleFailed(Outcomes.Logger, e.RuleName, Policy.EndpointName, e.Method, e.InnerException!);
+            verdict = NotCachedReason.RuleFailed;
+        }
+
+        _ruleVerdict = verdict;
+        return verdict;
     }
 
     protected override void WriteCachingHeaders(IHeaderDictionary headers, NotCachedReason refusal)

@@ -59,12 +59,13 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
         try
         {
             var merged = PolicyCompiler.Merge(_options, policyName, overrides);
+            AddRuleAttributes(merged, endpoint);
             var protocol = found?.Protocol
                 ?? (ProtocolRegistration.IsGrpcMethod(endpoint) ? CacheProtocol.Grpc : merged.GraphQL == true ? CacheProtocol.GraphQL : CacheProtocol.Rest);
             var routeParameters = RouteParameters(endpoint);
             var operations = protocol == CacheProtocol.GraphQL ? CompileOperations(merged, name, stats, routeParameters, errors) : null;
             policy = PolicyCompiler.Compile(
-                merged, name, _options.MaximumBodySize, errors, protocol, found?.Streaming ?? false, operations, _options.Cdn.TagHeaders, stats, routeParameters);
+                merged, name, _options.MaximumBodySize, errors, protocol, found?.Streaming ?? false, operations, _options.Cdn.TagHeaders, stats, routeParameters, !_options.UseCaseSensitivePaths);
             if (protocol != CacheProtocol.Rest && !protocols.IsRegistered(protocol))
             {
                 // Keyed as REST, a GraphQL or gRPC endpoint would be cached wrongly or not at all: say which package is missing.
@@ -98,7 +99,7 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
         {
             var settings = endpointSettings.Clone();
             settings.OverlayWith(overrides);
-            if (PolicyCompiler.Compile(settings, name, _options.MaximumBodySize, errors, CacheProtocol.GraphQL, tagHeaders: _options.Cdn.TagHeaders, stats: stats, routeParameters: routeParameters) is { } compiled)
+            if (PolicyCompiler.Compile(settings, name, _options.MaximumBodySize, errors, CacheProtocol.GraphQL, tagHeaders: _options.Cdn.TagHeaders, stats: stats, routeParameters: routeParameters, ignorePathCase: !_options.UseCaseSensitivePaths) is { } compiled)
             {
                 operations[operation] = compiled;
             }
@@ -110,6 +111,16 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
     /// <summary>The names tag templates may use: the route pattern's parameters (none for an endpoint without a pattern).</summary>
     private static string[] RouteParameters(Endpoint endpoint) =>
         endpoint is RouteEndpoint route ? [.. route.RoutePattern.Parameters.Select(p => p.Name)] : [];
+
+    /// <summary>Rules added by <see cref="CacheRuleAttribute{TRule}"/> come after the policy's own, controller's before action's.</summary>
+    private static void AddRuleAttributes(CachePolicyOptions merged, Endpoint endpoint)
+    {
+        var attributes = endpoint.Metadata.GetOrderedMetadata<ICacheRuleMetadata>();
+        if (attributes.Count > 0)
+        {
+            merged.Rules = [.. merged.Rules ?? [], .. attributes.Select(attribute => attribute.Rule)];
+        }
+    }
 
     internal static string EndpointName(Endpoint endpoint) =>
         (endpoint as RouteEndpoint)?.RoutePattern.RawText ?? endpoint.DisplayName ?? "(unnamed endpoint)";

@@ -52,7 +52,8 @@ internal static class PolicyCompiler
         IReadOnlyDictionary<string, ResolvedPolicy>? operations = null,
         CdnTagHeaders tagHeaders = CdnTagHeaders.CacheGroups,
         Diagnostics.EndpointStats? stats = null,
-        IReadOnlyCollection<string>? routeParameters = null)
+        IReadOnlyCollection<string>? routeParameters = null,
+        bool ignorePathCase = false)
     {
         var start = errors.Count;
         var noStore = settings.NoStore ?? false;
@@ -158,6 +159,17 @@ internal static class PolicyCompiler
             errors.Add($"A policy has {allTags.Length} tags, {TagRules.MaximumTagsPerPolicy} at most (the number every cache that reads Cache-Groups must support, RFC 9875). Tag broader groups.");
         }
 
+        var rules = settings.Rules?.ToArray() ?? [];
+        if (Array.Exists(rules, rule => rule is null))
+        {
+            errors.Add("Rules holds a null rule.");
+        }
+
+        if (originDirected && rules.Length > 0)
+        {
+            errors.Add("Custom rules (AddRule) apply to server-configured policies; in the origin-directed mode the origin's headers decide. Attach the rule to the endpoints' own policy, not to one an origin-directed endpoint inherits.");
+        }
+
         if (errors.Count > start)
         {
             return null;
@@ -201,6 +213,8 @@ internal static class PolicyCompiler
             Vary = headers.Length == 0 ? null : string.Join(", ", headers),
             CdnHeaders = cdnHeaders,
             Protocol = protocol,
+            IgnorePathCase = ignorePathCase,
+            Rules = rules,
             GrpcStreaming = grpcStreaming,
             Operations = operations,
             OriginDirected = originDirected,

@@ -90,6 +90,12 @@ internal sealed class ResolvedPolicy
     /// <summary>Origin-directed mode: targeted cache-control field names honoured first (RFC 9213).</summary>
     public string[] TargetedCacheControl { get; init; } = [];
 
+    /// <summary>The path forms the key without regard to case (<see cref="TieredResponseCacheOptions.UseCaseSensitivePaths"/> off).</summary>
+    public bool IgnorePathCase { get; init; }
+
+    /// <summary>The custom rules, in order; empty for nearly every policy, which then pays one length check on a hit.</summary>
+    public ICacheRule[] Rules { get; init; } = [];
+
     /// <summary>How requests are keyed and responses judged.</summary>
     public CacheProtocol Protocol { get; init; }
 
