@@ -34,7 +34,7 @@ public class EagerRefreshTests
             versions.Add(await response.Body());
             if (second == 0)
             {
-                Assert.Equal("TieredResponseCache; fwd=uri-miss", status);
+                Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", status);
             }
             else
             {
@@ -99,7 +99,7 @@ public class EagerRefreshTests
         using var expired = await host.Client.GetAsync("/cold");
 
         Assert.Equal("TieredResponseCache; hit; ttl=3", beforePoint.CacheStatus());
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", expired.CacheStatus());
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", expired.CacheStatus());
         Assert.Equal("version 2", await expired.Body());
         Assert.Equal(0, host.Statistics.BackgroundRefreshes);
         Assert.Equal(0, host.Runtime.Counters.EagerRefreshesStarted);

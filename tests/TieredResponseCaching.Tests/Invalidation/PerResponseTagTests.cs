@@ -8,7 +8,7 @@ namespace TieredResponseCaching.Tests.Invalidation;
 /// <summary>Tags the app adds while it produces a response (docs/invalidation.md, "Per-response tags").</summary>
 public sealed class PerResponseTagTests
 {
-    private const string Miss = "TieredResponseCache; fwd=uri-miss";
+    private const string Miss = "TieredResponseCache; fwd=uri-miss; stored";
 
     [Fact]
     public async Task Tags_the_handler_adds_invalidate_exactly_the_responses_that_carry_them()

@@ -14,7 +14,7 @@ namespace TieredResponseCaching.Tests.Keys;
 /// </summary>
 public class PathCaseTests
 {
-    private const string Miss = "TieredResponseCache; fwd=uri-miss";
+    private const string Miss = "TieredResponseCache; fwd=uri-miss; stored";
 
     [Fact]
     public async Task Paths_that_differ_in_case_have_their_own_entries_by_default()

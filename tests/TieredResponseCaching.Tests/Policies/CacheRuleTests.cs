@@ -11,7 +11,8 @@ namespace TieredResponseCaching.Tests.Policies;
 /// <summary>Custom rules (ICacheRule, docs/policies.md "Custom rules"): what Output Caching's IOutputCachePolicy does, and no more.</summary>
 public class CacheRuleTests
 {
-    private const string Miss = "TieredResponseCache; fwd=uri-miss";
+    private const string Miss = "TieredResponseCache; fwd=uri-miss; stored";
+    private const string NotStored = "TieredResponseCache; fwd=uri-miss";
 
     [Fact]
     public async Task A_rules_vary_value_gives_each_value_its_own_entry()
@@ -79,8 +80,8 @@ public class CacheRuleTests
         var first = await GetAsync(host, "/article");
         var second = await GetAsync(host, "/article");
 
-        Assert.Equal(("draft #1", Miss + "; detail=rule-response"), first);
-        Assert.Equal(("draft #2", Miss + "; detail=rule-response"), second);
+        Assert.Equal(("draft #1", NotStored + "; detail=rule-response"), first);
+        Assert.Equal(("draft #2", NotStored + "; detail=rule-response"), second);
         Assert.Equal(0, host.Statistics.Stores);
     }
 
@@ -131,7 +132,7 @@ public class CacheRuleTests
         var cookieAgain = await GetAsync(host, "/cookie");
         using var withCredentials = await host.GetAsync("/open", ("Authorization", "Bearer someone"));
 
-        Assert.Equal(("cookie #1", Miss + "; detail=set-cookie"), cookie);
+        Assert.Equal(("cookie #1", NotStored + "; detail=set-cookie"), cookie);
         Assert.Equal("cookie #2", cookieAgain.Body);
         Assert.Equal("TieredResponseCache; fwd=bypass; detail=authorization", withCredentials.CacheStatus());
         Assert.Equal(0, host.Statistics.Stores);

@@ -9,7 +9,7 @@ namespace TieredResponseCaching.Tests.Policies;
 /// <summary>Tag templates (docs/policies.md, "Tag templates"): policy tags filled from the route values of each request.</summary>
 public sealed class TagTemplateTests
 {
-    private const string Miss = "TieredResponseCache; fwd=uri-miss";
+    private const string Miss = "TieredResponseCache; fwd=uri-miss; stored";
 
     [Fact]
     public async Task A_template_tag_invalidates_exactly_the_responses_of_its_route_value()

@@ -232,7 +232,6 @@ public sealed class FaultTests
 
         await redis.StartProcessAsync();
         await log.WithinAsync(node.Runtime.Redis().Backplane.Ready, Generous, "the backplane became ready");
-        await ResyncedAfterBothReconnectsAsync(log, "the node");
 
         Assert.Equal("item 2", await node.Client.GetStringAsync("/items/2"));
         await using var other = await StartNodeAsync(redis.Configuration, new NodeLog());

@@ -28,7 +28,7 @@ public sealed class DocumentedProgramTests
         var hit = await client.GetAsync("/products/1");
         var scrape = await client.GetStringAsync("/metrics");
 
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", CacheStatus(miss));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheStatus(miss));
         Assert.StartsWith("TieredResponseCache; hit", CacheStatus(hit), StringComparison.Ordinal);
         Assert.Contains("tiered_cache_requests_total{", scrape, StringComparison.Ordinal);
         // The histogram's own buckets (CacheMetrics' advice), not the exporter's defaults in milliseconds.
@@ -66,7 +66,7 @@ public sealed class DocumentedProgramTests
         var head = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/products/7"));
         var list = await client.GetAsync("/products?page=2");
 
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", CacheStatus(miss));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheStatus(miss));
         Assert.StartsWith("TieredResponseCache; hit", CacheStatus(hit), StringComparison.Ordinal);
         Assert.Equal(await miss.Content.ReadAsStringAsync(), await hit.Content.ReadAsStringAsync());
         Assert.StartsWith("TieredResponseCache; hit", CacheStatus(head), StringComparison.Ordinal);
