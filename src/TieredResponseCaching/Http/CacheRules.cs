@@ -184,7 +184,7 @@ internal static class CacheRules
                     return NotCachedReason.VaryStar;
                 }
 
-                if (!policy.VariesByHeader(name))
+                if (!policy.AllowsVaryOn(name))
                 {
                     return NotCachedReason.VaryNotInKey;
                 }
@@ -192,6 +192,23 @@ internal static class CacheRules
         }
 
         return NotCachedReason.None;
+    }
+
+    /// <summary>Whether a comma-separated field (<c>Vary</c>) lists <paramref name="name"/> (case-insensitive).</summary>
+    public static bool ListsField(StringValues values, string name)
+    {
+        foreach (var value in values)
+        {
+            foreach (var range in value.AsSpan().Split(','))
+            {
+                if (value.AsSpan(range).Trim().Equals(name, StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     /// <summary>

@@ -55,6 +55,15 @@ internal sealed class ResponseCapture : WriteOnlyStream, IHttpResponseBodyFeatur
     /// <summary>A write to the client failed (the client went away): the response is incomplete.</summary>
     public bool WriteFailed { get; private set; }
 
+    /// <summary>
+    /// The <c>Content-Encoding</c> the response had when the app first wrote, started or flushed it ("" for none), before
+    /// middleware in front of the cache could change it; <c>null</c> while nothing went through (docs/compression.md).
+    /// </summary>
+    public string? ContentEncodingAsWritten { get; private set; }
+
+    /// <summary>Runs once, when the app first writes, starts or flushes the response, before anything goes on.</summary>
+    public Action? FirstUse { get; set; }
+
     /// <summary>The captured body, or <c>null</c> once capture stopped.</summary>
     public CaptureBuffer? Buffer => _storeDisabled ? null : _buffer;
 
@@ -328,6 +337,8 @@ internal sealed class ResponseCapture : WriteOnlyStream, IHttpResponseBodyFeatur
         }
 
         _decided = true;
+        ContentEncodingAsWritten = _response.Headers.ContentEncoding.ToString();
+        FirstUse?.Invoke();
         Holding = _holdMode == HoldMode.Always || (_holdMode == HoldMode.OnServerError && _response.StatusCode >= 500);
     }
 

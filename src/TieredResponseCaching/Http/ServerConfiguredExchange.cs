@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Policies;
@@ -26,6 +28,9 @@ internal sealed class ServerConfiguredExchange(
     bool isRefresh)
     : CacheExchange(clock, outcomes, store, context, policy, stale, fallbackUntil, isRefresh)
 {
+    private StringValues _acceptEncoding;
+    private bool _acceptEncodingHidden;
+
     protected override HoldMode ChooseHoldMode(DateTimeOffset now) =>
         IsRefresh ? HoldMode.Never
         : ConditionalRequests.IsConditional(Context.Request) ? HoldMode.Always
@@ -70,6 +75,37 @@ internal sealed class ServerConfiguredExchange(
         return entry is null ? new FlightOutcome(null, false) : await StoreIfFinalVerdictAllowsAsync(entry);
     }
 
+    /// <summary>
+    /// With compression, the app (and any <c>UseResponseCompression</c> between the cache and the app) sees
+    /// <c>Accept-Encoding: identity</c>, so the cache captures the identity body and compresses it once itself; the
+    /// client's header is back as soon as the response leaves the app, for middleware in front of the cache
+    /// (docs/compression.md, "Order with UseResponseCompression").
+    /// </summary>
+    protected override void BeforeApp()
+    {
+        var headers = Context.Request.Headers;
+        if (Policy.Compression is null || headers.AcceptEncoding.Count == 0)
+        {
+            return;
+        }
+
+        _acceptEncoding = headers.AcceptEncoding;
+        _acceptEncodingHidden = true;
+        headers.AcceptEncoding = "identity";
+        Capture.FirstUse = RestoreAcceptEncoding;
+    }
+
+    protected override void AfterApp() => RestoreAcceptEncoding();
+
+    private void RestoreAcceptEncoding()
+    {
+        if (_acceptEncodingHidden)
+        {
+            _acceptEncodingHidden = false;
+            Context.Request.Headers.AcceptEncoding = _acceptEncoding;
+        }
+    }
+
     /// <summary>The status and headers as they left (of a 304 or a stale entry the cache wrote itself, the headers alone).</summary>
     protected override NotCachedReason FinalModeRefusal() =>
         WritingOwnResponse ? CacheRules.CheckResponseHeaders(Context.Response.Headers, Policy) : CacheRules.CheckResponse(Context.Response, Policy);
@@ -90,6 +126,9 @@ internal sealed class ServerConfiguredExchange(
         }
     }
 
+    private static bool EncodedByTheApp(string contentEncoding) =>
+        contentEncoding.Length > 0 && !contentEncoding.Equals("identity", StringComparison.OrdinalIgnoreCase);
+
     private CachedResponse? TryCreateEntry(DateTimeOffset created)
     {
         var response = Context.Response;
@@ -106,13 +145,23 @@ internal sealed class ServerConfiguredExchange(
             reason = protocol.CheckResponse(response, capture.Buffer!, trailers);
         }
 
+        var contentEncoding = capture.ContentEncodingAsWritten;
+        if (reason == NotCachedReason.None && Policy.Compression is not null && EncodedByTheApp(contentEncoding ?? response.Headers.ContentEncoding.ToString())
+            && !Policy.VariesByHeader(HeaderNames.AcceptEncoding) && CacheRules.ListsField(response.Headers.Vary, HeaderNames.AcceptEncoding))
+        {
+            // The app chose the encoding by Accept-Encoding itself: stored as it is, it would answer clients that did not
+            // accept it (docs/compression.md). It is stored only when the policy keys on Accept-Encoding.
+            reason = NotCachedReason.VaryNotInKey;
+        }
+
         if (reason != NotCachedReason.None)
         {
             Refuse(reason);
             return null;
         }
 
-        return EntryBuilder.ServerConfigured(Policy, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, Context.Request.Path, trailers);
+        return EntryBuilder.ServerConfigured(
+            Policy, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, Context.Request.Path, trailers, contentEncoding);
     }
 
     protected override NotCachedReason PredictRefusal()
@@ -146,7 +195,12 @@ internal sealed class ServerConfiguredExchange(
                 headers[field.Name] = field.Value;
             }
 
-            if (Policy.Vary is { } vary)
+            if (Policy.Compression is { } compression && compression.Compresses(headers.ContentType.ToString()))
+            {
+                // Hits of this entry are negotiated by Accept-Encoding (docs/compression.md).
+                headers.Vary = ContentCodings.VaryWithAcceptEncoding(Policy.Vary);
+            }
+            else if (Policy.Vary is { } vary)
             {
                 headers.Vary = vary;
             }

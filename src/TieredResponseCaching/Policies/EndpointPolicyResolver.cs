@@ -14,6 +14,7 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
 {
     private readonly ConditionalWeakTable<Endpoint, Resolution> _resolved = [];
     private readonly TieredResponseCacheOptions _options = options.Value;
+    private readonly CompressionSettings? _compression = CompressionSettings.From(options.Value.Compression);
     private readonly ConcurrentDictionary<string, EndpointStats> _stats = new(StringComparer.Ordinal);
 
     /// <summary>The numbers of every cached endpoint resolved so far (all of them once the app started), by endpoint name.</summary>
@@ -62,7 +63,7 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
             var protocol = found?.Protocol
                 ?? (ProtocolRegistration.IsGrpcMethod(endpoint) ? CacheProtocol.Grpc : merged.GraphQL == true ? CacheProtocol.GraphQL : CacheProtocol.Rest);
             var operations = protocol == CacheProtocol.GraphQL ? CompileOperations(merged, name, stats, errors) : null;
-            policy = PolicyCompiler.Compile(merged, name, _options.MaximumBodySize, errors, protocol, found?.Streaming ?? false, operations, _options.Cdn.TagHeaders, stats);
+            policy = PolicyCompiler.Compile(merged, name, _options.MaximumBodySize, errors, protocol, found?.Streaming ?? false, operations, _options.Cdn.TagHeaders, stats, _compression);
             if (protocol != CacheProtocol.Rest && !protocols.IsRegistered(protocol))
             {
                 // Keyed as REST, a GraphQL or gRPC endpoint would be cached wrongly or not at all: say which package is missing.
@@ -95,7 +96,7 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
         {
             var settings = endpointSettings.Clone();
             settings.OverlayWith(overrides);
-            if (PolicyCompiler.Compile(settings, name, _options.MaximumBodySize, errors, CacheProtocol.GraphQL, tagHeaders: _options.Cdn.TagHeaders, stats: stats) is { } compiled)
+            if (PolicyCompiler.Compile(settings, name, _options.MaximumBodySize, errors, CacheProtocol.GraphQL, tagHeaders: _options.Cdn.TagHeaders, stats: stats, compression: _compression) is { } compiled)
             {
                 operations[operation] = compiled;
             }

@@ -47,7 +47,8 @@ internal static class PolicyCompiler
         bool grpcStreaming = false,
         IReadOnlyDictionary<string, ResolvedPolicy>? operations = null,
         CdnTagHeaders tagHeaders = CdnTagHeaders.CacheGroups,
-        Diagnostics.EndpointStats? stats = null)
+        Diagnostics.EndpointStats? stats = null,
+        CompressionSettings? compression = null)
     {
         var start = errors.Count;
         var noStore = settings.NoStore ?? false;
@@ -187,6 +188,8 @@ internal static class PolicyCompiler
             TrustClientDirectives = settings.TrustClientDirectives ?? false,
             HeuristicFreshness = settings.HeuristicFreshness ?? false,
             TargetedCacheControl = [.. settings.TargetedCacheControl ?? []],
+            // Origin-directed responses keep the origin's encoding (never re-encoded); gRPC has its own message compression.
+            Compression = originDirected || protocol == CacheProtocol.Grpc ? null : compression,
         };
     }
 
