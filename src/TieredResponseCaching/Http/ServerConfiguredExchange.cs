@@ -126,8 +126,12 @@ internal sealed class ServerConfiguredExchange(
         }
     }
 
-    private static bool EncodedByTheApp(string contentEncoding) =>
-        contentEncoding.Length > 0 && !contentEncoding.Equals("identity", StringComparison.OrdinalIgnoreCase);
+    /// <summary>The app set a content coding of its own (as it wrote, before middleware in front of the cache could add one).</summary>
+    private bool EncodedByTheApp()
+    {
+        var contentEncoding = Capture.ContentEncodingAsWritten ?? Context.Response.Headers.ContentEncoding.ToString();
+        return contentEncoding.Length > 0 && !contentEncoding.Equals("identity", StringComparison.OrdinalIgnoreCase);
+    }
 
     private CachedResponse? TryCreateEntry(DateTimeOffset created)
     {
@@ -145,15 +149,6 @@ internal sealed class ServerConfiguredExchange(
             reason = protocol.CheckResponse(response, capture.Buffer!, trailers);
         }
 
-        var contentEncoding = capture.ContentEncodingAsWritten;
-        if (reason == NotCachedReason.None && Policy.Compression is not null && EncodedByTheApp(contentEncoding ?? response.Headers.ContentEncoding.ToString())
-            && !Policy.VariesByHeader(HeaderNames.AcceptEncoding) && CacheRules.ListsField(response.Headers.Vary, HeaderNames.AcceptEncoding))
-        {
-            // The app chose the encoding by Accept-Encoding itself: stored as it is, it would answer clients that did not
-            // accept it (docs/compression.md). It is stored only when the policy keys on Accept-Encoding.
-            reason = NotCachedReason.VaryNotInKey;
-        }
-
         if (reason != NotCachedReason.None)
         {
             Refuse(reason);
@@ -161,13 +156,21 @@ internal sealed class ServerConfiguredExchange(
         }
 
         return EntryBuilder.ServerConfigured(
-            Policy, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, Context.Request.Path, trailers, contentEncoding);
+            Policy, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, Context.Request.Path, trailers, capture.ContentEncodingAsWritten);
     }
 
     protected override NotCachedReason PredictRefusal()
     {
         var response = Context.Response;
         var refusal = CacheRules.CheckResponse(response, Policy);
+        if (refusal == NotCachedReason.None && Policy.Compression is not null && EncodedByTheApp()
+            && !Policy.VariesByHeader(HeaderNames.AcceptEncoding) && CacheRules.ListsField(response.Headers.Vary, HeaderNames.AcceptEncoding))
+        {
+            // The app chose its encoding by Accept-Encoding itself: stored as it is, it would answer clients that did not
+            // accept it (docs/compression.md). It is stored only when the policy keys on Accept-Encoding.
+            refusal = NotCachedReason.VaryNotInKey;
+        }
+
         if (refusal == NotCachedReason.None)
         {
             // A held response already judged complete (a GraphQL error), or a protocol's own look at the headers.
@@ -195,7 +198,7 @@ internal sealed class ServerConfiguredExchange(
                 headers[field.Name] = field.Value;
             }
 
-            if (Policy.Compression is { } compression && compression.Compresses(headers.ContentType.ToString()))
+            if (Policy.Compression is { } compression && compression.Compresses(headers.ContentType.ToString()) && !EncodedByTheApp())
             {
                 // Hits of this entry are negotiated by Accept-Encoding (docs/compression.md).
                 headers.Vary = ContentCodings.VaryWithAcceptEncoding(Policy.Vary);
