@@ -127,10 +127,20 @@ internal static class EntryBuilder
         CachedBody body,
         DateTimeOffset created,
         string[] tags,
-        HeaderField[]? cdnHeaders = null)
+        HeaderField[]? cdnHeaders = null,
+        string? contentEncoding = null)
     {
         var omitted = decision.OmittedFields;
-        var fields = Copy(responseHeaders, name => Contains(omitted, name), NotModifiedFields.Contains);
+        // As in server-configured mode: the Content-Encoding of the bytes captured, not one added in front of the cache.
+        var fields = Copy(
+            responseHeaders,
+            name => Contains(omitted, name) || (contentEncoding is not null && name.Equals(HeaderNames.ContentEncoding, StringComparison.OrdinalIgnoreCase)),
+            NotModifiedFields.Contains);
+        if (!string.IsNullOrEmpty(contentEncoding))
+        {
+            fields.Add(new HeaderField(HeaderNames.ContentEncoding, contentEncoding), notModifiedToo: false);
+        }
+
         foreach (var field in cdnHeaders ?? [])
         {
             // The policy's tag fields, unless the origin sent its own: its headers decide.

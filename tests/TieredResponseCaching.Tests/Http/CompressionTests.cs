@@ -366,6 +366,29 @@ public class CompressionTests
         return context.Response;
     }
 
+    [Fact]
+    public async Task In_origin_directed_mode_behind_UseResponseCompression_a_hit_is_the_body_it_says_it_is()
+    {
+        var calls = 0;
+        await using var host = await CacheHost.StartAsync(
+            app => app.MapGet("/upstream", (HttpContext context) =>
+            {
+                calls++;
+                context.Response.Headers.CacheControl = "public, max-age=60";
+                return Results.Text(Json, "application/json");
+            }).CacheOriginDirected(),
+            services: s => s.AddResponseCompression(),
+            beforeCache: a => a.UseResponseCompression());
+
+        var miss = await host.GetAsync("/upstream", ("Accept-Encoding", "br"));
+        var hit = await host.GetAsync("/upstream", ("Accept-Encoding", "br"));
+
+        Assert.Equal(Json, Decode(await miss.Content.ReadAsByteArrayAsync(), miss.Header("Content-Encoding")));
+        Assert.StartsWith("TieredResponseCache; hit", hit.CacheStatus(), StringComparison.Ordinal);
+        Assert.Equal(Json, Decode(await hit.Content.ReadAsByteArrayAsync(), hit.Header("Content-Encoding")));
+        Assert.Equal(1, calls);
+    }
+
     internal static string Decode(byte[] bytes, string? coding)
     {
         using var input = new MemoryStream(bytes);

@@ -324,7 +324,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
 
         var request = Context.Request;
         string[] tags = [.. Policy.Tags, PathTags.For(request.Path), OriginKeys.UriTag(request)];
-        return EntryBuilder.OriginDirected(decision, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, tags, Policy.CdnHeaders);
+        return EntryBuilder.OriginDirected(decision, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, tags, Policy.CdnHeaders, capture.ContentEncodingAsWritten);
     }
 
     /// <summary>For a response that varies, the vary record under the URI's primary key.</summary>
