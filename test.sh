@@ -5,8 +5,8 @@ cd "$(dirname "$0")"
 
 need_apt=()
 # Programs the integration tests start for real, and the Debian package that brings each (chromium: the
-# sample dashboard test drives it headless).
-for pair in redis-server:redis-server redis-cli:redis-tools chromium:chromium; do
+# sample dashboard test drives it headless; python3: the upstream the ProxyCache walk-through starts).
+for pair in redis-server:redis-server redis-cli:redis-tools chromium:chromium python3:python3 curl:curl; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair##*:}")
 done
 # PostgreSQL for the change-event tests: Debian's postgresql package puts initdb and postgres in

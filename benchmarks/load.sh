@@ -40,6 +40,10 @@
 #   json20k-br                        the same with Accept-Encoding: br: hits served from the stored Brotli variant
 #   outputcache-br                    wrk, GET /json20k-outputcache with Accept-Encoding: br: Output Caching's hit,
 #                                     compressed again by UseResponseCompression on every request
+#   eager                             wrk + Lua script, GET /eager (2-second lifetime, eager refresh at 0.8) without a
+#                                     pause for EAGER_DURATION (10 lifetimes): every answer's Cache-Status is counted;
+#                                     after one request that stores the entry, a miss or a stale answer fails the run
+#                                     (its req/s pays for the Lua response callback: not comparable with the others)
 #
 # Settings (environment):
 #   ROUNDS=5          rounds; each round runs every endpoint once, in an order that rotates from round to round
@@ -48,6 +52,7 @@
 #   THREADS=1         client threads (wrk -t, h2load -t; the machine's other cores are the server's)
 #   WARMUP=3s         run per endpoint before measuring (JIT tiering, the cache entries)
 #   ENDPOINTS="..."   a subset of the endpoints above
+#   EAGER_DURATION=20s  duration of an eager run (10 lifetimes of /eager)
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -57,7 +62,8 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 WARMUP=${WARMUP:-3s}
-ALL_ENDPOINTS="raw origin outputcache tiered tiered-redis outputcache-redis tiered-l2 outputcache-redis-keys tiered-l2-keys tiered-data graphql-get graphql-post h2-tiered h2-grpc proxy-hit proxy-yarp proxy-no-store json20k-identity json20k-br outputcache-br"
+EAGER_DURATION=${EAGER_DURATION:-20s}
+ALL_ENDPOINTS="raw origin outputcache tiered tiered-redis outputcache-redis tiered-l2 outputcache-redis-keys tiered-l2-keys tiered-data graphql-get graphql-post h2-tiered h2-grpc proxy-hit proxy-yarp proxy-no-store json20k-identity json20k-br outputcache-br eager"
 read -r -a ENDPOINTS <<<"${ENDPOINTS:-$ALL_ENDPOINTS}"
 
 fail() {
@@ -85,14 +91,14 @@ declare -A SERVER=(
   [raw]=l1 [origin]=l1 [outputcache]=l1 [tiered]=l1 [tiered-redis]=redis [outputcache-redis]=redis [tiered-l2]=l2
   [outputcache-redis-keys]=redis [tiered-l2-keys]=l2
   [tiered-data]=l1 [graphql-get]=l1 [graphql-post]=l1 [h2-tiered]=l1 [h2-grpc]=l1
-  [proxy-hit]=proxy [proxy-yarp]=proxy-off [proxy-no-store]=proxy
+  [proxy-hit]=proxy [proxy-yarp]=proxy-off [proxy-no-store]=proxy [eager]=l1
   [json20k-identity]=compression [json20k-br]=compression [outputcache-br]=compression
 )
 declare -A TOOL=(
   [raw]=wrk [origin]=wrk [outputcache]=wrk [tiered]=wrk [tiered-redis]=wrk [outputcache-redis]=wrk [tiered-l2]=wrk
   [outputcache-redis-keys]=wrk [tiered-l2-keys]=wrk
   [tiered-data]=wrk [graphql-get]=wrk [graphql-post]=wrk [h2-tiered]=h2load [h2-grpc]=h2load
-  [proxy-hit]=wrk [proxy-yarp]=wrk [proxy-no-store]=wrk
+  [proxy-hit]=wrk [proxy-yarp]=wrk [proxy-no-store]=wrk [eager]=wrk
   [json20k-identity]=wrk [json20k-br]=wrk [outputcache-br]=wrk
 )
 declare -A TARGET=(
@@ -101,7 +107,7 @@ declare -A TARGET=(
   [outputcache-redis-keys]=/outputcache-redis [tiered-l2-keys]=/tiered-l2
   [graphql-get]="/graphql?query=$(urlencode "$GRAPHQL_QUERY")&variables=$(urlencode "$GRAPHQL_VARIABLES")&operationName=Catalog"
   [graphql-post]=/graphql [h2-tiered]=/tiered [h2-grpc]=/loadtest.Catalog/GetPage
-  [proxy-hit]=/proxy/cached [proxy-yarp]=/proxy/cached [proxy-no-store]=/proxy/no-store
+  [proxy-hit]=/proxy/cached [proxy-yarp]=/proxy/cached [proxy-no-store]=/proxy/no-store [eager]=/eager
   [json20k-identity]=/json20k [json20k-br]=/json20k [outputcache-br]=/json20k-outputcache
 )
 
@@ -273,6 +279,28 @@ request = function()
   return requests[next]
 end
 EOF
+# Eager refresh: counts every answer by its Cache-Status (a fresh hit, one that started an eager refresh, a stale hit,
+# anything else: a miss), per thread, and prints the sums.
+cat >"$work/eager.lua" <<'EOF'
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+init = function(args) hits = 0; eager = 0; stale = 0; misses = 0 end
+response = function(status, headers, body)
+  local s = headers["Cache-Status"] or ""
+  if s:find("; hit; ttl=-", 1, true) then stale = stale + 1
+  elseif s:find("; hit", 1, true) then
+    hits = hits + 1
+    if s:find("detail=eager-refresh", 1, true) then eager = eager + 1 end
+  else misses = misses + 1 end
+end
+done = function(summary, latency, requests)
+  local h, e, st, m = 0, 0, 0, 0
+  for _, t in ipairs(threads) do
+    h = h + t:get("hits"); e = e + t:get("eager"); st = st + t:get("stale"); m = m + t:get("misses")
+  end
+  io.write(string.format("eager-check: hits %d, of which started an eager refresh %d; stale %d; misses %d\n", h, e, st, m))
+end
+EOF
 
 clock_ticks=$(getconf CLK_TCK)
 # utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/<pid>/stat; the name in field 2 may hold spaces).
@@ -304,6 +332,11 @@ run_load() { # endpoint duration
     wrk)
       local script=()
       [ "$ep" != graphql-post ] || script=(-s "$work/graphql-post.lua")
+      if [ "$ep" = eager ]; then
+        # The run starts with a stored entry (this request may be the miss of an entry that expired since the last run).
+        curl -fsS -o /dev/null "${URL[$server]}${TARGET[$ep]}" || fail "$ep does not answer"
+        script=(-s "$work/eager.lua")
+      fi
       [[ "$ep" != *-keys ]] || script=(-s "$work/keys.lua")
       local args=() headers=()
       [[ "$ep" != *-keys ]] || args=(-- "$KEYS")
@@ -312,6 +345,12 @@ run_load() { # endpoint duration
       if grep -qE 'Socket errors|Non-2xx' <<<"$out"; then
         echo "$out" >&2
         fail "$ep had errors under load"
+      fi
+      if [ "$ep" = eager ]; then
+        local check
+        check=$(grep '^eager-check:' <<<"$out") || { echo "$out" >&2; fail "$ep: the Lua script reported nothing"; }
+        echo "$duration: ${check#eager-check: }" >>"$work/eager.checks"
+        grep -q 'stale 0; misses 0$' <<<"$check" || { echo "$out" >&2; fail "$ep was served stale or missed while hit continuously: $check"; }
       fi
       requests=$(awk '/ requests in / { print $1 }' <<<"$out")
       rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
@@ -450,6 +489,7 @@ echo "load.sh: checks passed: bodies identical per group (JSON ${BODY_SIZE[raw]:
 
 load_before=$(uptime | sed 's/.*load average: //')
 echo "load.sh: $ROUNDS rounds x ${#ENDPOINTS[@]} endpoints, -t$THREADS -c$CONNECTIONS for $DURATION each (h2load -m1); $(nproc) cores; load average before: $load_before"
+[[ " ${ENDPOINTS[*]} " != *" eager "* ]] || echo "load.sh: eager runs last $EAGER_DURATION (10 lifetimes of /eager), not $DURATION"
 printf '%-6s %-22s %10s %11s %11s %11s %11s %11s\n' round endpoint requests req/s cpu-us/req redis-us/req redis/req upstream-us
 count=${#ENDPOINTS[@]}
 for round in $(seq 1 "$ROUNDS"); do
@@ -462,7 +502,9 @@ for round in $(seq 1 "$ROUNDS"); do
     read -r calls_before _ <<<"$(redis_calls)"
     upstream_before=0
     [ -z "$upstream_pid" ] || upstream_before=$(cpu_ticks "$upstream_pid")
-    read -r requests rps latency <<<"$(run_load "$ep" "$DURATION")"
+    duration=$DURATION
+    [ "$ep" != eager ] || duration=$EAGER_DURATION
+    read -r requests rps latency <<<"$(run_load "$ep" "$duration")"
     upstream_after=0
     [ -z "$upstream_pid" ] || upstream_after=$(cpu_ticks "$upstream_pid")
     after=$(cpu_ticks "$pid")
@@ -519,3 +561,8 @@ compare proxy-hit proxy-yarp "(target: req/s ≥ 3; the baseline's CPU excludes 
 compare proxy-no-store proxy-yarp "(the caching proxy on a response it may not store)"
 compare json20k-br json20k-identity "(target: CPU ≤ 1.15)"
 compare json20k-br outputcache-br "(target: req/s ≥ 2)"
+if [ -f "$work/eager.checks" ]; then
+  echo
+  echo "Eager refresh (/eager: 2-second lifetime, refreshed past 0.8; each run after one request that stores the entry):"
+  sed 's/^/  /' "$work/eager.checks"
+fi

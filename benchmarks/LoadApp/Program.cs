@@ -16,6 +16,8 @@ using TieredResponseCaching;
 //     /graphql      GET and POST, GraphQL-keyed (CacheFor(...).GraphQL()): {"data":{"catalog":<the page>}}
 //     /tiered-data  the same bytes as /graphql from a REST endpoint with the same policy: the REST hit to compare with
 //     /loadtest.Catalog/GetPage  gRPC (h2c), [CacheFor]; the framed reply is exactly as long as /tiered's body
+//     /eager        /origin behind TieredResponseCaching for 2 seconds with eager refresh at 0.8: hit continuously, it
+//                   is refreshed in the background before it expires (load.sh counts misses and stale answers: none)
 //   --mode redis --redis <host:port>: Redis configured for both caches
 //     /tiered-redis       /origin behind TieredResponseCaching with its Redis tier (hits from L1; Redis off the hit path)
 //     /outputcache-redis  /origin behind Output Caching with its Redis store (every hit read from Redis)
@@ -123,6 +125,7 @@ switch (mode)
         app.MapGet("/origin", Origin);
         app.MapGet("/outputcache", Origin).CacheOutput();
         app.MapGet("/tiered", Origin).CacheFor(lifetime);
+        app.MapGet("/eager", Origin).CacheFor(TimeSpan.FromSeconds(2), p => p.EagerRefresh(0.8));
 
         // The GraphQL endpoint answers every query with the catalog: the origin runs once per key, and the load test
         // measures hits, which never reach it. The cache still parses, checks and keys every request as GraphQL.

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using TieredResponseCaching.Benchmarks.Infrastructure;
@@ -30,9 +31,14 @@ namespace TieredResponseCaching.Benchmarks;
 /// </remarks>
 internal static class InvalidationLatency
 {
-    public static async Task<int> RunAsync(int count, int warmup, int busyClients)
+    public static async Task<int> RunAsync(int count, int warmup, int busyClients, bool perResponseTags = false)
     {
         Console.WriteLine($"Invalidation latency: {count:N0} invalidations on node A, each timed until node B applied it ({warmup:N0} warm-up); {Environment.ProcessorCount} cores; load average {LoadAverage()}");
+        if (perResponseTags)
+        {
+            Console.WriteLine("per-response tags: each invalidation is of product:N, a tag the handler added (AddCacheTags) to the entry of /products/N that node B stored and served from L1 just before; after it, B's next request for /products/N is checked to be a miss");
+        }
+
         if (busyClients > 0)
         {
             Console.WriteLine($"node B busy: {busyClients} clients in this process send it requests (cache hits) without pause throughout");
@@ -82,18 +88,35 @@ internal static class InvalidationLatency
 
         var latencies = new double[count];
         var calls = new double[count];
+        using var clientB = new HttpClient { BaseAddress = new Uri(Address(nodeB)) };
         for (var i = -warmup; i < count; i++)
         {
+            var product = i + warmup + 1;
+            var tag = "prices";
+            if (perResponseTags)
+            {
+                // Node B stores and then serves an entry tagged by the handler with this product's tag.
+                await ExpectAsync(clientB, product, hit: false);
+                await ExpectAsync(clientB, product, hit: true);
+                tag = "product:" + product.ToString(CultureInfo.InvariantCulture);
+            }
+
             var next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Volatile.Write(ref applied, next);
             var start = Stopwatch.GetTimestamp();
-            await cacheA.InvalidateTagAsync("prices");
+            await cacheA.InvalidateTagAsync(tag);
             var returned = Stopwatch.GetTimestamp();
             await next.Task.WaitAsync(TimeSpan.FromSeconds(5));
             if (i >= 0)
             {
                 latencies[i] = Stopwatch.GetElapsedTime(start, Volatile.Read(ref appliedAt)).TotalMilliseconds;
                 calls[i] = Stopwatch.GetElapsedTime(start, returned).TotalMilliseconds;
+            }
+
+            if (perResponseTags)
+            {
+                // Applied on B means B serves no entry with the tag any more: its next request runs the app.
+                await ExpectAsync(clientB, product, hit: false);
             }
         }
 
@@ -162,12 +185,28 @@ internal static class InvalidationLatency
         app.UseTieredResponseCache();
         app.MapGet("/price", () => version().ToString(CultureInfo.InvariantCulture)).CacheFor(TimeSpan.FromMinutes(10), p => p.Tags("prices"));
         app.MapGet("/busy", () => "a cached response").CacheFor(TimeSpan.FromMinutes(10));
+        app.MapGet("/products/{id:int}", (int id, HttpContext context) =>
+        {
+            context.AddCacheTags("product:" + id.ToString(CultureInfo.InvariantCulture), "catalog-page:" + (id / 20).ToString(CultureInfo.InvariantCulture));
+            return "product " + id.ToString(CultureInfo.InvariantCulture);
+        }).CacheFor(TimeSpan.FromMinutes(10), p => p.Tags("products"));
         await app.StartAsync();
         await app.Services.GetRequiredService<CacheRuntime>().Redis().Backplane.Ready.WaitAsync(TimeSpan.FromSeconds(15));
         return app;
     }
 
     private static string Address(WebApplication app) => app.Urls.First();
+
+    /// <summary>Node B's answer for <c>/products/{id}</c> is a hit, or not, as expected; anything else stops the run.</summary>
+    private static async Task ExpectAsync(HttpClient client, int product, bool hit)
+    {
+        using var response = await client.GetAsync(new Uri("/products/" + product.ToString(CultureInfo.InvariantCulture), UriKind.Relative));
+        var status = string.Join(",", response.Headers.GetValues("Cache-Status"));
+        if (status.Contains("; hit", StringComparison.Ordinal) != hit)
+        {
+            throw new InvalidOperationException($"/products/{product} on node B: expected {(hit ? "a hit" : "a miss")}, got '{status}'");
+        }
+    }
 
     internal static string Row(string name, double[] values) =>
         string.Create(CultureInfo.InvariantCulture, $"| {name,-40} | {Percentile(values, 0.5),5:F3} | {Percentile(values, 0.9),5:F3} | {Percentile(values, 0.99),5:F3} | {Percentile(values, 0.999),5:F3} | {values.Max(),5:F3} | {values.Average(),5:F3} |");

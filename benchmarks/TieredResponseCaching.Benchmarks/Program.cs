@@ -12,7 +12,8 @@ using TieredResponseCaching.Benchmarks.Infrastructure;
 //   --invalidation-latency [--count N] [--warmup N] [--busy N]
 //                    no benchmark: two nodes and a redis-server it starts; times N tag invalidations from node A
 //                    until node B applied them (default 2,000 after 200 warm-up) and prints the percentiles;
-//                    --busy N keeps node B serving N clients' requests meanwhile;
+//                    --busy N keeps node B serving N clients' requests meanwhile; --per-response-tags invalidates
+//                    product:N, a tag the handler added to an entry node B serves, and checks B no longer serves it;
 //   --pg-invalidation-latency [--count N] [--warmup N]
 //                    no benchmark: a PostgreSQL server and a redis-server it starts, two nodes (A listens with
 //                    AddPostgreSqlInvalidation); times N row updates whose trigger NOTIFYs until node B applied the
@@ -32,7 +33,8 @@ if (Array.IndexOf(args, "--loop") is >= 0 and var loop && loop + 1 < args.Length
 
 if (args.Contains("--invalidation-latency", StringComparer.Ordinal))
 {
-    return await InvalidationLatency.RunAsync(IntArgument("--count", 2_000), IntArgument("--warmup", 200), IntArgument("--busy", 0));
+    return await InvalidationLatency.RunAsync(
+        IntArgument("--count", 2_000), IntArgument("--warmup", 200), IntArgument("--busy", 0), args.Contains("--per-response-tags", StringComparer.Ordinal));
 }
 
 if (args.Contains("--pg-invalidation-latency", StringComparer.Ordinal))

@@ -96,13 +96,17 @@ builder.Services.AddSingleton<CacheOpsKey>();
 builder.Services.AddAuthorization(authorization => authorization.AddPolicy(CacheOps.Policy, CacheOps.Configure));
 builder.Services.AddControllers();
 builder.Services.AddGrpc();
+builder.Services.AddSingleton<Reservations>();
 
 builder.Services.AddSingleton<ProductCatalog>();
+// The GraphQL schema is a singleton; its resolvers reach the request (to tag the response) through the accessor.
+builder.Services.AddHttpContextAccessor();
 
 // Optional: "--Postgres <connection string>". The REST product endpoints then read and write the products table
 // (created and seeded at start), and every change to a row, wherever it is made, invalidates what showed it: the
-// table's trigger calls pg_notify('catalog_changes', '{"tags": ["catalog"], "paths": ["/products/ID"]}') and this
-// node listens. GraphQL, gRPC, the categories and the favourites keep the in-memory catalog.
+// table's trigger calls pg_notify('catalog_changes', '{"tags": ["product:ID"]}') (with "catalog" too when a row is
+// added, removed or changes category) and this node listens. GraphQL, gRPC, the categories and the favourites keep
+// the in-memory catalog.
 var postgres = builder.Configuration["Postgres"];
 if (string.IsNullOrEmpty(postgres))
 {
@@ -153,7 +157,7 @@ app.MapGet("/", () => Results.Text(
     CatalogApi: TieredResponseCaching sample (see samples/CatalogApi/README.md)
       GET  /products?page=&category=   named policy "catalog": 5 min + 1 min stale-while-revalidate, varies by page and category
       GET  /products/{id}              .CacheFor(30 s), ignores the query string
-      POST /products/{id}/price        {"price": 9.99}: updates and invalidates /products/{id} and the tag "catalog"
+      POST /products/{id}/price        {"price": 9.99}: updates and invalidates the tag "product:{id}": every response showing it
       GET  /categories                 MVC, [CacheFor(120)] on the controller
       GET  /categories/{name}?sort=    MVC, [CacheFor(30)] on the action overrides the controller
       GET  /categories/{name}/stock    MVC, NoStore: never cached
@@ -164,25 +168,35 @@ app.MapGet("/", () => Results.Text(
       GET  /_cache/stats               the cache's numbers as JSON (policy "CacheOps": header X-Ops-Key, see the README)
       POST /_cache/admin/invalidate/tag/{tag}, POST /_cache/admin/invalidate/key {"path": "/products/1"} (JSON, X-Ops-Key)
       GET  /graphql?query=             GraphQL (also POST): products(category, page), product(id), mutation setPrice
-      gRPC catalog.Products            HTTP/2 only, on GrpcUrl (default 5081): GetProduct, ListProducts, StreamProducts
+      gRPC catalog.Products            HTTP/2 only, on GrpcUrl (default 5081): GetProduct, ListProducts, ReserveProduct (not cached), StreamProducts
 
     """));
 
 // Vary by query: only page and category form the key (from the named policy), so ?utm_source=... shares the entry.
-app.MapGet("/products", async (IProductStore products, TimeProvider time, CancellationToken aborted, int page = 1, string? category = null) =>
-        page < 1
-            ? Results.BadRequest(new { error = "page starts at 1" })
-            : Results.Ok(new { page, category, items = await products.ListAsync(category, page, PageSize, aborted), generatedAt = time.GetUtcNow() }))
+// Each product on the page tags the response (per-response tags), so a change to one product drops exactly the pages
+// that show it; the policy's "catalog" tag drops every list at once (a product added or removed).
+app.MapGet("/products", async (HttpContext context, IProductStore products, TimeProvider time, CancellationToken aborted, int page = 1, string? category = null) =>
+    {
+        if (page < 1)
+        {
+            return Results.BadRequest(new { error = "page starts at 1" });
+        }
+
+        var items = await products.ListAsync(category, page, PageSize, aborted);
+        context.AddCacheTags([.. items.Select(p => ProductTags.For(p.Id))]);
+        return Results.Ok(new { page, category, items, generatedAt = time.GetUtcNow() });
+    })
     .CacheFor("catalog");
 
 // A duration on a minimal-API endpoint. VaryByQuery() with no keys ignores the query string altogether. A price
 // change invalidates this path (InvalidateAsync), so the 30 seconds never serve an old price.
 // MapGet matches GET only (routing answers HEAD with 405 before the cache sees it); mapping HEAD as well lets
 // the cache answer HEAD from the GET entry.
-// The "products" tag lets a change feed drop every product page at once (see --Postgres).
+// The "products" tag lets a change feed drop every product page at once (see --Postgres); the tag template
+// "product:{id}" is filled from the route value, so product 42's page carries "product:42".
 app.MapMethods("/products/{id:int}", [HttpMethods.Get, HttpMethods.Head], async (int id, IProductStore products, CancellationToken aborted) =>
         await products.FindAsync(id, aborted) is { } product ? Results.Ok(product) : Results.NotFound())
-    .CacheFor(TimeSpan.FromSeconds(30), p => p.VaryByQuery().Tags("products"));
+    .CacheFor(TimeSpan.FromSeconds(30), p => p.VaryByQuery().Tags("products", "product:{id}"));
 
 // Not cached (POST): changes data, then invalidates what showed the old data.
 app.MapPost("/products/{id:int}/price", async (int id, PriceChange change, IProductStore products, ITieredResponseCache cache) =>
@@ -198,8 +212,9 @@ app.MapPost("/products/{id:int}/price", async (int id, PriceChange change, IProd
         return Results.NotFound();
     }
 
-    await cache.InvalidateAsync($"/products/{id}");    // this product's page, whatever its query string
-    await cache.InvalidateTagAsync("catalog");         // everything else showing prices: lists, favourites, GraphQL, gRPC
+    // Every response that showed this product carries its tag: its page, the lists, favourites, GraphQL and gRPC
+    // answers it appears in. Nothing else is dropped.
+    await cache.InvalidateTagAsync(ProductTags.For(id));
     // (With --Postgres the table's trigger reports the change too; invalidating here as well means this client's
     // next request cannot race the notification.)
     return Results.Ok(product);
@@ -216,14 +231,15 @@ app.MapGet("/greeting", (HttpContext context, TimeProvider time) =>
 
 // Per user: without VaryByUser the cache refuses requests with an authenticated user (nothing that could leak
 // is stored). With it, each user gets their own entry, marked Cache-Control: private. Anonymous requests are
-// refused by RequireAuthorization (401, a status the cache does not store). The favourites show prices, so they
-// carry the "catalog" tag too: a price change drops every user's entry at once.
-app.MapGet("/me/favourites", (ClaimsPrincipal user, ProductCatalog catalog, TimeProvider time) =>
+// refused by RequireAuthorization (401, a status the cache does not store). The favourites show prices, so each
+// entry carries the tags of its products: a price change drops the entries of the users who see that product.
+app.MapGet("/me/favourites", (HttpContext context, ClaimsPrincipal user, ProductCatalog catalog, TimeProvider time) =>
 {
     var name = user.Identity?.Name ?? "";
     // A stable, user-specific pick of three products.
     var first = name.Sum(c => c) % 10 + 1;
-    var favourites = new[] { first, first + 1, first + 2 }.Select(catalog.Find).OfType<Product>();
+    var favourites = new[] { first, first + 1, first + 2 }.Select(catalog.Find).OfType<Product>().ToArray();
+    context.AddCacheTags([.. favourites.Select(p => ProductTags.For(p.Id))]);
     return Results.Ok(new { user = name, favourites, generatedAt = time.GetUtcNow() });
 })
 .RequireAuthorization()
@@ -246,8 +262,9 @@ app.MapControllers();
 
 // GraphQL over GET and POST (GraphQL/GraphQLEndpoint.cs). The cache keys a query by what the server executes (the
 // operation and fragments it reaches, canonically printed, and the variables it defines), so whitespace, comments
-// and argument order do not make new entries. Mutations always run; responses with errors are not stored. The tag
-// lets a price change, REST or GraphQL, drop every GraphQL entry.
+// and argument order do not make new entries. Mutations always run; responses with errors are not stored. The
+// resolvers tag each response with the products it shows (CatalogSchema.cs), so a price change, REST or GraphQL,
+// drops the GraphQL entries that showed that product; "catalog" drops them all.
 app.MapMethods(GraphQLEndpoint.Path, [HttpMethods.Get, HttpMethods.Post], (HttpContext context, GraphQLEndpoint graphql) => graphql.ExecuteAsync(context))
     .CacheFor(TimeSpan.FromMinutes(5), p => p.GraphQL().Tags("catalog"));
 

@@ -132,7 +132,7 @@ internal sealed class GraphQLProtocol : IProtocolHandler
         var writer = new KeyWriter(MaximumKeySize);
         writer.WriteByte(ProtocolTag);
         writer.WriteByte(Version);
-        KeyParts.WriteTarget(ref writer, request);
+        KeyParts.WriteTarget(ref writer, request, operationPolicy.IgnorePathCase);
         reason = GraphQLRequestReader.WriteOtherParameters(ref writer, request.QueryString.Value, !isPost, operationPolicy);
         if (reason != NotCachedReason.None)
         {
@@ -282,6 +282,13 @@ internal sealed class GraphQLProtocol : IProtocolHandler
     /// <summary>Each variable the operation defines, in name order: the value sent, else its default, else absent.</summary>
     private static bool WriteVariables(ref KeyWriter writer, JsonTree tree, ParsedOperation operation, int variables)
     {
+        // A name given twice anywhere in the variables, in one the operation does not define too: which value the server
+        // reads (the first, the last, an error) is its own business, so the request is not keyed (docs/graphql.md).
+        if (variables >= 0 && tree.HasRepeatedName(variables))
+        {
+            return false;
+        }
+
         writer.WriteByte((byte)'A');
         writer.WriteVarint((ulong)operation.Variables.Length);
         foreach (var variable in operation.Variables)

@@ -84,6 +84,54 @@ internal sealed class JsonTree
         return found;
     }
 
+    /// <summary>Whether an object anywhere in the value holds a member name twice.</summary>
+    public bool HasRepeatedName(int node)
+    {
+        var value = _nodes[node];
+        if (value.Kind == JsonKind.Array)
+        {
+            for (var item = node + 1; item < value.End; item = _nodes[item].End)
+            {
+                if (HasRepeatedName(item))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        if (value.Kind != JsonKind.Object)
+        {
+            return false;
+        }
+
+        // The names go on the stack of indices WriteObject uses, sorted, so a repeated one sits next to itself.
+        var start = _orderCount;
+        var member = node + 1;
+        for (var i = 0; i < value.Count; i++)
+        {
+            if (_orderCount == _order.Length)
+            {
+                Array.Resize(ref _order, _order.Length * 2);
+            }
+
+            _order[_orderCount++] = member;
+            member = _nodes[member + 1].End;
+        }
+
+        var names = _order.AsSpan(start, value.Count);
+        SortByName(names);
+        var repeated = false;
+        for (var i = 0; i < names.Length && !repeated; i++)
+        {
+            repeated = (i > 0 && Bytes(names[i - 1]).SequenceEqual(Bytes(names[i]))) || HasRepeatedName(names[i] + 1);
+        }
+
+        _orderCount = start;
+        return repeated;
+    }
+
     /// <summary>How many members an object has, or items an array.</summary>
     public int Count(int node) => _nodes[node].Count;
 

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TieredResponseCaching;
+using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.GraphQL;
 using TieredResponseCaching.Http;
 using TieredResponseCaching.Policies;
@@ -32,7 +33,7 @@ public static class TieredResponseCacheGraphQLBuilderExtensions
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IProtocolHandler, GraphQLProtocol>(services => new GraphQLProtocol(
             services.GetRequiredService<IOptions<GraphQLCacheOptions>>().Value,
             services.GetRequiredService<IOptions<TieredResponseCacheOptions>>().Value.MaximumKeySize,
-            services.GetRequiredService<ILoggerFactory>().CreateLogger("TieredResponseCaching"))));
+            services.GetRequiredService<ILoggerFactory>().CreateLogger(LogCategories.GraphQL))));
         return builder;
     }
 }

@@ -147,7 +147,7 @@ internal sealed class GrpcProtocol(GrpcCacheOptions options, int maximumKeySize,
             var writer = new KeyWriter(KeyLimit);
             writer.WriteByte(ProtocolTag);
             writer.WriteByte(Version);
-            KeyParts.WriteTarget(ref writer, request);
+            KeyParts.WriteTarget(ref writer, request, policy.IgnorePathCase);
             writer.WriteText(method.Method.FullName);
             writer.WriteLowerAsciiText(request.ContentType);
             var accepted = request.Headers[GrpcAcceptEncoding];

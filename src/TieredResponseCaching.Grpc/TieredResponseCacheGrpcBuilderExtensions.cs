@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using TieredResponseCaching;
+using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Grpc;
 using TieredResponseCaching.Http;
 using TieredResponseCaching.Policies;
@@ -34,7 +35,7 @@ public static class TieredResponseCacheGrpcBuilderExtensions
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IProtocolHandler, GrpcProtocol>(services => new GrpcProtocol(
             services.GetRequiredService<IOptions<GrpcCacheOptions>>().Value,
             services.GetRequiredService<IOptions<TieredResponseCacheOptions>>().Value.MaximumKeySize,
-            services.GetRequiredService<ILoggerFactory>().CreateLogger("TieredResponseCaching"))));
+            services.GetRequiredService<ILoggerFactory>().CreateLogger(LogCategories.Grpc))));
         return builder;
     }
 }

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Logging;
 using TieredResponseCaching.Coordination;
+using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Storage;
 
 namespace TieredResponseCaching.Redis;
@@ -14,10 +16,11 @@ internal sealed class RedisClusterTier : IClusterTier
     {
         Options = options;
         var time = parts.Clock.TimeProvider;
-        Connection = new RedisConnection(options, services, time, parts.Logger, parts.Metrics);
-        Tier = new RedisTier(Connection, options.CompressionThreshold, time, parts.Logger, parts.MaximumBodySize, EntryAuthenticator.Create(options));
+        var logger = parts.Loggers.CreateLogger(LogCategories.Redis);
+        Connection = new RedisConnection(options, services, time, logger, parts.Metrics);
+        Tier = new RedisTier(Connection, options.CompressionThreshold, time, logger, parts.MaximumBodySize, EntryAuthenticator.Create(options));
         Lock = new ClusterLock(Tier, options.LockExpiry);
-        Backplane = new RedisBackplane(Connection, options, parts.Tags, parts.Memory, parts.Clock, parts.Logger, parts.Metrics);
+        Backplane = new RedisBackplane(Connection, options, parts.Tags, parts.Memory, parts.Clock, logger, parts.Metrics);
         Backplane.EntryStored += parts.StoredElsewhere;
     }
 

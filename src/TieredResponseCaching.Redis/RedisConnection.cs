@@ -185,7 +185,11 @@ internal sealed class RedisConnection : IAsyncDisposable
         try
         {
             IConnectionMultiplexer multiplexer;
-            if (_options.UseRegisteredConnection)
+            if (_options.ConnectionServiceKey is { } key)
+            {
+                multiplexer = _services.GetRequiredKeyedService<IConnectionMultiplexer>(key);
+            }
+            else if (_options.UseRegisteredConnection)
             {
                 multiplexer = _services.GetRequiredService<IConnectionMultiplexer>();
             }
@@ -212,6 +216,13 @@ internal sealed class RedisConnection : IAsyncDisposable
                 Log.RedisConnectionRestored(_logger, e.EndPoint?.ToString() ?? "?", e.ConnectionType.ToString());
                 ConnectionChanged?.Invoke(true);
             };
+            if (!multiplexer.IsConnected)
+            {
+                // The first attempt failed (abortConnect=false keeps retrying in the background): say where it tried, once,
+                // beside the health check. Endpoints only: the configuration string may hold a password.
+                Log.RedisUnreachableAtStart(_logger, string.Join(", ", multiplexer.GetEndPoints().Select(EndPointCollection.ToString)));
+            }
+
             _multiplexer = multiplexer;
             _ready.TrySetResult(multiplexer);
         }

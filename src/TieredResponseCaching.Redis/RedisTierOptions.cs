@@ -4,8 +4,8 @@ namespace TieredResponseCaching;
 
 /// <summary>
 /// The shared L2 tier, cross-node bus and cluster lock on Redis; set with
-/// <c>services.AddTieredResponseCache(...).AddRedis(redis => ...)</c>. Set <see cref="Configuration"/> or
-/// <see cref="UseRegisteredConnection"/>; an app without <c>AddRedis</c> runs on L1 alone, with the same behaviour per
+/// <c>services.AddTieredResponseCache(...).AddRedis(redis => ...)</c>. Set <see cref="Configuration"/>,
+/// <see cref="UseRegisteredConnection"/> or <see cref="ConnectionServiceKey"/>; an app without <c>AddRedis</c> runs on L1 alone, with the same behaviour per
 /// node. Checked when the app starts.
 /// </summary>
 public sealed class RedisTierOptions
@@ -13,8 +13,15 @@ public sealed class RedisTierOptions
     /// <summary>A StackExchange.Redis connection string, such as <c>localhost:6379</c>.</summary>
     public string? Configuration { get; set; }
 
-    /// <summary>Use the <see cref="IConnectionMultiplexer"/> the app registered in DI instead of connecting.</summary>
+    /// <summary>Use the <see cref="IConnectionMultiplexer"/> the app registered in DI (without a service key) instead of connecting.</summary>
     public bool UseRegisteredConnection { get; set; }
+
+    /// <summary>
+    /// Use the <see cref="IConnectionMultiplexer"/> the app registered in DI under this service key
+    /// (<c>services.AddKeyedSingleton&lt;IConnectionMultiplexer&gt;("cache", ...)</c>, as .NET Aspire's
+    /// <c>AddKeyedRedisClient("cache")</c> does) instead of connecting. Implies <see cref="UseRegisteredConnection"/>.
+    /// </summary>
+    public string? ConnectionServiceKey { get; set; }
 
     /// <summary>The prefix of every key and channel, so several apps can share one Redis. Default <c>trc:</c>.</summary>
     public string InstanceName { get; set; } = "trc:";

@@ -47,6 +47,16 @@ public sealed class CacheForAttribute : Attribute, ICachePolicyMetadata
         set => _options.StaleIfError = TimeSpan.FromSeconds(value);
     }
 
+    /// <summary>
+    /// The fraction of the duration after which a hit starts one background refresh (such as <c>0.8</c>; see
+    /// <see cref="CachePolicyOptions.EagerRefresh"/>).
+    /// </summary>
+    public double EagerRefresh
+    {
+        get => _options.EagerRefresh ?? 0;
+        set => _options.EagerRefresh = value;
+    }
+
     /// <summary>Seconds of <c>s-maxage</c> for shared caches.</summary>
     public int SharedMaxAge
     {
@@ -89,7 +99,10 @@ public sealed class CacheForAttribute : Attribute, ICachePolicyMetadata
         set => _options.AllowCookies = value;
     }
 
-    /// <summary>Tags for invalidation.</summary>
+    /// <summary>
+    /// Tags for invalidation; a tag with a route parameter in braces (<c>"product:{id}"</c>) is a template filled from
+    /// the request's route values (docs/policies.md, "Tag templates").
+    /// </summary>
     public string[] Tags
     {
         get => [.. _options.Tags ?? []];

@@ -30,6 +30,16 @@ public sealed class CachePolicyBuilder
         return this;
     }
 
+    /// <summary>
+    /// Refresh eagerly: once <paramref name="fraction"/> of the duration has passed (such as <c>0.8</c>), a hit starts one
+    /// background refresh, so a hot key is replaced before it expires. <c>0</c> turns it off. See docs/swr.md.
+    /// </summary>
+    public CachePolicyBuilder EagerRefresh(double fraction)
+    {
+        Options.EagerRefresh = fraction;
+        return this;
+    }
+
     /// <summary>Only these query keys form the cache key (compared without regard to case). No keys: ignore the query.</summary>
     public CachePolicyBuilder VaryByQuery(params string[] keys)
     {
@@ -79,7 +89,10 @@ public sealed class CachePolicyBuilder
         return this;
     }
 
-    /// <summary>Tags for invalidation.</summary>
+    /// <summary>
+    /// Tags for invalidation; a tag with a route parameter in braces (<c>"product:{id}"</c>) is a template filled from
+    /// the request's route values (docs/policies.md, "Tag templates").
+    /// </summary>
     public CachePolicyBuilder Tags(params string[] tags)
     {
         ArgumentNullException.ThrowIfNull(tags);
@@ -174,6 +187,18 @@ public sealed class CachePolicyBuilder
     {
         ArgumentNullException.ThrowIfNull(fieldNames);
         Options.TargetedCacheControl = fieldNames;
+        return this;
+    }
+
+    /// <summary>
+    /// Adds a custom rule (<see cref="ICacheRule"/>): a value that forms the key, or a say on which requests and
+    /// responses the cache takes. Rules add up in the order added; they can only make the cache do less.
+    /// </summary>
+    /// <example><c>p.AddRule(new TenantRule())</c></example>
+    public CachePolicyBuilder AddRule(ICacheRule rule)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        Options.Rules = [.. Options.Rules ?? [], rule];
         return this;
     }
 

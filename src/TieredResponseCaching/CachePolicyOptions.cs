@@ -18,6 +18,14 @@ public sealed class CachePolicyOptions
     public TimeSpan? StaleWhileRevalidate { get; set; }
 
     /// <summary>
+    /// Eager refresh: the fraction of <see cref="Duration"/> (greater than 0, less than 1, such as <c>0.8</c>) after
+    /// which a hit on a fresh entry starts one background refresh, so a key that stays hot never goes stale and never
+    /// misses. <c>0</c> turns it off (to override a default). Server-configured policies only. Built-in default: off.
+    /// See docs/swr.md.
+    /// </summary>
+    public double? EagerRefresh { get; set; }
+
+    /// <summary>
     /// How long after <see cref="Duration"/> a stale response may be served instead of an app failure (an
     /// exception or a 5xx status). Built-in default: zero (off).
     /// </summary>
@@ -50,7 +58,10 @@ public sealed class CachePolicyOptions
     /// </summary>
     public IReadOnlyList<string>? AllowCookies { get; set; }
 
-    /// <summary>Tags for invalidation with <see cref="ITieredResponseCache.InvalidateTagAsync"/>.</summary>
+    /// <summary>
+    /// Tags for invalidation with <see cref="ITieredResponseCache.InvalidateTagAsync"/>; <c>"product:{id}"</c> is a template
+    /// filled from the route values (docs/policies.md, "Tag templates").
+    /// </summary>
     public IReadOnlyList<string>? Tags { get; set; }
 
     /// <summary><c>public</c> or <c>private</c> in the emitted <c>Cache-Control</c>. Built-in default: public.</summary>
@@ -99,6 +110,12 @@ public sealed class CachePolicyOptions
     /// </summary>
     public bool? CdnCacheControl { get; set; }
 
+    /// <summary>
+    /// Custom rules (<see cref="ICacheRule"/>), applied in order after the built-in ones. Replaced, not merged, like the
+    /// other lists. Server-configured policies only. Built-in default: none.
+    /// </summary>
+    public IReadOnlyList<ICacheRule>? Rules { get; set; }
+
     internal CachePolicyOptions Clone() => (CachePolicyOptions)MemberwiseClone();
 
     /// <summary>Copies into this instance every setting that <paramref name="overrides"/> has.</summary>
@@ -107,6 +124,7 @@ public sealed class CachePolicyOptions
         Duration = overrides.Duration ?? Duration;
         StaleWhileRevalidate = overrides.StaleWhileRevalidate ?? StaleWhileRevalidate;
         StaleIfError = overrides.StaleIfError ?? StaleIfError;
+        EagerRefresh = overrides.EagerRefresh ?? EagerRefresh;
         VaryByQuery = overrides.VaryByQuery ?? VaryByQuery;
         VaryByHeader = overrides.VaryByHeader ?? VaryByHeader;
         VaryByRouteValue = overrides.VaryByRouteValue ?? VaryByRouteValue;
@@ -124,5 +142,6 @@ public sealed class CachePolicyOptions
         HeuristicFreshness = overrides.HeuristicFreshness ?? HeuristicFreshness;
         TargetedCacheControl = overrides.TargetedCacheControl ?? TargetedCacheControl;
         CdnCacheControl = overrides.CdnCacheControl ?? CdnCacheControl;
+        Rules = overrides.Rules ?? Rules;
     }
 }

@@ -36,19 +36,21 @@ internal sealed class CacheRuntime : IAsyncDisposable
         Options = options.Value;
         Clock = new CacheClock(timeProvider);
         Policies = policies;
-        Logger = loggerFactory.CreateLogger("TieredResponseCaching");
+        var httpLogger = loggerFactory.CreateLogger(LogCategories.Http);
+        var invalidationLogger = loggerFactory.CreateLogger(LogCategories.Invalidation);
+        OperationsLogger = loggerFactory.CreateLogger(LogCategories.Operations);
         Counters = new CacheCounters();
         StatusHeader = new CacheStatusHeader(Options.CacheName);
         OriginStatus = new Http.Origin.OriginCacheStatus(Options.CacheName);
         var memory = new MemoryTier(Options.SizeLimit, Clock, OnEvicted);
-        var tags = new TagInvalidations(Clock, Options.MaximumInvalidationRecords, Logger);
+        var tags = new TagInvalidations(Clock, Options.MaximumInvalidationRecords, invalidationLogger);
         Metrics = new CacheMetrics(meterFactory, () => Clock.UtcNow, () => memory.Count, () => memory.Size, () => ClusterTier?.Status.BreakerOpen, () => policies.Stats);
         // The shared tier comes from a store package (.AddRedis()); without one, every node runs on its own L1.
         ClusterTier = services.GetService<IClusterTierFactory>()?.Create(
-            new ClusterTierParts(memory, tags, Clock, Options.MaximumBodySize, Logger, Metrics, RemoteWaits.Stored));
+            new ClusterTierParts(memory, tags, Clock, Options.MaximumBodySize, loggerFactory, Metrics, RemoteWaits.Stored));
         Store = new TieredStore(
             memory, tags, Clock, ClusterTier?.Remote, ClusterTier?.Backplane, ClusterTier?.ClockSkewAllowance ?? TimeSpan.Zero, Options.L1Enabled);
-        Outcomes = new CacheOutcomes(Counters, Metrics, Logger, StatusHeader, OriginStatus);
+        Outcomes = new CacheOutcomes(Counters, Metrics, httpLogger, invalidationLogger, StatusHeader, OriginStatus, new PipelineOrder(services, httpLogger));
         if (ClusterTier is not null)
         {
             Cluster = new ClusterFlight(ClusterTier.Lock, RemoteWaits, Store, Clock);
@@ -68,7 +70,8 @@ internal sealed class CacheRuntime : IAsyncDisposable
     /// <summary>Fresh hits so far, on every endpoint: the sum of what each endpoint's stats counted.</summary>
     public long Hits => Policies.Hits;
 
-    public ILogger Logger { get; }
+    /// <summary>The admin endpoints' log (category <c>TieredResponseCaching.Operations</c>).</summary>
+    public ILogger OperationsLogger { get; }
 
     public CacheCounters Counters { get; }
 

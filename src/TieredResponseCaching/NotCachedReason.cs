@@ -77,6 +77,23 @@ internal enum NotCachedReason
     // or its user changed, after the cache keyed it (response side).
     Cookie,
     IdentityAfterCache,
+
+    // Tags (response side, docs/invalidation.md "Per-response tags"): a tag template without its route value or
+    // filled into an invalid tag, a tag the app added that breaks the tag rules, more tags than an entry may carry.
+    TagTemplateUnfilled,
+    InvalidTag,
+    TooManyTags,
+
+    // Middleware order (docs/getting-started.md): the cache ran before routing (request side); CORS or response
+    // compression ran after the cache and shaped the response (response side).
+    CacheBeforeRouting,
+    CorsAfterCache,
+    CompressionAfterCache,
+
+    // Custom rules (docs/policies.md): one refused the request, one refused the response, one threw (either side).
+    RuleRefusedRequest,
+    RuleRefusedResponse,
+    RuleFailed,
 }
 
 internal static class NotCachedReasons
@@ -140,6 +157,15 @@ internal static class NotCachedReasons
         "validator-mismatch",
         "cookie",
         "identity-after-cache",
+        "tag-template",
+        "invalid-tag",
+        "too-many-tags",
+        "cache-before-routing",
+        "cors-after-cache",
+        "compression-after-cache",
+        "rule-request",
+        "rule-response",
+        "rule-error",
     ];
 
     public static int Count => Tokens.Length;

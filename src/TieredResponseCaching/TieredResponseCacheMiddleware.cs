@@ -19,6 +19,7 @@ internal sealed class TieredResponseCacheMiddleware(
     private readonly ServerConfiguredMode _serverConfigured = new(parts, protocols.Get, refresher, next);
     private readonly OriginDirectedMode _originDirected = new(parts, refresher, next);
     private readonly IdentityProbe _identity = new(services, parts.Outcomes.Logger);
+    private readonly PipelineOrder _order = parts.Outcomes.Order;
 
     public Task InvokeAsync(HttpContext context)
     {
@@ -26,6 +27,12 @@ internal sealed class TieredResponseCacheMiddleware(
         var endpoint = RequestFeatures.Endpoint(context);
         if (endpoint is null)
         {
+            // Until a request arrives with its endpoint, routing may run after the cache: watch (docs/getting-started.md).
+            if (_order.WatchesRouting)
+            {
+                _order.WatchForRoutingAfterCache(context, policies, parts.Outcomes);
+            }
+
             return next(context);
         }
 
@@ -40,9 +47,16 @@ internal sealed class TieredResponseCacheMiddleware(
             return next(context);
         }
 
-        return policy is null ? next(context)
+        return policy is null ? WithoutPolicy(context)
             : _identity.MustAuthenticate(context) ? AuthenticateThenHandleAsync(context, policy)
             : Dispatch(context, policy);
+    }
+
+    /// <summary>An endpoint without a cache policy: routing runs before the cache (a miss says so too, so a hit never has to).</summary>
+    private Task WithoutPolicy(HttpContext context)
+    {
+        _order.EndpointSeen();
+        return next(context);
     }
 
     private Task Dispatch(HttpContext context, ResolvedPolicy policy) =>

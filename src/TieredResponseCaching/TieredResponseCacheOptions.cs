@@ -56,6 +56,24 @@ public sealed class TieredResponseCacheOptions
     public TimeSpan BackgroundRefreshTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// The most eager refreshes (<see cref="CachePolicyOptions.EagerRefresh"/>) running at once on this node. Past it, a
+    /// hit that would start one is served as usual and starts nothing (counted as skipped); the entry stays fresh until
+    /// it expires. Default 16.
+    /// </summary>
+    public int MaximumConcurrentEagerRefreshes { get; set; } = 16;
+
+    /// <summary>
+    /// Whether the request path forms the key as written (<c>true</c>, the default) or without regard to case
+    /// (<c>false</c>: <c>/Users/A</c> and <c>/users/a</c> share one entry, as with Output Caching's default). The default
+    /// is case-sensitive because it is the one that cannot serve a wrong response: routing ignores case, but route
+    /// values keep it, so an app that tells <c>/files/AbC</c> from <c>/files/abc</c> would get one's response for the
+    /// other; a case-sensitive key only costs an extra entry per spelling. Applies to server-configured policies (REST,
+    /// GraphQL, gRPC); the origin-directed mode keys by the URI as RFC 9111 §4.1 does. Invalidation by path ignores case
+    /// either way (see docs/keys.md).
+    /// </summary>
+    public bool UseCaseSensitivePaths { get; set; } = true;
+
+    /// <summary>
     /// Benchmarks only: with L1 off every hit comes from Redis, which isolates the L2 tier's cost. Not public: an app
     /// always wants its L1.
     /// </summary>
@@ -64,6 +82,11 @@ public sealed class TieredResponseCacheOptions
     internal Dictionary<string, CachePolicyOptions> NamedPolicies { get; } = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Adds a named policy that endpoints use with <c>[CacheFor("name")]</c> or <c>.CacheFor("name")</c>.</summary>
+    /// <remarks>
+    /// Unlike Output Caching, which replaces a policy of the same name silently, a second policy with a name already
+    /// added (names compare without regard to case) is refused: two parts of an app configuring one name would otherwise
+    /// cache with whichever ran last. See docs/policies.md.
+    /// </remarks>
     /// <exception cref="ArgumentException">A policy with this name exists already.</exception>
     public TieredResponseCacheOptions AddPolicy(string name, Action<CachePolicyBuilder> configure)
     {
@@ -73,7 +96,9 @@ public sealed class TieredResponseCacheOptions
         configure(builder);
         if (!NamedPolicies.TryAdd(name, builder.Options))
         {
-            throw new ArgumentException($"A cache policy named '{name}' has already been added.", nameof(name));
+            throw new ArgumentException(
+                $"A cache policy named '{name}' has already been added (policy names ignore case). Give this policy another name, or configure '{name}' in one place: a second AddPolicy does not replace the first.",
+                nameof(name));
         }
 
         return this;

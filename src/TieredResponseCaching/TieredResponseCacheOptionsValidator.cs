@@ -51,6 +51,11 @@ internal sealed class TieredResponseCacheOptionsValidator : IValidateOptions<Tie
             errors.Add($"BackgroundRefreshTimeout must be positive (was {options.BackgroundRefreshTimeout}).");
         }
 
+        if (options.MaximumConcurrentEagerRefreshes < 1)
+        {
+            errors.Add($"MaximumConcurrentEagerRefreshes must be at least 1 (was {options.MaximumConcurrentEagerRefreshes}).");
+        }
+
         ValidateCdn(options.Cdn, errors);
         ValidateCompression(options.Compression, errors);
         var policyErrors = new List<string>();

@@ -62,7 +62,7 @@ internal sealed class TieredResponseCacheService(FlowParts parts, EndpointPolicy
         await parts.Store.InvalidateTagAsync(tag);
         parts.Outcomes.Invalidated();
         // Logged once it took effect here (a test or an operator reading the log can rely on it).
-        Log.Invalidated(parts.Outcomes.Logger, kind, target);
+        Log.Invalidated(parts.Outcomes.InvalidationLogger, kind, target);
         if (edge.Enabled)
         {
             edge.Enqueue(edgeTag, edgePath);

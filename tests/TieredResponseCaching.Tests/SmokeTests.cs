@@ -16,7 +16,7 @@ public class SmokeTests
 
         Assert.Equal("hello 1", await first.Content.ReadAsStringAsync());
         Assert.Equal("hello 1", await second.Content.ReadAsStringAsync());
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", first.Headers.GetValues("Cache-Status").Single());
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", first.Headers.GetValues("Cache-Status").Single());
         Assert.Equal("TieredResponseCache; hit; ttl=30", second.Headers.GetValues("Cache-Status").Single());
         Assert.Equal(1, calls);
         Assert.NotNull(second.Headers.ETag);

@@ -5,9 +5,9 @@ namespace CatalogApi.Catalog;
 
 /// <summary>
 /// The products in a PostgreSQL table (<c>--Postgres</c>). Its trigger reports every change with
-/// <c>pg_notify('catalog_changes', '{"tags": ["catalog"], "paths": ["/products/ID"]}')</c>, which
-/// <c>AddPostgreSqlInvalidation</c> turns into invalidations: an <c>UPDATE</c> made anywhere (psql, another
-/// service, a migration) drops the product's page and every list showing it, on every node.
+/// <c>pg_notify('catalog_changes', '{"tags": ["product:ID"]}')</c> (and <c>"catalog"</c> when the row's lists change),
+/// which <c>AddPostgreSqlInvalidation</c> turns into invalidations: an <c>UPDATE</c> made anywhere (psql, another
+/// service, a migration) drops exactly the responses showing the product, on every node (see ProductTags).
 /// </summary>
 public sealed class PostgresProductStore(NpgsqlDataSource database, TimeProvider time) : IProductStore, IHostedService
 {
@@ -24,14 +24,18 @@ public sealed class PostgresProductStore(NpgsqlDataSource database, TimeProvider
           updated_at timestamptz NOT NULL DEFAULT now()
         );
 
-        -- One notification per changed row: the tag of every list, and the product's own page.
+        -- One notification per changed row: the row's tag, which every response showing the product carries (its
+        -- page, the lists and favourites it is in). A row added, removed or moved to another category changes which
+        -- lists show it: then every list goes too ("catalog").
         CREATE OR REPLACE FUNCTION products_notify() RETURNS trigger LANGUAGE plpgsql AS $$
         DECLARE
           changed int := CASE TG_OP WHEN 'DELETE' THEN OLD.id ELSE NEW.id END;
         BEGIN
-          PERFORM pg_notify('catalog_changes', json_build_object(
-            'tags', json_build_array('catalog'),
-            'paths', json_build_array('/products/' || changed))::text);
+          IF TG_OP = 'UPDATE' AND OLD.category = NEW.category THEN
+            PERFORM pg_notify('catalog_changes', json_build_object('tags', json_build_array('product:' || changed))::text);
+          ELSE
+            PERFORM pg_notify('catalog_changes', json_build_object('tags', json_build_array('product:' || changed, 'catalog'))::text);
+          END IF;
           RETURN NULL;
         END $$;
 

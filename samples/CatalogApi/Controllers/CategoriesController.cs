@@ -19,10 +19,11 @@ public sealed class CategoriesController(ProductCatalog catalog, TimeProvider ti
 
     /// <summary>
     /// One category's products with their prices: a shorter lifetime, one entry per <c>sort</c> value (other query
-    /// keys, like tracking parameters, share the entry), and the "catalog" tag that a price change invalidates.
+    /// keys, like tracking parameters, share the entry), the tag template "category:{name}" filled from the route, and
+    /// the tag of each product shown, which a change to that product invalidates.
     /// </summary>
     [HttpGet("{name}")]
-    [CacheFor(30, VaryByQuery = ["sort"], Tags = ["catalog"])]
+    [CacheFor(30, VaryByQuery = ["sort"], Tags = ["catalog", "category:{name}"])]
     public IActionResult Products(string name, string? sort)
     {
         var products = catalog.List(name, page: 1, pageSize: int.MaxValue);
@@ -31,6 +32,8 @@ public sealed class CategoriesController(ProductCatalog catalog, TimeProvider ti
             // 404 is not in the cacheable statuses (default: 200 only), so it is not stored.
             return NotFound();
         }
+
+        HttpContext.AddCacheTags([.. products.Select(p => ProductTags.For(p.Id))]);
 
         var sorted = string.Equals(sort, "price", StringComparison.OrdinalIgnoreCase)
             ? products.OrderBy(p => p.Price).ToList()

@@ -14,9 +14,9 @@ namespace CatalogApi.GraphQL;
 /// </summary>
 public sealed class CatalogSchema : Schema
 {
-    public CatalogSchema(ProductCatalog catalog, ITieredResponseCache cache)
+    public CatalogSchema(ProductCatalog catalog, ITieredResponseCache cache, IHttpContextAccessor http)
     {
-        Query = new CatalogQuery(catalog);
+        Query = new CatalogQuery(catalog, http);
         Mutation = new CatalogMutation(catalog, cache);
     }
 }
@@ -40,7 +40,7 @@ public sealed class CatalogQuery : ObjectGraphType
 {
     public const int PageSize = 5;
 
-    public CatalogQuery(ProductCatalog catalog)
+    public CatalogQuery(ProductCatalog catalog, IHttpContextAccessor http)
     {
         Name = "Query";
 
@@ -52,15 +52,27 @@ public sealed class CatalogQuery : ObjectGraphType
             {
                 var page = context.GetArgument("page", 1);
                 // An error makes the response one the cache does not store.
-                return page < 1
-                    ? throw new ExecutionError("page starts at 1")
-                    : catalog.List(context.GetArgument<string?>("category"), page, PageSize);
+                if (page < 1)
+                {
+                    throw new ExecutionError("page starts at 1");
+                }
+
+                var products = catalog.List(context.GetArgument<string?>("category"), page, PageSize);
+                // The schema is a singleton: the request's HttpContext comes through the accessor. Each product the
+                // response shows tags it, so a change to one product drops exactly the responses that showed it.
+                http.HttpContext?.AddCacheTags([.. products.Select(p => ProductTags.For(p.Id))]);
+                return products;
             });
 
         Field<ProductGraphType>("product")
             .Description("One product, or null when there is no such id.")
             .Argument<NonNullGraphType<IntGraphType>>("id")
-            .Resolve(context => catalog.Find(context.GetArgument<int>("id")));
+            .Resolve(context =>
+            {
+                var id = context.GetArgument<int>("id");
+                http.HttpContext?.AddCacheTags(ProductTags.For(id));
+                return catalog.Find(id);
+            });
     }
 }
 
@@ -89,11 +101,10 @@ public sealed class CatalogMutation : ObjectGraphType
                     return null;
                 }
 
-                // As POST /products/{id}/price does: the product's REST page, and every entry tagged "catalog" (the
-                // GraphQL queries, the gRPC replies, the REST lists). No cancellation token: once the price has
-                // changed, the old entries must go even if the client has gone.
-                await cache.InvalidateAsync($"/products/{id}", CancellationToken.None);
-                await cache.InvalidateTagAsync("catalog", CancellationToken.None);
+                // As POST /products/{id}/price does: every response that showed this product (REST, GraphQL, gRPC)
+                // carries its tag, and nothing else is touched. No cancellation token: once the price has changed,
+                // the old entries must go even if the client has gone.
+                await cache.InvalidateTagAsync(ProductTags.For(id), CancellationToken.None);
                 return product;
             });
     }

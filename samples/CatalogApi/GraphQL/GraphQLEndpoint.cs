@@ -17,7 +17,14 @@ public sealed class GraphQLEndpoint(CatalogSchema schema)
 {
     public const string Path = "/graphql";
 
+    /// <summary>
+    /// A name given twice in an object (<c>{"id":1,"id":2}</c>, or <c>query</c> twice) is refused with a 400: which one was
+    /// meant is unknowable, and GraphQL's request model would silently keep one of them.
+    /// </summary>
+    private static readonly JsonDocumentOptions StrictJson = new() { AllowDuplicateProperties = false };
+
     private readonly DocumentExecuter _executer = new();
+    private readonly PersistedQueryStore _persistedQueries = new();
     // As ASP.NET Core's own JSON responses: "+" and "'" as they are (the responses are JSON, never embedded in HTML).
     private readonly GraphQLSerializer _serializer = new(options => options.Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping);
 
@@ -37,9 +44,7 @@ public sealed class GraphQLEndpoint(CatalogSchema schema)
         GraphQLRequest? request;
         try
         {
-            request = isGet
-                ? ReadQueryString(context.Request.Query)
-                : await _serializer.ReadAsync<GraphQLRequest>(context.Request.Body, context.RequestAborted);
+            request = isGet ? ReadQueryString(context.Request.Query) : await ReadBodyAsync(context);
         }
         catch (JsonException e)
         {
@@ -47,8 +52,27 @@ public sealed class GraphQLEndpoint(CatalogSchema schema)
             await ErrorAsync(context, StatusCodes.Status400BadRequest, "invalid JSON: " + e.Message);
             return;
         }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or NotSupportedException or FormatException)
+        {
+            // JSON that GraphQL's request model cannot hold (a variable of the wrong shape): a clear 400, not a 500.
+            await ErrorAsync(context, StatusCodes.Status400BadRequest, "invalid request: " + e.Message);
+            return;
+        }
 
-        if (request?.Query is null)
+        if (request is null)
+        {
+            await ErrorAsync(context, StatusCodes.Status400BadRequest, "a query is required");
+            return;
+        }
+
+        var query = _persistedQueries.Resolve(request, out var persistedError);
+        if (persistedError is not null)
+        {
+            await PersistedQueryErrorAsync(context, persistedError);
+            return;
+        }
+
+        if (query is null)
         {
             await ErrorAsync(context, StatusCodes.Status400BadRequest, "a query is required");
             return;
@@ -57,7 +81,7 @@ public sealed class GraphQLEndpoint(CatalogSchema schema)
         var result = await _executer.ExecuteAsync(options =>
         {
             options.Schema = schema;
-            options.Query = request.Query;
+            options.Query = query;
             options.OperationName = request.OperationName;
             options.Variables = request.Variables;
             options.Extensions = request.Extensions;
@@ -80,17 +104,43 @@ public sealed class GraphQLEndpoint(CatalogSchema schema)
         await _serializer.WriteAsync(context.Response.Body, result, context.RequestAborted);
     }
 
+    private async Task<GraphQLRequest?> ReadBodyAsync(HttpContext context)
+    {
+        using var document = await JsonDocument.ParseAsync(context.Request.Body, StrictJson, context.RequestAborted);
+        return _serializer.Deserialize<GraphQLRequest>(document.RootElement.GetRawText());
+    }
+
     private GraphQLRequest ReadQueryString(IQueryCollection query) => new()
     {
         Query = Parameter(query, "query"),
         OperationName = Parameter(query, "operationName"),
-        Variables = Parameter(query, "variables") is { } variables ? _serializer.Deserialize<Inputs>(variables) : null,
-        Extensions = Parameter(query, "extensions") is { } extensions ? _serializer.Deserialize<Inputs>(extensions) : null,
+        Variables = Parameter(query, "variables") is { } variables ? ReadInputs(variables) : null,
+        Extensions = Parameter(query, "extensions") is { } extensions ? ReadInputs(extensions) : null,
     };
+
+    private Inputs? ReadInputs(string json)
+    {
+        using var document = JsonDocument.Parse(json, StrictJson);
+        return _serializer.Deserialize<Inputs>(json);
+    }
 
     /// <summary>An empty parameter counts as absent (GraphQL over HTTP).</summary>
     private static string? Parameter(IQueryCollection query, string name) =>
         query.TryGetValue(name, out var values) && values.Count == 1 && values[0] is { Length: > 0 } value ? value : null;
+
+    /// <summary>
+    /// An automatic persisted query this server cannot use, answered as Apollo servers do: HTTP 200 with a GraphQL error
+    /// whose message and <c>extensions.code</c> the client recognises (it then sends the text with the hash). The error
+    /// is never stored: the cache bypasses a hash it has not seen proved, and a response with <c>errors</c> is not stored.
+    /// </summary>
+    private static async Task PersistedQueryErrorAsync(HttpContext context, PersistedQueryError error)
+    {
+        context.Response.ContentType = "application/json; charset=utf-8";
+        await JsonSerializer.SerializeAsync(
+            context.Response.Body,
+            new { errors = new[] { new { message = error.Message, extensions = new { code = error.Code } } } },
+            cancellationToken: context.RequestAborted);
+    }
 
     private static async Task ErrorAsync(HttpContext context, int statusCode, string message)
     {

@@ -42,15 +42,16 @@ internal interface IClusterTierFactory
 
 /// <summary>
 /// The node's parts a shared tier works on: its L1 and invalidation records (which the backplane keeps in step with the
-/// other nodes), its clock, limits, log and metrics, and <paramref name="StoredElsewhere"/>, called with the hash of an
-/// entry another node announced, which wakes this node's requests waiting for it.
+/// other nodes), its clock, limits, loggers (the tier logs under a category of its own, docs/observability.md) and
+/// metrics, and <paramref name="StoredElsewhere"/>, called with the hash of an entry another node announced, which wakes
+/// this node's requests waiting for it.
 /// </summary>
 internal sealed record ClusterTierParts(
     MemoryTier Memory,
     TagInvalidations Tags,
     CacheClock Clock,
     long MaximumBodySize,
-    ILogger Logger,
+    ILoggerFactory Loggers,
     CacheMetrics Metrics,
     Action<UInt128> StoredElsewhere);
 

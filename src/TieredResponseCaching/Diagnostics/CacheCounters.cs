@@ -14,6 +14,8 @@ internal sealed class CacheCounters
     public long NotStored;
     public long Refreshes;
     public long RefreshFailures;
+    public long EagerRefreshesStarted;
+    public long EagerRefreshesSkipped;
     public long StaleIfErrorServed;
     public long Invalidations;
     public long Evictions;

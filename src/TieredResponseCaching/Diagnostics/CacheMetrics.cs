@@ -14,10 +14,26 @@ internal sealed class CacheMetrics
 {
     public const string MeterName = "TieredResponseCaching";
 
+    // Bucket boundaries in seconds, the histograms' unit (docs/observability.md, "Metrics"). Without advice an exporter
+    // uses its own defaults (OpenTelemetry's are 0, 5, 10 ... 10000, made for milliseconds), which would put every
+    // response and every Redis call in the first bucket. The app's responses: 1 ms to 30 s, as OpenTelemetry's
+    // http.server.request.duration buckets with a few more at both ends.
+    internal static readonly InstrumentAdvice<double> OriginDurationAdvice = new()
+    {
+        HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30],
+    };
+
+    // Redis calls: 100 µs (a hit on a local Redis) to 1 s; the default OperationTimeout is 100 ms (docs/tiers.md).
+    internal static readonly InstrumentAdvice<double> L2DurationAdvice = new()
+    {
+        HistogramBucketBoundaries = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    };
+
     private readonly Func<DateTimeOffset> _utcNow;
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _originDuration;
     private readonly Counter<long> _refreshes;
+    private readonly Counter<long> _eagerRefreshes;
     private readonly Counter<long> _evictions;
     private readonly Counter<long> _notStored;
     private readonly Histogram<double> _l2Duration;
@@ -47,11 +63,12 @@ internal sealed class CacheMetrics
         _utcNow = utcNow;
         var meter = meterFactory.Create(MeterName);
         _requests = meter.CreateCounter<long>("tiered_cache.requests", "{request}", "Requests to cached endpoints, by endpoint, outcome (hit, stale, miss, collapsed, bypass) and tier (l1, l2, none).");
-        _originDuration = meter.CreateHistogram<double>("tiered_cache.origin.duration", "s", "How long the app took to produce a response for the cache, by endpoint and kind (miss, refresh).");
-        _refreshes = meter.CreateCounter<long>("tiered_cache.refreshes", "{refresh}", "Background refreshes, by endpoint and outcome (refreshed, failed, elsewhere).");
+        _originDuration = meter.CreateHistogram<double>("tiered_cache.origin.duration", "s", "How long the app took to produce a response for the cache, by endpoint and kind (miss, refresh).", tags: null, OriginDurationAdvice);
+        _refreshes = meter.CreateCounter<long>("tiered_cache.refreshes", "{refresh}", "Background refreshes, by endpoint, outcome (refreshed, failed, elsewhere) and trigger (stale, eager).");
+        _eagerRefreshes = meter.CreateCounter<long>("tiered_cache.eager_refreshes", "{hit}", "Hits past the eager-refresh point that claimed a refresh, by endpoint and outcome (started, skipped: the node ran as many as it may).");
         _evictions = meter.CreateCounter<long>("tiered_cache.evictions", "{entry}", "Entries that left L1, by reason (size, expired, invalidated, replaced).");
         _notStored = meter.CreateCounter<long>("tiered_cache.not_stored", "{response}", "Responses produced for the cache but not stored, by endpoint and reason.");
-        _l2Duration = meter.CreateHistogram<double>("tiered_cache.l2.duration", "s", "Redis calls (L2, cluster lock, backplane), by operation and outcome (ok, error).");
+        _l2Duration = meter.CreateHistogram<double>("tiered_cache.l2.duration", "s", "Redis calls (L2, cluster lock, backplane), by operation and outcome (ok, error).", tags: null, L2DurationAdvice);
         _l2Errors = meter.CreateCounter<long>("tiered_cache.l2.errors", "{error}", "Redis calls that failed or timed out, by operation and error type.");
         _backplaneMessages = meter.CreateCounter<long>("tiered_cache.backplane.messages", "{message}", "Backplane messages, by direction (sent, received) and kind (stored, removed, invalidated).");
         meter.CreateObservableGauge("tiered_cache.l1.entries", l1Entries, "{entry}", "Entries held by L1.");
@@ -86,11 +103,24 @@ internal sealed class CacheMetrics
         }
     }
 
-    public void Refresh(string endpoint, string outcome)
+    public void Refresh(string endpoint, string outcome, bool eager)
     {
         if (_refreshes.Enabled)
         {
-            _refreshes.Add(1, new KeyValuePair<string, object?>("endpoint", endpoint), new KeyValuePair<string, object?>("outcome", outcome));
+            _refreshes.Add(
+                1,
+                new KeyValuePair<string, object?>("endpoint", endpoint),
+                new KeyValuePair<string, object?>("outcome", outcome),
+                new KeyValuePair<string, object?>("trigger", eager ? "eager" : "stale"));
+        }
+    }
+
+    /// <summary>A hit past the eager-refresh point; <paramref name="outcome"/> is started or skipped.</summary>
+    public void EagerRefresh(string endpoint, string outcome)
+    {
+        if (_eagerRefreshes.Enabled)
+        {
+            _eagerRefreshes.Add(1, new KeyValuePair<string, object?>("endpoint", endpoint), new KeyValuePair<string, object?>("outcome", outcome));
         }
     }
 

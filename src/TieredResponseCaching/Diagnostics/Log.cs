@@ -148,4 +148,41 @@ internal static partial class Log
 
     [LoggerMessage(132, LogLevel.Warning, "Admin endpoint: refused a call from {Caller} at {RemoteAddress} to {Path} (Content-Type {ContentType}, Origin {Origin}) that a page on another site could have made: {Error}")]
     public static partial void AdminCallRefused(ILogger logger, string caller, string remoteAddress, string path, string contentType, string origin, string error);
+
+    // 133-144: misconfiguration the cache can see for itself (docs/observability.md, "Logs"; docs/getting-started.md).
+    [LoggerMessage(133, LogLevel.Warning, "The cache runs before UseRouting() (seen on {Endpoint}): it sees no endpoint, so it caches nothing and sends every request to the app. Place app.UseTieredResponseCache() after app.UseRouting().")]
+    public static partial void CacheBeforeRouting(ILogger logger, string endpoint);
+
+    [LoggerMessage(134, LogLevel.Warning, "UseCors() runs after the cache (seen on {Endpoint}): a stored response would carry the CORS headers of the request that produced it and hits none of their own, so responses that pass through it are not stored. Place app.UseCors() before app.UseTieredResponseCache(), or key the policy on the origin with VaryByHeader(\"Origin\").")]
+    public static partial void CorsAfterCache(ILogger logger, string endpoint);
+
+    [LoggerMessage(135, LogLevel.Warning, "UseResponseCompression() runs after the cache (seen on {Endpoint}): the cache sees compressed bodies and hits would not be compressed for the client that asks, so compressed responses are not stored. Place app.UseResponseCompression() before app.UseTieredResponseCache(), or key the policy on VaryByHeader(\"Accept-Encoding\").")]
+    public static partial void CompressionAfterCache(ILogger logger, string endpoint);
+
+    [LoggerMessage(136, LogLevel.Warning, "Redis at {EndPoints} could not be reached when the app started; the cache runs on L1 alone and keeps trying to connect.")]
+    public static partial void RedisUnreachableAtStart(ILogger logger, string endPoints);
+
+    // 150-159: per-response tags (docs/invalidation.md, "Per-response tags").
+    [LoggerMessage(150, LogLevel.Warning, "Responses of {Endpoint} are not stored: {Detail}. An entry with a tag that cannot be computed could not be invalidated; see docs/invalidation.md, \"Per-response tags\". Further cases on this endpoint are logged at Debug (event 151).")]
+    public static partial void TagsRefusedFirst(ILogger logger, string endpoint, string detail);
+
+    [LoggerMessage(151, LogLevel.Debug, "Response of {Endpoint} not stored: {Detail}.")]
+    public static partial void TagsRefused(ILogger logger, string endpoint, string detail);
+
+    [LoggerMessage(152, LogLevel.Information, "A response of {Endpoint} got cache tags after it started: the stored entry carries them (its hits send them in the CDN tag fields), but the response already sent did not; add tags before writing the body. Logged once per endpoint.")]
+    public static partial void TagsAddedLate(ILogger logger, string endpoint);
+
+    // 170-179: eager refresh (docs/swr.md, "Eager refresh").
+    [LoggerMessage(170, LogLevel.Debug, "A hit on {Endpoint} started an eager refresh of its entry, which expires in {Left}.")]
+    public static partial void EagerRefreshStarted(ILogger logger, string endpoint, TimeSpan left);
+
+    [LoggerMessage(171, LogLevel.Debug, "A hit on {Endpoint} started no eager refresh: {Limit} are running on this node (MaximumConcurrentEagerRefreshes). The entry stays until it expires.")]
+    public static partial void EagerRefreshSkipped(ILogger logger, string endpoint, int limit);
+
+    [LoggerMessage(172, LogLevel.Warning, "Eager refresh of {Endpoint} did not produce a cacheable response ({Reason}); the entry serves until it expires, and a later hit may try again.")]
+    public static partial void EagerRefreshFailed(ILogger logger, string endpoint, string reason, Exception? exception);
+
+    // 145-149: custom rules (ICacheRule, docs/policies.md).
+    [LoggerMessage(145, LogLevel.Error, "The cache rule {Rule} of {Endpoint} threw in {Method}; the request went to the app and its response is not stored.")]
+    public static partial void RuleFailed(ILogger logger, string rule, string endpoint, string method, Exception exception);
 }

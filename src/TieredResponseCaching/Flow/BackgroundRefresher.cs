@@ -18,7 +18,9 @@ namespace TieredResponseCaching.Flow;
 /// Stale-while-revalidate: a stale hit answers at once and starts, at most once per key, a replay of the
 /// request's key inputs (method, URL, varied headers, route values, the user of a per-user entry) through the
 /// rest of the pipeline, off the request, in a DI scope of its own. A cacheable result replaces the entry; a
-/// failure leaves the stale one in place until its bound.
+/// failure leaves the stale one in place until its bound. Eager refresh (a hit on a fresh entry past the policy's
+/// fraction of its lifetime) runs the same way, at most <see cref="TieredResponseCacheOptions.MaximumConcurrentEagerRefreshes"/>
+/// at once on a node.
 /// </summary>
 /// <remarks>
 /// The replay skips routing: the original endpoint and route values are set on the replayed context. It carries
@@ -27,34 +29,71 @@ namespace TieredResponseCaching.Flow;
 internal sealed class BackgroundRefresher(FlowParts parts, IServiceScopeFactory scopes, IHostApplicationLifetime? lifetime = null)
 {
     private readonly ConcurrentDictionary<Task, bool> _running = new();
+    private int _eagerRunning;
 
     public int Running => _running.Count;
 
+    /// <summary>Eager refreshes running on this node (bounded by <see cref="TieredResponseCacheOptions.MaximumConcurrentEagerRefreshes"/>).</summary>
+    public int EagerRunning => Volatile.Read(ref _eagerRunning);
+
     /// <summary>
-    /// Starts a refresh of <paramref name="stale"/> unless one (or a miss) is already producing that key. The replay
-    /// carries <paramref name="headerNames"/> (the fields a response varies on, when they are not the policy's) and
-    /// <paramref name="body"/>, and runs the exchange the request's mode makes with <paramref name="create"/>.
+    /// Starts a refresh of <paramref name="stale"/> unless one (or a miss) is already producing that key, or, for an
+    /// eager refresh, the node runs as many as it may. The replay carries <paramref name="headerNames"/> (the fields a
+    /// response varies on, when they are not the policy's) and <paramref name="body"/>, and runs the exchange the
+    /// request's mode makes with <paramref name="create"/>.
     /// </summary>
-    public void TryStart(
+    public RefreshStart TryStart(
         HttpContext source,
         ResolvedPolicy policy,
         CachedResponse stale,
         RequestDelegate next,
         byte[]? body,
         string[]? headerNames,
-        Func<HttpContext, CacheExchange> create)
+        Func<HttpContext, CacheExchange> create,
+        RefreshTrigger trigger = RefreshTrigger.Stale)
     {
-        if (parts.Flights.IsInFlight(stale.Hash)
-            || parts.Flights.Join(stale.Hash, stale.Key, isRefresh: true, out var flight) != FlightRole.Leader)
+        if (parts.Flights.IsInFlight(stale.Hash))
         {
-            return;
+            return RefreshStart.AlreadyRunning;
+        }
+
+        var eager = trigger == RefreshTrigger.Eager;
+        if (eager && Interlocked.Increment(ref _eagerRunning) > parts.Options.MaximumConcurrentEagerRefreshes)
+        {
+            // docs/design.md rule 10: a flood of distinct hot keys cannot run more than the bound at once.
+            Interlocked.Decrement(ref _eagerRunning);
+            return RefreshStart.AtLimit;
+        }
+
+        if (parts.Flights.Join(stale.Hash, stale.Key, isRefresh: true, out var flight) != FlightRole.Leader)
+        {
+            if (eager)
+            {
+                Interlocked.Decrement(ref _eagerRunning);
+            }
+
+            return RefreshStart.AlreadyRunning;
         }
 
         var replay = ReplayRequest.From(source, policy, body, headerNames);
-        var trigger = Activity.Current?.Context;
-        var task = Task.Run(() => RefreshAsync(replay, policy, stale, flight, next, create, trigger));
+        var activity = Activity.Current?.Context;
+        var task = Task.Run(async () =>
+        {
+            try
+            {
+                await RefreshAsync(replay, policy, stale, flight, next, create, activity, eager);
+            }
+            finally
+            {
+                if (eager)
+                {
+                    Interlocked.Decrement(ref _eagerRunning);
+                }
+            }
+        });
         _running.TryAdd(task, true);
         task.ContinueWith(static (t, state) => ((ConcurrentDictionary<Task, bool>)state!).TryRemove(t, out _), _running, TaskScheduler.Default);
+        return RefreshStart.Started;
     }
 
     /// <summary>Completes when every refresh started so far has ended (tests and shutdown).</summary>
@@ -67,13 +106,15 @@ internal sealed class BackgroundRefresher(FlowParts parts, IServiceScopeFactory 
         Flight flight,
         RequestDelegate next,
         Func<HttpContext, CacheExchange> create,
-        ActivityContext? trigger)
+        ActivityContext? trigger,
+        bool eager)
     {
         // The refresh outlives the request that started it: its span is a root linked to that request's, not a child.
         Activity.Current = null;
         using var activity = CacheActivities.Source.StartActivity(
             CacheActivities.Refresh, ActivityKind.Internal, parentContext: default, links: trigger is { } link ? [new ActivityLink(link)] : null);
         activity?.SetTag("tiered_cache.endpoint", policy.EndpointName);
+        activity?.SetTag("tiered_cache.trigger", eager ? "eager" : "stale");
         var outcome = FlightOutcome.Failed;
         NotCachedReason reason = NotCachedReason.AppException;
         Exception? failure = null;
@@ -102,19 +143,19 @@ internal sealed class BackgroundRefresher(FlowParts parts, IServiceScopeFactory 
 
         if (elsewhere)
         {
-            parts.Outcomes.RefreshElsewhere(policy);
+            parts.Outcomes.RefreshElsewhere(policy, eager);
             activity?.SetTag("tiered_cache.outcome", "elsewhere");
             return;
         }
 
         if (outcome.Entry is not null)
         {
-            parts.Outcomes.Refreshed(policy);
+            parts.Outcomes.Refreshed(policy, eager);
             activity?.SetTag("tiered_cache.outcome", "refreshed");
         }
         else
         {
-            parts.Outcomes.RefreshFailed(policy, reason, failure);
+            parts.Outcomes.RefreshFailed(policy, reason, failure, eager);
             activity?.SetTag("tiered_cache.outcome", "failed");
             activity?.SetStatus(ActivityStatusCode.Error, reason.Token());
         }
@@ -232,4 +273,23 @@ internal sealed class BackgroundRefresher(FlowParts parts, IServiceScopeFactory 
             return context;
         }
     }
+}
+
+/// <summary>What starts a background refresh: a stale hit (stale-while-revalidate) or a hit past the eager-refresh point.</summary>
+internal enum RefreshTrigger
+{
+    Stale,
+    Eager,
+}
+
+/// <summary>Whether a refresh was started.</summary>
+internal enum RefreshStart
+{
+    Started,
+
+    /// <summary>A refresh or a miss is already producing the key on this node.</summary>
+    AlreadyRunning,
+
+    /// <summary>An eager refresh, and the node runs as many as <see cref="TieredResponseCacheOptions.MaximumConcurrentEagerRefreshes"/> allows.</summary>
+    AtLimit,
 }

@@ -40,6 +40,9 @@ internal interface ICacheMode<TTarget>
     /// <summary>The <c>Cache-Status</c> of a stale answer the client accepted (<see cref="EntryUse.MaxStale"/>).</summary>
     string MaxStale(CachedResponse entry, DateTimeOffset now);
 
-    /// <summary>Starts one background refresh of the stale entry <paramref name="found"/> (RFC 5861 §3).</summary>
-    void StartRefresh(HttpContext context, TTarget target, Lookup found);
+    /// <summary>
+    /// Starts one background refresh of the entry <paramref name="found"/>: a stale one (RFC 5861 §3), or a fresh one past
+    /// its eager-refresh point (docs/swr.md, "Eager refresh").
+    /// </summary>
+    RefreshStart StartRefresh(HttpContext context, TTarget target, Lookup found, RefreshTrigger trigger);
 }

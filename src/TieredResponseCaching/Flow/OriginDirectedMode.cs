@@ -158,7 +158,7 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
         _parts.Outcomes.Hit(target.Policy, found.Tier, now);
         if (use == EntryUse.StaleWhileRevalidate)
         {
-            StartRefresh(context, target, found);
+            StartRefresh(context, target, found, RefreshTrigger.Stale);
         }
 
         var values = _parts.Outcomes.Status.HitValues(entry, now);
@@ -206,12 +206,15 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
     public string MaxStale(CachedResponse entry, DateTimeOffset now) =>
         _parts.Outcomes.OriginStatus.MaxStale(CacheStatusHeader.Ttl(entry, CacheStatusHeader.AgeSeconds(entry, now)));
 
-    /// <summary>RFC 5861 §3: one background revalidation per entry, replaying the fields the response varies on.</summary>
-    public void StartRefresh(HttpContext context, OriginTarget target, Lookup found)
+    /// <summary>
+    /// RFC 5861 §3: one background revalidation per entry, replaying the fields the response varies on. Never eager: the
+    /// policy's eager refresh does not apply in this mode (docs/swr.md, "Eager refresh").
+    /// </summary>
+    public RefreshStart StartRefresh(HttpContext context, OriginTarget target, Lookup found, RefreshTrigger trigger)
     {
         if (target.Directives.OnlyIfCached)
         {
-            return;
+            return RefreshStart.AlreadyRunning;
         }
 
         var stale = found.Entry!;
@@ -224,7 +227,7 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
             Directives = RequestDirectives.None,
             ClientStaleIfError = null,
         };
-        _refresher.TryStart(context, target.Policy, stale, _next, body: null, found.VaryNames ?? [], replay =>
-            CreateExchange(replay, replayTarget, new Production(stale, Revalidate: true, Forward.Stale, DateTimeOffset.MinValue, IsRefresh: true)));
+        return _refresher.TryStart(context, target.Policy, stale, _next, body: null, found.VaryNames ?? [], replay =>
+            CreateExchange(replay, replayTarget, new Production(stale, Revalidate: true, Forward.Stale, DateTimeOffset.MinValue, IsRefresh: true)), trigger);
     }
 }

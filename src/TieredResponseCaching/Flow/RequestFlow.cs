@@ -23,6 +23,7 @@ internal sealed class RequestFlow<TTarget>(ICacheMode<TTarget> mode, FlowParts p
     private readonly CacheOutcomes _outcomes = parts.Outcomes;
     private readonly CacheClock _clock = parts.Clock;
     private readonly TimeSpan _collapsedRequestTimeout = parts.Options.CollapsedRequestTimeout;
+    private readonly int _maximumEagerRefreshes = parts.Options.MaximumConcurrentEagerRefreshes;
 
     /// <summary>The request goes to the app untouched, with the reason in <c>Cache-Status</c> and the log.</summary>
     public Task BypassAsync(HttpContext context, TTarget target, NotCachedReason reason) => BypassAsync(context, target.Policy, reason);
@@ -129,6 +130,13 @@ internal sealed class RequestFlow<TTarget>(ICacheMode<TTarget> mode, FlowParts p
         var policy = target.Policy;
         if (use == EntryUse.Fresh)
         {
+            if (EagerRefresh.IsDue(policy, entry, now) && TryStartEagerRefresh(context, target, found, now))
+            {
+                _outcomes.Hit(policy, found.Tier, now);
+                var hit = _outcomes.Status.HitValues(entry, now);
+                return ResponseWriter.ServeAsync(context, entry, hit.Age, CacheStatusHeader.EagerRefresh(hit));
+            }
+
             return ServeHitAsync(context, policy, entry, found.Tier, now);
         }
 
@@ -136,11 +144,38 @@ internal sealed class RequestFlow<TTarget>(ICacheMode<TTarget> mode, FlowParts p
         var values = _outcomes.Status.HitValues(entry, now);
         if (use == EntryUse.StaleWhileRevalidate)
         {
-            mode.StartRefresh(context, target, found);
+            mode.StartRefresh(context, target, found, RefreshTrigger.Stale);
             return ResponseWriter.ServeAsync(context, entry, values.Age, values.CacheStatus);
         }
 
         return ResponseWriter.ServeAsync(context, entry, values.Age, mode.MaxStale(entry, now));
+    }
+
+    /// <summary>
+    /// A hit past the eager-refresh point (docs/swr.md, "Eager refresh"): claims the entry's refresh (one hit per node
+    /// wins; the others are served as usual), then starts it unless the node runs as many as it may. True when this hit
+    /// started it.
+    /// </summary>
+    private bool TryStartEagerRefresh(HttpContext context, TTarget target, Lookup found, DateTimeOffset now)
+    {
+        var entry = found.Entry!;
+        if (_flights.IsInFlight(entry.Hash) || !EagerRefresh.TryClaim(entry, now))
+        {
+            return false;
+        }
+
+        switch (mode.StartRefresh(context, target, found, RefreshTrigger.Eager))
+        {
+            case RefreshStart.Started:
+                _outcomes.EagerRefreshStarted(target.Policy, entry.FreshUntil - now);
+                return true;
+            case RefreshStart.AtLimit:
+                // The claim stays: this entry is tried again only after half its remaining time, not on every hit.
+                _outcomes.EagerRefreshSkipped(target.Policy, _maximumEagerRefreshes);
+                return false;
+            default:
+                return false;
+        }
     }
 
     /// <summary>

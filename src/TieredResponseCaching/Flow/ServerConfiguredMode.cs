@@ -48,6 +48,18 @@ internal sealed class ServerConfiguredMode : ICacheMode<ServerTarget>
     public Task HandleAsync(HttpContext context, ResolvedPolicy policy)
     {
         var reason = CacheRules.CheckRequest(context, policy);
+        if (reason == NotCachedReason.None && policy.Rules.Length != 0)
+        {
+            try
+            {
+                reason = CacheRules.CheckRequestRules(context, policy);
+            }
+            catch (CacheRuleException e)
+            {
+                return RuleFailedAsync(context, policy, e);
+            }
+        }
+
         if (reason != NotCachedReason.None)
         {
             return _flow.BypassAsync(context, policy, reason);
@@ -59,16 +71,27 @@ internal sealed class ServerConfiguredMode : ICacheMode<ServerTarget>
         }
 
         var options = _parts.Options;
-        var status = RestKeyBuilder.Build(context, policy, options.MaximumKeySize, options.MaximumQueryParameters, out var key);
+        KeyStatus status;
+        ReadOnlySpan<byte> key;
+        try
+        {
+            status = RestKeyBuilder.Build(context, policy, options.MaximumKeySize, options.MaximumQueryParameters, out key);
+        }
+        catch (CacheRuleException e)
+        {
+            return RuleFailedAsync(context, policy, e);
+        }
+
         if (status != KeyStatus.Ok)
         {
             return _flow.BypassAsync(context, policy, ReasonFor(status));
         }
 
-        // Fast path: a fresh L1 entry. Allocates nothing.
+        // Fast path: a fresh L1 entry. Allocates nothing. A hit past the eager-refresh point takes the flow's path, which
+        // starts the refresh (docs/swr.md, "Eager refresh").
         var hash = XxHash128.HashToUInt128(key);
         var now = _parts.Clock.UtcNow;
-        if (_parts.Store.GetLocal(hash, key, now) is { } entry && entry.FreshnessAt(now) == Freshness.Fresh)
+        if (_parts.Store.GetLocal(hash, key, now) is { } entry && entry.FreshnessAt(now) == Freshness.Fresh && !EagerRefresh.IsDue(policy, entry, now))
         {
             return _flow.ServeHitAsync(context, policy, entry, CacheTier.L1, now);
         }
@@ -83,6 +106,11 @@ internal sealed class ServerConfiguredMode : ICacheMode<ServerTarget>
         try
         {
             key = await _protocols(endpointPolicy.Protocol).BuildKeyAsync(context, endpointPolicy);
+        }
+        catch (CacheRuleException e)
+        {
+            await RuleFailedAsync(context, endpointPolicy, e);
+            return;
         }
         catch (Exception e) when (e is not OperationCanceledException || !context.RequestAborted.IsCancellationRequested)
         {
@@ -101,6 +129,13 @@ internal sealed class ServerConfiguredMode : ICacheMode<ServerTarget>
         }
 
         await _flow.HandleAsync(context, new ServerTarget(policy, key.Key, key.Hash, key.ReplayBody));
+    }
+
+    /// <summary>A custom rule threw while the request was judged or keyed: the app answers, uncached, and the log says which rule.</summary>
+    private Task RuleFailedAsync(HttpContext context, ResolvedPolicy policy, CacheRuleException e)
+    {
+        Log.RuleFailed(_parts.Outcomes.Logger, e.RuleName, policy.EndpointName, e.Method, e.InnerException!);
+        return _flow.BypassAsync(context, policy, NotCachedReason.RuleFailed);
     }
 
     public EntryUse Judge(ServerTarget target, CachedResponse entry, DateTimeOffset now) => entry.FreshnessAt(now) switch
@@ -133,11 +168,11 @@ internal sealed class ServerConfiguredMode : ICacheMode<ServerTarget>
 
     public string MaxStale(CachedResponse entry, DateTimeOffset now) => _parts.Outcomes.Status.HitValues(entry, now).CacheStatus;
 
-    public void StartRefresh(HttpContext context, ServerTarget target, Lookup found)
+    public RefreshStart StartRefresh(HttpContext context, ServerTarget target, Lookup found, RefreshTrigger trigger)
     {
         var stale = found.Entry!;
-        _refresher.TryStart(context, target.Policy, stale, _next, target.ReplayBody, headerNames: null, replay =>
-            CreateExchange(replay, target, new Production(stale, Revalidate: false, Forward.Stale, DateTimeOffset.MinValue, IsRefresh: true)));
+        return _refresher.TryStart(context, target.Policy, stale, _next, target.ReplayBody, headerNames: null, replay =>
+            CreateExchange(replay, target, new Production(stale, Revalidate: false, Forward.Stale, DateTimeOffset.MinValue, IsRefresh: true)), trigger);
     }
 
     private static NotCachedReason ReasonFor(KeyStatus status) => status switch

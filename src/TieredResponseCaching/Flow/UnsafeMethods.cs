@@ -69,7 +69,7 @@ internal sealed class UnsafeMethods(FlowParts parts, RequestDelegate next)
 
             if (tags.Count == 0)
             {
-                Log.NothingToInvalidate(parts.Outcomes.Logger, request.Method, policy.EndpointName);
+                Log.NothingToInvalidate(parts.Outcomes.InvalidationLogger, request.Method, policy.EndpointName);
                 return;
             }
 
@@ -79,7 +79,7 @@ internal sealed class UnsafeMethods(FlowParts parts, RequestDelegate next)
                 parts.Outcomes.Invalidated();
             }
 
-            Log.InvalidatedByMethod(parts.Outcomes.Logger, request.Method, policy.EndpointName, tags.Count);
+            Log.InvalidatedByMethod(parts.Outcomes.InvalidationLogger, request.Method, policy.EndpointName, tags.Count);
         }
 
         /// <summary>

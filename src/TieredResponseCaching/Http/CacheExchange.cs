@@ -26,7 +26,10 @@ internal abstract class CacheExchange(
     CacheClock clock, CacheOutcomes outcomes, TieredStore store, HttpContext context, ResolvedPolicy policy, CachedResponse? fallback, DateTimeOffset fallbackUntil, bool isRefresh)
 {
     private ResponseCapture? _capture;
+    private ResponseTags? _tags;
     private RequestIdentity _identity;
+    private bool _corsRanBefore;
+    private bool _compressionInFront;
 
     /// <summary>Why the response was not stored, once <see cref="RunAsync"/> is done.</summary>
     public NotCachedReason Refusal { get; protected set; }
@@ -48,6 +51,15 @@ internal abstract class CacheExchange(
 
     protected ResponseCapture Capture => _capture!;
 
+    /// <summary>The response's own tags (filled templates, tags the app added), docs/invalidation.md "Per-response tags".</summary>
+    protected ResponseTags Tags => _tags!;
+    /// <summary>
+    /// <c>UseResponseCompression()</c>, in front of the cache, encoded this response: its <c>Content-Encoding</c> and
+    /// <c>Vary: Accept-Encoding</c> are its own, applied again to every hit for the client that asks, so the entry keeps
+    /// the app's unencoded body without them (docs/getting-started.md, "Where the middleware goes").
+    /// </summary>
+    protected bool EncodedInFront => _compressionInFront && !Capture.AppEncoded && Context.Response.Headers.ContentEncoding.Count > 0;
+
     /// <summary>The cache writes the response itself (a 304, a stored or stale entry): the app's is discarded.</summary>
     protected bool WritingOwnResponse { get; set; }
 
@@ -63,10 +75,16 @@ internal abstract class CacheExchange(
         var created = Clock.NextStamp();
         var original = Context.Features.Get<IHttpResponseBodyFeature>()!;
         var capture = _capture = new ResponseCapture(original, response, Policy.MaximumBodySize, ChooseHoldMode(created));
+        _compressionInFront = PipelineOrder.IsCompressionBody(original);
         Context.Features.Set<IHttpResponseBodyFeature>(capture);
         response.OnStarting(static state => ((CacheExchange)state).OnStarting(), this);
+        var tags = _tags = new ResponseTags(Policy, Context);
+        var previousTags = Context.Features.Get<ICacheTagsFeature>();
+        Context.Features.Set<ICacheTagsFeature>(tags);
         Outcomes.OriginRun();
+        Outcomes.Order.EndpointSeen();
         _identity = RequestIdentity.Of(Context, Policy);
+        _corsRanBefore = Outcomes.Order.CorsRanBefore(Context);
         BeforeApp();
 
         var time = Clock.TimeProvider;
@@ -82,7 +100,11 @@ internal abstract class CacheExchange(
         }
         finally
         {
+            capture.AppDone();
             Context.Features.Set(original);
+            // Tags count while the app runs; work it left behind, or middleware in front of the cache, adds none.
+            tags.Close();
+            Context.Features.Set(previousTags);
             AfterApp();
         }
 
@@ -131,7 +153,23 @@ internal abstract class CacheExchange(
             return Task.CompletedTask;
         }
 
-        var refusal = PredictRefusal();
+        // Middleware after the cache that shaped the response for this client alone comes first: its detail says what to fix.
+        var refusal = Outcomes.Order.ShapedAfterCache(Context, Capture, Policy, _corsRanBefore);
+        if (refusal == NotCachedReason.None)
+        {
+            refusal = PredictRefusal();
+        }
+
+        if (refusal == NotCachedReason.None)
+        {
+            refusal = PredictCommonRefusal();
+        }
+
+        if (refusal == NotCachedReason.None)
+        {
+            refusal = TagRefusal();
+        }
+
         if (refusal != NotCachedReason.None)
         {
             Refuse(refusal);
@@ -144,6 +182,19 @@ internal abstract class CacheExchange(
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// What every mode can already tell as the cache's headers are written, so that <c>Cache-Status</c> says <c>stored</c>
+    /// only of a response the cache still means to store (docs/http-semantics.md, "Cache-Status"): the final verdict's
+    /// rules on the headers and identity so far, a held body that outgrew the size limit, a <c>Content-Length</c> over it.
+    /// </summary>
+    private NotCachedReason PredictCommonRefusal()
+    {
+        var refusal = CacheRules.CheckFinal(Context, Policy, _identity);
+        return refusal != NotCachedReason.None ? refusal
+            : Capture.Overflowed || Context.Response.ContentLength > Policy.MaximumBodySize ? NotCachedReason.BodyTooLarge
+            : NotCachedReason.None;
     }
 
     /// <summary>What the mode says of the response as it starts: why it will not be stored, or none.</summary>
@@ -219,6 +270,11 @@ internal abstract class CacheExchange(
             refusal = FinalModeRefusal();
         }
 
+        if (refusal == NotCachedReason.None)
+        {
+            refusal = TagRefusal();
+        }
+
         if (refusal != NotCachedReason.None)
         {
             Refuse(refusal);
@@ -226,6 +282,41 @@ internal abstract class CacheExchange(
         }
 
         return await StoreAsync(entry) ? new FlightOutcome(entry, false) : FlightOutcome.NotStored;
+    }
+
+    /// <summary>
+    /// Why the response's own tags keep it from being stored (a template without its route value, an invalid tag, too
+    /// many), or none; logged with the details, as a warning the first time on an endpoint.
+    /// </summary>
+    protected NotCachedReason TagRefusal()
+    {
+        var tags = Tags;
+        var problem = tags.Problem;
+        if (problem == NotCachedReason.None)
+        {
+            if (tags.AddedLate && Policy.CdnTagFields != CdnTagHeaders.None && !Policy.LateTagsLogged)
+            {
+                Policy.LateTagsLogged = true;
+                Log.TagsAddedLate(Outcomes.Logger, Policy.EndpointName);
+            }
+
+            return NotCachedReason.None;
+        }
+
+        if (Refusal == NotCachedReason.None)
+        {
+            if (!Policy.TagProblemLogged)
+            {
+                Policy.TagProblemLogged = true;
+                Log.TagsRefusedFirst(Outcomes.Logger, Policy.EndpointName, tags.ProblemDetail!);
+            }
+            else
+            {
+                Log.TagsRefused(Outcomes.Logger, Policy.EndpointName, tags.ProblemDetail!);
+            }
+        }
+
+        return problem;
     }
 
     /// <summary>What the mode itself says of the final headers (the status, the <c>Vary</c> the entry was built for).</summary>

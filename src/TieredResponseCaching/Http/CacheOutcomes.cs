@@ -10,13 +10,21 @@ namespace TieredResponseCaching.Http;
 /// metrics, the log line and, where the client sees it, the <c>Cache-Status</c> value: each outcome is one call, so
 /// they cannot drift apart (docs/observability.md).
 /// </summary>
-internal sealed class CacheOutcomes(CacheCounters counters, CacheMetrics metrics, ILogger logger, CacheStatusHeader status, Origin.OriginCacheStatus originStatus)
+internal sealed class CacheOutcomes(
+    CacheCounters counters, CacheMetrics metrics, ILogger logger, ILogger invalidationLogger, CacheStatusHeader status, Origin.OriginCacheStatus originStatus, PipelineOrder order)
 {
     public CacheCounters Counters { get; } = counters;
 
     public CacheMetrics Metrics { get; } = metrics;
 
+    /// <summary>The log of requests and responses (category <c>TieredResponseCaching.Http</c>).</summary>
     public ILogger Logger { get; } = logger;
+
+    /// <summary>The log of what is invalidated (category <c>TieredResponseCaching.Invalidation</c>).</summary>
+    public ILogger InvalidationLogger { get; } = invalidationLogger;
+
+    /// <summary>The middleware orders that make the cache wrong or useless, seen and reported once.</summary>
+    public PipelineOrder Order { get; } = order;
 
     /// <summary>The <c>Cache-Status</c> values of the server-configured mode (the origin-directed mode has its own for what differs).</summary>
     public CacheStatusHeader Status { get; } = status;
@@ -92,24 +100,47 @@ internal sealed class CacheOutcomes(CacheCounters counters, CacheMetrics metrics
         Log.Stored(Logger, policy.EndpointName, entry.StatusCode, entry.Body.Length, lifetime);
     }
 
-    /// <summary>A background refresh replaced the stale entry.</summary>
-    public void Refreshed(ResolvedPolicy policy)
+    /// <summary>A background refresh replaced the entry (stale, or fresh past its eager-refresh point).</summary>
+    public void Refreshed(ResolvedPolicy policy, bool eager)
     {
         CacheCounters.Increment(ref Counters.Refreshes);
-        Metrics.Refresh(policy.EndpointName, "refreshed");
+        Metrics.Refresh(policy.EndpointName, "refreshed", eager);
         Log.Refreshed(Logger, policy.EndpointName);
     }
 
-    /// <summary>A background refresh produced nothing; the stale entry stays until its bound.</summary>
-    public void RefreshFailed(ResolvedPolicy policy, NotCachedReason reason, Exception? failure)
+    /// <summary>A background refresh produced nothing; the entry stays until its bound (and, eager, may be tried again).</summary>
+    public void RefreshFailed(ResolvedPolicy policy, NotCachedReason reason, Exception? failure, bool eager)
     {
         CacheCounters.Increment(ref Counters.RefreshFailures);
-        Metrics.Refresh(policy.EndpointName, "failed");
-        Log.RefreshFailed(Logger, policy.EndpointName, reason.Token(), failure);
+        Metrics.Refresh(policy.EndpointName, "failed", eager);
+        if (eager)
+        {
+            Log.EagerRefreshFailed(Logger, policy.EndpointName, reason.Token(), failure);
+        }
+        else
+        {
+            Log.RefreshFailed(Logger, policy.EndpointName, reason.Token(), failure);
+        }
     }
 
     /// <summary>Another node holds the key's lock and refreshes it.</summary>
-    public void RefreshElsewhere(ResolvedPolicy policy) => Metrics.Refresh(policy.EndpointName, "elsewhere");
+    public void RefreshElsewhere(ResolvedPolicy policy, bool eager) => Metrics.Refresh(policy.EndpointName, "elsewhere", eager);
+
+    /// <summary>A hit past the eager-refresh point started a refresh of its entry, which expires in <paramref name="left"/>.</summary>
+    public void EagerRefreshStarted(ResolvedPolicy policy, TimeSpan left)
+    {
+        CacheCounters.Increment(ref Counters.EagerRefreshesStarted);
+        Metrics.EagerRefresh(policy.EndpointName, "started");
+        Log.EagerRefreshStarted(Logger, policy.EndpointName, left);
+    }
+
+    /// <summary>A hit past the eager-refresh point started nothing: the node runs <paramref name="limit"/> eager refreshes already.</summary>
+    public void EagerRefreshSkipped(ResolvedPolicy policy, int limit)
+    {
+        CacheCounters.Increment(ref Counters.EagerRefreshesSkipped);
+        Metrics.EagerRefresh(policy.EndpointName, "skipped");
+        Log.EagerRefreshSkipped(Logger, policy.EndpointName, limit);
+    }
 
     /// <summary>A tag was invalidated on this node.</summary>
     public void Invalidated() => CacheCounters.Increment(ref Counters.Invalidations);

@@ -43,6 +43,56 @@ internal static class CacheRules
         return authenticated ? NotCachedReason.None : credentials;
     }
 
+    /// <summary>Whether the policy's custom rules let the request use the cache (run after the built-in rules, which they cannot loosen).</summary>
+    /// <exception cref="CacheRuleException">A rule threw.</exception>
+    public static NotCachedReason CheckRequestRules(HttpContext context, ResolvedPolicy policy)
+    {
+        foreach (var rule in policy.Rules)
+        {
+            bool allowed;
+            try
+            {
+                allowed = rule.AllowsRequest(context);
+            }
+            catch (Exception e)
+            {
+                throw new CacheRuleException(rule, nameof(ICacheRule.AllowsRequest), e);
+            }
+
+            if (!allowed)
+            {
+                return NotCachedReason.RuleRefusedRequest;
+            }
+        }
+
+        return NotCachedReason.None;
+    }
+
+    /// <summary>Whether the policy's custom rules let the response be stored; only ever a further refusal.</summary>
+    /// <exception cref="CacheRuleException">A rule threw.</exception>
+    public static NotCachedReason CheckResponseRules(HttpContext context, ResolvedPolicy policy)
+    {
+        foreach (var rule in policy.Rules)
+        {
+            bool allowed;
+            try
+            {
+                allowed = rule.AllowsResponse(context);
+            }
+            catch (Exception e)
+            {
+                throw new CacheRuleException(rule, nameof(ICacheRule.AllowsResponse), e);
+            }
+
+            if (!allowed)
+            {
+                return NotCachedReason.RuleRefusedResponse;
+            }
+        }
+
+        return NotCachedReason.None;
+    }
+
     /// <summary>
     /// What in the request may identify someone (docs/security.md): an <c>Authorization</c> header, or a cookie the policy
     /// does not list in <c>AllowCookies</c>. Such a request never shares an entry with another identity.
@@ -136,19 +186,22 @@ internal static class CacheRules
         return false;
     }
 
-    /// <summary>Whether a response may be stored, judged on its status and final headers.</summary>
-    public static NotCachedReason CheckResponse(HttpResponse response, ResolvedPolicy policy)
+    /// <summary>
+    /// Whether a response may be stored, judged on its status and final headers. <paramref name="encodedInFront"/>: the
+    /// <c>Accept-Encoding</c> in <c>Vary</c> is a compressing middleware's in front of the cache, which varies every hit itself.
+    /// </summary>
+    public static NotCachedReason CheckResponse(HttpResponse response, ResolvedPolicy policy, bool encodedInFront = false)
     {
         if (!policy.IsCacheableStatus(response.StatusCode))
         {
             return NotCachedReason.Status;
         }
 
-        return CheckResponseHeaders(response.Headers, policy);
+        return CheckResponseHeaders(response.Headers, policy, encodedInFront);
     }
 
     /// <summary>The header conditions alone (Set-Cookie, Cache-Control, Vary).</summary>
-    public static NotCachedReason CheckResponseHeaders(IHeaderDictionary headers, ResolvedPolicy policy)
+    public static NotCachedReason CheckResponseHeaders(IHeaderDictionary headers, ResolvedPolicy policy, bool encodedInFront = false)
     {
         if (headers.SetCookie.Count > 0)
         {
@@ -184,7 +237,7 @@ internal static class CacheRules
                     return NotCachedReason.VaryStar;
                 }
 
-                if (!policy.AllowsVaryOn(name))
+                if (!policy.AllowsVaryOn(name) && !(encodedInFront && name.Equals(HeaderNames.AcceptEncoding, StringComparison.OrdinalIgnoreCase)))
                 {
                     return NotCachedReason.VaryNotInKey;
                 }

@@ -19,9 +19,11 @@ internal sealed class CacheStatusHeader
     public CacheStatusHeader(string cacheName)
     {
         _name = cacheName;
-        Miss = $"{cacheName}; fwd=uri-miss";
-        StaleMiss = $"{cacheName}; fwd=stale";
-        Collapsed = $"{cacheName}; fwd=uri-miss; collapsed";
+        var miss = $"{cacheName}; fwd=uri-miss";
+        var staleMiss = $"{cacheName}; fwd=stale";
+        Stored = $"{miss}; stored";
+        StoredAfterStale = $"{staleMiss}; stored";
+        Collapsed = $"{miss}; collapsed";
         _bypass = new string[NotCachedReasons.Count];
         _notStored = new string[NotCachedReasons.Count];
         _notStoredAfterStale = new string[NotCachedReasons.Count];
@@ -34,16 +36,19 @@ internal sealed class CacheStatusHeader
                 NotCachedReason.HeadMiss => $"{cacheName}; fwd=uri-miss; detail={reason.Token()}",
                 _ => $"{cacheName}; fwd=bypass; detail={reason.Token()}",
             };
-            _notStored[i] = $"{Miss}; detail={reason.Token()}";
-            _notStoredAfterStale[i] = $"{StaleMiss}; detail={reason.Token()}";
+            _notStored[i] = $"{miss}; detail={reason.Token()}";
+            _notStoredAfterStale[i] = $"{staleMiss}; detail={reason.Token()}";
         }
     }
 
-    /// <summary>No entry: the request went to the app.</summary>
-    public string Miss { get; }
+    /// <summary>
+    /// No entry: the request went to the app, and its response passed every check the cache can make before the headers
+    /// leave, so the cache stores it (RFC 9211 §2.6 <c>stored</c>; what it promises for a streamed body: docs/http-semantics.md).
+    /// </summary>
+    public string Stored { get; }
 
-    /// <summary>An entry existed but was too stale to serve: the request went to the app.</summary>
-    public string StaleMiss { get; }
+    /// <summary>As <see cref="Stored"/>, where an entry existed but was too stale to serve.</summary>
+    public string StoredAfterStale { get; }
 
     /// <summary>Served the entry another request produced while this one waited.</summary>
     public string Collapsed { get; }
@@ -55,6 +60,12 @@ internal sealed class CacheStatusHeader
 
     /// <summary>A hit; a negative ttl says the entry is stale (served under stale-while-revalidate).</summary>
     public string Hit(long ttlSeconds) => string.Create(CultureInfo.InvariantCulture, $"{_name}; hit; ttl={ttlSeconds}");
+
+    /// <summary>
+    /// The hit that started an eager refresh: the hit's value with <c>detail=eager-refresh</c> (RFC 9211 §2.8). Formatted
+    /// only for that one hit per refresh.
+    /// </summary>
+    public static string EagerRefresh(HitHeaderValues hit) => hit.CacheStatus + "; detail=eager-refresh";
 
     public string StaleIfError(long ttlSeconds) =>
         string.Create(CultureInfo.InvariantCulture, $"{_name}; fwd=stale; ttl={ttlSeconds}; detail=stale-if-error");

@@ -44,7 +44,11 @@ internal static class EntryBuilder
         HeaderNames.CacheControl, HeaderNames.ContentLocation, HeaderNames.Date, HeaderNames.ETag, HeaderNames.Expires, HeaderNames.Vary,
     };
 
-    /// <summary>A server-configured entry: the policy decides its caching headers and lifetime.</summary>
+    /// <summary>
+    /// A server-configured entry: the policy decides its caching headers and lifetime. <paramref name="tags"/> are all
+    /// the entry's tags (the policy's, the response's own, the path's); <paramref name="cdnHeaders"/> the fields for the
+    /// caches in front (the policy's, or built for the response's tags: docs/cdn.md).
+    /// </summary>
     public static CachedResponse ServerConfigured(
         ResolvedPolicy policy,
         byte[] key,
@@ -53,7 +57,8 @@ internal static class EntryBuilder
         IHeaderDictionary responseHeaders,
         CachedBody body,
         DateTimeOffset created,
-        PathString path,
+        string[] tags,
+        HeaderField[] cdnHeaders,
         IHeaderDictionary? trailers = null,
         string? contentEncoding = null)
     {
@@ -66,7 +71,7 @@ internal static class EntryBuilder
         // bytes the cache never saw (docs/compression.md).
         var fields = Copy(
             responseHeaders,
-            name => WrittenByTheCache.Contains(name) || CdnHeaders.Emits(policy.CdnHeaders, name)
+            name => WrittenByTheCache.Contains(name) || CdnHeaders.Emits(cdnHeaders, name)
                 || (contentEncoding is not null && name.Equals(HeaderNames.ContentEncoding, StringComparison.OrdinalIgnoreCase)),
             // Of the app's own fields, a 304 carries these; the policy's are added below.
             name => name.Equals(HeaderNames.Expires, StringComparison.OrdinalIgnoreCase) || name.Equals(HeaderNames.ContentLocation, StringComparison.OrdinalIgnoreCase));
@@ -89,7 +94,7 @@ internal static class EntryBuilder
         }
 
         fields.Add(new HeaderField(HeaderNames.ETag, etag), notModifiedToo: true);
-        foreach (var field in policy.CdnHeaders)
+        foreach (var field in cdnHeaders)
         {
             // They guide the caches that update a stored response from a 304, so a 304 carries them too (RFC 9110 §15.4.5).
             fields.Add(field, notModifiedToo: true);
@@ -105,7 +110,7 @@ internal static class EntryBuilder
             withLength: policy.Protocol != CacheProtocol.Grpc,
             new Lifetime(created, fresh, fresh + policy.StaleWhileRevalidate, fresh + policy.StaleIfError),
             lastModified,
-            [.. policy.Tags, PathTags.For(path)],
+            tags,
             hasTrailers ? [.. trailers!.Select(t => new HeaderField(t.Key, Freeze(t.Value)))] : []);
         if (!compress)
         {

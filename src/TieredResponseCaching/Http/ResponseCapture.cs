@@ -64,6 +64,13 @@ internal sealed class ResponseCapture : WriteOnlyStream, IHttpResponseBodyFeatur
     /// <summary>Runs once, when the app first writes, starts or flushes the response, before anything goes on.</summary>
     public Action? FirstUse { get; set; }
 
+    /// <summary>
+    /// The app set <c>Content-Encoding</c> itself: read before its first byte passed on, so that a compressing middleware in
+    /// front of the cache, which sets the header when that byte reaches it, is not taken for the app
+    /// (docs/getting-started.md, "Where the middleware goes").
+    /// </summary>
+    public bool AppEncoded => !string.IsNullOrEmpty(ContentEncodingAsWritten);
+
     /// <summary>The captured body, or <c>null</c> once capture stopped.</summary>
     public CaptureBuffer? Buffer => _storeDisabled ? null : _buffer;
 
@@ -340,6 +347,15 @@ internal sealed class ResponseCapture : WriteOnlyStream, IHttpResponseBodyFeatur
         ContentEncodingAsWritten = _response.Headers.ContentEncoding.ToString();
         FirstUse?.Invoke();
         Holding = _holdMode == HoldMode.Always || (_holdMode == HoldMode.OnServerError && _response.StatusCode >= 500);
+    }
+
+    /// <summary>The app is done: what it set is known, if no byte told it earlier.</summary>
+    public void AppDone()
+    {
+        if (!_decided)
+        {
+            AppEncoded = _response.Headers.ContentEncoding.Count > 0;
+        }
     }
 
     private void Capture(ReadOnlySpan<byte> data)

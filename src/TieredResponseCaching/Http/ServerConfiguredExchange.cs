@@ -30,6 +30,7 @@ internal sealed class ServerConfiguredExchange(
 {
     private StringValues _acceptEncoding;
     private bool _acceptEncodingHidden;
+    private NotCachedReason? _ruleVerdict;
 
     protected override HoldMode ChooseHoldMode(DateTimeOffset now) =>
         IsRefresh ? HoldMode.Never
@@ -58,7 +59,7 @@ internal sealed class ServerConfiguredExchange(
                 response.Headers[field.Name] = field.Value;
             }
 
-            response.Headers[CacheStatusHeader.Name] = Fallback is null ? Outcomes.Status.Miss : Outcomes.Status.StaleMiss;
+            response.Headers[CacheStatusHeader.Name] = Fallback is null ? Outcomes.Status.Stored : Outcomes.Status.StoredAfterStale;
             await response.StartAsync(Context.RequestAborted);
         }
         else
@@ -108,7 +109,7 @@ internal sealed class ServerConfiguredExchange(
 
     /// <summary>The status and headers as they left (of a 304 or a stale entry the cache wrote itself, the headers alone).</summary>
     protected override NotCachedReason FinalModeRefusal() =>
-        WritingOwnResponse ? CacheRules.CheckResponseHeaders(Context.Response.Headers, Policy) : CacheRules.CheckResponse(Context.Response, Policy);
+        WritingOwnResponse ? CacheRules.CheckResponseHeaders(Context.Response.Headers, Policy, EncodedInFront) : CacheRules.CheckResponse(Context.Response, Policy, EncodedInFront);
 
     /// <summary>
     /// A 304 carries no representation metadata beyond what the entry adds back (RFC 9110 §15.4.5); headers set by
@@ -137,7 +138,7 @@ internal sealed class ServerConfiguredExchange(
     {
         var response = Context.Response;
         var capture = Capture;
-        var reason = Refusal != NotCachedReason.None ? Refusal : CacheRules.CheckResponse(response, Policy);
+        var reason = Refusal != NotCachedReason.None ? Refusal : CacheRules.CheckResponse(response, Policy, EncodedInFront);
         if (reason == NotCachedReason.None)
         {
             reason = CaptureRefusal();
@@ -149,20 +150,31 @@ internal sealed class ServerConfiguredExchange(
             reason = protocol.CheckResponse(response, capture.Buffer!, trailers);
         }
 
+        if (reason == NotCachedReason.None)
+        {
+            reason = TagRefusal();
+        }
+
+        if (reason == NotCachedReason.None)
+        {
+            reason = RuleRefusal();
+        }
+
         if (reason != NotCachedReason.None)
         {
             Refuse(reason);
             return null;
         }
 
+        var tags = Tags;
         return EntryBuilder.ServerConfigured(
-            Policy, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, Context.Request.Path, trailers, capture.ContentEncodingAsWritten);
+            Policy, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, tags.EntryTags(PathTags.For(Context.Request.Path)), tags.CdnFieldsOfEntry(), trailers, capture.ContentEncodingAsWritten);
     }
 
     protected override NotCachedReason PredictRefusal()
     {
         var response = Context.Response;
-        var refusal = CacheRules.CheckResponse(response, Policy);
+        var refusal = CacheRules.CheckResponse(response, Policy, EncodedInFront);
         if (refusal == NotCachedReason.None && Policy.Compression is not null && EncodedByTheApp()
             && !Policy.VariesByHeader(HeaderNames.AcceptEncoding) && CacheRules.ListsField(response.Headers.Vary, HeaderNames.AcceptEncoding))
         {
@@ -179,6 +191,11 @@ internal sealed class ServerConfiguredExchange(
                 : NotCachedReason.None;
         }
 
+        if (refusal == NotCachedReason.None)
+        {
+            refusal = RuleRefusal();
+        }
+
         if (refusal == NotCachedReason.VaryNotInKey && !Policy.VaryMismatchLogged)
         {
             Policy.VaryMismatchLogged = true;
@@ -188,12 +205,42 @@ internal sealed class ServerConfiguredExchange(
         return refusal;
     }
 
+    /// <summary>
+    /// What the policy's custom rules say of the response, asked once (when it starts, or when a held one is complete); a
+    /// rule that throws refuses it, and the log says which (docs/policies.md, "Custom rules").
+    /// </summary>
+    private NotCachedReason RuleRefusal()
+    {
+        if (Policy.Rules.Length == 0)
+        {
+            return NotCachedReason.None;
+        }
+
+        if (_ruleVerdict is { } verdict)
+        {
+            return verdict;
+        }
+
+        try
+        {
+            verdict = CacheRules.CheckResponseRules(Context, Policy);
+        }
+        catch (CacheRuleException e)
+        {
+            Log.RuleFailed(Outcomes.Logger, e.RuleName, Policy.EndpointName, e.Method, e.InnerException!);
+            verdict = NotCachedReason.RuleFailed;
+        }
+
+        _ruleVerdict = verdict;
+        return verdict;
+    }
+
     protected override void WriteCachingHeaders(IHeaderDictionary headers, NotCachedReason refusal)
     {
         if (refusal == NotCachedReason.None)
         {
             headers.CacheControl = Policy.CacheControl;
-            foreach (var field in Policy.CdnHeaders)
+            foreach (var field in Tags.CdnFieldsAtStart())
             {
                 headers[field.Name] = field.Value;
             }
@@ -208,7 +255,7 @@ internal sealed class ServerConfiguredExchange(
                 headers.Vary = vary;
             }
 
-            headers[CacheStatusHeader.Name] = Fallback is null ? Outcomes.Status.Miss : Outcomes.Status.StaleMiss;
+            headers[CacheStatusHeader.Name] = Fallback is null ? Outcomes.Status.Stored : Outcomes.Status.StoredAfterStale;
         }
         else
         {

@@ -31,7 +31,7 @@ internal sealed class EdgePurgeQueue : BackgroundService
         _purgers = [.. purgers];
         _options = options.Value.Cdn;
         _time = time;
-        _logger = loggers.CreateLogger("TieredResponseCaching");
+        _logger = loggers.CreateLogger(LogCategories.Invalidation);
         _channel = Channel.CreateBounded<Pending>(new BoundedChannelOptions(_options.MaximumPendingPurges) { SingleReader = true });
     }
 

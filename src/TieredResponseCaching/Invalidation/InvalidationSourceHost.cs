@@ -18,7 +18,7 @@ internal sealed class InvalidationSourceHost(
     TimeProvider time,
     ILoggerFactory loggerFactory) : BackgroundService
 {
-    private readonly ILogger _logger = loggerFactory.CreateLogger("TieredResponseCaching");
+    private readonly ILogger _logger = loggerFactory.CreateLogger(LogCategories.Invalidation);
     private readonly InvalidationSourceOptions _options = options.Value;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>

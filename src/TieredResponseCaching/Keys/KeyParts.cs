@@ -7,11 +7,22 @@ namespace TieredResponseCaching.Keys;
 /// <summary>The key sections every protocol shares: the target, varied headers, route values and the user.</summary>
 internal static class KeyParts
 {
-    /// <summary>Where the request went: scheme and host (ASCII lower case), path base and path.</summary>
-    public static void WriteTarget(ref KeyWriter writer, HttpRequest request)
+    /// <summary>
+    /// Where the request went: scheme and host (ASCII lower case), path base and path, as written or, when
+    /// <paramref name="ignorePathCase"/> (<see cref="TieredResponseCacheOptions.UseCaseSensitivePaths"/> off), folded as
+    /// routing compares them.
+    /// </summary>
+    public static void WriteTarget(ref KeyWriter writer, HttpRequest request, bool ignorePathCase = false)
     {
         writer.WriteLowerAsciiText(request.Scheme);
         writer.WriteLowerAsciiText(request.Host.Value);
+        if (ignorePathCase)
+        {
+            writer.WriteUpperText(request.PathBase.Value);
+            writer.WriteUpperText(request.Path.Value);
+            return;
+        }
+
         writer.WriteText(request.PathBase.Value);
         writer.WriteText(request.Path.Value);
     }
@@ -56,9 +67,18 @@ internal static class KeyParts
         }
     }
 
-    /// <summary>Writes the user section; false when the policy varies by user and the user has no identifier.</summary>
+    /// <summary>
+    /// Writes the user section, then the values of the policy's custom rules when it has any; false when the policy varies
+    /// by user and the user has no identifier.
+    /// </summary>
+    /// <exception cref="CacheRuleException">A rule threw: the request must go to the app uncached.</exception>
     public static bool WriteUser(ref KeyWriter writer, HttpContext context, ResolvedPolicy policy)
     {
+        if (policy.Rules.Length != 0)
+        {
+            WriteRuleValues(ref writer, context, policy.Rules);
+        }
+
         writer.WriteByte((byte)'U');
         if (!policy.VaryByUser)
         {
@@ -83,6 +103,38 @@ internal static class KeyParts
         writer.WriteText(identity.AuthenticationType);
         writer.WriteText(id);
         return true;
+    }
+
+    /// <summary>
+    /// The rules' section: one value per rule, flagged present or <c>null</c>. Written only for policies with rules, so
+    /// the keys of every other policy are unchanged; the section's tag and lengths keep it apart from what follows.
+    /// </summary>
+    private static void WriteRuleValues(ref KeyWriter writer, HttpContext context, ICacheRule[] rules)
+    {
+        writer.WriteByte((byte)'R');
+        writer.WriteVarint((ulong)rules.Length);
+        foreach (var rule in rules)
+        {
+            string? value;
+            try
+            {
+                value = rule.VaryValue(context);
+            }
+            catch (Exception e)
+            {
+                throw new CacheRuleException(rule, nameof(ICacheRule.VaryValue), e);
+            }
+
+            if (value is null)
+            {
+                writer.WriteByte(0);
+            }
+            else
+            {
+                writer.WriteByte(1);
+                writer.WriteText(value);
+            }
+        }
     }
 
     /// <summary>The user's stable identifier: the name identifier claim, then <c>sub</c>, then the name.</summary>

@@ -77,7 +77,7 @@ internal ref struct KeyWriter
         }
     }
 
-    public void WriteText(ReadOnlySpan<char> value)
+    public void WriteText(scoped ReadOnlySpan<char> value)
     {
         // Encode once, a varint's width past the current position, then close the gap the prefix left.
         var start = _position + PrefixGap;
@@ -162,6 +162,39 @@ internal ref struct KeyWriter
         }
 
         Overflowed = true;
+    }
+
+    /// <summary>
+    /// Text folded to upper case as <see cref="StringComparison.OrdinalIgnoreCase"/> folds it (a path when keys ignore
+    /// its case), written like <see cref="WriteText"/>: two texts that compare equal so write the same bytes.
+    /// </summary>
+    public void WriteUpperText(ReadOnlySpan<char> value)
+    {
+        // ASCII, nearly every path: raised straight after the prefix in one pass, which also finds out whether it is ASCII.
+        var prefix = (ulong)value.Length * 2;
+        var at = _position + VarintLength(prefix);
+        if (!Overflowed && _limit - at >= value.Length
+            && Ascii.ToUpper(value, _buffer.AsSpan(at, value.Length), out _) == OperationStatus.Done)
+        {
+            WriteVarint(prefix);
+            _position += value.Length;
+            return;
+        }
+
+        WriteFoldedText(value);
+    }
+
+    /// <summary>The rare path of <see cref="WriteUpperText"/>: text beyond ASCII, folded char by char (or too long to fit).</summary>
+    private void WriteFoldedText(ReadOnlySpan<char> value)
+    {
+        char[]? rented = null;
+        var folded = value.Length <= 256 ? stackalloc char[value.Length] : (rented = ArrayPool<char>.Shared.Rent(value.Length)).AsSpan(0, value.Length);
+        value.ToUpperInvariant(folded);
+        WriteText(folded);
+        if (rented is not null)
+        {
+            ArrayPool<char>.Shared.Return(rented);
+        }
     }
 
     private static int VarintLength(ulong value)

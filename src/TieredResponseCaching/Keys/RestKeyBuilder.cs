@@ -39,7 +39,7 @@ internal static class RestKeyBuilder
         writer.WriteByte(Protocol);
         writer.WriteByte(Version);
         writer.WriteText(HttpMethods.IsHead(request.Method) ? HttpMethods.Get : request.Method);
-        KeyParts.WriteTarget(ref writer, request);
+        KeyParts.WriteTarget(ref writer, request, policy.IgnorePathCase);
 
         var status = WriteQuery(ref writer, request.QueryString.Value, policy, maximumKeySize, maximumQueryParameters);
         if (status != KeyStatus.Ok)

@@ -145,14 +145,14 @@ internal static class AdminEndpoints
     private static Task RefuseCrossSiteAsync(HttpContext context, CacheRuntime runtime, int status, string error)
     {
         var request = context.Request;
-        Log.AdminCallRefused(runtime.Logger, Caller(context), context.Connection.RemoteIpAddress?.ToString() ?? "-", request.Path.Value ?? "",
+        Log.AdminCallRefused(runtime.OperationsLogger, Caller(context), context.Connection.RemoteIpAddress?.ToString() ?? "-", request.Path.Value ?? "",
             request.ContentType ?? "(none)", request.Headers.Origin.ToString() is { Length: > 0 } origin ? origin : "(none)", error);
         return WriteAsync(context, status, writer => writer.WriteString("error", error));
     }
 
     private static Task AcceptAsync(HttpContext context, CacheRuntime runtime, string kind, string target)
     {
-        Log.AdminInvalidation(runtime.Logger, Caller(context), context.Connection.RemoteIpAddress?.ToString() ?? "-", kind, target);
+        Log.AdminInvalidation(runtime.OperationsLogger, Caller(context), context.Connection.RemoteIpAddress?.ToString() ?? "-", kind, target);
         return WriteAsync(context, StatusCodes.Status200OK, writer =>
         {
             writer.WriteString("invalidated", kind);
@@ -162,7 +162,7 @@ internal static class AdminEndpoints
 
     private static Task RefuseAsync(HttpContext context, CacheRuntime runtime, string kind, string target, string error)
     {
-        Log.AdminInvalidationRefused(runtime.Logger, Caller(context), context.Connection.RemoteIpAddress?.ToString() ?? "-", kind, target, error);
+        Log.AdminInvalidationRefused(runtime.OperationsLogger, Caller(context), context.Connection.RemoteIpAddress?.ToString() ?? "-", kind, target, error);
         return WriteAsync(context, StatusCodes.Status400BadRequest, writer => writer.WriteString("error", error));
     }
 

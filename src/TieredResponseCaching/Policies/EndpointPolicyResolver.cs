@@ -60,10 +60,13 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
         try
         {
             var merged = PolicyCompiler.Merge(_options, policyName, overrides);
+            AddRuleAttributes(merged, endpoint);
             var protocol = found?.Protocol
                 ?? (ProtocolRegistration.IsGrpcMethod(endpoint) ? CacheProtocol.Grpc : merged.GraphQL == true ? CacheProtocol.GraphQL : CacheProtocol.Rest);
-            var operations = protocol == CacheProtocol.GraphQL ? CompileOperations(merged, name, stats, errors) : null;
-            policy = PolicyCompiler.Compile(merged, name, _options.MaximumBodySize, errors, protocol, found?.Streaming ?? false, operations, _options.Cdn.TagHeaders, stats, _compression);
+            var routeParameters = RouteParameters(endpoint);
+            var operations = protocol == CacheProtocol.GraphQL ? CompileOperations(merged, name, stats, routeParameters, errors) : null;
+            policy = PolicyCompiler.Compile(
+                merged, name, _options.MaximumBodySize, errors, protocol, found?.Streaming ?? false, operations, _options.Cdn.TagHeaders, stats, routeParameters, !_options.UseCaseSensitivePaths, _compression);
             if (protocol != CacheProtocol.Rest && !protocols.IsRegistered(protocol))
             {
                 // Keyed as REST, a GraphQL or gRPC endpoint would be cached wrongly or not at all: say which package is missing.
@@ -84,7 +87,8 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
         return policy;
     }
 
-    private Dictionary<string, ResolvedPolicy>? CompileOperations(CachePolicyOptions endpointSettings, string name, EndpointStats stats, List<string> errors)
+    private Dictionary<string, ResolvedPolicy>? CompileOperations(
+        CachePolicyOptions endpointSettings, string name, EndpointStats stats, string[] routeParameters, List<string> errors)
     {
         if (protocols.OperationPolicies(CacheProtocol.GraphQL) is not { Count: > 0 } operationPolicies)
         {
@@ -96,13 +100,27 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
         {
             var settings = endpointSettings.Clone();
             settings.OverlayWith(overrides);
-            if (PolicyCompiler.Compile(settings, name, _options.MaximumBodySize, errors, CacheProtocol.GraphQL, tagHeaders: _options.Cdn.TagHeaders, stats: stats, compression: _compression) is { } compiled)
+            if (PolicyCompiler.Compile(settings, name, _options.MaximumBodySize, errors, CacheProtocol.GraphQL, tagHeaders: _options.Cdn.TagHeaders, stats: stats, routeParameters: routeParameters, ignorePathCase: !_options.UseCaseSensitivePaths, compression: _compression) is { } compiled)
             {
                 operations[operation] = compiled;
             }
         }
 
         return operations;
+    }
+
+    /// <summary>The names tag templates may use: the route pattern's parameters (none for an endpoint without a pattern).</summary>
+    private static string[] RouteParameters(Endpoint endpoint) =>
+        endpoint is RouteEndpoint route ? [.. route.RoutePattern.Parameters.Select(p => p.Name)] : [];
+
+    /// <summary>Rules added by <see cref="CacheRuleAttribute{TRule}"/> come after the policy's own, controller's before action's.</summary>
+    private static void AddRuleAttributes(CachePolicyOptions merged, Endpoint endpoint)
+    {
+        var attributes = endpoint.Metadata.GetOrderedMetadata<ICacheRuleMetadata>();
+        if (attributes.Count > 0)
+        {
+            merged.Rules = [.. merged.Rules ?? [], .. attributes.Select(attribute => attribute.Rule)];
+        }
     }
 
     internal static string EndpointName(Endpoint endpoint) =>

@@ -20,3 +20,9 @@ internal sealed class CachePolicyMetadata(string? policyName, CachePolicyOptions
 
     public CachePolicyOptions Overrides { get; } = overrides;
 }
+
+/// <summary>Endpoint metadata that adds a custom rule to the endpoint's policy: <see cref="CacheRuleAttribute{TRule}"/>.</summary>
+internal interface ICacheRuleMetadata
+{
+    ICacheRule Rule { get; }
+}

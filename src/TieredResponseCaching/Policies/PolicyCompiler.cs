@@ -37,7 +37,11 @@ internal static class PolicyCompiler
         return merged;
     }
 
-    /// <summary>Compiles <paramref name="settings"/>; returns <c>null</c> and fills <paramref name="errors"/> when they are invalid.</summary>
+    /// <summary>
+    /// Compiles <paramref name="settings"/>; returns <c>null</c> and fills <paramref name="errors"/> when they are invalid.
+    /// <paramref name="routeParameters"/> are the endpoint's route parameters, which tag templates may name; <c>null</c>
+    /// when the policy is not compiled for an endpoint (options), where only a template's syntax is checked.
+    /// </summary>
     public static ResolvedPolicy? Compile(
         CachePolicyOptions settings,
         string endpointName,
@@ -48,6 +52,8 @@ internal static class PolicyCompiler
         IReadOnlyDictionary<string, ResolvedPolicy>? operations = null,
         CdnTagHeaders tagHeaders = CdnTagHeaders.CacheGroups,
         Diagnostics.EndpointStats? stats = null,
+        IReadOnlyCollection<string>? routeParameters = null,
+        bool ignorePathCase = false,
         CompressionSettings? compression = null)
     {
         var start = errors.Count;
@@ -76,6 +82,12 @@ internal static class PolicyCompiler
         if (sie < TimeSpan.Zero)
         {
             errors.Add($"StaleIfError must not be negative (was {sie}).");
+        }
+
+        var eager = settings.EagerRefresh ?? 0;
+        if (eager != 0 && !(eager is > 0 and < 1))
+        {
+            errors.Add($"EagerRefresh must be a fraction of Duration greater than 0 and less than 1, such as 0.8 (was {eager.ToString(CultureInfo.InvariantCulture)}); use 0 to turn it off.");
         }
 
         if (settings.SharedMaxAge is { } sMaxAge && sMaxAge < TimeSpan.Zero)
@@ -132,7 +144,8 @@ internal static class PolicyCompiler
         }
 
         var routeValues = (settings.VaryByRouteValue ?? []).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.Ordinal).ToArray();
-        var tags = (settings.Tags ?? []).Distinct(StringComparer.Ordinal).ToArray();
+        var allTags = (settings.Tags ?? []).Distinct(StringComparer.Ordinal).ToArray();
+        var tags = allTags.Where(tag => !TagTemplate.IsTemplate(tag)).ToArray();
         foreach (var tag in tags)
         {
             if (!TagRules.IsValid(tag))
@@ -141,9 +154,21 @@ internal static class PolicyCompiler
             }
         }
 
-        if (tags.Length > TagRules.MaximumTagsPerPolicy)
+        var templates = CompileTemplates(allTags, routeParameters, errors);
+        if (allTags.Length > TagRules.MaximumTagsPerPolicy)
         {
-            errors.Add($"A policy has {tags.Length} tags, {TagRules.MaximumTagsPerPolicy} at most (the number every cache that reads Cache-Groups must support, RFC 9875). Tag broader groups.");
+            errors.Add($"A policy has {allTags.Length} tags, {TagRules.MaximumTagsPerPolicy} at most (the number every cache that reads Cache-Groups must support, RFC 9875). Tag broader groups.");
+        }
+
+        var rules = settings.Rules?.ToArray() ?? [];
+        if (Array.Exists(rules, rule => rule is null))
+        {
+            errors.Add("Rules holds a null rule.");
+        }
+
+        if (originDirected && rules.Length > 0)
+        {
+            errors.Add("Custom rules (AddRule) apply to server-configured policies; in the origin-directed mode the origin's headers decide. Attach the rule to the endpoints' own policy, not to one an origin-directed endpoint inherits.");
         }
 
         if (errors.Count > start)
@@ -153,10 +178,12 @@ internal static class PolicyCompiler
 
         var isPrivate = varyByUser || settings.Visibility == CacheVisibility.Private;
         HeaderField[] cdnHeaders = CdnHeaders.ForTags(tags, tagHeaders);
+        HeaderField? cdnCacheControl = null;
         if (settings.CdnCacheControl == true && !isPrivate && !originDirected && !noStore)
         {
             // RFC 9213 for the CDN alone; never for a response that belongs to one user.
-            cdnHeaders = [.. cdnHeaders, new HeaderField(CdnHeaders.CdnCacheControl, BuildCdnCacheControl(settings.SharedMaxAge ?? duration, swr, sie))];
+            cdnCacheControl = new HeaderField(CdnHeaders.CdnCacheControl, BuildCdnCacheControl(settings.SharedMaxAge ?? duration, swr, sie));
+            cdnHeaders = [.. cdnHeaders, cdnCacheControl.Value];
         }
 
         return new ResolvedPolicy
@@ -167,6 +194,8 @@ internal static class PolicyCompiler
             Duration = duration,
             StaleWhileRevalidate = swr,
             StaleIfError = sie,
+            // Server-configured only: in origin-directed mode the origin decides freshness (docs/swr.md, "Eager refresh").
+            EagerRefreshAfter = eager > 0 && !originDirected && !noStore ? duration * eager : TimeSpan.Zero,
             VaryByAllQueryKeys = allQueryKeys,
             VaryByQueryKeys = allQueryKeys ? [] : [.. queryKeys.Select(k => Encoding.UTF8.GetBytes(k))],
             VaryByHeaders = headers,
@@ -175,6 +204,9 @@ internal static class PolicyCompiler
             AllowsAnyCookie = allowCookies.Contains(AllCookies),
             AllowedCookies = [.. allowCookies.Where(c => c != AllCookies)],
             Tags = tags,
+            TagTemplates = templates,
+            CdnTagFields = tagHeaders,
+            CdnCacheControl = cdnCacheControl,
             IsPrivate = isPrivate,
             MaximumBodySize = maximumBodySize,
             StatusCodes = statusCodes,
@@ -182,6 +214,8 @@ internal static class PolicyCompiler
             Vary = headers.Length == 0 ? null : string.Join(", ", headers),
             CdnHeaders = cdnHeaders,
             Protocol = protocol,
+            IgnorePathCase = ignorePathCase,
+            Rules = rules,
             GrpcStreaming = grpcStreaming,
             Operations = operations,
             OriginDirected = originDirected,
@@ -191,6 +225,43 @@ internal static class PolicyCompiler
             // Origin-directed responses keep the origin's encoding (never re-encoded); gRPC has its own message compression.
             Compression = originDirected || protocol == CacheProtocol.Grpc ? null : compression,
         };
+    }
+
+    /// <summary>
+    /// The tag templates among <paramref name="tags"/> (docs/policies.md, "Tag templates"): each must parse and, for an
+    /// endpoint, name only parameters of its route, since a parameter the route never has would leave every response
+    /// unstorable.
+    /// </summary>
+    private static TagTemplate[] CompileTemplates(string[] tags, IReadOnlyCollection<string>? routeParameters, List<string> errors)
+    {
+        var templates = new List<TagTemplate>();
+        foreach (var tag in tags)
+        {
+            if (!TagTemplate.IsTemplate(tag))
+            {
+                continue;
+            }
+
+            if (TagTemplate.TryParse(tag, out var error) is not { } template)
+            {
+                errors.Add(error!);
+                continue;
+            }
+
+            foreach (var parameter in template.Parameters)
+            {
+                if (routeParameters is not null && !routeParameters.Contains(parameter, StringComparer.OrdinalIgnoreCase))
+                {
+                    errors.Add(routeParameters.Count == 0
+                        ? $"Tag template '{tag}' names the route parameter '{parameter}', but the route has no parameters."
+                        : $"Tag template '{tag}' names the route parameter '{parameter}', which the route does not have (it has {string.Join(", ", routeParameters.Select(p => "'" + p + "'"))}).");
+                }
+            }
+
+            templates.Add(template);
+        }
+
+        return [.. templates];
     }
 
     /// <summary>RFC 9111 §5.2.2: the response directives a policy turns into.</summary>

@@ -22,6 +22,12 @@ internal sealed class ResolvedPolicy
 
     public required TimeSpan StaleIfError { get; init; }
 
+    /// <summary>
+    /// Eager refresh: how long after an entry's creation a hit starts one background refresh (the policy's fraction of
+    /// its duration); zero when off. Precomputed so that the hit compares a time, nothing more (docs/swr.md).
+    /// </summary>
+    public TimeSpan EagerRefreshAfter { get; init; }
+
     /// <summary>True when every query key forms the key; <see cref="VaryByQueryKeys"/> is then empty.</summary>
     public required bool VaryByAllQueryKeys { get; init; }
 
@@ -42,7 +48,17 @@ internal sealed class ResolvedPolicy
     /// <summary>Every cookie is allowed (<c>AllowCookies("*")</c>).</summary>
     public bool AllowsAnyCookie { get; init; }
 
+    /// <summary>The static tags every entry of the policy carries (templates are in <see cref="TagTemplates"/>).</summary>
     public required string[] Tags { get; init; }
+
+    /// <summary>Tags filled per request from the route values (<c>product:{id}</c>), checked against the route at startup.</summary>
+    public TagTemplate[] TagTemplates { get; init; } = [];
+
+    /// <summary>Which CDN fields carry tags (options), for responses whose tags differ from <see cref="Tags"/>.</summary>
+    public CdnTagHeaders CdnTagFields { get; init; }
+
+    /// <summary>The policy's <c>CDN-Cache-Control</c> field when it has one (part of <see cref="CdnHeaders"/> too).</summary>
+    public HeaderField? CdnCacheControl { get; init; }
 
     public required bool IsPrivate { get; init; }
 
@@ -80,6 +96,12 @@ internal sealed class ResolvedPolicy
     /// <summary>Origin-directed mode: targeted cache-control field names honoured first (RFC 9213).</summary>
     public string[] TargetedCacheControl { get; init; } = [];
 
+    /// <summary>The path forms the key without regard to case (<see cref="TieredResponseCacheOptions.UseCaseSensitivePaths"/> off).</summary>
+    public bool IgnorePathCase { get; init; }
+
+    /// <summary>The custom rules, in order; empty for nearly every policy, which then pays one length check on a hit.</summary>
+    public ICacheRule[] Rules { get; init; } = [];
+
     /// <summary>How requests are keyed and responses judged.</summary>
     public CacheProtocol Protocol { get; init; }
 
@@ -95,6 +117,12 @@ internal sealed class ResolvedPolicy
 
     /// <summary>Set once the "the app's Vary names a header this policy does not key on" warning was logged.</summary>
     public bool VaryMismatchLogged { get; set; }
+
+    /// <summary>Set once a response was refused for its tags (logged as a warning once, then at Debug).</summary>
+    public bool TagProblemLogged { get; set; }
+
+    /// <summary>Set once a response got tags after it started, with CDN tag fields on (logged once).</summary>
+    public bool LateTagsLogged { get; set; }
 
     public bool IsCacheableStatus(int statusCode) => Array.IndexOf(StatusCodes, statusCode) >= 0;
 

@@ -88,6 +88,13 @@ internal sealed class CachedResponse
     /// <summary>The tag-invalidation epoch at which the entry's tags were last found valid (see TagInvalidations).</summary>
     internal long CheckedTagEpoch;
 
+    /// <summary>
+    /// Eager refresh: from when (UTC ticks) a hit on this entry starts a background refresh; 0 until a hit of a policy
+    /// with eager refresh first computes it (an entry read from L2 gets it on this node the same way), then moved forward
+    /// by each hit that claims a refresh (docs/swr.md, "Eager refresh"). A long, so reads and writes are atomic.
+    /// </summary>
+    internal long EagerRefreshAt;
+
     /// <summary>The header values of a hit in the current second (Age, Cache-Status), formatted once per second.</summary>
     internal HitHeaderValues? ServeCache;
 

@@ -7,7 +7,7 @@ namespace TieredResponseCaching.Tests.Flow;
 /// <summary>ITieredResponseCache: invalidation by tag and by path, and the statistics a test can read.</summary>
 public class InvalidationTests
 {
-    private const string Miss = "TieredResponseCache; fwd=uri-miss";
+    private const string Miss = "TieredResponseCache; fwd=uri-miss; stored";
 
     [Fact]
     public async Task Invalidating_a_tag_removes_every_entry_with_it_and_leaves_other_tags_alone()

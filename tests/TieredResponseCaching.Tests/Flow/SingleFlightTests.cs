@@ -7,7 +7,7 @@ namespace TieredResponseCaching.Tests.Flow;
 /// <summary>docs/design.md rule 5: the app runs at most once per key at a time on a node.</summary>
 public class SingleFlightTests
 {
-    private const string Miss = "TieredResponseCache; fwd=uri-miss";
+    private const string Miss = "TieredResponseCache; fwd=uri-miss; stored";
     private const string Collapsed = "TieredResponseCache; fwd=uri-miss; collapsed";
 
     [Fact]
@@ -90,7 +90,7 @@ public class SingleFlightTests
         Assert.Equal(Waiters + 1, bodies.Distinct().Count());
         Assert.Equal("own response 1", bodies[0]);
         var detail = refusal == "status" ? "status" : "set-cookie";
-        Assert.All(responses, r => Assert.Equal($"{Miss}; detail={detail}", r.CacheStatus()));
+        Assert.All(responses, r => Assert.Equal($"TieredResponseCache; fwd=uri-miss; detail={detail}", r.CacheStatus()));
         if (refusal == "cookie")
         {
             // Each client got its own cookie, never the leader's.

@@ -14,7 +14,7 @@ namespace TieredResponseCaching.Tests.GraphQL;
 public class GraphQLCachingTests
 {
     private const string Hit = "TieredResponseCache; hit";
-    private const string Miss = "TieredResponseCache; fwd=uri-miss";
+    private const string Miss = "TieredResponseCache; fwd=uri-miss; stored";
 
     private const string ProductsQuery = """
         query Products($category: String, $first: Int) {
@@ -168,7 +168,7 @@ public class GraphQLCachingTests
         Assert.Contains("This field always fails.", await partial.Body(), StringComparison.Ordinal);
         // GraphQL responses are held until complete: the refusal is known before the headers go out, so the
         // response says why and carries no Cache-Control from the policy (a CDN must not keep an error).
-        Assert.Equal(Miss + "; detail=graphql-errors", again.CacheStatus());
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; detail=graphql-errors", again.CacheStatus());
         Assert.Null(again.Headers.CacheControl);
         Assert.Equal(4, server.Executions);
         Assert.Equal(0, host.Statistics.Stores);
@@ -346,6 +346,14 @@ public class GraphQLCachingTests
         { "application/json", "{\"variables\":{}}", "graphql-not-recognised" },
         { "application/json", "{\"query\":\"query A { echo } query B { echo }\"}", "graphql-ambiguous-operation" },
         { "application/json", "{\"query\":\"query A { echo }\",\"operationName\":\"B\"}", "graphql-unknown-operation" },
+
+        // A name given twice: the server may read the first, the last or refuse; keying either could store one answer for
+        // the other request (docs/graphql.md, "Requests the cache reads").
+        { "application/json", "{\"query\":\"query P($first: Int) { products(first: $first) { id } }\",\"variables\":{\"first\":1,\"first\":2}}", "graphql-invalid-variables" },
+        { "application/json", "{\"query\":\"{ products { id } }\",\"variables\":{\"unused\":1,\"unused\":2}}", "graphql-invalid-variables" },
+        { "application/json", "{\"query\":\"{ products { id } }\",\"query\":\"{ products { name } }\"}", "graphql-not-recognised" },
+        { "application/json", "{\"query\":\"query A { echo } query B { echo }\",\"operationName\":\"A\",\"operationName\":\"B\"}", "graphql-not-recognised" },
+        { "application/json", "{\"query\":\"{ products { id } }\",\"variables\":{},\"variables\":{}}", "graphql-not-recognised" },
     };
 
     [Theory]
@@ -375,6 +383,9 @@ public class GraphQLCachingTests
     [InlineData("?query=%7B+products+%7B+id+%7D+%7D&variables=%7B", "graphql-invalid-json")]
     [InlineData("?query=%7B+products+%7B+id+", "graphql-invalid-document")]
     [InlineData("?variables=%7B%7D", "graphql-not-recognised")]
+    [InlineData("?query=%7B+products+%7B+id+%7D+%7D&query=%7B+products+%7B+name+%7D+%7D", "graphql-not-recognised")]
+    [InlineData("?query=query+A+%7B+echo+%7D+query+B+%7B+echo+%7D&operationName=A&OperationName=B", "graphql-not-recognised")]
+    [InlineData("?query=%7B+products+%7B+id+%7D+%7D&variables=%7B%22x%22%3A1%2C%22x%22%3A2%7D", "graphql-invalid-variables")]
     public async Task Bad_get_requests_go_to_the_app_uncached_with_a_logged_reason(string query, string reason)
     {
         LogSink.Capture();
@@ -406,6 +417,26 @@ public class GraphQLCachingTests
         Assert.Equal("""{"data":{"executions":1}}""", await first.Body());
         Assert.Equal("""{"data":{"executions":1}}""", await stale.Body());
         Assert.StartsWith(Hit, refreshed.CacheStatus(), StringComparison.Ordinal);
+        Assert.Equal("""{"data":{"executions":2}}""", await refreshed.Body());
+        Assert.Equal([Encoding.UTF8.GetBytes(body), Encoding.UTF8.GetBytes(body)], server.Bodies);
+    }
+
+    [Fact]
+    public async Task A_post_entry_hit_past_its_eager_refresh_point_is_refreshed_by_replaying_its_body_before_it_expires()
+    {
+        var (host, server) = await GraphQLServer.StartAsync(p => p.EagerRefresh(0.8));
+        await using var _ = host;
+        var body = Body("query Count { executions }", null);
+
+        var first = await PostAsync(host, body);
+        host.Time.Advance(TimeSpan.FromSeconds(50));
+        var hot = await PostAsync(host, body);
+        await Flow.FlowKit.Guarded(host.Refresher.WhenIdleAsync());
+        var refreshed = await PostAsync(host, body);
+
+        Assert.Equal("""{"data":{"executions":1}}""", await hot.Body());
+        Assert.Equal("TieredResponseCache; hit; ttl=10; detail=eager-refresh", hot.CacheStatus());
+        Assert.Equal("TieredResponseCache; hit; ttl=60", refreshed.CacheStatus());
         Assert.Equal("""{"data":{"executions":2}}""", await refreshed.Body());
         Assert.Equal([Encoding.UTF8.GetBytes(body), Encoding.UTF8.GetBytes(body)], server.Bodies);
     }

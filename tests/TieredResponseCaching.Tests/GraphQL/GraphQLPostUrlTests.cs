@@ -29,7 +29,7 @@ public class GraphQLPostUrlTests
 
         Assert.Equal("""{"data":{"products":"[poisoned]"}}""", await attack.Body());
         Assert.Equal("""{"data":{"products":[{"id":1,"name":"Kettle"}]}}""", await victim.Body());
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", victim.CacheStatus());
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", victim.CacheStatus());
         Assert.Equal(Bypass, attack.CacheStatus());
         Assert.Equal(2, server.Executions);
     }
@@ -82,6 +82,7 @@ public class GraphQLPostUrlTests
         var records = logs.Where(r => r.EventId == 130).ToArray();
         Assert.Equal(2, records.Length);
         Assert.All(records, r => Assert.Equal(LogLevel.Debug, r.Level));
+        Assert.All(records, r => Assert.Equal("TieredResponseCaching.GraphQL", r.Category));
         Assert.Contains(GraphQLServer.Path, records[0].Message, StringComparison.Ordinal);
     }
 

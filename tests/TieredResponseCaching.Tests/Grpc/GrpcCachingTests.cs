@@ -27,7 +27,7 @@ public class GrpcCachingTests
         Assert.Equal(firstReply, reply);
         Assert.Equal(1, reply.Call);
         Assert.Equal(1, host.Calls.Count(nameof(CatalogService.GetProduct)));
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", (await first.ResponseHeadersAsync).GetValue("cache-status"));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", (await first.ResponseHeadersAsync).GetValue("cache-status"));
         Assert.StartsWith("TieredResponseCache; hit", (await second.ResponseHeadersAsync).GetValue("cache-status"));
         Assert.Equal(StatusCode.OK, second.GetStatus().StatusCode);
     }
@@ -332,7 +332,7 @@ public class GrpcCachingTests
 
         Assert.Equal(StatusCode.Cancelled, error.StatusCode);
         Assert.Equal(0, host.Statistics.Stores);
-        Assert.DoesNotContain(host.Logs, r => r.Category == "TieredResponseCaching" && r.Level >= LogLevel.Error);
+        Assert.DoesNotContain(host.Logs, r => r.Category.StartsWith("TieredResponseCaching", StringComparison.Ordinal) && r.Level >= LogLevel.Error);
     }
 
     [Theory]
@@ -360,5 +360,29 @@ public class GrpcCachingTests
         Assert.Equal([request, request], host.Calls.Requests.Select(r => r.Request));
         Assert.Equal(1, host.Statistics.BackgroundRefreshes);
         Assert.Equal(0, host.Statistics.BackgroundRefreshFailures);
+    }
+
+    [Fact]
+    public async Task Entry_hit_past_its_eager_refresh_point_is_refreshed_with_the_same_request_message_before_it_expires()
+    {
+        await using var host = await GrpcHost.StartAsync(Transport.TestServer, options => options.CacheMethod(
+            SearchMethod, p => p.Duration(TimeSpan.FromSeconds(10)).EagerRefresh(0.8)));
+        var request = new ProductRequest { Id = "r", Attributes = { ["b"] = "2", ["a"] = "1" }, Payload = ByteString.CopyFrom(new byte[500]) };
+
+        var first = await host.Client.SearchAsync(request);
+        host.Time!.Advance(TimeSpan.FromSeconds(9));
+        using var hot = host.Client.SearchAsync(request);
+        var hotReply = await hot;
+        await host.Refresher.WhenIdleAsync().Guarded();
+        using var refreshed = host.Client.SearchAsync(request);
+        var refreshedReply = await refreshed;
+
+        Assert.Equal(first, hotReply);
+        Assert.Equal("TieredResponseCache; hit; ttl=1; detail=eager-refresh", (await hot.ResponseHeadersAsync).GetValue("cache-status"));
+        Assert.Equal(2, refreshedReply.Call);
+        Assert.Equal("TieredResponseCache; hit; ttl=10", (await refreshed.ResponseHeadersAsync).GetValue("cache-status"));
+        Assert.Equal([request, request], host.Calls.Requests.Select(r => r.Request));
+        Assert.Equal(1, host.Statistics.BackgroundRefreshes);
+        Assert.Equal(0, host.Statistics.StaleHits);
     }
 }

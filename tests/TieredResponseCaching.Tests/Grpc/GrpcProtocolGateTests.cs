@@ -41,6 +41,7 @@ public class GrpcProtocolGateTests
         Assert.Equal(1, host.Calls.Count(nameof(CatalogService.GetProduct)));
         var record = Assert.Single(host.Logs, r => r.EventId == 131);
         Assert.Equal(LogLevel.Debug, record.Level);
+        Assert.Equal("TieredResponseCaching.Grpc", record.Category);
         Assert.Contains("HTTP/1.1", record.Message, StringComparison.Ordinal);
     }
 

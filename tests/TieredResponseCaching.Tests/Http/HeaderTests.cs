@@ -107,7 +107,7 @@ public class HeaderTests
         var expired = await host.GetAsync("/r");
 
         Assert.Null(miss.Header("Age"));
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", miss.CacheStatus());
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", miss.CacheStatus());
         Assert.Equal("0", atOnce.Header("Age"));
         Assert.Equal(Hit, atOnce.CacheStatus());
         Assert.Equal("10", tenSeconds.Header("Age"));
@@ -115,7 +115,7 @@ public class HeaderTests
         Assert.Equal("59", lastMoment.Header("Age"));
         Assert.Equal("TieredResponseCache; hit; ttl=1", lastMoment.CacheStatus());
         Assert.Equal("body 1", await lastMoment.Body());
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", expired.CacheStatus());
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", expired.CacheStatus());
         Assert.Equal("body 2", await expired.Body());
         Assert.Null(expired.Header("Age"));
         Assert.Equal(2, calls);
@@ -156,7 +156,7 @@ public class HeaderTests
         var hit = await host.GetAsync("/r");
 
         Assert.Equal("body 2", await staleMiss.Body());
-        Assert.Equal("TieredResponseCache; fwd=stale", staleMiss.CacheStatus());
+        Assert.Equal("TieredResponseCache; fwd=stale; stored", staleMiss.CacheStatus());
         Assert.Equal("body 2", await hit.Body());
         Assert.Equal("TieredResponseCache; hit; ttl=10", hit.CacheStatus());
         Assert.Equal(2, calls);
@@ -172,7 +172,7 @@ public class HeaderTests
         var miss = await host.GetAsync("/r");
         var hit = await host.GetAsync("/r");
 
-        Assert.Equal("edge-7; fwd=uri-miss", miss.CacheStatus());
+        Assert.Equal("edge-7; fwd=uri-miss; stored", miss.CacheStatus());
         Assert.Equal("edge-7; hit; ttl=60", hit.CacheStatus());
     }
 
@@ -378,7 +378,7 @@ public class HeaderTests
         Assert.Equal("TieredResponseCache; fwd=uri-miss; detail=head-miss", head.CacheStatus());
         Assert.Null(head.Header("ETag"));
         Assert.Equal("TieredResponseCache; fwd=uri-miss; detail=head-miss", headAgain.CacheStatus());
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", get.CacheStatus());
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", get.CacheStatus());
         Assert.Equal("GET", get.Header("X-Method"));
         Assert.Equal("hello", await get.Body());
         Assert.Equal(3, calls);

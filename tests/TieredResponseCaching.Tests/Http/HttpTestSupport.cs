@@ -13,7 +13,7 @@ namespace TieredResponseCaching.Tests.Http;
 /// <summary>Small helpers shared by the HTTP semantics tests.</summary>
 internal static class HttpTestSupport
 {
-    public const string Miss = "TieredResponseCache; fwd=uri-miss";
+    public const string Miss = "TieredResponseCache; fwd=uri-miss; stored";
 
     /// <summary>
     /// A header's values as one comma-joined string, exactly as sent (not re-formatted by HttpClient's parsers),

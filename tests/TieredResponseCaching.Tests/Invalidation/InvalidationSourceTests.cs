@@ -13,7 +13,7 @@ public sealed class InvalidationSourceTests
     private const int SourceFailed = 80;
     private const int SourceRestarted = 81;
     private const int SourceEnded = 82;
-    private const string Miss = "TieredResponseCache; fwd=uri-miss";
+    private const string Miss = "TieredResponseCache; fwd=uri-miss; stored";
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(15);
 
     private int _calls;

@@ -38,6 +38,39 @@ public sealed class InstrumentTests
     }
 
     [Fact]
+    public async Task Every_histogram_advises_bucket_boundaries_in_seconds_from_a_tenth_of_a_millisecond_to_half_a_minute()
+    {
+        await using var host = await CacheHost.StartAsync(
+            app => app.MapGet(Route, (string id) => id).CacheFor(TimeSpan.FromSeconds(10)));
+        var meterScope = host.Services.GetRequiredService<IMeterFactory>();
+        var histograms = new List<Instrument>();
+        using var listener = new MeterListener
+        {
+            // Published instruments of every meter in the process: keep this host's.
+            InstrumentPublished = (instrument, _) =>
+            {
+                if (instrument.Meter.Name == Meter && ReferenceEquals(instrument.Meter.Scope, meterScope) && instrument is Histogram<double>)
+                {
+                    histograms.Add(instrument);
+                }
+            },
+        };
+        listener.Start();
+
+        Assert.Equal(["tiered_cache.l2.duration", "tiered_cache.origin.duration"], histograms.Select(h => h.Name).Order());
+        Assert.All(histograms, histogram =>
+        {
+            Assert.Equal("s", histogram.Unit);
+            var boundaries = ((Histogram<double>)histogram).Advice?.HistogramBucketBoundaries;
+            Assert.NotNull(boundaries);
+            Assert.Equal(boundaries.Order(), boundaries);
+            Assert.InRange(boundaries[0], 0.0001, 0.001);
+            Assert.InRange(boundaries[^1], 1, 30);
+            Assert.True(boundaries.Count(b => b < 0.1) >= 5, "a miss of a few milliseconds and one of 50 ms fall in different buckets");
+        });
+    }
+
+    [Fact]
     public async Task Entries_over_the_size_limit_are_evicted_with_reason_size()
     {
         await using var host = await CacheHost.StartAsync(

@@ -18,7 +18,7 @@ public sealed class CdnHeaderTests
         using var hit = await host.Client.GetAsync("/products/42");
         using var notModified = await host.GetAsync("/products/42", ("If-None-Match", hit.RawHeader("ETag")));
 
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", miss.CacheStatus());
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", miss.CacheStatus());
         Assert.Equal("TieredResponseCache; hit; ttl=300", hit.CacheStatus());
         Assert.Equal(System.Net.HttpStatusCode.NotModified, notModified.StatusCode);
         foreach (var response in new[] { miss, hit, notModified })

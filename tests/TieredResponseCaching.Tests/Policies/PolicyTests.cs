@@ -10,7 +10,7 @@ namespace TieredResponseCaching.Tests.Policies;
 /// <summary>Where policies come from ([CacheFor], conventions, named and default policies) and how they merge.</summary>
 public class PolicyTests
 {
-    private const string Miss = "TieredResponseCache; fwd=uri-miss";
+    private const string Miss = "TieredResponseCache; fwd=uri-miss; stored";
 
     [Fact]
     public async Task Controller_attribute_caches_its_actions()
@@ -281,6 +281,8 @@ public class PolicyTests
     [InlineData("invalid tag", "Policy 'tagged': Tag 'two words' is not valid")]
     [InlineData("collapsed timeout", "CollapsedRequestTimeout must be positive (was 00:00:00)")]
     [InlineData("invalid cookie name", "Policy 'cookies': AllowCookies holds 'a b', which is not a cookie name")]
+    [InlineData("eager refresh of the whole lifetime", "DefaultPolicy: EagerRefresh must be a fraction of Duration greater than 0 and less than 1, such as 0.8 (was 1); use 0 to turn it off.")]
+    [InlineData("no eager refresh allowed at once", "MaximumConcurrentEagerRefreshes must be at least 1 (was 0).")]
     public async Task Invalid_options_fail_the_start_with_a_message_naming_the_setting(string problem, string message)
     {
         Action<TieredResponseCacheOptions> configure = problem switch
@@ -291,6 +293,8 @@ public class PolicyTests
             "public and per user" => o => o.AddPolicy("mine", p => p.Public().VaryByUser()),
             "invalid tag" => o => o.AddPolicy("tagged", p => p.Tags("two words")),
             "invalid cookie name" => o => o.AddPolicy("cookies", p => p.AllowCookies("consent", "a b")),
+            "eager refresh of the whole lifetime" => o => o.DefaultPolicy.EagerRefresh = 1,
+            "no eager refresh allowed at once" => o => o.MaximumConcurrentEagerRefreshes = 0,
             _ => o => o.CollapsedRequestTimeout = TimeSpan.Zero,
         };
 
@@ -306,6 +310,8 @@ public class PolicyTests
     [InlineData("public and per user attribute", "The cache policy of endpoint '/endpoint' is invalid: A policy that varies by user cannot be Public")]
     [InlineData("invalid endpoint tag", "The cache policy of endpoint '/endpoint' is invalid: Tag 'a,b' is not valid")]
     [InlineData("origin-directed GraphQL endpoint", "The cache policy of endpoint '/endpoint' is invalid: OriginDirected() applies to HTTP endpoints")]
+    [InlineData("eager refresh past expiry attribute", "The cache policy of endpoint '/endpoint' is invalid: EagerRefresh must be a fraction of Duration greater than 0 and less than 1, such as 0.8 (was 1.5)")]
+    [InlineData("negative eager refresh", "The cache policy of endpoint '/endpoint' is invalid: EagerRefresh must be a fraction of Duration greater than 0 and less than 1, such as 0.8 (was -0.2)")]
     public async Task Invalid_endpoint_policy_fails_the_start_with_a_message_naming_the_endpoint_and_setting(string problem, string message)
     {
         Action<WebApplication> map = problem switch
@@ -314,6 +320,8 @@ public class PolicyTests
             "negative endpoint duration" => app => app.MapGet("/endpoint", () => "x").CacheFor(TimeSpan.FromSeconds(-1)),
             "public and per user attribute" => app => app.MapGet("/endpoint", [CacheFor(10, VaryByUser = true, Private = false)] () => "x"),
             "origin-directed GraphQL endpoint" => app => app.MapPost("/endpoint", () => "x").CacheOriginDirected(p => p.GraphQL()),
+            "eager refresh past expiry attribute" => app => app.MapGet("/endpoint", [CacheFor(10, EagerRefresh = 1.5)] () => "x"),
+            "negative eager refresh" => app => app.MapGet("/endpoint", () => "x").CacheFor(TimeSpan.FromSeconds(10), p => p.EagerRefresh(-0.2)),
             _ => app => app.MapGet("/endpoint", () => "x").CacheFor(TimeSpan.FromSeconds(1), p => p.Tags("a,b")),
         };
 
@@ -321,6 +329,57 @@ public class PolicyTests
 
         Assert.StartsWith("TieredResponseCaching: ", error.Message, StringComparison.Ordinal);
         Assert.Contains(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Eager_refresh_is_set_by_attribute_convention_named_policy_or_default_policy_and_zero_turns_it_off()
+    {
+        await using var host = await CacheHost.StartAsync(
+            app =>
+            {
+                app.MapGet("/attribute", [CacheFor(10, EagerRefresh = 0.8)] () => "x");
+                app.MapGet("/convention", () => "x").CacheFor(TimeSpan.FromSeconds(10), p => p.EagerRefresh(0.8));
+                app.MapGet("/named", () => "x").CacheFor("eager");
+                app.MapGet("/default", () => "x").CacheFor(TimeSpan.FromSeconds(10));
+                app.MapGet("/off", () => "x").CacheFor(TimeSpan.FromSeconds(10), p => p.EagerRefresh(0));
+            },
+            options =>
+            {
+                options.AddPolicy("eager", p => p.Duration(TimeSpan.FromSeconds(10)).EagerRefresh(0.8));
+                options.DefaultPolicy.EagerRefresh = 0.85;
+            });
+        string[] paths = ["/attribute", "/convention", "/named", "/default", "/off"];
+        foreach (var path in paths)
+        {
+            using var stored = await host.Client.GetAsync(path);
+        }
+
+        host.Time.Advance(TimeSpan.FromSeconds(8.2));
+        var statuses = new List<string>();
+        foreach (var path in paths)
+        {
+            using var response = await host.Client.GetAsync(path);
+            statuses.Add(response.CacheStatus());
+        }
+
+        await host.Refresher.WhenIdleAsync();
+
+        // 8.2 s is past 0.8 of 10 s, not past the default's 0.85.
+        Assert.Equal(
+            [
+                "TieredResponseCache; hit; ttl=2; detail=eager-refresh",
+                "TieredResponseCache; hit; ttl=2; detail=eager-refresh",
+                "TieredResponseCache; hit; ttl=2; detail=eager-refresh",
+                "TieredResponseCache; hit; ttl=2",
+                "TieredResponseCache; hit; ttl=2",
+            ],
+            statuses);
+        host.Time.Advance(TimeSpan.FromSeconds(0.4));
+        using var pastDefault = await host.Client.GetAsync("/default");
+        using var stillOff = await host.Client.GetAsync("/off");
+        Assert.Equal("TieredResponseCache; hit; ttl=2; detail=eager-refresh", pastDefault.CacheStatus());
+        Assert.Equal("TieredResponseCache; hit; ttl=2", stillOff.CacheStatus());
+        await host.Refresher.WhenIdleAsync();
     }
 
     [Fact]

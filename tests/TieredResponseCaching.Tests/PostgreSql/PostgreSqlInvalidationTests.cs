@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using TieredResponseCaching.Tests.Http;
@@ -19,7 +20,7 @@ public sealed class PostgreSqlInvalidationTests(PostgreSqlFixture fixture)
     private const int Listening = 1001;
     private const int ReconnectInvalidation = 1002;
     private const int MalformedPayload = 1003;
-    private const string Miss = "TieredResponseCache; fwd=uri-miss";
+    private const string Miss = "TieredResponseCache; fwd=uri-miss; stored";
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
 
     private readonly string _name = "t" + Guid.NewGuid().ToString("N")[..10];
@@ -128,6 +129,50 @@ public sealed class PostgreSqlInvalidationTests(PostgreSqlFixture fixture)
         Assert.Contains(log.Records, r => r.EventId == MalformedPayload && r.Message.Contains("{not json", StringComparison.Ordinal));
         Assert.StartsWith("TieredResponseCache; hit", (await node.Client.GetAsync("/products")).CacheStatus(), StringComparison.Ordinal);
         Assert.Equal(0, log.Count(SourceFailed));
+    }
+
+    [Fact]
+    public async Task A_notification_naming_a_per_response_tag_invalidates_exactly_the_responses_that_showed_that_row()
+    {
+        await CreateProductsAsync();
+        var log = new NodeLog();
+        await using var node = await CacheHost.StartAsync(
+            app =>
+            {
+                // A template tag from the route, and tags the handler adds for the rows it read.
+                app.MapGet("/items/{id:int}", async (int id) => $"item {id} costs {await PriceAsync(id)}")
+                    .CacheFor(TimeSpan.FromMinutes(10), p => p.Tags("product:{id}"));
+                app.MapGet("/cheapest", async (HttpContext context) =>
+                {
+                    context.AddCacheTags("product:2");
+                    return $"cheapest: 2 at {await PriceAsync(2)}";
+                }).CacheFor(TimeSpan.FromMinutes(10));
+            },
+            services: services =>
+            {
+                log.AddTo(services);
+                services.AddPostgreSqlInvalidation(options =>
+                {
+                    options.ConnectionString = Server.ConnectionString;
+                    options.Channels.Add(_name);
+                });
+            });
+        await log.WithinAsync(log.WhenLoggedAsync(Listening), Generous, "listening");
+        foreach (var uri in new[] { "/items/1", "/items/2", "/cheapest" })
+        {
+            await node.Fetch(uri);
+            Assert.StartsWith("TieredResponseCache; hit", (await node.Client.GetAsync(uri)).CacheStatus(), StringComparison.Ordinal);
+        }
+
+        // Not the table's trigger (it names the path and "catalog"): a payload with the row's tag alone.
+        await Server.ExecuteAsync($"ALTER TABLE {_name} DISABLE TRIGGER {_name}_changed");
+        await Server.ExecuteAsync($"UPDATE {_name} SET price = 3.10 WHERE id = 2");
+        await NotifyAsync("""{"tags": ["product:2"]}""");
+        await log.WithinAsync(log.WhenLoggedAsync(Invalidated, "tag 'product:2'"), Generous, "the per-response tag invalidated");
+
+        Assert.Equal("item 2 costs 3.10", await node.Fetch("/items/2"));
+        Assert.Equal("cheapest: 2 at 3.10", await node.Fetch("/cheapest"));
+        Assert.StartsWith("TieredResponseCache; hit", (await node.Client.GetAsync("/items/1")).CacheStatus(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -102,4 +102,54 @@ public sealed class MultiNodeTests : IAsyncLifetime
         Assert.Equal("feed v2", await nodeA.Client.GetStringAsync("/feed"));
         Assert.Equal(2, version);
     }
+
+    [Fact]
+    public async Task Hits_past_the_eager_refresh_point_on_two_nodes_refresh_once_in_the_cluster_and_both_serve_the_new_entry_without_a_miss()
+    {
+        var clock = CacheHost.NewFakeClock();
+        var version = 0;
+        var refreshStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var releaseRefresh = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Map(WebApplication app) => app.MapGet("/hot", async () =>
+        {
+            var current = Interlocked.Increment(ref version);
+            if (current > 1)
+            {
+                refreshStarted.TrySetResult();
+                await releaseRefresh.Task;
+            }
+
+            return $"hot v{current}";
+        }).CacheFor(TimeSpan.FromSeconds(10), p => p.EagerRefresh(0.8));
+        await using var nodeA = await CacheHost.StartAsync(Map, clock: clock, redis: _redis.Configuration);
+        await using var nodeB = await CacheHost.StartAsync(Map, clock: clock, redis: _redis.Configuration);
+        Assert.Equal("hot v1", await nodeA.Client.GetStringAsync("/hot"));
+        Assert.Equal("hot v1", await nodeB.Client.GetStringAsync("/hot")); // from L2
+
+        clock.Advance(TimeSpan.FromSeconds(9));
+        using var hitA = await nodeA.Client.GetAsync("/hot"); // A starts the refresh and takes the key's lock
+        await refreshStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        using var hitB = await nodeB.Client.GetAsync("/hot"); // B's refresh finds A's lock and runs nothing
+        await nodeB.Refresher.WhenIdleAsync();
+
+        var landed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        nodeB.Runtime.Redis().Backplane.MessageApplied += () => landed.TrySetResult();
+        releaseRefresh.SetResult();
+        await nodeA.Refresher.WhenIdleAsync();
+        await landed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        using var newB = await nodeB.Client.GetAsync("/hot");
+        using var newA = await nodeA.Client.GetAsync("/hot");
+
+        Assert.Equal("hot v1", await hitA.Content.ReadAsStringAsync());
+        Assert.Equal("hot v1", await hitB.Content.ReadAsStringAsync());
+        Assert.Equal("TieredResponseCache; hit; ttl=1; detail=eager-refresh", string.Join(", ", hitA.Headers.GetValues("Cache-Status")));
+        Assert.Equal("hot v2", await newB.Content.ReadAsStringAsync());
+        Assert.Equal("hot v2", await newA.Content.ReadAsStringAsync());
+        Assert.Equal("TieredResponseCache; hit; ttl=10", string.Join(", ", newB.Headers.GetValues("Cache-Status")));
+        Assert.Equal(2, version);
+        Assert.Equal(1, nodeA.Statistics.BackgroundRefreshes);
+        Assert.Equal(0, nodeB.Statistics.BackgroundRefreshes + nodeB.Statistics.BackgroundRefreshFailures);
+        Assert.Equal(1, nodeA.Statistics.Misses + nodeB.Statistics.Misses); // the very first request only
+        Assert.Equal(0, nodeA.Statistics.StaleHits + nodeB.Statistics.StaleHits);
+    }
 }

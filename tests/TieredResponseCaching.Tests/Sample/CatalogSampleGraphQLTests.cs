@@ -46,7 +46,7 @@ public sealed class CatalogSampleGraphQLTests : IAsyncLifetime
         var second = await PostAsync(CoffeeQuery);
 
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", CacheStatus(first));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheStatus(first));
         Assert.StartsWith("TieredResponseCache; hit; ttl=", CacheStatus(second), StringComparison.Ordinal);
         Assert.Equal(await first.Content.ReadAsStringAsync(), await second.Content.ReadAsStringAsync());
         Assert.Contains("Espresso beans", await second.Content.ReadAsStringAsync(), StringComparison.Ordinal);
@@ -78,7 +78,7 @@ public sealed class CatalogSampleGraphQLTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, mutation.StatusCode);
         Assert.Equal("TieredResponseCache; fwd=bypass; detail=graphql-not-a-query", CacheStatus(mutation));
         Assert.Equal(31.5m, Catalog.Find(1)!.Price);
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", CacheStatus(after));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheStatus(after));
         Assert.Equal(31.5m, (await DataAsync(after)).GetProperty("product").GetProperty("price").GetDecimal());
     }
 
@@ -91,7 +91,7 @@ public sealed class CatalogSampleGraphQLTests : IAsyncLifetime
         var after = await PostAsync(CoffeeQuery);
 
         Assert.Equal(HttpStatusCode.OK, update.StatusCode);
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", CacheStatus(after));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheStatus(after));
         Assert.Contains("\"price\":4.25", await after.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
@@ -128,6 +128,73 @@ public sealed class CatalogSampleGraphQLTests : IAsyncLifetime
         Assert.Equal("TieredResponseCache; fwd=uri-miss; detail=graphql-errors", CacheStatus(second));
         Assert.Null(second.Headers.CacheControl);
         Assert.Contains("page starts at 1", await second.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"query":"query ProductDetails($id: Int!) { product(id: $id) { id name price } }","variables":{"id":1,"id":2}}""")]
+    [InlineData("""{"query":"{ products { id } }","query":"{ products { name } }"}""")]
+    public async Task A_request_naming_a_member_twice_is_a_clear_400_and_is_not_cached(string body)
+    {
+        for (var call = 1; call <= 2; call++)
+        {
+            var response = await _client.PostAsync("/graphql", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            using var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            Assert.StartsWith("invalid", error.RootElement.GetProperty("errors")[0].GetProperty("message").GetString(), StringComparison.Ordinal);
+            Assert.StartsWith("TieredResponseCache; fwd=bypass; detail=graphql-", CacheStatus(response), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task An_automatic_persisted_query_round_trip_ends_in_a_hit_on_the_hash_alone()
+    {
+        // Apollo's APQ: the hash alone, PersistedQueryNotFound (HTTP 200, never stored), the hash with the text, then the
+        // hash alone again, which the cache now answers (docs/graphql.md, "Persisted queries").
+        const string Query = "query Tea { products(category: \"tea\") { id name } }";
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Query)));
+        var extensions = new { persistedQuery = new { version = 1, sha256Hash = hash } };
+
+        var notFound = await _client.PostAsJsonAsync("/graphql", new { extensions });
+        var again = await _client.PostAsJsonAsync("/graphql", new { extensions });
+        var withText = await _client.PostAsJsonAsync("/graphql", new { query = Query, extensions });
+        var readsAfterText = Catalog.Reads;
+        var byHash = await _client.PostAsJsonAsync("/graphql", new { extensions });
+        var byHashOverGet = await _client.GetAsync("/graphql?extensions=" + Uri.EscapeDataString(JsonSerializer.Serialize(extensions)));
+
+        foreach (var response in new[] { notFound, again })
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            using var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            var first = error.RootElement.GetProperty("errors")[0];
+            Assert.Equal("PersistedQueryNotFound", first.GetProperty("message").GetString());
+            Assert.Equal("PERSISTED_QUERY_NOT_FOUND", first.GetProperty("extensions").GetProperty("code").GetString());
+            Assert.Equal("TieredResponseCache; fwd=bypass; detail=graphql-persisted-query-unknown", CacheStatus(response));
+            Assert.Null(response.Headers.CacheControl);
+        }
+
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheStatus(withText));
+        var expected = await withText.Content.ReadAsStringAsync();
+        Assert.Contains("Sencha, 100 g", expected, StringComparison.Ordinal);
+        foreach (var hit in new[] { byHash, byHashOverGet })
+        {
+            Assert.StartsWith("TieredResponseCache; hit; ttl=", CacheStatus(hit), StringComparison.Ordinal);
+            Assert.Equal(expected, await hit.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(readsAfterText, Catalog.Reads);
+    }
+
+    [Fact]
+    public async Task A_persisted_query_whose_hash_is_not_its_texts_is_refused()
+    {
+        var extensions = new { persistedQuery = new { version = 1, sha256Hash = new string('0', 64) } };
+
+        var response = await _client.PostAsJsonAsync("/graphql", new { query = CoffeeQuery, extensions });
+
+        using var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("INVALID_SHA256_HASH", error.RootElement.GetProperty("errors")[0].GetProperty("extensions").GetProperty("code").GetString());
+        Assert.Equal("TieredResponseCache; fwd=bypass; detail=graphql-persisted-query-mismatch", CacheStatus(response));
     }
 
     private Task<HttpResponseMessage> PostAsync(string query, object? variables = null) =>

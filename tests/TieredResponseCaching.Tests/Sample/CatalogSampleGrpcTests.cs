@@ -43,7 +43,7 @@ public sealed class CatalogSampleGrpcTests : IAsyncLifetime
         var readsAfterFirst = Catalog.Reads;
         var second = await CallAsync(_client.GetProductAsync(new GetProductRequest { Id = 1 }));
 
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", first.CacheStatus);
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", first.CacheStatus);
         Assert.StartsWith("TieredResponseCache; hit; ttl=", second.CacheStatus, StringComparison.Ordinal);
         Assert.Equal("public, max-age=30", second.Headers.GetValue("cache-control"));
         Assert.Equal(StatusCode.OK, second.Status.StatusCode);
@@ -59,7 +59,7 @@ public sealed class CatalogSampleGrpcTests : IAsyncLifetime
 
         var other = await CallAsync(_client.GetProductAsync(new GetProductRequest { Id = 2 }));
 
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", other.CacheStatus);
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", other.CacheStatus);
         Assert.Equal(2, other.Reply.Id);
     }
 
@@ -100,6 +100,20 @@ public sealed class CatalogSampleGrpcTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReserveProduct_is_a_unary_method_left_uncached_and_reserves_on_every_call()
+    {
+        var first = await CallAsync(_client.ReserveProductAsync(new GetProductRequest { Id = 2 }));
+        var second = await CallAsync(_client.ReserveProductAsync(new GetProductRequest { Id = 2 }));
+
+        Assert.Equal("(none)", first.CacheStatus);
+        Assert.Equal("(none)", second.CacheStatus);
+        Assert.Null(second.Headers.GetValue("cache-control"));
+        Assert.Equal(2, second.Reply.ProductId);
+        Assert.Equal(first.Reply.Number + 1, second.Reply.Number);
+        Assert.Equal(0, _factory.Services.GetRequiredService<ITieredResponseCache>().GetStatistics().Stores);
+    }
+
+    [Fact]
     public async Task GetProduct_of_an_unknown_id_fails_every_time_and_is_not_stored()
     {
         for (var call = 1; call <= 2; call++)
@@ -123,7 +137,7 @@ public sealed class CatalogSampleGrpcTests : IAsyncLifetime
         var after = await CallAsync(_client.GetProductAsync(new GetProductRequest { Id = 5 }));
 
         Assert.True(mutation.IsSuccessStatusCode);
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", after.CacheStatus);
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", after.CacheStatus);
         Assert.Equal("23.75", after.Reply.Price);
     }
 

@@ -45,7 +45,7 @@ public sealed class CatalogSampleTests : IAsyncLifetime
         var second = await _client.GetAsync("/products/1");
 
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", CacheStatus(first));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheStatus(first));
         Assert.StartsWith("TieredResponseCache; hit; ttl=", CacheStatus(second), StringComparison.Ordinal);
         Assert.Equal(await first.Content.ReadAsStringAsync(), await second.Content.ReadAsStringAsync());
         Assert.Equal(readsAfterFirst, Catalog.Reads);
@@ -145,9 +145,9 @@ public sealed class CatalogSampleTests : IAsyncLifetime
         var list = await _client.GetAsync("/products?category=coffee");
 
         Assert.Equal(HttpStatusCode.OK, update.StatusCode);
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", CacheStatus(product));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheStatus(product));
         Assert.Contains("\"price\":3.21", await product.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", CacheStatus(list));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheStatus(list));
         Assert.Contains("\"price\":3.21", await list.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
@@ -159,7 +159,7 @@ public sealed class CatalogSampleTests : IAsyncLifetime
         var aliceAgain = await GetAsUser("/me/favourites", "alice");
         var anonymous = await _client.GetAsync("/me/favourites");
 
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", CacheStatus(bob));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheStatus(bob));
         Assert.Contains("\"user\":\"bob\"", await bob.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.StartsWith("TieredResponseCache; hit", CacheStatus(aliceAgain), StringComparison.Ordinal);
         Assert.Equal(await alice.Content.ReadAsStringAsync(), await aliceAgain.Content.ReadAsStringAsync());

@@ -124,6 +124,29 @@ public sealed class HostileRedisEntryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task With_a_signing_key_an_entry_whose_tags_were_rewritten_to_escape_invalidation_is_refused()
+    {
+        var key = Key(1);
+        await using var node = await Node.StartAsync(_redis, options => options.EntrySigningKey = key);
+        var (redisKey, entry) = await node.StoreOneAsync();
+        Assert.Contains("item:x", entry.Tags);
+        var db = await _redis.DatabaseAsync();
+        var forged = (byte[])(await db.StringGetAsync(redisKey))!;
+        // The per-response tag renamed in place: same length, so only the signature can tell (docs/security.md).
+        var at = forged.AsSpan().IndexOf("item:x"u8);
+        Assert.True(at > 0);
+        forged[at + 5] = (byte)'y';
+        await db.StringSetAsync(redisKey, forged);
+        node.ClearL1();
+
+        var response = await node.Client.GetAsync("/x");
+
+        Assert.Equal("app 2", await response.Content.ReadAsStringAsync());
+        Assert.False(await db.KeyExistsAsync(redisKey), "the forged entry is still in Redis");
+        Assert.Contains(node.Logs, r => r.EventId == UnauthenticatedEntry && r.Message.Contains("does not match", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task With_a_signing_key_an_entry_it_signed_is_served_from_L2()
     {
         var key = Key(1);
@@ -344,6 +367,7 @@ public sealed class HostileRedisEntryTests : IAsyncLifetime
             app.MapGet("/x", (HttpContext context) =>
             {
                 var call = Interlocked.Increment(ref calls.Value);
+                context.AddCacheTags("item:x");
                 if (call > 1)
                 {
                     // Only the first response is stored, so a deleted entry stays deleted.

@@ -139,7 +139,7 @@ public class IdentityOrderTests
 
         Assert.Equal("hello alice 1", await alice.Body());
         Assert.Equal("hello anonymous 2", await anonymous.Body());
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", alice.CacheStatus());
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; detail=identity-after-cache", alice.CacheStatus());
     }
 
     [Theory]

@@ -316,6 +316,11 @@ internal sealed class OriginDirectedExchange : CacheExchange
             }
         }
 
+        if (reason == NotCachedReason.None)
+        {
+            reason = TagRefusal();
+        }
+
         if (reason != NotCachedReason.None)
         {
             Refuse(reason);
@@ -323,8 +328,10 @@ internal sealed class OriginDirectedExchange : CacheExchange
         }
 
         var request = Context.Request;
-        string[] tags = [.. Policy.Tags, PathTags.For(request.Path), OriginKeys.UriTag(request)];
-        return EntryBuilder.OriginDirected(decision, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, tags, Policy.CdnHeaders, capture.ContentEncodingAsWritten);
+        var tags = Tags;
+        return EntryBuilder.OriginDirected(
+            decision, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created,
+            tags.EntryTags(PathTags.For(request.Path), OriginKeys.UriTag(request)), tags.CdnFieldsOfEntry(), Capture.ContentEncodingAsWritten);
     }
 
     /// <summary>For a response that varies, the vary record under the URI's primary key.</summary>
@@ -347,7 +354,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
     {
         if (refusal == NotCachedReason.None)
         {
-            foreach (var field in Policy.CdnHeaders)
+            foreach (var field in Tags.CdnFieldsAtStart())
             {
                 if (headers[field.Name].Count == 0)
                 {

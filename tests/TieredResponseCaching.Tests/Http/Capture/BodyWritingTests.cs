@@ -46,7 +46,7 @@ public class BodyWritingTests
 
         BodyAssert.Equal(body.Bytes, await miss.Content.ReadAsByteArrayAsync());
         BodyAssert.Equal(body.Bytes, await hit.Content.ReadAsByteArrayAsync());
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", CacheHeaders.CacheStatus(miss));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheHeaders.CacheStatus(miss));
         Assert.Equal("TieredResponseCache; hit; ttl=30", CacheHeaders.CacheStatus(hit));
         Assert.Equal(size, hit.Content.Headers.ContentLength);
         Assert.Equal(1, runs);
@@ -227,7 +227,7 @@ public class BodyWritingTests
 
         BodyAssert.Equal(body.Bytes, await first.Content.ReadAsByteArrayAsync());
         BodyAssert.Equal(body.Bytes, await second.Content.ReadAsByteArrayAsync());
-        Assert.StartsWith("TieredResponseCache; fwd=uri-miss", CacheHeaders.CacheStatus(second), StringComparison.Ordinal);
+        Assert.StartsWith("TieredResponseCache; fwd=uri-miss; stored", CacheHeaders.CacheStatus(second), StringComparison.Ordinal);
         Assert.Equal(2, runs);
         Assert.Equal(0, host.Statistics.Stores);
         Assert.Equal(2, host.Statistics.NotStored);

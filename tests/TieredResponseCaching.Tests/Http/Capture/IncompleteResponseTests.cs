@@ -40,7 +40,7 @@ public class IncompleteResponseTests
         fail = false;
         using var next = await host.Client.GetAsync("/cached");
         Assert.Equal("ok 3", await next.Content.ReadAsStringAsync());
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", CacheHeaders.CacheStatus(next));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheHeaders.CacheStatus(next));
         Assert.Equal(3, runs);
 
         async Task Handler(HttpContext context)
@@ -79,7 +79,7 @@ public class IncompleteResponseTests
         fail = false;
         using var next = await host.Client.GetAsync("/cached");
         Assert.Equal("first half, second half 3", await next.Content.ReadAsStringAsync());
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", CacheHeaders.CacheStatus(next));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheHeaders.CacheStatus(next));
         using var hit = await host.Client.GetAsync("/cached");
         Assert.Equal("first half, second half 3", await hit.Content.ReadAsStringAsync());
         Assert.Equal(3, runs);
@@ -239,7 +239,7 @@ public class IncompleteResponseTests
 
         using var next = await host.Client.GetAsync("/slow");
         Assert.Equal("first part; second part 2", await next.Content.ReadAsStringAsync());
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", CacheHeaders.CacheStatus(next));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheHeaders.CacheStatus(next));
         Assert.Equal(2, runs);
     }
 
@@ -307,7 +307,7 @@ public class IncompleteResponseTests
 
         using var next = await host.Client.GetAsync("/stream");
         BodyAssert.Equal(body.Bytes, await next.Content.ReadAsByteArrayAsync());
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", CacheHeaders.CacheStatus(next));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheHeaders.CacheStatus(next));
         using var hit = await host.Client.GetAsync("/stream");
         BodyAssert.Equal(body.Bytes, await hit.Content.ReadAsByteArrayAsync());
         Assert.StartsWith("TieredResponseCache; hit", CacheHeaders.CacheStatus(hit), StringComparison.Ordinal);
@@ -385,7 +385,7 @@ public class IncompleteResponseTests
         using var hit = await host.Client.GetAsync("/started");
 
         Assert.True(startedBeforeWrite);
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", CacheHeaders.CacheStatus(miss));
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", CacheHeaders.CacheStatus(miss));
         BodyAssert.Equal(body.Bytes, await miss.Content.ReadAsByteArrayAsync());
         BodyAssert.Equal(body.Bytes, await hit.Content.ReadAsByteArrayAsync());
         Assert.Equal("application/octet-stream", hit.Content.Headers.ContentType!.MediaType);
@@ -497,6 +497,6 @@ public class IncompleteResponseTests
 
         var head = Encoding.ASCII.GetString(received.ToArray(), 0, headerEnd);
         Assert.StartsWith("HTTP/1.1 200", head, StringComparison.Ordinal);
-        Assert.Contains("Cache-Status: TieredResponseCache; fwd=uri-miss", head, StringComparison.Ordinal);
+        Assert.Contains("Cache-Status: TieredResponseCache; fwd=uri-miss; stored", head, StringComparison.Ordinal);
     }
 }
