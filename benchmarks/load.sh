@@ -11,6 +11,7 @@
 #   l1     no Redis                         /raw /origin /outputcache /tiered, GraphQL, gRPC
 #   redis  Redis for both caches            /tiered-redis (L1 hits, Redis configured), /outputcache-redis
 #   l2     Redis, L1 switched off           /tiered-l2 (every hit read from Redis)
+#   compression  UseResponseCompression in front of both caches, variants on: /json20k, /json20k-outputcache
 # and, for the proxy endpoints, a LoadApp in mode upstream (the origin) with two samples/ProxyCache processes in front
 # of it:
 #   proxy      the caching proxy (origin-directed mode, L1 only)
@@ -34,6 +35,11 @@
 #                                     reaches the upstream (the baseline of the proxy target)
 #   proxy-no-store                    wrk, GET /proxy/no-store through the caching proxy: the same body with
 #                                     Cache-Control: no-store, so the cache looks up, forwards and refuses to store
+#   json20k-identity                  wrk, GET /json20k on the compression process (about 20 KB of JSON, UseResponseCompression
+#                                     in front of the cache, compressed variants on) without Accept-Encoding: identity hits
+#   json20k-br                        the same with Accept-Encoding: br: hits served from the stored Brotli variant
+#   outputcache-br                    wrk, GET /json20k-outputcache with Accept-Encoding: br: Output Caching's hit,
+#                                     compressed again by UseResponseCompression on every request
 #   eager                             wrk + Lua script, GET /eager (2-second lifetime, eager refresh at 0.8) without a
 #                                     pause for EAGER_DURATION (10 lifetimes): every answer's Cache-Status is counted;
 #                                     after one request that stores the entry, a miss or a stale answer fails the run
@@ -57,7 +63,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 WARMUP=${WARMUP:-3s}
 EAGER_DURATION=${EAGER_DURATION:-20s}
-ALL_ENDPOINTS="raw origin outputcache tiered tiered-redis outputcache-redis tiered-l2 outputcache-redis-keys tiered-l2-keys tiered-data graphql-get graphql-post h2-tiered h2-grpc proxy-hit proxy-yarp proxy-no-store eager"
+ALL_ENDPOINTS="raw origin outputcache tiered tiered-redis outputcache-redis tiered-l2 outputcache-redis-keys tiered-l2-keys tiered-data graphql-get graphql-post h2-tiered h2-grpc proxy-hit proxy-yarp proxy-no-store json20k-identity json20k-br outputcache-br eager"
 read -r -a ENDPOINTS <<<"${ENDPOINTS:-$ALL_ENDPOINTS}"
 
 fail() {
@@ -86,12 +92,14 @@ declare -A SERVER=(
   [outputcache-redis-keys]=redis [tiered-l2-keys]=l2
   [tiered-data]=l1 [graphql-get]=l1 [graphql-post]=l1 [h2-tiered]=l1 [h2-grpc]=l1
   [proxy-hit]=proxy [proxy-yarp]=proxy-off [proxy-no-store]=proxy [eager]=l1
+  [json20k-identity]=compression [json20k-br]=compression [outputcache-br]=compression
 )
 declare -A TOOL=(
   [raw]=wrk [origin]=wrk [outputcache]=wrk [tiered]=wrk [tiered-redis]=wrk [outputcache-redis]=wrk [tiered-l2]=wrk
   [outputcache-redis-keys]=wrk [tiered-l2-keys]=wrk
   [tiered-data]=wrk [graphql-get]=wrk [graphql-post]=wrk [h2-tiered]=h2load [h2-grpc]=h2load
   [proxy-hit]=wrk [proxy-yarp]=wrk [proxy-no-store]=wrk [eager]=wrk
+  [json20k-identity]=wrk [json20k-br]=wrk [outputcache-br]=wrk
 )
 declare -A TARGET=(
   [raw]=/raw [origin]=/origin [outputcache]=/outputcache [tiered]=/tiered [tiered-redis]=/tiered-redis
@@ -100,6 +108,7 @@ declare -A TARGET=(
   [graphql-get]="/graphql?query=$(urlencode "$GRAPHQL_QUERY")&variables=$(urlencode "$GRAPHQL_VARIABLES")&operationName=Catalog"
   [graphql-post]=/graphql [h2-tiered]=/tiered [h2-grpc]=/loadtest.Catalog/GetPage
   [proxy-hit]=/proxy/cached [proxy-yarp]=/proxy/cached [proxy-no-store]=/proxy/no-store [eager]=/eager
+  [json20k-identity]=/json20k [json20k-br]=/json20k [outputcache-br]=/json20k-outputcache
 )
 
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || fail "ROUNDS must be a positive integer (was '$ROUNDS')"
@@ -243,6 +252,7 @@ fi
 [ -z "${NEEDED[l1]:-}" ] || start_app l1 --grpc-request-file "$work/grpc-request.bin"
 [ -z "${NEEDED[redis]:-}" ] || start_app redis --redis "127.0.0.1:$redis_port"
 [ -z "${NEEDED[l2]:-}" ] || start_app l2 --redis "127.0.0.1:$redis_port"
+[ -z "${NEEDED[compression]:-}" ] || start_app compression
 [ -z "${NEEDED[upstream]:-}" ] || start_upstream
 [ -z "${NEEDED[proxy]:-}" ] || start_proxy proxy
 [ -z "${NEEDED[proxy-off]:-}" ] || start_proxy proxy-off --no-cache
@@ -328,9 +338,10 @@ run_load() { # endpoint duration
         script=(-s "$work/eager.lua")
       fi
       [[ "$ep" != *-keys ]] || script=(-s "$work/keys.lua")
-      local args=()
+      local args=() headers=()
       [[ "$ep" != *-keys ]] || args=(-- "$KEYS")
-      out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$duration" "${script[@]}" "${URL[$server]}${TARGET[$ep]}" "${args[@]}") || fail "wrk failed on $ep"
+      [[ "$ep" != *-br ]] || headers=(-H 'Accept-Encoding: br')
+      out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$duration" "${headers[@]}" "${script[@]}" "${URL[$server]}${TARGET[$ep]}" "${args[@]}") || fail "wrk failed on $ep"
       if grep -qE 'Socket errors|Non-2xx' <<<"$out"; then
         echo "$out" >&2
         fail "$ep had errors under load"
@@ -388,6 +399,9 @@ fetch() { # endpoint headers-file body-file
       grep -a -o 'recv DATA frame <length=[0-9]*' "$work/nghttp.out" | sed 's/.*=//' | awk '{ s += $1 } END { print s + 0 }' >"$3.length" ;;
     *-keys)
       curl -fsS -D "$2" -o "$3" "${URL[$server]}${TARGET[$ep]}?id=7" ;;
+    *-br)
+      # The bytes as sent (curl decodes only with --compressed).
+      curl -fsS -D "$2" -o "$3" -H 'Accept-Encoding: br' "${URL[$server]}${TARGET[$ep]}" ;;
     h2-*)
       nghttp "${URL_H2[$server]}${TARGET[$ep]}" >"$3" 2>"$work/nghttp.err" || { cat "$work/nghttp.err" >&2; fail "$ep: nghttp failed"; }
       nghttp -v "${URL_H2[$server]}${TARGET[$ep]}" 2>&1 | grep -a ' recv (stream_id=' | sed 's/^.* recv (stream_id=[0-9]*) //' >"$2" ;;
@@ -440,6 +454,10 @@ for ep in "${ENDPOINTS[@]}"; do
   esac
   if [ "$ep" = h2-grpc ]; then
     grep -qi '^grpc-status: 0' <<<"$headers" || fail "$ep did not succeed: $headers"
+  fi
+  if [[ "$ep" = *-br ]]; then
+    grep -qi '^content-encoding: br' <<<"$headers" || fail "$ep is not Brotli-encoded: $headers"
+    [ "$(stat -c %s "$work/check.body")" -lt "${BODY_SIZE[json20k-identity]:-1000000}" ] || fail "$ep is not smaller than the identity body"
   fi
   case "$ep" in
     tiered-l2* | outputcache-redis* | tiered-redis)
@@ -541,6 +559,8 @@ compare graphql-post tiered-data "(target: req/s ≥ 0.9)"
 compare h2-grpc h2-tiered "(gRPC hit next to the REST hit over HTTP/2)"
 compare proxy-hit proxy-yarp "(target: req/s ≥ 3; the baseline's CPU excludes the upstream's)"
 compare proxy-no-store proxy-yarp "(the caching proxy on a response it may not store)"
+compare json20k-br json20k-identity "(target: CPU ≤ 1.15)"
+compare json20k-br outputcache-br "(target: req/s ≥ 2)"
 if [ -f "$work/eager.checks" ]; then
   echo
   echo "Eager refresh (/eager: 2-second lifetime, refreshed past 0.8; each run after one request that stores the entry):"

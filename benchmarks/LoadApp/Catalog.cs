@@ -8,10 +8,10 @@ internal sealed record CatalogPage(int Page, int PageSize, int Total, IReadOnlyL
 {
     private static readonly string[] Colors = ["red", "green", "blue", "black", "white", "grey"];
 
-    /// <summary>Builds the page, as a handler would from its data.</summary>
-    public static CatalogPage Create()
+    /// <summary>Builds the page, as a handler would from its data (8 items, about 1.2 KB; 136 items, about 20 KB).</summary>
+    public static CatalogPage Create(int count = 8)
     {
-        var items = new Product[8];
+        var items = new Product[count];
         for (var i = 0; i < items.Length; i++)
         {
             var id = 1000 + i;

@@ -23,6 +23,10 @@ using TieredResponseCaching;
 //     /outputcache-redis  /origin behind Output Caching with its Redis store (every hit read from Redis)
 //   --mode l2 --redis <host:port>: TieredResponseCaching with L1 switched off (internal benchmark switch)
 //     /tiered-l2          /origin, every hit read from Redis and deserialized
+//   --mode compression: UseResponseCompression (Brotli and gzip, its default fastest level) in front of both caches,
+//   the order docs/compression.md recommends; compressed variants switched on for TieredResponseCaching:
+//     /json20k-outputcache  about 20 KB of JSON behind Output Caching: every hit is compressed again
+//     /json20k              the same JSON behind TieredResponseCaching: every hit writes a variant stored once
 //   --mode upstream: the origin behind samples/ProxyCache (the proxy scenario), no cache of its own
 //     /proxy/cached    the JSON bytes with Cache-Control: public, max-age=3600 and an ETag (what a proxy may store)
 //     /proxy/no-store  the same bytes with Cache-Control: no-store (what a proxy must not store)
@@ -32,9 +36,9 @@ using TieredResponseCaching;
 var builder = WebApplication.CreateSlimBuilder(args);
 var mode = builder.Configuration["mode"] ?? "l1";
 var redis = builder.Configuration["redis"];
-if (mode is not ("l1" or "redis" or "l2" or "upstream") || (mode is "redis" or "l2" && string.IsNullOrWhiteSpace(redis)))
+if (mode is not ("l1" or "redis" or "l2" or "upstream" or "compression") || (mode is "redis" or "l2" && string.IsNullOrWhiteSpace(redis)))
 {
-    Console.Error.WriteLine("usage: LoadApp [--mode l1|redis|l2|upstream] [--redis host:port (redis, l2)] [--grpc-request-file path]");
+    Console.Error.WriteLine("usage: LoadApp [--mode l1|redis|l2|upstream|compression] [--redis host:port (redis, l2)] [--grpc-request-file path]");
     return 2;
 }
 
@@ -62,7 +66,16 @@ if (mode == "redis")
     });
 }
 
-var cache = builder.Services.AddTieredResponseCache(options => options.L1Enabled = mode != "l2").AddGraphQL().AddGrpc();
+var cache = builder.Services.AddTieredResponseCache(options =>
+{
+    options.L1Enabled = mode != "l2";
+    options.Compression.Enabled = mode == "compression";
+}).AddGraphQL().AddGrpc();
+if (mode == "compression")
+{
+    builder.Services.AddResponseCompression();
+}
+
 if (mode is "redis" or "l2")
 {
     cache.AddRedis(options =>
@@ -75,6 +88,11 @@ builder.Services.AddGrpc();
 
 var app = builder.Build();
 app.UseRouting();
+if (mode == "compression")
+{
+    app.UseResponseCompression();
+}
+
 app.UseOutputCache();
 app.UseTieredResponseCache();
 
@@ -129,6 +147,11 @@ switch (mode)
         break;
     case "l2":
         app.MapGet("/tiered-l2", Origin).CacheFor(lifetime);
+        break;
+    case "compression":
+        static IResult Large() => TypedResults.Json(CatalogPage.Create(136), CatalogJson.Default.CatalogPage);
+        app.MapGet("/json20k-outputcache", Large).CacheOutput();
+        app.MapGet("/json20k", Large).CacheFor(lifetime);
         break;
     case "upstream":
         // Prepared bytes and header values: the upstream should cost the proxied runs as little as it can.

@@ -21,7 +21,8 @@ namespace TieredResponseCaching.Redis;
 ///
 ///   offset  size    field
 ///   0       4       magic: 'T' 'R' 'C' 0x01 (the last byte is the format version)
-///   4       1       flags: bit 0 = body compressed with Brotli; bit 1 = signed (see the end); other bits 0
+///   4       1       flags: bit 0 = body compressed with Brotli; bit 1 = signed (see the end); bit 2 = the entry has
+///                   compressed variants (docs/compression.md; requires bit 0); other bits 0
 ///   5       2       status code
 ///   7       8       created, UTC ticks
 ///   15      8       fresh until, UTC ticks
@@ -37,6 +38,8 @@ namespace TieredResponseCaching.Redis;
 ///           ...     origin-directed mode: varint flags, varint initial age (ticks), varint retain-until (UTC ticks;
 ///                   0: none), varint vary-name count + 1 (0: not a vary record), then the names (text each)
 ///           ...     body: varint length as served, varint length as stored, stored bytes
+///           ...     bit 2 only: the stored bytes are also the Brotli variant as served; then the gzip variant:
+///                   varint length + 1 (0: none), bytes
 ///
 ///   unsigned (flags bit 1 clear):
 ///   end-8   8       XxHash64 of every byte before it
@@ -47,7 +50,8 @@ namespace TieredResponseCaching.Redis;
 /// </code>
 /// A reader refuses, besides what does not parse: a body length as served above <c>MaximumBodySize</c> (before
 /// decompressing anything), compressed data that does not decompress to exactly that length, a stored length that
-/// differs from it, and the rules of <see cref="EntryRules"/>. A node with a signing key refuses unsigned entries; a
+/// differs from it, a gzip variant that does not decompress to exactly the identity body (within its length: no
+/// decompression bomb), and the rules of <see cref="EntryRules"/>. A node with a signing key refuses unsigned entries; a
 /// node without one refuses signed entries (it cannot check them).
 /// </remarks>
 internal static class EntrySerializer
@@ -58,6 +62,7 @@ internal static class EntrySerializer
     private const int ChecksumSize = 8;
     private const byte CompressedFlag = 1;
     private const byte SignedFlag = 2;
+    private const byte VariantsFlag = 4;
     private const int MaximumCount = 1 << 20;
     private const ulong MaximumTicks = 3155378975999999999;
     private static readonly byte[] Magic = [(byte)'T', (byte)'R', (byte)'C', FormatVersion];
@@ -70,10 +75,14 @@ internal static class EntrySerializer
     {
         var start = output.WrittenCount;
         var writer = new Writer(output);
-        var compress = entry.Body.Length >= compressionThreshold;
+        // An entry with compressed variants stores its Brotli variant as its compressed body: L2 holds the compressed form
+        // once, and a reader gets the identity body back from it (docs/compression.md).
+        var brotli = entry.Encodings is [var first, ..] && first.ContentCoding == ContentCodings.Brotli ? first : null;
+        var gzip = entry.Encodings is [_, var second] && second.ContentCoding == ContentCodings.Gzip ? second : null;
+        var compress = brotli is not null || entry.Body.Length >= compressionThreshold;
         Span<byte> fixedPart = stackalloc byte[FixedHeaderSize];
         Magic.CopyTo(fixedPart);
-        fixedPart[4] = (byte)((compress ? CompressedFlag : 0) | (authenticator is null ? 0 : SignedFlag));
+        fixedPart[4] = (byte)((compress ? CompressedFlag : 0) | (authenticator is null ? 0 : SignedFlag) | (brotli is null ? 0 : VariantsFlag));
         BinaryPrimitives.WriteUInt16LittleEndian(fixedPart[5..], (ushort)entry.StatusCode);
         BinaryPrimitives.WriteInt64LittleEndian(fixedPart[7..], entry.Created.UtcTicks);
         BinaryPrimitives.WriteInt64LittleEndian(fixedPart[15..], entry.FreshUntil.UtcTicks);
@@ -122,7 +131,16 @@ internal static class EntrySerializer
         }
 
         writer.WriteVarint((ulong)entry.Body.Length);
-        if (compress)
+        if (brotli is not null)
+        {
+            WriteBody(writer, brotli.Body);
+            writer.WriteVarint(gzip is null ? 0 : (ulong)gzip.Body.Length + 1);
+            foreach (var segment in gzip?.Body.Segments ?? [])
+            {
+                writer.WriteRaw(segment);
+            }
+        }
+        else if (compress)
         {
             using var compressed = new PooledBufferWriter((int)Math.Min(entry.Body.Length, 1 << 20));
             Compress(entry.Body, compressed);
@@ -130,11 +148,7 @@ internal static class EntrySerializer
         }
         else
         {
-            writer.WriteVarint((ulong)entry.Body.Length);
-            foreach (var segment in entry.Body.Segments)
-            {
-                writer.WriteRaw(segment);
-            }
+            WriteBody(writer, entry.Body);
         }
 
         if (authenticator is null)
@@ -149,6 +163,15 @@ internal static class EntrySerializer
         }
     }
 
+    private static void WriteBody(Writer writer, CachedBody body)
+    {
+        writer.WriteVarint((ulong)body.Length);
+        foreach (var segment in body.Segments)
+        {
+            writer.WriteRaw(segment);
+        }
+    }
+
     /// <summary>Reads an unsigned entry, or returns <c>null</c> when the bytes are not a complete, intact, valid entry of this format.</summary>
     public static CachedResponse? TryRead(ReadOnlySpan<byte> data, UInt128 hash) => TryRead(data, hash, long.MaxValue, null, out _);
 
@@ -158,7 +181,7 @@ internal static class EntrySerializer
     /// </summary>
     public static CachedResponse? TryRead(ReadOnlySpan<byte> data, UInt128 hash, long maximumBodySize, EntryAuthenticator? authenticator, out EntryRejection rejection)
     {
-        if (data.Length < FixedHeaderSize + ChecksumSize || !data[..4].SequenceEqual(Magic) || (data[4] & ~(CompressedFlag | SignedFlag)) != 0)
+        if (data.Length < FixedHeaderSize + ChecksumSize || !data[..4].SequenceEqual(Magic) || (data[4] & ~(CompressedFlag | SignedFlag | VariantsFlag)) != 0)
         {
             rejection = EntryRejection.NotAnEntry;
             return null;
@@ -279,16 +302,29 @@ internal static class EntrySerializer
         }
 
         var stored = reader.ReadBytes();
+        var hasVariants = (flags & VariantsFlag) != 0;
+        var gzipLength = hasVariants ? reader.ReadVarint() : 0;
+        if (gzipLength > (ulong)content.Length)
+        {
+            throw new FormatException("Truncated entry.");
+        }
+
+        var gzipStored = gzipLength == 0 ? default : reader.ReadRaw((int)(gzipLength - 1));
         if (!reader.AtEnd)
         {
             throw new FormatException("Trailing bytes after the body.");
+        }
+
+        if (hasVariants && (flags & CompressedFlag) == 0)
+        {
+            throw new FormatException("Compressed variants without a compressed body.");
         }
 
         var body = (flags & 1) != 0 ? Decompress(stored, bodyLength)
             : stored.Length == bodyLength ? CachedBody.Copy(stored)
             : throw new FormatException("Body length mismatch.");
 
-        return new CachedResponse
+        var entry = new CachedResponse
         {
             Key = key,
             Hash = hash,
@@ -310,6 +346,47 @@ internal static class EntrySerializer
             Tags = tags,
             Size = EntrySize.Of(key, headers, body),
         };
+        if (!hasVariants)
+        {
+            return entry;
+        }
+
+        // The Brotli variant decompressed to exactly the identity body above; the gzip variant must too, or it is never served.
+        CachedBody? gzip = null;
+        if (gzipLength != 0)
+        {
+            var bytes = gzipStored.ToArray();
+            VerifyGzip(bytes, body);
+            gzip = CachedBody.Copy(bytes);
+        }
+
+        return ContentCodings.WithVariants(entry, CachedBody.Copy(stored), gzip);
+    }
+
+    /// <summary>Checks that <paramref name="gzip"/> decompresses to exactly <paramref name="identity"/>, reading at most one byte more.</summary>
+    private static void VerifyGzip(byte[] gzip, CachedBody identity)
+    {
+        using var decompressor = new GZipStream(new MemoryStream(gzip, writable: false), CompressionMode.Decompress);
+        var buffer = new byte[Math.Min(CachedBody.SegmentSize, identity.Length + 1)];
+        foreach (var segment in identity.Segments)
+        {
+            var filled = 0;
+            while (filled < segment.Length)
+            {
+                var read = decompressor.Read(buffer, 0, Math.Min(buffer.Length, segment.Length - filled));
+                if (read == 0 || !buffer.AsSpan(0, read).SequenceEqual(segment.AsSpan(filled, read)))
+                {
+                    throw new InvalidDataException("The gzip variant does not decompress to the body.");
+                }
+
+                filled += read;
+            }
+        }
+
+        if (decompressor.Read(buffer, 0, 1) != 0)
+        {
+            throw new InvalidDataException("The gzip variant is longer than the body.");
+        }
     }
 
     private static DateTimeOffset Ticks(ReadOnlySpan<byte> data)
@@ -481,6 +558,18 @@ internal static class EntrySerializer
         {
             var count = ReadVarint();
             return count > MaximumCount || count > (ulong)_rest.Length ? throw new FormatException("Count out of range.") : (int)count;
+        }
+
+        public ReadOnlySpan<byte> ReadRaw(int length)
+        {
+            if (length > _rest.Length)
+            {
+                throw new FormatException("Truncated entry.");
+            }
+
+            var bytes = _rest[..length];
+            _rest = _rest[length..];
+            return bytes;
         }
 
         public ReadOnlySpan<byte> ReadBytes()

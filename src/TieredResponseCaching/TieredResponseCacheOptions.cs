@@ -17,6 +17,9 @@ public sealed class TieredResponseCacheOptions
     /// </summary>
     public IList<string> AdminAllowedOrigins { get; } = [];
 
+    /// <summary>Compressed variants of stored responses, computed once per entry (docs/compression.md). Off by default.</summary>
+    public CompressionOptions Compression { get; } = new();
+
     /// <summary>The settings every policy starts from.</summary>
     public CachePolicyOptions DefaultPolicy { get; } = new();
 

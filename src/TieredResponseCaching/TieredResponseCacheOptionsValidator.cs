@@ -57,6 +57,7 @@ internal sealed class TieredResponseCacheOptionsValidator : IValidateOptions<Tie
         }
 
         ValidateCdn(options.Cdn, errors);
+        ValidateCompression(options.Compression, errors);
         var policyErrors = new List<string>();
         PolicyCompiler.Compile(options.DefaultPolicy.Clone(), "default policy", options.MaximumBodySize, policyErrors);
         errors.AddRange(policyErrors.Select(e => "DefaultPolicy: " + e));
@@ -70,6 +71,32 @@ internal sealed class TieredResponseCacheOptionsValidator : IValidateOptions<Tie
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateCompression(CompressionOptions compression, List<string> errors)
+    {
+        if (compression.BrotliQuality is < 0 or > 11)
+        {
+            errors.Add($"Compression.BrotliQuality must be between 0 and 11 (was {compression.BrotliQuality}).");
+        }
+
+        if (compression.MinimumBodySize < 0)
+        {
+            errors.Add($"Compression.MinimumBodySize must not be negative (was {compression.MinimumBodySize}).");
+        }
+
+        if (!Enum.IsDefined(compression.GzipLevel))
+        {
+            errors.Add($"Compression.GzipLevel must be a CompressionLevel (was {compression.GzipLevel}).");
+        }
+
+        foreach (var type in compression.MimeTypes)
+        {
+            if (string.IsNullOrWhiteSpace(type) || type.Contains(';', StringComparison.Ordinal))
+            {
+                errors.Add($"Compression.MimeTypes must hold media types without parameters ('application/json'); '{type}' is not one.");
+            }
+        }
     }
 
     private static void ValidateCdn(CdnOptions cdn, List<string> errors)

@@ -237,7 +237,7 @@ internal static class CacheRules
                     return NotCachedReason.VaryStar;
                 }
 
-                if (!policy.VariesByHeader(name) && !(encodedInFront && name.Equals(HeaderNames.AcceptEncoding, StringComparison.OrdinalIgnoreCase)))
+                if (!policy.AllowsVaryOn(name) && !(encodedInFront && name.Equals(HeaderNames.AcceptEncoding, StringComparison.OrdinalIgnoreCase)))
                 {
                     return NotCachedReason.VaryNotInKey;
                 }
@@ -245,6 +245,23 @@ internal static class CacheRules
         }
 
         return NotCachedReason.None;
+    }
+
+    /// <summary>Whether a comma-separated field (<c>Vary</c>) lists <paramref name="name"/> (case-insensitive).</summary>
+    public static bool ListsField(StringValues values, string name)
+    {
+        foreach (var value in values)
+        {
+            foreach (var range in value.AsSpan().Split(','))
+            {
+                if (value.AsSpan(range).Trim().Equals(name, StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     /// <summary>

@@ -60,18 +60,35 @@ internal static class EntryBuilder
         string[] tags,
         HeaderField[] cdnHeaders,
         IHeaderDictionary? trailers = null,
-        bool encodedInFront = false)
+        string? contentEncoding = null)
     {
         var etag = responseHeaders.ETag.Count > 0 ? responseHeaders.ETag.ToString() : StrongETag(body);
         DateTimeOffset? lastModified = HeaderUtilities.TryParseDate(responseHeaders.LastModified.ToString(), out var parsed) ? parsed : null;
+        var hasTrailers = trailers is not null && trailers.Count > 0;
 
+        // The body is what the app wrote, so the entry's Content-Encoding is the one the app had set when it wrote
+        // (contentEncoding): middleware in front of the cache (UseResponseCompression) may have added its own since, for
+        // bytes the cache never saw (docs/compression.md).
         var fields = Copy(
             responseHeaders,
-            name => WrittenByTheCache.Contains(name) || CdnHeaders.Emits(cdnHeaders, name) || (encodedInFront && IsContentEncoding(name)),
+            name => WrittenByTheCache.Contains(name) || CdnHeaders.Emits(cdnHeaders, name)
+                || (contentEncoding is not null && name.Equals(HeaderNames.ContentEncoding, StringComparison.OrdinalIgnoreCase)),
             // Of the app's own fields, a 304 carries these; the policy's are added below.
             name => name.Equals(HeaderNames.Expires, StringComparison.OrdinalIgnoreCase) || name.Equals(HeaderNames.ContentLocation, StringComparison.OrdinalIgnoreCase));
+        if (!string.IsNullOrEmpty(contentEncoding))
+        {
+            fields.Add(new HeaderField(HeaderNames.ContentEncoding, contentEncoding), notModifiedToo: false);
+        }
+
+        var compression = policy.Compression;
+        var compress = compression is not null && !hasTrailers && CanHaveBody(statusCode)
+            && compression.Compresses(responseHeaders, contentEncoding ?? responseHeaders.ContentEncoding.ToString(), body.Length);
         fields.Add(new HeaderField(HeaderNames.CacheControl, policy.CacheControl), notModifiedToo: true);
-        if (policy.Vary is not null)
+        if (compress)
+        {
+            fields.Add(new HeaderField(HeaderNames.Vary, ContentCodings.VaryWithAcceptEncoding(policy.Vary)), notModifiedToo: true);
+        }
+        else if (policy.Vary is not null)
         {
             fields.Add(new HeaderField(HeaderNames.Vary, policy.Vary), notModifiedToo: true);
         }
@@ -85,7 +102,7 @@ internal static class EntryBuilder
 
         var fresh = created + policy.Duration;
         fields.ETag = etag;
-        return fields.Build(
+        var entry = fields.Build(
             key,
             hash,
             statusCode,
@@ -94,11 +111,16 @@ internal static class EntryBuilder
             new Lifetime(created, fresh, fresh + policy.StaleWhileRevalidate, fresh + policy.StaleIfError),
             lastModified,
             tags,
-            trailers is null || trailers.Count == 0 ? [] : [.. trailers.Select(t => new HeaderField(t.Key, Freeze(t.Value)))]);
-    }
+            hasTrailers ? [.. trailers!.Select(t => new HeaderField(t.Key, Freeze(t.Value)))] : []);
+        if (!compress)
+        {
+            return entry;
+        }
 
-    /// <summary>A compressing middleware in front of the cache encodes each hit again: its Content-Encoding is not the entry's.</summary>
-    private static bool IsContentEncoding(string name) => name.Equals(HeaderNames.ContentEncoding, StringComparison.OrdinalIgnoreCase);
+        // Compressed once, here, for every hit of the entry's life (docs/compression.md).
+        var (brotli, gzip) = VariantCompressor.Compress(body, compression!);
+        return brotli is null ? entry : ContentCodings.WithVariants(entry, brotli, gzip);
+    }
 
     /// <summary>An origin-directed entry: the origin's fields as they are, its lifetime as <paramref name="decision"/> computed it.</summary>
     public static CachedResponse OriginDirected(
@@ -111,10 +133,19 @@ internal static class EntryBuilder
         DateTimeOffset created,
         string[] tags,
         HeaderField[]? cdnHeaders = null,
-        bool encodedInFront = false)
+        string? contentEncoding = null)
     {
         var omitted = decision.OmittedFields;
-        var fields = Copy(responseHeaders, name => Contains(omitted, name) || (encodedInFront && IsContentEncoding(name)), NotModifiedFields.Contains);
+        // As in server-configured mode: the Content-Encoding of the bytes captured, not one added in front of the cache.
+        var fields = Copy(
+            responseHeaders,
+            name => Contains(omitted, name) || (contentEncoding is not null && name.Equals(HeaderNames.ContentEncoding, StringComparison.OrdinalIgnoreCase)),
+            NotModifiedFields.Contains);
+        if (!string.IsNullOrEmpty(contentEncoding))
+        {
+            fields.Add(new HeaderField(HeaderNames.ContentEncoding, contentEncoding), notModifiedToo: false);
+        }
+
         foreach (var field in cdnHeaders ?? [])
         {
             // The policy's tag fields, unless the origin sent its own: its headers decide.

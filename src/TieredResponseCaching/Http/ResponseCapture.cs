@@ -56,11 +56,20 @@ internal sealed class ResponseCapture : WriteOnlyStream, IHttpResponseBodyFeatur
     public bool WriteFailed { get; private set; }
 
     /// <summary>
+    /// The <c>Content-Encoding</c> the response had when the app first wrote, started or flushed it ("" for none), before
+    /// middleware in front of the cache could change it; <c>null</c> while nothing went through (docs/compression.md).
+    /// </summary>
+    public string? ContentEncodingAsWritten { get; private set; }
+
+    /// <summary>Runs once, when the app first writes, starts or flushes the response, before anything goes on.</summary>
+    public Action? FirstUse { get; set; }
+
+    /// <summary>
     /// The app set <c>Content-Encoding</c> itself: read before its first byte passed on, so that a compressing middleware in
     /// front of the cache, which sets the header when that byte reaches it, is not taken for the app
     /// (docs/getting-started.md, "Where the middleware goes").
     /// </summary>
-    public bool AppEncoded { get; private set; }
+    public bool AppEncoded => !string.IsNullOrEmpty(ContentEncodingAsWritten);
 
     /// <summary>The captured body, or <c>null</c> once capture stopped.</summary>
     public CaptureBuffer? Buffer => _storeDisabled ? null : _buffer;
@@ -335,7 +344,8 @@ internal sealed class ResponseCapture : WriteOnlyStream, IHttpResponseBodyFeatur
         }
 
         _decided = true;
-        AppEncoded = _response.Headers.ContentEncoding.Count > 0;
+        ContentEncodingAsWritten = _response.Headers.ContentEncoding.ToString();
+        FirstUse?.Invoke();
         Holding = _holdMode == HoldMode.Always || (_holdMode == HoldMode.OnServerError && _response.StatusCode >= 500);
     }
 

@@ -7,11 +7,17 @@ namespace TieredResponseCaching.Http;
 internal static class ResponseWriter
 {
     /// <summary>
-    /// Serves <paramref name="entry"/>, answering the request's preconditions from it (304, 412). Completes
-    /// synchronously, without allocating, when the transport accepts the body at once.
+    /// Serves <paramref name="entry"/>, or the compressed variant of it the request's <c>Accept-Encoding</c> prefers
+    /// (docs/compression.md), answering the request's preconditions from what is served (304, 412: each variant has its
+    /// own ETag). Completes synchronously, without allocating, when the transport accepts the body at once.
     /// </summary>
     public static Task ServeAsync(HttpContext context, CachedResponse entry, string age, string cacheStatus)
     {
+        if (entry.Encodings is not null)
+        {
+            entry = ContentNegotiation.Select(context.Request, entry);
+        }
+
         var response = context.Response;
         var headers = response.Headers;
         switch (ConditionalRequests.Evaluate(context.Request, entry))

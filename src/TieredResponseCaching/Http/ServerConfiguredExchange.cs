@@ -1,4 +1,6 @@
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 using TieredResponseCaching.Coordination;
 using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Policies;
@@ -26,6 +28,8 @@ internal sealed class ServerConfiguredExchange(
     bool isRefresh)
     : CacheExchange(clock, outcomes, store, context, policy, stale, fallbackUntil, isRefresh)
 {
+    private StringValues _acceptEncoding;
+    private bool _acceptEncodingHidden;
     private NotCachedReason? _ruleVerdict;
 
     protected override HoldMode ChooseHoldMode(DateTimeOffset now) =>
@@ -72,6 +76,37 @@ internal sealed class ServerConfiguredExchange(
         return entry is null ? new FlightOutcome(null, false) : await StoreIfFinalVerdictAllowsAsync(entry);
     }
 
+    /// <summary>
+    /// With compression, the app (and any <c>UseResponseCompression</c> between the cache and the app) sees
+    /// <c>Accept-Encoding: identity</c>, so the cache captures the identity body and compresses it once itself; the
+    /// client's header is back as soon as the response leaves the app, for middleware in front of the cache
+    /// (docs/compression.md, "Order with UseResponseCompression").
+    /// </summary>
+    protected override void BeforeApp()
+    {
+        var headers = Context.Request.Headers;
+        if (Policy.Compression is null || headers.AcceptEncoding.Count == 0)
+        {
+            return;
+        }
+
+        _acceptEncoding = headers.AcceptEncoding;
+        _acceptEncodingHidden = true;
+        headers.AcceptEncoding = "identity";
+        Capture.FirstUse = RestoreAcceptEncoding;
+    }
+
+    protected override void AfterApp() => RestoreAcceptEncoding();
+
+    private void RestoreAcceptEncoding()
+    {
+        if (_acceptEncodingHidden)
+        {
+            _acceptEncodingHidden = false;
+            Context.Request.Headers.AcceptEncoding = _acceptEncoding;
+        }
+    }
+
     /// <summary>The status and headers as they left (of a 304 or a stale entry the cache wrote itself, the headers alone).</summary>
     protected override NotCachedReason FinalModeRefusal() =>
         WritingOwnResponse ? CacheRules.CheckResponseHeaders(Context.Response.Headers, Policy, EncodedInFront) : CacheRules.CheckResponse(Context.Response, Policy, EncodedInFront);
@@ -90,6 +125,13 @@ internal sealed class ServerConfiguredExchange(
                 headers.Remove(name);
             }
         }
+    }
+
+    /// <summary>The app set a content coding of its own (as it wrote, before middleware in front of the cache could add one).</summary>
+    private bool EncodedByTheApp()
+    {
+        var contentEncoding = Capture.ContentEncodingAsWritten ?? Context.Response.Headers.ContentEncoding.ToString();
+        return contentEncoding.Length > 0 && !contentEncoding.Equals("identity", StringComparison.OrdinalIgnoreCase);
     }
 
     private CachedResponse? TryCreateEntry(DateTimeOffset created)
@@ -126,13 +168,21 @@ internal sealed class ServerConfiguredExchange(
 
         var tags = Tags;
         return EntryBuilder.ServerConfigured(
-            Policy, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, tags.EntryTags(PathTags.For(Context.Request.Path)), tags.CdnFieldsOfEntry(), trailers, EncodedInFront);
+            Policy, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created, tags.EntryTags(PathTags.For(Context.Request.Path)), tags.CdnFieldsOfEntry(), trailers, capture.ContentEncodingAsWritten);
     }
 
     protected override NotCachedReason PredictRefusal()
     {
         var response = Context.Response;
         var refusal = CacheRules.CheckResponse(response, Policy, EncodedInFront);
+        if (refusal == NotCachedReason.None && Policy.Compression is not null && EncodedByTheApp()
+            && !Policy.VariesByHeader(HeaderNames.AcceptEncoding) && CacheRules.ListsField(response.Headers.Vary, HeaderNames.AcceptEncoding))
+        {
+            // The app chose its encoding by Accept-Encoding itself: stored as it is, it would answer clients that did not
+            // accept it (docs/compression.md). It is stored only when the policy keys on Accept-Encoding.
+            refusal = NotCachedReason.VaryNotInKey;
+        }
+
         if (refusal == NotCachedReason.None)
         {
             // A held response already judged complete (a GraphQL error), or a protocol's own look at the headers.
@@ -195,7 +245,12 @@ internal sealed class ServerConfiguredExchange(
                 headers[field.Name] = field.Value;
             }
 
-            if (Policy.Vary is { } vary)
+            if (Policy.Compression is { } compression && compression.Compresses(headers.ContentType.ToString()) && !EncodedByTheApp())
+            {
+                // Hits of this entry are negotiated by Accept-Encoding (docs/compression.md).
+                headers.Vary = ContentCodings.VaryWithAcceptEncoding(Policy.Vary);
+            }
+            else if (Policy.Vary is { } vary)
             {
                 headers.Vary = vary;
             }

@@ -14,6 +14,7 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
 {
     private readonly ConditionalWeakTable<Endpoint, Resolution> _resolved = [];
     private readonly TieredResponseCacheOptions _options = options.Value;
+    private readonly CompressionSettings? _compression = CompressionSettings.From(options.Value.Compression);
     private readonly ConcurrentDictionary<string, EndpointStats> _stats = new(StringComparer.Ordinal);
 
     /// <summary>The numbers of every cached endpoint resolved so far (all of them once the app started), by endpoint name.</summary>
@@ -65,7 +66,7 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
             var routeParameters = RouteParameters(endpoint);
             var operations = protocol == CacheProtocol.GraphQL ? CompileOperations(merged, name, stats, routeParameters, errors) : null;
             policy = PolicyCompiler.Compile(
-                merged, name, _options.MaximumBodySize, errors, protocol, found?.Streaming ?? false, operations, _options.Cdn.TagHeaders, stats, routeParameters, !_options.UseCaseSensitivePaths);
+                merged, name, _options.MaximumBodySize, errors, protocol, found?.Streaming ?? false, operations, _options.Cdn.TagHeaders, stats, routeParameters, !_options.UseCaseSensitivePaths, _compression);
             if (protocol != CacheProtocol.Rest && !protocols.IsRegistered(protocol))
             {
                 // Keyed as REST, a GraphQL or gRPC endpoint would be cached wrongly or not at all: say which package is missing.
@@ -99,7 +100,7 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
         {
             var settings = endpointSettings.Clone();
             settings.OverlayWith(overrides);
-            if (PolicyCompiler.Compile(settings, name, _options.MaximumBodySize, errors, CacheProtocol.GraphQL, tagHeaders: _options.Cdn.TagHeaders, stats: stats, routeParameters: routeParameters, ignorePathCase: !_options.UseCaseSensitivePaths) is { } compiled)
+            if (PolicyCompiler.Compile(settings, name, _options.MaximumBodySize, errors, CacheProtocol.GraphQL, tagHeaders: _options.Cdn.TagHeaders, stats: stats, routeParameters: routeParameters, ignorePathCase: !_options.UseCaseSensitivePaths, compression: _compression) is { } compiled)
             {
                 operations[operation] = compiled;
             }

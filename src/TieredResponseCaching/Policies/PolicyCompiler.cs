@@ -53,7 +53,8 @@ internal static class PolicyCompiler
         CdnTagHeaders tagHeaders = CdnTagHeaders.CacheGroups,
         Diagnostics.EndpointStats? stats = null,
         IReadOnlyCollection<string>? routeParameters = null,
-        bool ignorePathCase = false)
+        bool ignorePathCase = false,
+        CompressionSettings? compression = null)
     {
         var start = errors.Count;
         var noStore = settings.NoStore ?? false;
@@ -221,6 +222,8 @@ internal static class PolicyCompiler
             TrustClientDirectives = settings.TrustClientDirectives ?? false,
             HeuristicFreshness = settings.HeuristicFreshness ?? false,
             TargetedCacheControl = [.. settings.TargetedCacheControl ?? []],
+            // Origin-directed responses keep the origin's encoding (never re-encoded); gRPC has its own message compression.
+            Compression = originDirected || protocol == CacheProtocol.Grpc ? null : compression,
         };
     }
 

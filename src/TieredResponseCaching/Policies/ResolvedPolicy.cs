@@ -78,6 +78,12 @@ internal sealed class ResolvedPolicy
     /// </summary>
     public HeaderField[] CdnHeaders { get; init; } = [];
 
+    /// <summary>
+    /// Compressed variants of the responses this policy stores (docs/compression.md); <c>null</c> when compression is off
+    /// or does not apply (origin-directed mode, gRPC).
+    /// </summary>
+    public CompressionSettings? Compression { get; init; }
+
     /// <summary>Origin-directed mode (RFC 9111): the response's headers decide storage and freshness.</summary>
     public bool OriginDirected { get; init; }
 
@@ -119,6 +125,13 @@ internal sealed class ResolvedPolicy
     public bool LateTagsLogged { get; set; }
 
     public bool IsCacheableStatus(int statusCode) => Array.IndexOf(StatusCodes, statusCode) >= 0;
+
+    /// <summary>
+    /// Whether a response's <c>Vary</c> may name <paramref name="headerName"/>: the policy keys on it, or it is
+    /// <c>Accept-Encoding</c> and the cache negotiates the encoding itself (docs/compression.md).
+    /// </summary>
+    public bool AllowsVaryOn(ReadOnlySpan<char> headerName) =>
+        VariesByHeader(headerName) || (Compression is not null && headerName.Equals("Accept-Encoding", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Whether the policy keys on <paramref name="headerName"/> (case-insensitive).</summary>
     public bool VariesByHeader(ReadOnlySpan<char> headerName)

@@ -63,7 +63,16 @@ internal sealed class CachedResponse
     /// </summary>
     public DateTimeOffset? RetainUntil { get; init; }
 
-    /// <summary>The bytes the entry holds in memory, as counted against the L1 size limit.</summary>
+    /// <summary>
+    /// The compressed variants of this (identity) entry, Brotli first, then gzip; <c>null</c> when it has none
+    /// (docs/compression.md). Each is an entry of its own headers, body and ETag, held by this one: it lives and dies with it.
+    /// </summary>
+    public CachedResponse[]? Encodings { get; init; }
+
+    /// <summary>The content coding of a variant in <see cref="Encodings"/> (<c>br</c>, <c>gzip</c>); <c>null</c> for the identity entry.</summary>
+    public string? ContentCoding { get; init; }
+
+    /// <summary>The bytes the entry holds in memory, as counted against the L1 size limit (its variants included).</summary>
     public required long Size { get; init; }
 
     /// <summary>The entry's last useful moment (serving it, or revalidating it); past it, the tiers drop it.</summary>

@@ -10,5 +10,7 @@ internal static class HttpTokens
 
     public static bool IsToken(string? value) => !string.IsNullOrEmpty(value) && !value.AsSpan().ContainsAnyExcept(TokenChars);
 
+    public static bool IsToken(ReadOnlySpan<char> value) => !value.IsEmpty && !value.ContainsAnyExcept(TokenChars);
+
     public static bool IsTokenChar(char c) => TokenChars.Contains(c);
 }

@@ -331,7 +331,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
         var tags = Tags;
         return EntryBuilder.OriginDirected(
             decision, key, hash, response.StatusCode, response.Headers, capture.Buffer!.ToBody(), created,
-            tags.EntryTags(PathTags.For(request.Path), OriginKeys.UriTag(request)), tags.CdnFieldsOfEntry(), EncodedInFront);
+            tags.EntryTags(PathTags.For(request.Path), OriginKeys.UriTag(request)), tags.CdnFieldsOfEntry(), Capture.ContentEncodingAsWritten);
     }
 
     /// <summary>For a response that varies, the vary record under the URI's primary key.</summary>
