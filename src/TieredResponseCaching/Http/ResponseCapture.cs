@@ -354,7 +354,7 @@ internal sealed class ResponseCapture : WriteOnlyStream, IHttpResponseBodyFeatur
     {
         if (!_decided)
         {
-            AppEncoded = _response.Headers.ContentEncoding.Count > 0;
+            ContentEncodingAsWritten ??= _response.Headers.ContentEncoding.ToString();
         }
     }
 
