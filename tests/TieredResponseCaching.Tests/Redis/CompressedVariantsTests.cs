@@ -78,7 +78,7 @@ public sealed class CompressedVariantsTests : IAsyncLifetime
 
         var response = await b.GetAsync("/catalog", ("Accept-Encoding", "gzip"));
 
-        Assert.Equal("TieredResponseCache; fwd=uri-miss", response.CacheStatus());
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", response.CacheStatus());
         Assert.Null(response.Header("Content-Encoding"));
         Assert.Equal(CompressionTests.Json, await response.Body());
         Assert.Equal(2, calls);
