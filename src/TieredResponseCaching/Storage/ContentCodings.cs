@@ -96,13 +96,7 @@ internal static class ContentCodings
 
         headers.Add(new HeaderField(HeaderNames.ContentEncoding, coding));
         HeaderField[] stored = [.. headers];
-        var size = body.Length + 64;
-        foreach (var field in stored)
-        {
-            size += (field.Name.Length + field.Value.ToString().Length) * sizeof(char);
-        }
-
-        return Copy(identity, stored, [.. notModified], body, etag, coding, null, size);
+        return Copy(identity, stored, [.. notModified], body, etag, coding, null, EntrySize.OfVariant(stored, body));
     }
 
     private static HeaderField Replace(HeaderField field, string etag, string length) =>

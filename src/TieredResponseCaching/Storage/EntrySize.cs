@@ -5,9 +5,17 @@ internal static class EntrySize
 {
     private const int Overhead = 512;
 
-    public static long Of(byte[] key, HeaderField[] headers, CachedBody body)
+    // A compressed variant lives on its entry: no key of its own, a smaller fixed overhead (docs/compression.md).
+    private const int VariantOverhead = 64;
+
+    public static long Of(byte[] key, HeaderField[] headers, CachedBody body) => body.Length + key.Length + Overhead + OfHeaders(headers);
+
+    /// <summary>What a compressed variant adds to its entry's size.</summary>
+    public static long OfVariant(HeaderField[] headers, CachedBody body) => body.Length + VariantOverhead + OfHeaders(headers);
+
+    private static long OfHeaders(HeaderField[] headers)
     {
-        long size = body.Length + key.Length + Overhead;
+        long size = 0;
         foreach (var header in headers)
         {
             size += header.Name.Length * sizeof(char);
