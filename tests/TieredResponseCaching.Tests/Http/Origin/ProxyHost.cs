@@ -21,13 +21,13 @@ public sealed class ProxyHost : IAsyncDisposable
     private readonly WebApplication _proxy;
     private readonly bool _ownsUpstream;
 
-    private ProxyHost(WebApplication proxy, ScriptedUpstream upstream, FakeTimeProvider time, bool ownsUpstream)
+    private ProxyHost(WebApplication proxy, ScriptedUpstream upstream, FakeTimeProvider time, bool ownsUpstream, HttpClient client)
     {
         _proxy = proxy;
         _ownsUpstream = ownsUpstream;
         Upstream = upstream;
         Time = time;
-        Client = proxy.GetTestClient();
+        Client = client;
     }
 
     public ScriptedUpstream Upstream { get; }
@@ -53,23 +53,41 @@ public sealed class ProxyHost : IAsyncDisposable
     public static Task<ProxyHost> StartNodeAsync(ScriptedUpstream upstream, FakeTimeProvider time, params string[] args) =>
         StartAsync(upstream, time, ownsUpstream: false, args);
 
-    private static async Task<ProxyHost> StartAsync(ScriptedUpstream upstream, FakeTimeProvider time, bool ownsUpstream, string[] args)
+    /// <summary>
+    /// Another proxy node listening on Kestrel (a free loopback port) instead of TestServer: its client goes through real
+    /// sockets, with no limit on connections, for tests where many requests must be in flight at once.
+    /// </summary>
+    public static Task<ProxyHost> StartKestrelNodeAsync(ScriptedUpstream upstream, FakeTimeProvider time, params string[] args) =>
+        StartAsync(upstream, time, ownsUpstream: false, args, kestrel: true);
+
+    private static async Task<ProxyHost> StartAsync(ScriptedUpstream upstream, FakeTimeProvider time, bool ownsUpstream, string[] args, bool kestrel = false)
     {
         var proxy = ProxyCacheApp.Build(
-            ["--upstream", upstream.Address.ToString(), .. args],
+            ["--upstream", upstream.Address.ToString(), .. args, .. kestrel ? ["--urls", "http://127.0.0.1:0"] : Array.Empty<string>()],
             builder =>
             {
-                builder.WebHost.UseTestServer();
+                if (!kestrel)
+                {
+                    builder.WebHost.UseTestServer();
+                }
+
                 builder.Logging.ClearProviders();
                 builder.Services.AddSingleton<TimeProvider>(time);
             });
         await proxy.StartAsync();
+        var client = kestrel
+            ? new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue, UseProxy = false })
+            {
+                BaseAddress = new Uri(proxy.Urls.First()),
+                Timeout = TimeSpan.FromMinutes(1),
+            }
+            : proxy.GetTestClient();
         if (proxy.Services.GetRequiredService<CacheRuntime>().ClusterTier is RedisClusterTier { Backplane: var backplane })
         {
             await backplane.Ready.WaitAsync(TimeSpan.FromSeconds(15));
         }
 
-        return new ProxyHost(proxy, upstream, time, ownsUpstream);
+        return new ProxyHost(proxy, upstream, time, ownsUpstream, client);
     }
 
     /// <summary>Sends a request through the proxy; headers are added as written (no validation).</summary>
