@@ -16,6 +16,13 @@
 # of it:
 #   proxy      the caching proxy (origin-directed mode, L1 only)
 #   proxy-off  the same proxy started with --no-cache: YARP alone
+# and the comparison points of a proxy hit (installed from Debian's packages when missing):
+#   floor      LoadApp in mode floor: a plain Kestrel endpoint writing the headers and bytes of a proxy hit
+#   nginx      nginx proxy_cache in front of the same upstream, as its documentation recommends for a caching proxy:
+#              worker_processes = cores (nproc: the cores this run may use), access log off, a cache zone on disk (the hits come from the
+#              page cache); its CPU is the master's and the workers'
+#   varnish    varnishd with the built-in VCL (-b upstream) and malloc storage; its CPU is the manager's and the
+#              cache process's
 #
 # Endpoints (ENDPOINTS selects; all by default):
 #   raw origin outputcache tiered     wrk, GET /raw, /origin, /outputcache, /tiered (1,210-byte JSON)
@@ -35,6 +42,8 @@
 #                                     reaches the upstream (the baseline of the proxy target)
 #   proxy-no-store                    wrk, GET /proxy/no-store through the caching proxy: the same body with
 #                                     Cache-Control: no-store, so the cache looks up, forwards and refuses to store
+#   proxy-floor                       wrk, GET /proxy/cached on floor: the floor of a proxy hit (no proxy, no cache)
+#   proxy-nginx proxy-varnish         wrk, GET /proxy/cached through nginx and Varnish: their hits of the same response
 #   json20k-identity                  wrk, GET /json20k on the compression process (about 20 KB of JSON, UseResponseCompression
 #                                     in front of the cache, compressed variants on) without Accept-Encoding: identity hits
 #   json20k-br                        the same with Accept-Encoding: br: hits served from the stored Brotli variant
@@ -63,7 +72,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 WARMUP=${WARMUP:-3s}
 EAGER_DURATION=${EAGER_DURATION:-20s}
-ALL_ENDPOINTS="raw origin outputcache tiered tiered-redis outputcache-redis tiered-l2 outputcache-redis-keys tiered-l2-keys tiered-data graphql-get graphql-post h2-tiered h2-grpc proxy-hit proxy-yarp proxy-no-store json20k-identity json20k-br outputcache-br eager"
+ALL_ENDPOINTS="raw origin outputcache tiered tiered-redis outputcache-redis tiered-l2 outputcache-redis-keys tiered-l2-keys tiered-data graphql-get graphql-post h2-tiered h2-grpc proxy-hit proxy-yarp proxy-no-store proxy-floor proxy-nginx proxy-varnish json20k-identity json20k-br outputcache-br eager"
 read -r -a ENDPOINTS <<<"${ENDPOINTS:-$ALL_ENDPOINTS}"
 
 fail() {
@@ -92,6 +101,7 @@ declare -A SERVER=(
   [outputcache-redis-keys]=redis [tiered-l2-keys]=l2
   [tiered-data]=l1 [graphql-get]=l1 [graphql-post]=l1 [h2-tiered]=l1 [h2-grpc]=l1
   [proxy-hit]=proxy [proxy-yarp]=proxy-off [proxy-no-store]=proxy [eager]=l1
+  [proxy-floor]=floor [proxy-nginx]=nginx [proxy-varnish]=varnish
   [json20k-identity]=compression [json20k-br]=compression [outputcache-br]=compression
 )
 declare -A TOOL=(
@@ -99,6 +109,7 @@ declare -A TOOL=(
   [outputcache-redis-keys]=wrk [tiered-l2-keys]=wrk
   [tiered-data]=wrk [graphql-get]=wrk [graphql-post]=wrk [h2-tiered]=h2load [h2-grpc]=h2load
   [proxy-hit]=wrk [proxy-yarp]=wrk [proxy-no-store]=wrk [eager]=wrk
+  [proxy-floor]=wrk [proxy-nginx]=wrk [proxy-varnish]=wrk
   [json20k-identity]=wrk [json20k-br]=wrk [outputcache-br]=wrk
 )
 declare -A TARGET=(
@@ -108,6 +119,7 @@ declare -A TARGET=(
   [graphql-get]="/graphql?query=$(urlencode "$GRAPHQL_QUERY")&variables=$(urlencode "$GRAPHQL_VARIABLES")&operationName=Catalog"
   [graphql-post]=/graphql [h2-tiered]=/tiered [h2-grpc]=/loadtest.Catalog/GetPage
   [proxy-hit]=/proxy/cached [proxy-yarp]=/proxy/cached [proxy-no-store]=/proxy/no-store [eager]=/eager
+  [proxy-floor]=/proxy/cached [proxy-nginx]=/proxy/cached [proxy-varnish]=/proxy/cached
   [json20k-identity]=/json20k [json20k-br]=/json20k [outputcache-br]=/json20k-outputcache
 )
 
@@ -122,7 +134,7 @@ done
 if [ -n "${NEEDED[redis]:-}" ] || [ -n "${NEEDED[l2]:-}" ]; then
   NEEDED[redis-server]=1
 fi
-if [ -n "${NEEDED[proxy]:-}" ] || [ -n "${NEEDED[proxy-off]:-}" ]; then
+if [ -n "${NEEDED[proxy]:-}" ] || [ -n "${NEEDED[proxy-off]:-}" ] || [ -n "${NEEDED[nginx]:-}" ] || [ -n "${NEEDED[varnish]:-}" ]; then
   NEEDED[upstream]=1
 fi
 
@@ -140,10 +152,13 @@ install_missing() { # command package
 # nghttp2-client brings h2load, and nghttp, with which the checks below read HTTP/2 headers and trailers.
 [ -z "${NEEDED[h2load]:-}" ] || { install_missing h2load nghttp2-client && install_missing nghttp nghttp2-client; }
 [ -z "${NEEDED[redis-server]:-}" ] || { install_missing redis-server redis-server && install_missing redis-cli redis-tools; }
+[ -z "${NEEDED[nginx]:-}" ] || install_missing nginx nginx
+[ -z "${NEEDED[varnish]:-}" ] || install_missing varnishd varnish
 
 work=$(mktemp -d)
 declare -A PID=() URL=() URL_H2=()
 upstream_pid=""
+VARNISH_DIR=""
 redis_pid=""
 redis_port=""
 cleanup() {
@@ -154,7 +169,7 @@ cleanup() {
       wait "$pid" 2>/dev/null || true
     fi
   done
-  rm -rf "$work"
+  rm -rf "$work" "${VARNISH_DIR:-}"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -169,6 +184,78 @@ if [ -n "${NEEDED[upstream]:-}" ]; then
   dotnet build samples/ProxyCache -c Release -nologo -v quiet >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; fail "build failed"; }
   [ -f "$proxy_dll" ] || fail "$proxy_dll not found after the build"
 fi
+
+# A random loopback port nothing listens on (for servers that cannot report a port the kernel chose).
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+  done
+}
+wait_for_http() { # name url log
+  for _ in $(seq 1 300); do
+    curl -fsS -o /dev/null "$2/proxy/cached" 2>/dev/null && return 0
+    kill -0 "${PID[$1]}" 2>/dev/null || { cat "$3" >&2; fail "$1 exited during start-up"; }
+    sleep 0.1
+  done
+  cat "$3" >&2
+  fail "$1 did not answer within 30 s"
+}
+# nginx as its documentation recommends for a caching proxy (one worker per core; access log off;
+# proxy_cache with keep-alive connections to the upstream). Workers run as root here, inside this run's directory.
+start_nginx() {
+  local port dir="$work/nginx"
+  port=$(free_port)
+  mkdir -p "$dir/cache" "$dir/temp"
+  cat >"$dir/nginx.conf" <<NGINX
+user root;
+worker_processes $(nproc);
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $dir/temp/body;
+  proxy_temp_path $dir/temp/proxy;
+  fastcgi_temp_path $dir/temp/fastcgi;
+  uwsgi_temp_path $dir/temp/uwsgi;
+  scgi_temp_path $dir/temp/scgi;
+  proxy_cache_path $dir/cache levels=1:2 keys_zone=trc:10m max_size=256m inactive=60m use_temp_path=off;
+  upstream origin { server ${upstream_url#http://}; keepalive 32; }
+  server {
+    listen 127.0.0.1:$port;
+    location / {
+      proxy_pass http://origin;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache trc;
+      add_header X-Cache-Status \$upstream_cache_status;
+    }
+  }
+}
+NGINX
+  nginx -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/stdout.log" 2>&1 &
+  PID[nginx]=$!
+  URL[nginx]="http://127.0.0.1:$port"
+  wait_for_http nginx "${URL[nginx]}" "$dir/error.log"
+  echo "load.sh: nginx $(nginx -v 2>&1 | sed 's|.*nginx/||') pid ${PID[nginx]} with $(pgrep -c -P "${PID[nginx]}") workers at ${URL[nginx]}"
+}
+# Varnish with the built-in VCL in front of the upstream and malloc storage, in the foreground (-F).
+start_varnish() {
+  local port dir
+  port=$(free_port)
+  # Varnish's cache process runs as an unprivileged user, which must reach its working directory.
+  dir=$(mktemp -d /tmp/trc-varnish-XXXXXX)
+  chmod 755 "$dir"
+  VARNISH_DIR=$dir
+  varnishd -F -n "$dir/n" -a "127.0.0.1:$port" -b "${upstream_url#http://}" -s malloc,256m >"$dir/varnish.log" 2>&1 &
+  PID[varnish]=$!
+  URL[varnish]="http://127.0.0.1:$port"
+  wait_for_http varnish "${URL[varnish]}" "$dir/varnish.log"
+  echo "load.sh: varnish $(varnishd -V 2>&1 | sed -n 's/^varnishd (varnish-\([^ ]*\) .*/\1/p') pid ${PID[varnish]} at ${URL[varnish]}"
+}
 
 # redis-server cannot report a port the kernel chose, so: a random unused port, and another if that one was taken.
 start_redis() {
@@ -256,6 +343,9 @@ fi
 [ -z "${NEEDED[upstream]:-}" ] || start_upstream
 [ -z "${NEEDED[proxy]:-}" ] || start_proxy proxy
 [ -z "${NEEDED[proxy-off]:-}" ] || start_proxy proxy-off --no-cache
+[ -z "${NEEDED[floor]:-}" ] || start_app floor
+[ -z "${NEEDED[nginx]:-}" ] || start_nginx
+[ -z "${NEEDED[varnish]:-}" ] || start_varnish
 
 cat >"$work/graphql-post.lua" <<EOF
 wrk.method = "POST"
@@ -303,14 +393,18 @@ end
 EOF
 
 clock_ticks=$(getconf CLK_TCK)
-# utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/<pid>/stat; the name in field 2 may hold spaces).
+# utime + stime of a process and its children (nginx's workers, Varnish's cache process), in clock ticks (fields 14
+# and 15 of /proc/<pid>/stat; the name in field 2 may hold spaces). The children live as long as the run.
 cpu_ticks() {
-  local stat
+  local stat total=0 pid
   kill -0 "$1" 2>/dev/null || fail "process $1 is gone"
-  stat=$(<"/proc/$1/stat")
-  stat=${stat##*) }
-  read -r -a fields <<<"$stat"
-  echo $((fields[11] + fields[12]))
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    stat=$(<"/proc/$pid/stat") || continue
+    stat=${stat##*) }
+    read -r -a fields <<<"$stat"
+    total=$((total + fields[11] + fields[12]))
+  done
+  echo "$total"
 }
 # Commands Redis has executed (INFO's own excluded), and GETs alone.
 redis_calls() {
@@ -438,7 +532,14 @@ same_body() { # endpoints...
 }
 same_body raw origin outputcache tiered tiered-redis outputcache-redis tiered-l2 outputcache-redis-keys tiered-l2-keys h2-tiered
 same_body tiered-data graphql-get graphql-post
-same_body proxy-hit proxy-yarp proxy-no-store
+same_body proxy-hit proxy-yarp proxy-no-store proxy-floor proxy-nginx proxy-varnish
+# The floor writes what a proxy hit writes: the same header names (the values are constants, Date's aside).
+names() { tr -d '\r' <"$1" | sed -n 's/^\([A-Za-z-]*\):.*/\L\1/p' | sort; }
+if [ -f "$work/proxy-hit.headers" ] && [ -f "$work/proxy-floor.headers" ]; then
+  fetch proxy-hit "$work/proxy-hit.headers" "$work/check.body" # a hit now (the first request was the miss)
+  [ "$(names "$work/proxy-hit.headers")" = "$(names "$work/proxy-floor.headers")" ] \
+    || fail "the floor's header names differ from a proxy hit's: $(diff <(names "$work/proxy-hit.headers") <(names "$work/proxy-floor.headers") | tr '\n' ' ')"
+fi
 if [ -n "${BODY_SIZE[h2-grpc]:-}" ] && [ -n "${BODY_SIZE[h2-tiered]:-}" ] && [ "${BODY_SIZE[h2-grpc]}" != "${BODY_SIZE[h2-tiered]}" ]; then
   fail "the gRPC response body (${BODY_SIZE[h2-grpc]} bytes framed) is not the size of the REST one (${BODY_SIZE[h2-tiered]})"
 fi
@@ -450,6 +551,8 @@ for ep in "${ENDPOINTS[@]}"; do
     raw | origin) ;;
     proxy-yarp) ! grep -qi '^cache-status:' <<<"$headers" || fail "$ep went through a cache: $headers" ;;
     proxy-no-store) grep -qi '^cache-status: .*fwd=uri-miss.*detail=response-no-store' <<<"$headers" || fail "$ep is not forwarded uncached: $headers" ;;
+    proxy-nginx) grep -qi '^x-cache-status: HIT' <<<"$headers" || fail "$ep is not an nginx cache hit: $headers" ;;
+    proxy-varnish) grep -qiE '^x-varnish: [0-9]+ [0-9]+' <<<"$headers" || fail "$ep is not a Varnish cache hit: $headers" ;;
     *) grep -qi '^cache-status: .*; hit' <<<"$headers" || fail "$ep is not a cache hit: $headers" ;;
   esac
   if [ "$ep" = h2-grpc ]; then
@@ -476,10 +579,10 @@ for ep in "${ENDPOINTS[@]}"; do
       answered_before=$(upstream_requests)
       for _ in $(seq 1 20); do fetch "$ep" "$work/check.headers" "$work/check.body"; done
       answered=$(($(upstream_requests) - answered_before))
-      if [ "$ep" = proxy-hit ]; then
-        [ "$answered" -eq 0 ] || fail "$ep reached the upstream $answered times in 20 requests: hits must not"
-      else
+      if [ "$ep" = proxy-yarp ] || [ "$ep" = proxy-no-store ]; then
         [ "$answered" -eq 20 ] || fail "$ep reached the upstream $answered times in 20 requests: each must"
+      else
+        [ "$answered" -eq 0 ] || fail "$ep reached the upstream $answered times in 20 requests: hits must not"
       fi
       echo "load.sh: check: 20 sequential requests of $ep reached the upstream $answered times"
       ;;
@@ -559,6 +662,9 @@ compare graphql-post tiered-data "(target: req/s ≥ 0.9)"
 compare h2-grpc h2-tiered "(gRPC hit next to the REST hit over HTTP/2)"
 compare proxy-hit proxy-yarp "(target: req/s ≥ 3; the baseline's CPU excludes the upstream's)"
 compare proxy-no-store proxy-yarp "(the caching proxy on a response it may not store)"
+compare proxy-hit proxy-floor "(target: CPU ≤ 1.05)"
+compare proxy-hit proxy-nginx "(target: CPU ≤ 1.00)"
+compare proxy-hit proxy-varnish "(Varnish 7.1, built-in VCL, malloc storage)"
 compare json20k-br json20k-identity "(target: CPU ≤ 1.15)"
 compare json20k-br outputcache-br "(target: req/s ≥ 2)"
 if [ -f "$work/eager.checks" ]; then

@@ -31,14 +31,16 @@ using TieredResponseCaching;
 //     /proxy/cached    the JSON bytes with Cache-Control: public, max-age=3600 and an ETag (what a proxy may store)
 //     /proxy/no-store  the same bytes with Cache-Control: no-store (what a proxy must not store)
 //     /proxy/requests  how many /proxy/* requests it answered (the load test checks which runs reached it)
+//   --mode floor: the floor of the proxy scenario, a plain Kestrel endpoint without any cache middleware
+//     /proxy/cached    the headers and bytes a proxy hit sends, prepared once (Age and Cache-Status constant)
 //
 // --grpc-request-file <path> (l1 mode) writes the framed gRPC request the load test sends.
 var builder = WebApplication.CreateSlimBuilder(args);
 var mode = builder.Configuration["mode"] ?? "l1";
 var redis = builder.Configuration["redis"];
-if (mode is not ("l1" or "redis" or "l2" or "upstream" or "compression") || (mode is "redis" or "l2" && string.IsNullOrWhiteSpace(redis)))
+if (mode is not ("l1" or "redis" or "l2" or "upstream" or "compression" or "floor") || (mode is "redis" or "l2" && string.IsNullOrWhiteSpace(redis)))
 {
-    Console.Error.WriteLine("usage: LoadApp [--mode l1|redis|l2|upstream|compression] [--redis host:port (redis, l2)] [--grpc-request-file path]");
+    Console.Error.WriteLine("usage: LoadApp [--mode l1|redis|l2|upstream|compression|floor] [--redis host:port (redis, l2)] [--grpc-request-file path]");
     return 2;
 }
 
@@ -93,8 +95,11 @@ if (mode == "compression")
     app.UseResponseCompression();
 }
 
-app.UseOutputCache();
-app.UseTieredResponseCache();
+if (mode != "floor")
+{
+    app.UseOutputCache();
+    app.UseTieredResponseCache();
+}
 
 static IResult Origin() => TypedResults.Json(CatalogPage.Create(), CatalogJson.Default.CatalogPage);
 
@@ -172,6 +177,24 @@ switch (mode)
         app.MapGet("/proxy/cached", Upstream(maxAge));
         app.MapGet("/proxy/no-store", Upstream("no-store"));
         app.MapGet("/proxy/requests", () => Interlocked.Read(ref answered).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        break;
+    case "floor":
+        // What samples/ProxyCache sends on a hit of /proxy/cached (load.sh checks the header names match), as constants.
+        var floorCacheControl = $"public, max-age={(long)lifetime.TotalSeconds}";
+        var floorTag = $"\"{Convert.ToHexString(XxHash128.Hash(json))}\"";
+        var floorStatus = $"TieredResponseCache; hit; ttl={(long)lifetime.TotalSeconds}";
+        app.MapGet("/proxy/cached", context =>
+        {
+            var response = context.Response;
+            response.Headers.ContentType = "application/json; charset=utf-8";
+            response.Headers.CacheControl = floorCacheControl;
+            response.Headers.ETag = floorTag;
+            response.Headers.Age = "0";
+            response.Headers["Cache-Status"] = floorStatus;
+            response.ContentLength = json.Length;
+            var write = response.BodyWriter.WriteAsync(json);
+            return write.IsCompletedSuccessfully ? Task.CompletedTask : write.AsTask();
+        });
         break;
 }
 
