@@ -25,6 +25,8 @@ public class HitBenchmarks : IDisposable
     private SimulatedResponse _eagerResponse = null!;
     private DefaultHttpContext _ruleContext = null!;
     private SimulatedResponse _ruleResponse = null!;
+    private DefaultHttpContext _originContext = null!;
+    private SimulatedResponse _originResponse = null!;
     private DefaultHttpContext _rawContext = null!;
     private SimulatedResponse _rawResponse = null!;
 
@@ -72,6 +74,21 @@ public class HitBenchmarks : IDisposable
         (_ruleContext, _ruleResponse) = CachePipeline.CreateContext(ruled);
         _ruleContext.Request.Headers["X-Tenant"] = "acme";
 
+        // An origin-directed hit (the shared-cache mode of samples/ProxyCache): the app's own Cache-Control decides.
+        var origin = CachePipeline.CreateEndpoint(
+            "GET /proxy/{**rest}",
+            context =>
+            {
+                var headers = context.Response.Headers;
+                headers.ContentType = "application/json";
+                headers.CacheControl = "public, max-age=3600";
+                headers.ETag = "\"0123456789abcdef\"";
+                return context.Response.Body.WriteAsync(body).AsTask();
+            },
+            new CacheForAttribute { OriginDirected = true });
+        (_originContext, _originResponse) = CachePipeline.CreateContext(origin);
+        _originContext.Request.Path = "/proxy/cached";
+
         // The headers of a hit, as constants: what a plain endpoint would have to write to look the same.
         var raw = CachePipeline.CreateEndpoint(
             "GET /raw",
@@ -116,6 +133,13 @@ public class HitBenchmarks : IDisposable
             throw new InvalidOperationException($"Expected a hit with the rule; got '{_ruleResponse.Headers["Cache-Status"]}'.");
         }
 
+        OriginDirectedHit().GetAwaiter().GetResult();
+        OriginDirectedHit().GetAwaiter().GetResult();
+        if (!_originResponse.Headers["Cache-Status"].ToString().Contains("; hit", StringComparison.Ordinal) || _originResponse.BytesWritten != BodySize)
+        {
+            throw new InvalidOperationException($"Expected an origin-directed hit; got '{_originResponse.Headers["Cache-Status"]}'.");
+        }
+
         Raw().GetAwaiter().GetResult();
         if (_rawResponse.BytesWritten != BodySize)
         {
@@ -151,6 +175,14 @@ public class HitBenchmarks : IDisposable
     {
         _ruleResponse.Reset();
         return _pipeline.Invoke(_ruleContext);
+    }
+
+    /// <summary>A fresh hit in origin-directed mode (what a ProxyCache hit does between parsing and writing).</summary>
+    [Benchmark]
+    public Task OriginDirectedHit()
+    {
+        _originResponse.Reset();
+        return _pipeline.Invoke(_originContext);
     }
 
     [GlobalCleanup]

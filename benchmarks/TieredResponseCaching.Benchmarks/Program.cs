@@ -72,6 +72,7 @@ static void SampleAllocations()
         using var hit = new HitBenchmarks { BodySize = size };
         hit.Setup();
         AllocationSampler.Run($"Hit, {size} B body", hit.Hit, 2_000_000);
+        AllocationSampler.Run($"OriginDirectedHit, {size} B body", hit.OriginDirectedHit, 2_000_000);
     }
 
     using var miss = new MissBenchmarks { BodySize = 1024 };
