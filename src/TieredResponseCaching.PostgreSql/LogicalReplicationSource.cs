@@ -142,6 +142,11 @@ internal sealed class LogicalReplicationSource : IInvalidationSource
                                 foreach (var tag in tags)
                                 {
                                     yield return InvalidationEvent.ForTag(tag);
+                                    if (lost.IsCancellationRequested)
+                                    {
+                                        // Stopping, or the lease is lost: not one more tag, and no confirmation.
+                                        break;
+                                    }
                                 }
 
                                 // Resumed after the last one: every tag of the transaction took effect here and was

@@ -119,6 +119,7 @@ public sealed class LogicalReplicationTests(PostgreSqlFixture fixture)
         };
         await Server.ExecuteAsync($"UPDATE {_name} SET price = 2 WHERE id = 1");
         await log.WithinAsync(reached.Task, Generous, "the transaction applied, about to be confirmed");
+        Assert.Contains(log.Records, r => r.EventId == Invalidated && r.Message.Contains("tag 'product:1'", StringComparison.Ordinal));
         var before = await ConfirmedAsync();
         await node.DisposeAsync();
         await WaitSlotIdleAsync();
