@@ -25,6 +25,9 @@ public sealed class LogicalReplicationTests(PostgreSqlFixture fixture)
     internal const int SetupProblem = 1007;
     internal const int StandingBy = 1008;
     internal const int LeaseLost = 1009;
+    private const int ConfirmDeferred = 1014;
+    private const int InvalidationQueued = 20;
+    private const int InvalidationsReplayed = 110;
     private const string Hit = "TieredResponseCache; hit";
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
 
@@ -138,6 +141,31 @@ public sealed class LogicalReplicationTests(PostgreSqlFixture fixture)
         await Server.ExecuteAsync($"UPDATE {_name} SET price = 3 WHERE id = 2");
         await third.WithinAsync(third.WhenLoggedAsync(Invalidated, "tag 'product:2'"), Generous, "a new change applied");
         Assert.DoesNotContain(third.Records, r => r.EventId == Invalidated && r.Message.Contains("product:1", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_position_is_not_confirmed_while_its_invalidation_waits_for_Redis_and_is_once_Redis_has_it()
+    {
+        await CreateProductsAsync();
+        await using var redis = await RedisServer.StartAsync();
+        var log = new NodeLog();
+        await using var node = await StartNodeAsync(log, CacheHost.NewFakeClock(), redis.Configuration);
+        var created = await ConfirmedAsync();
+        await Server.ExecuteAsync($"UPDATE {_name} SET price = 1 WHERE id = 2");
+        await Eventually.TrueAsync(async () => await ConfirmedAsync() != created, Generous, "a first change confirmed");
+        var before = await ConfirmedAsync();
+
+        redis.Kill();
+        await Server.ExecuteAsync($"UPDATE {_name} SET price = 2 WHERE id = 1");
+        await log.WithinAsync(log.WhenLoggedAsync(ConfirmDeferred), Generous, "the confirmation deferred");
+        Assert.Contains(log.Records, r => r.EventId == InvalidationQueued && r.Message.Contains("product:1", StringComparison.Ordinal));
+        Assert.Equal(before, await ConfirmedAsync());
+
+        // Redis is back: the queued invalidation is sent, and the next commit confirms both transactions.
+        await redis.StartProcessAsync();
+        await log.WithinAsync(log.WhenLoggedAsync(InvalidationsReplayed), Generous, "the queued invalidations replayed");
+        await Server.ExecuteAsync($"UPDATE {_name} SET price = 3 WHERE id = 2");
+        await Eventually.TrueAsync(async () => await ConfirmedAsync() != before, Generous, "the position confirmed once Redis had the invalidations");
     }
 
     [Fact]
