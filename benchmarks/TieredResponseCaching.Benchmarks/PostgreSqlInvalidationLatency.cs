@@ -27,14 +27,17 @@ namespace TieredResponseCaching.Benchmarks;
 /// timestamp minus the first: the statement and its commit, the notification to A's listening connection, A's
 /// parsing and <c>InvalidateTagAsync</c> (local, <c>ZADD</c>, <c>PUBLISH</c>), and B applying the message. The
 /// UPDATE's own round trip is reported too. The first <c>warm-up</c> iterations are not counted.</para>
+/// <para>With <c>--logical</c>, node A reads the change from a logical replication slot instead
+/// (<c>AddPostgreSqlLogicalReplication</c>, the table <c>prices</c> with the tag <c>prices</c>; no trigger): the
+/// latency then covers the commit reaching the WAL sender, pgoutput decoding it, A's invalidation and B applying it.</para>
 /// </remarks>
 internal static class PostgreSqlInvalidationLatency
 {
     private const string Channel = "prices_changed";
 
-    public static async Task<int> RunAsync(int count, int warmup)
+    public static async Task<int> RunAsync(int count, int warmup, bool logical = false)
     {
-        Console.WriteLine($"PostgreSQL NOTIFY invalidation latency: {count:N0} row updates, each timed until node B applied the invalidation ({warmup:N0} warm-up); {Environment.ProcessorCount} cores; load average {InvalidationLatency.LoadAverage()}");
+        Console.WriteLine($"PostgreSQL {(logical ? "logical replication" : "NOTIFY")} invalidation latency: {count:N0} row updates, each timed until node B applied the invalidation ({warmup:N0} warm-up); {Environment.ProcessorCount} cores; load average {InvalidationLatency.LoadAverage()}");
         using var redis = await RedisProcess.StartAsync();
         await using var postgres = await PostgreSqlServer.StartAsync();
         Console.WriteLine($"redis-server pid {redis.ProcessId} on {redis.Configuration}; PostgreSQL on 127.0.0.1:{postgres.Port}");
@@ -50,8 +53,8 @@ internal static class PostgreSqlInvalidationLatency
             """);
 
         await using var reads = NpgsqlDataSource.Create(postgres.ConnectionString.Replace("Pooling=false", "Pooling=true", StringComparison.Ordinal));
-        await using var nodeA = await StartNodeAsync(redis.Configuration, reads, postgres.ConnectionString);
-        await using var nodeB = await StartNodeAsync(redis.Configuration, reads, listenTo: null);
+        await using var nodeA = await StartNodeAsync(redis.Configuration, reads, postgres.ConnectionString, logical);
+        await using var nodeB = await StartNodeAsync(redis.Configuration, reads, listenTo: null, logical);
         var backplaneB = nodeB.Services.GetRequiredService<CacheRuntime>().Redis().Backplane;
 
         long appliedAt = 0;
@@ -64,12 +67,20 @@ internal static class PostgreSqlInvalidationLatency
 
         await using var writer = new NpgsqlConnection(postgres.ConnectionString);
         await writer.OpenAsync();
+        // The test server runs with synchronous_commit=off (docs/change-events.md, "Logical replication"): a WAL
+        // sender only sends what is flushed, so an asynchronous commit would wait for the WAL writer (wal_writer_delay,
+        // 200 ms). The benchmark's writer commits as PostgreSQL does by default.
+        await using (var synchronous = new NpgsqlCommand("SET synchronous_commit = on", writer))
+        {
+            await synchronous.ExecuteNonQueryAsync();
+        }
+
         await using var update = new NpgsqlCommand("UPDATE prices SET price = $1 WHERE id = 1", writer) { Parameters = { new NpgsqlParameter { Value = 0 } } };
         await update.PrepareAsync();
         var price = 0;
 
         await WaitListeningAsync(nodeA);
-        await InvalidationLatency.CheckInvalidationIsVisibleAsync(nodeB, "the new price (a row update's NOTIFY)", async () =>
+        await InvalidationLatency.CheckInvalidationIsVisibleAsync(nodeB, logical ? "the new price (a row update read from the slot)" : "the new price (a row update's NOTIFY)", async () =>
         {
             var appliedOnB = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Volatile.Write(ref applied, appliedOnB);
@@ -109,14 +120,14 @@ internal static class PostgreSqlInvalidationLatency
         return 0;
     }
 
-    /// <summary>Node A's source logs when it listens; before that an update would not be heard.</summary>
+    /// <summary>Node A's source logs when it listens (or reads the slot); before that an update would not be heard.</summary>
     private static async Task WaitListeningAsync(WebApplication nodeA)
     {
         var listening = nodeA.Services.GetRequiredService<ListeningSignal>();
         await listening.Task.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
-    private static async Task<WebApplication> StartNodeAsync(string redis, NpgsqlDataSource reads, string? listenTo)
+    private static async Task<WebApplication> StartNodeAsync(string redis, NpgsqlDataSource reads, string? listenTo, bool logical)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -126,7 +137,15 @@ internal static class PostgreSqlInvalidationLatency
         builder.Logging.AddFilter<ListeningSignal>("TieredResponseCaching.PostgreSql", LogLevel.Information);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Services.AddTieredResponseCache().AddRedis(options => options.Configuration = redis);
-        if (listenTo is not null)
+        if (listenTo is not null && logical)
+        {
+            builder.Services.AddPostgreSqlLogicalReplication(o =>
+            {
+                o.ConnectionString = listenTo;
+                o.Table("prices", "id").Tags("prices");
+            });
+        }
+        else if (listenTo is not null)
         {
             builder.Services.AddPostgreSqlInvalidation(listenTo, Channel);
         }
@@ -144,7 +163,10 @@ internal static class PostgreSqlInvalidationLatency
         return app;
     }
 
-    /// <summary>Completes when the PostgreSQL source logs that it listens (event 1001, at Information: a filter lets it through to this provider alone).</summary>
+    /// <summary>
+    /// Completes when the PostgreSQL source logs that it listens (event 1001) or reads the slot (1006), at Information:
+    /// a filter lets them through to this provider alone.
+    /// </summary>
     private sealed class ListeningSignal : ILoggerProvider, ILogger
     {
         private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -160,7 +182,7 @@ internal static class PostgreSqlInvalidationLatency
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            if (eventId.Id == 1001)
+            if (eventId.Id is 1001 or 1006)
             {
                 _listening.TrySetResult();
             }

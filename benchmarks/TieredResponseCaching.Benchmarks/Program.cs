@@ -14,10 +14,11 @@ using TieredResponseCaching.Benchmarks.Infrastructure;
 //                    until node B applied them (default 2,000 after 200 warm-up) and prints the percentiles;
 //                    --busy N keeps node B serving N clients' requests meanwhile; --per-response-tags invalidates
 //                    product:N, a tag the handler added to an entry node B serves, and checks B no longer serves it;
-//   --pg-invalidation-latency [--count N] [--warmup N]
+//   --pg-invalidation-latency [--count N] [--warmup N] [--logical]
 //                    no benchmark: a PostgreSQL server and a redis-server it starts, two nodes (A listens with
 //                    AddPostgreSqlInvalidation); times N row updates whose trigger NOTIFYs until node B applied the
-//                    invalidation (default 200 after 20 warm-up) and prints the percentiles;
+//                    invalidation (default 200 after 20 warm-up) and prints the percentiles; --logical: A reads a
+//                    logical replication slot (AddPostgreSqlLogicalReplication) instead;
 //   --loop Class.Method [seconds]
 //                    no benchmark: runs one benchmark method in a loop (default 20 s) for a profiler to attach.
 if (args.Contains("--allocations", StringComparer.Ordinal))
@@ -39,7 +40,7 @@ if (args.Contains("--invalidation-latency", StringComparer.Ordinal))
 
 if (args.Contains("--pg-invalidation-latency", StringComparer.Ordinal))
 {
-    return await PostgreSqlInvalidationLatency.RunAsync(IntArgument("--count", 200), IntArgument("--warmup", 20));
+    return await PostgreSqlInvalidationLatency.RunAsync(IntArgument("--count", 200), IntArgument("--warmup", 20), args.Contains("--logical", StringComparer.Ordinal));
 }
 
 var quick = args.Contains("--quick", StringComparer.Ordinal);

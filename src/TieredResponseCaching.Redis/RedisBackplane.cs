@@ -45,6 +45,7 @@ internal sealed class RedisBackplane : IBackplane, IAsyncDisposable
     private readonly RedisKey _tagsKey;
     private readonly RedisTagRecords _records;
     private readonly ConcurrentQueue<(string Tag, long Ticks)> _pending = new();
+    private long _dropped;
     private int _replaying;
     private int _watching;
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -118,12 +119,19 @@ internal sealed class RedisBackplane : IBackplane, IAsyncDisposable
             {
                 _pending.Enqueue((tag, atTicks));
             }
+            else
+            {
+                Interlocked.Increment(ref _dropped);
+            }
 
             Log.InvalidationQueued(_logger, tag);
             _ = ReplayWhenRedisAnswersAsync();
             RetrySoon();
         }
     }
+
+    /// <summary>Invalidations queued until Redis takes them, and how many a full queue dropped (<see cref="IBackplane.Delivery"/>).</summary>
+    public InvalidationDelivery Delivery => new(_pending.Count, Interlocked.Read(ref _dropped));
 
     /// <summary>Reloads the invalidation records from Redis (in pages) and trims the old ones; false when they could not be read.</summary>
     public async Task<bool> SyncTagsAsync()

@@ -6,8 +6,8 @@ using TieredResponseCaching.Storage;
 namespace TieredResponseCaching.Redis;
 
 /// <summary>
-/// The shared tier on one Redis connection: L2 (<see cref="RedisTier"/>), the backplane (<see cref="RedisBackplane"/>)
-/// and the cluster lock (<see cref="ClusterLock"/>), every call under the connection's timeout and circuit breaker
+/// The shared tier on one Redis connection: L2 (<see cref="RedisTier"/>), the backplane (<see cref="RedisBackplane"/>),
+/// the cluster lock (<see cref="ClusterLock"/>) and leases (<see cref="ClusterLeases"/>), every call under the connection's timeout and circuit breaker
 /// (docs/design.md rule 4). What the core sees of it is <see cref="IClusterTier"/>.
 /// </summary>
 internal sealed class RedisClusterTier : IClusterTier
@@ -20,6 +20,7 @@ internal sealed class RedisClusterTier : IClusterTier
         Connection = new RedisConnection(options, services, time, logger, parts.Metrics);
         Tier = new RedisTier(Connection, options.CompressionThreshold, time, logger, parts.MaximumBodySize, EntryAuthenticator.Create(options));
         Lock = new ClusterLock(Tier, options.LockExpiry);
+        Leases = new ClusterLeases(Connection);
         Backplane = new RedisBackplane(Connection, options, parts.Tags, parts.Memory, parts.Clock, logger, parts.Metrics);
         Backplane.EntryStored += parts.StoredElsewhere;
     }
@@ -36,6 +37,8 @@ internal sealed class RedisClusterTier : IClusterTier
 
     public RedisBackplane Backplane { get; }
 
+    public ClusterLeases Leases { get; }
+
     public TimeSpan ClockSkewAllowance => Options.ClockSkewAllowance;
 
     public ClusterTierStatus Status => new(
@@ -46,6 +49,8 @@ internal sealed class RedisClusterTier : IClusterTier
     IBackplane IClusterTier.Backplane => Backplane;
 
     IClusterLock IClusterTier.Lock => Lock;
+
+    IClusterLeases IClusterTier.Leases => Leases;
 
     public void Start()
     {

@@ -21,6 +21,9 @@ internal interface IClusterTier : IAsyncDisposable
 
     IClusterLock Lock { get; }
 
+    /// <summary>Named leases held by one node at a time; <c>null</c> when the store has none.</summary>
+    IClusterLeases? Leases => null;
+
     /// <summary>
     /// How far another node's clock may run ahead of this one's: an invalidation also kills entries created this long
     /// after it, on every node (docs/tiers.md, "Clocks").

@@ -32,4 +32,14 @@ internal interface IBackplane
 
     /// <summary>Records the invalidation of <paramref name="tag"/> at <paramref name="atTicks"/> in the shared tier and tells every node.</summary>
     Task InvalidateAsync(string tag, long atTicks);
+
+    /// <summary>
+    /// Invalidations made on this node that the shared tier has not taken yet (queued while it was unavailable), and
+    /// how many were dropped so far because the queue was full: a change-event source confirms a position only when
+    /// the first is zero and the second has not grown (docs/change-events.md, "Logical replication").
+    /// </summary>
+    InvalidationDelivery Delivery => default;
 }
+
+/// <summary>See <see cref="IBackplane.Delivery"/>.</summary>
+internal readonly record struct InvalidationDelivery(int Pending, long Dropped);

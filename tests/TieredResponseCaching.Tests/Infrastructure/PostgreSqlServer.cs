@@ -19,13 +19,15 @@ public sealed class PostgreSqlServer : IAsyncDisposable
 {
     private readonly string _directory;
     private readonly string? _runAs;
+    private readonly string _walLevel;
     private bool _running;
 
-    private PostgreSqlServer(string directory, int port, string? runAs)
+    private PostgreSqlServer(string directory, int port, string? runAs, string walLevel)
     {
         _directory = directory;
         Port = port;
         _runAs = runAs;
+        _walLevel = walLevel;
     }
 
     public int Port { get; }
@@ -35,14 +37,18 @@ public sealed class PostgreSqlServer : IAsyncDisposable
 
     private string DataDirectory => Path.Combine(_directory, "data");
 
-    public static async Task<PostgreSqlServer> StartAsync()
+    /// <summary>
+    /// Starts a server with <c>wal_level=logical</c> (logical replication tests; it writes a little more WAL than
+    /// <c>replica</c>, which costs these tests nothing measurable), or <paramref name="walLevel"/>.
+    /// </summary>
+    public static async Task<PostgreSqlServer> StartAsync(string walLevel = "logical")
     {
         var runAs = Environment.IsPrivilegedProcess ? UnprivilegedUser() : null;
         // Under /tmp when root: the unprivileged user must be able to reach it, which a root-only TMPDIR may not allow.
         var directory = runAs is null
             ? Directory.CreateTempSubdirectory("trc-pg-").FullName
             : Directory.CreateDirectory(Path.Combine("/tmp", "trc-pg-" + Guid.NewGuid().ToString("N")[..12])).FullName;
-        var server = new PostgreSqlServer(directory, FreePort(), runAs);
+        var server = new PostgreSqlServer(directory, FreePort(), runAs, walLevel);
         try
         {
             if (runAs is not null)
@@ -66,7 +72,7 @@ public sealed class PostgreSqlServer : IAsyncDisposable
     {
         // Durability is of no use to a test server: no fsync makes it start, write and stop faster.
         var settings = string.Create(CultureInfo.InvariantCulture,
-            $"-p {Port} -k {_directory} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=50");
+            $"-p {Port} -k {_directory} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=80 -c wal_level={_walLevel} -c max_replication_slots=40 -c max_wal_senders=40");
         await RunToolAsync("pg_ctl", "-D", DataDirectory, "-l", Path.Combine(_directory, "postgres.log"), "-o", settings, "-w", "-t", "60", "start");
         _running = true;
     }
