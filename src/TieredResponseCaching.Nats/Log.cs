@@ -14,7 +14,7 @@ internal static partial class Log
     [LoggerMessage(2003, LogLevel.Warning, "Message {Sequence} on {Subject} is partly or wholly malformed, ignored and acknowledged: {Errors}. Payload: {Payload}")]
     public static partial void MalformedPayload(ILogger logger, ulong sequence, string subject, string errors, string payload);
 
-    [LoggerMessage(2004, LogLevel.Debug, "Message {Sequence} on {Subject} (delivery {Delivery}): {Count} invalidation(s) applied, acknowledged.")]
+    [LoggerMessage(2004, LogLevel.Debug, "Message {Sequence} on {Subject} (delivery {Delivery}): {Count} invalidation(s) applied, acknowledgement sent.")]
     public static partial void Acknowledged(ILogger logger, ulong sequence, string subject, ulong delivery, int count);
 
     [LoggerMessage(2005, LogLevel.Warning, "Message {Sequence} on {Subject} (delivery {Delivery} of {MaxDeliver}) not applied ({Problem}): not acknowledged, delivered again in {Delay}.")]

@@ -61,9 +61,21 @@ internal sealed class NatsInvalidationSource : IInvalidationSource
             return default;
         };
         var consumer = await PrepareAsync(connection, cancellationToken).ConfigureAwait(false);
+        CancellationTokenSource? pulling = null;
         connection.ConnectionOpened += (_, _) =>
         {
+            // The server forgot this client's pull request with the connection: pull again now rather than when the
+            // missing heartbeats are noticed (tens of seconds).
             Log.Reconnected(_logger, _options.Url);
+            try
+            {
+                Volatile.Read(ref pulling)?.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // The pull had ended anyway; the next one starts on the new connection.
+            }
+
             return default;
         };
         Log.Consuming(_logger, _options.Stream!, SubjectText, _options.DurableName, _options.Url);
@@ -71,51 +83,86 @@ internal sealed class NatsInvalidationSource : IInvalidationSource
         var events = new List<InvalidationEvent>();
         var errors = new List<string>();
         var consume = new NatsJSConsumeOpts { MaxMsgs = _options.BatchSize };
-        await foreach (var message in consumer.ConsumeAsync<byte[]>(opts: consume, cancellationToken: cancellationToken).ConfigureAwait(false))
+        while (true)
         {
-            var metadata = message.Metadata;
-            var sequence = metadata?.Sequence.Stream ?? 0;
-            var delivery = metadata?.NumDelivered ?? 1;
-            var payload = message.Data ?? [];
-            if (Received is { } received)
+            using var pull = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            Volatile.Write(ref pulling, pull);
+            var messages = consumer.ConsumeAsync<byte[]>(opts: consume, cancellationToken: pull.Token).GetAsyncEnumerator(pull.Token);
+            try
             {
-                await received(sequence, cancellationToken).ConfigureAwait(false);
-            }
+                while (true)
+                {
+                    try
+                    {
+                        if (!await messages.MoveNextAsync().ConfigureAwait(false))
+                        {
+                            if (pull.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                            {
+                                break;
+                            }
 
-            events.Clear();
-            errors.Clear();
-            _payload.Parse(payload, events, errors);
-            if (errors.Count > 0)
-            {
-                Log.MalformedPayload(_logger, sequence, message.Subject, string.Join("; ", errors), ChangePayload.Shorten(payload));
-            }
+                            cancellationToken.ThrowIfCancellationRequested();
 
-            Volatile.Write(ref _applyFailure, null);
-            foreach (var change in events)
-            {
-                yield return change;
-            }
+                            // Consuming ends only when the consumer is gone (deleted under us): a setup problem, read
+                            // again after the backoff.
+                            throw Problem($"the durable consumer '{_options.DurableName}' stopped delivering (deleted?)", null);
+                        }
+                    }
+                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        // Reconnected (or ended with the pull cancelled either way): pull again.
+                        break;
+                    }
 
-            // Resumed after the last event: each was applied, or the host said which was not.
-            if (Volatile.Read(ref _applyFailure) is not { } failure)
-            {
-                await message.AckAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-                Log.Acknowledged(_logger, sequence, message.Subject, delivery, events.Count);
+                    var message = messages.Current;
+                    var metadata = message.Metadata;
+                    var sequence = metadata?.Sequence.Stream ?? 0;
+                    var delivery = metadata?.NumDelivered ?? 1;
+                    var payload = message.Data ?? [];
+                    if (Received is { } received)
+                    {
+                        await received(sequence, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    events.Clear();
+                    errors.Clear();
+                    _payload.Parse(payload, events, errors);
+                    if (errors.Count > 0)
+                    {
+                        Log.MalformedPayload(_logger, sequence, message.Subject, string.Join("; ", errors), ChangePayload.Shorten(payload));
+                    }
+
+                    Volatile.Write(ref _applyFailure, null);
+                    foreach (var change in events)
+                    {
+                        yield return change;
+                    }
+
+                    // Resumed after the last event: each was applied, or the host said which was not. An
+                    // acknowledgement lost on the way (a connection dropping) only means the message comes again.
+                    if (Volatile.Read(ref _applyFailure) is not { } failure)
+                    {
+                        await message.AckAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+                        Log.Acknowledged(_logger, sequence, message.Subject, delivery, events.Count);
+                    }
+                    else if (delivery >= (ulong)_options.MaxDeliver)
+                    {
+                        Log.Poison(_logger, sequence, message.Subject, delivery, _options.MaxDeliver, failure.Message, ChangePayload.Shorten(payload));
+                        await message.AckTerminateAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        Log.WillRetry(_logger, sequence, message.Subject, delivery, _options.MaxDeliver, failure.Message, _options.RetryDelay);
+                        await message.NakAsync(new AckOpts { NakDelay = _options.RetryDelay }, cancellationToken).ConfigureAwait(false);
+                    }
+                }
             }
-            else if (delivery >= (ulong)_options.MaxDeliver)
+            finally
             {
-                Log.Poison(_logger, sequence, message.Subject, delivery, _options.MaxDeliver, failure.Message, ChangePayload.Shorten(payload));
-                await message.AckTerminateAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                Log.WillRetry(_logger, sequence, message.Subject, delivery, _options.MaxDeliver, failure.Message, _options.RetryDelay);
-                await message.NakAsync(new AckOpts { NakDelay = _options.RetryDelay }, cancellationToken).ConfigureAwait(false);
+                Volatile.Write(ref pulling, null);
+                await messages.DisposeAsync().ConfigureAwait(false);
             }
         }
-
-        // Consuming ends only when the consumer is gone (deleted under us): a setup problem, read again after the backoff.
-        throw Problem($"the durable consumer '{_options.DurableName}' stopped delivering (deleted?)", null);
     }
 
     /// <summary>Connects, then finds (or creates) the stream and the durable consumer; each problem logged in plain words.</summary>
