@@ -30,7 +30,7 @@ public sealed class NatsServer : IAsyncDisposable
 
     public static async Task<NatsServer> StartAsync()
     {
-        var server = new NatsServer(RedisServer.FreePort(), Directory.CreateTempSubdirectory("trc-nats-").FullName);
+        var server = new NatsServer(FreePort(), Directory.CreateTempSubdirectory("trc-nats-").FullName);
         await server.StartProcessAsync();
         return server;
     }
@@ -134,6 +134,13 @@ public sealed class NatsServer : IAsyncDisposable
         catch (IOException)
         {
         }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static string Binary
