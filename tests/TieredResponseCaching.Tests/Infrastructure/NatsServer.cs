@@ -18,19 +18,23 @@ public sealed class NatsServer : IAsyncDisposable
     private Process? _process;
     private NatsConnection? _client;
 
-    private NatsServer(int port, string directory)
+    private readonly bool _jetStream;
+
+    private NatsServer(int port, string directory, bool jetStream)
     {
         Port = port;
         _directory = directory;
+        _jetStream = jetStream;
     }
 
     public int Port { get; }
 
     public string Url => $"nats://127.0.0.1:{Port}";
 
-    public static async Task<NatsServer> StartAsync()
+    /// <summary>Starts a server, with JetStream unless <paramref name="jetStream"/> is false (core NATS only).</summary>
+    public static async Task<NatsServer> StartAsync(bool jetStream = true)
     {
-        var server = new NatsServer(FreePort(), Directory.CreateTempSubdirectory("trc-nats-").FullName);
+        var server = new NatsServer(FreePort(), Directory.CreateTempSubdirectory("trc-nats-").FullName, jetStream);
         await server.StartProcessAsync();
         return server;
     }
@@ -38,7 +42,7 @@ public sealed class NatsServer : IAsyncDisposable
     public async Task StartProcessAsync()
     {
         var start = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { "-js", "-a", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-sd", _directory })
+        foreach (var argument in (_jetStream ? ["-js"] : Array.Empty<string>()).Concat(["-a", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-sd", _directory]))
         {
             start.ArgumentList.Add(argument);
         }
