@@ -5,10 +5,12 @@ cd "$(dirname "$0")"
 
 need_apt=()
 # Programs the integration tests start for real, and the Debian package that brings each (chromium: the
-# sample dashboard test drives it headless; python3: the upstream the ProxyCache walk-through starts).
+# sample dashboard test drives it headless; python3: the upstream the ProxyCache walk-through starts; nats-server: the
+# JetStream change-event tests, Debian puts it in /usr/sbin, where the tests' fixture looks too).
 for pair in redis-server:redis-server redis-cli:redis-tools chromium:chromium python3:python3 curl:curl; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need_apt+=("${pair##*:}")
 done
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need_apt+=(nats-server)
 # PostgreSQL for the change-event tests: Debian's postgresql package puts initdb and postgres in
 # /usr/lib/postgresql/VERSION/bin (off the PATH), where the tests' fixture looks first.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then

@@ -5,7 +5,7 @@ using BenchmarkDotNet.Running;
 using TieredResponseCaching.Benchmarks;
 using TieredResponseCaching.Benchmarks.Infrastructure;
 
-// Any BenchmarkDotNet argument works (--filter, --list flat, --job, --exporters ...). Six additions:
+// Any BenchmarkDotNet argument works (--filter, --list flat, --job, --exporters ...). Seven additions:
 //   no arguments     runs every benchmark (instead of asking interactively);
 //   --quick          a short job (1 launch, 3 warm-up and 5 measured iterations) for a look in a minute or two;
 //   --allocations    no benchmark: samples which types the hit and miss paths allocate, and prints them;
@@ -19,6 +19,10 @@ using TieredResponseCaching.Benchmarks.Infrastructure;
 //                    AddPostgreSqlInvalidation); times N row updates whose trigger NOTIFYs until node B applied the
 //                    invalidation (default 200 after 20 warm-up) and prints the percentiles; --logical: A reads a
 //                    logical replication slot (AddPostgreSqlLogicalReplication) instead;
+//   --nats-invalidation-latency [--count N] [--warmup N]
+//                    no benchmark: a nats-server -js and a redis-server it starts, two nodes (A reads the stream with
+//                    AddNatsInvalidation); times N changes published to JetStream until node B applied the
+//                    invalidation (default 200 after 20 warm-up) and prints the percentiles;
 //   --loop Class.Method [seconds]
 //                    no benchmark: runs one benchmark method in a loop (default 20 s) for a profiler to attach.
 if (args.Contains("--allocations", StringComparer.Ordinal))
@@ -41,6 +45,11 @@ if (args.Contains("--invalidation-latency", StringComparer.Ordinal))
 if (args.Contains("--pg-invalidation-latency", StringComparer.Ordinal))
 {
     return await PostgreSqlInvalidationLatency.RunAsync(IntArgument("--count", 200), IntArgument("--warmup", 20), args.Contains("--logical", StringComparer.Ordinal));
+}
+
+if (args.Contains("--nats-invalidation-latency", StringComparer.Ordinal))
+{
+    return await NatsInvalidationLatency.RunAsync(IntArgument("--count", 200), IntArgument("--warmup", 20));
 }
 
 var quick = args.Contains("--quick", StringComparer.Ordinal);

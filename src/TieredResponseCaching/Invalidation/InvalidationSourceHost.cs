@@ -36,7 +36,7 @@ internal sealed class InvalidationSourceHost(
             {
                 await foreach (var change in source.ReadAsync(stopping).WithCancellation(stopping).ConfigureAwait(false))
                 {
-                    await ApplyAsync(name, change, stopping).ConfigureAwait(false);
+                    await ApplyAsync(source, name, change, stopping).ConfigureAwait(false);
                 }
 
                 Log.InvalidationSourceCompleted(_logger, name);
@@ -84,7 +84,7 @@ internal sealed class InvalidationSourceHost(
         return delay < _options.MaximumRestartDelay ? delay : _options.MaximumRestartDelay;
     }
 
-    private async Task ApplyAsync(string source, InvalidationEvent change, CancellationToken stopping)
+    private async Task ApplyAsync(IInvalidationSource source, string name, InvalidationEvent change, CancellationToken stopping)
     {
         try
         {
@@ -100,7 +100,9 @@ internal sealed class InvalidationSourceHost(
         catch (Exception exception) when (exception is not OperationCanceledException || !stopping.IsCancellationRequested)
         {
             // One event the cache refused (or could not apply) does not stop the source: the next change may be fine.
-            Log.InvalidationFromSourceFailed(_logger, source, change.ToString(), exception);
+            // A source that can have the change delivered again withholds its acknowledgement (docs/change-events.md).
+            Log.InvalidationFromSourceFailed(_logger, name, change.ToString(), exception);
+            source.OnApplyFailed(change, exception);
         }
     }
 }

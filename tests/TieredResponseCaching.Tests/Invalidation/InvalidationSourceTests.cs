@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using TieredResponseCaching.Invalidation;
 using TieredResponseCaching.Tests.Http;
 using TieredResponseCaching.Tests.Infrastructure;
@@ -38,6 +39,25 @@ public sealed class InvalidationSourceTests
         await log.WithinAsync(log.WhenLoggedAsync(Invalidated, "path '/orders/1'"), Generous, "the path event applied");
         Assert.Equal(Miss, (await host.Client.GetAsync("/orders/1")).CacheStatus());
         Assert.Equal(1, source.Reads);
+    }
+
+    [Fact]
+    public async Task An_event_the_cache_could_not_apply_is_reported_to_its_source_before_the_next_is_asked_for()
+    {
+        var source = new ScriptedSource();
+        var log = new NodeLog();
+        await using var host = await StartAsync(source, log, services => services.Replace(ServiceDescriptor.Singleton<ITieredResponseCache>(sp =>
+            new RefusingCache(ActivatorUtilities.CreateInstance<TieredResponseCacheService>(sp), "products"))));
+        await host.Fetch("/orders/1");
+
+        source.Send(InvalidationEvent.ForTag("products"));
+        source.Send(InvalidationEvent.ForTag("orders"));
+        await log.WithinAsync(log.WhenLoggedAsync(Invalidated, "tag 'orders'"), Generous, "the next event applied");
+
+        // An acknowledging source (docs/change-events.md, "NATS JetStream") learns of the failure before it is resumed.
+        Assert.Equal(["failed tag 'products': refused 'products'", "resumed after tag 'products'"], source.Journal.Take(2));
+        Assert.DoesNotContain(source.Journal, j => j.StartsWith("failed tag 'orders'", StringComparison.Ordinal));
+        Assert.Equal(Miss, (await host.Client.GetAsync("/orders/1")).CacheStatus());
     }
 
     [Fact]
@@ -148,4 +168,15 @@ public sealed class InvalidationSourceTests
                 services.AddInvalidationSource(_ => source);
                 more?.Invoke(services);
             });
+
+    /// <summary>The cache, refusing to invalidate one tag.</summary>
+    private sealed class RefusingCache(ITieredResponseCache inner, string refused) : ITieredResponseCache
+    {
+        public ValueTask InvalidateTagAsync(string tag, CancellationToken cancellationToken = default) =>
+            tag == refused ? throw new InvalidOperationException($"refused '{tag}'") : inner.InvalidateTagAsync(tag, cancellationToken);
+
+        public ValueTask InvalidateAsync(PathString path, CancellationToken cancellationToken = default) => inner.InvalidateAsync(path, cancellationToken);
+
+        public CacheStatistics GetStatistics() => inner.GetStatistics();
+    }
 }

@@ -14,6 +14,11 @@ internal sealed class ScriptedSource : IInvalidationSource
 
     public int Reads => Volatile.Read(ref _reads);
 
+    /// <summary>What the host told the source, in order: each <see cref="OnApplyFailed"/> and each resume after an event.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> Journal { get; } = new();
+
+    public void OnApplyFailed(InvalidationEvent change, Exception exception) => Journal.Enqueue($"failed {change}: {exception.Message}");
+
     public void Send(InvalidationEvent change) => _items.Writer.TryWrite(change);
 
     public void Fail(string message) => _items.Writer.TryWrite(new InvalidOperationException(message));
@@ -35,6 +40,7 @@ internal sealed class ScriptedSource : IInvalidationSource
                     throw exception;
                 case InvalidationEvent change:
                     yield return change;
+                    Journal.Enqueue($"resumed after {change}");
                     break;
                 default:
                     yield break;
