@@ -65,6 +65,15 @@ internal sealed class LogicalReplicationSource : IInvalidationSource
     /// <summary>Called with a transaction's end position just before it is confirmed (tests stop a node there, as a crash would).</summary>
     internal Func<NpgsqlLogSequenceNumber, CancellationToken, Task>? BeforeConfirm { get; set; }
 
+    /// <summary>Set by <see cref="OnApplyFailed"/>, read (and cleared) when the host resumes the sequence.</summary>
+    private int _applyFailed;
+
+    /// <summary>
+    /// The host could not apply an event this source yielded: its transaction's position must not be confirmed. The
+    /// sequence throws when resumed, and the next read starts from the slot's confirmed position (docs/change-events.md).
+    /// </summary>
+    public void OnApplyFailed(InvalidationEvent change, Exception exception) => Volatile.Write(ref _applyFailed, 1);
+
     private TimeSpan RenewInterval => _options.LeaseDuration / 3;
 
     public async IAsyncEnumerable<InvalidationEvent> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken)
@@ -142,6 +151,14 @@ internal sealed class LogicalReplicationSource : IInvalidationSource
                                 foreach (var tag in tags)
                                 {
                                     yield return InvalidationEvent.ForTag(tag);
+                                    if (Interlocked.Exchange(ref _applyFailed, 0) != 0)
+                                    {
+                                        // The host could not apply it (OnApplyFailed): confirm nothing, and read again
+                                        // from the last confirmed position after the host's backoff, so it is replayed.
+                                        throw new InvalidOperationException(
+                                            $"An invalidation of the transaction ending at {commit.TransactionEndLsn} could not be applied; reading the slot again from its confirmed position.");
+                                    }
+
                                     if (lost.IsCancellationRequested)
                                     {
                                         // Stopping, or the lease is lost: not one more tag, and no confirmation.

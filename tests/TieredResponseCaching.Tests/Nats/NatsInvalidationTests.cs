@@ -460,23 +460,4 @@ public sealed class NatsInvalidationTests(ITestOutputHelper output) : IAsyncLife
             },
             clock: clock,
             redis: redis);
-
-    /// <summary>The cache, with an invalidation of a listed tag failing as many times as the list says.</summary>
-    private sealed class FailingCache(ITieredResponseCache inner, ConcurrentDictionary<string, int> failures) : ITieredResponseCache
-    {
-        public ValueTask InvalidateTagAsync(string tag, CancellationToken cancellationToken = default)
-        {
-            if (failures.TryGetValue(tag, out var left) && left > 0)
-            {
-                failures[tag] = left - 1;
-                throw new InvalidOperationException($"injected failure invalidating '{tag}'");
-            }
-
-            return inner.InvalidateTagAsync(tag, cancellationToken);
-        }
-
-        public ValueTask InvalidateAsync(Microsoft.AspNetCore.Http.PathString path, CancellationToken cancellationToken = default) => inner.InvalidateAsync(path, cancellationToken);
-
-        public CacheStatistics GetStatistics() => inner.GetStatistics();
-    }
 }

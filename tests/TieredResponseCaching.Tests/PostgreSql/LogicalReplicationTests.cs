@@ -1,6 +1,8 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Time.Testing;
 using Npgsql;
@@ -105,6 +107,28 @@ public sealed class LogicalReplicationTests(PostgreSqlFixture fixture)
         await Server.ExecuteAsync($"TRUNCATE {_name}");
         await log.WithinAsync(log.WhenLoggedAsync(Invalidated, "tag 'products'"), Generous, "the static tag invalidated");
         Assert.Equal(string.Empty, await node.Fetch("/products"));
+    }
+
+    [Fact]
+    public async Task A_transaction_whose_invalidation_the_cache_could_not_apply_is_not_confirmed_and_is_read_again()
+    {
+        await CreateProductsAsync();
+        var log = new NodeLog();
+        var clock = CacheHost.NewFakeClock();
+        var failures = new ConcurrentDictionary<string, int> { ["product:1"] = 1 };
+        await using var node = await StartNodeAsync(log, clock, failures: failures);
+        var before = await ConfirmedAsync();
+
+        await Server.ExecuteAsync($"UPDATE {_name} SET price = 2 WHERE id = 1");
+        // The host logs the failed event, tells the source (OnApplyFailed), and the source stops without confirming.
+        await log.WithinAsync(log.WhenLoggedAsync(SourceFailed), Generous, "the source stopped after the failed invalidation");
+        Assert.Equal(before, await ConfirmedAsync());
+        Assert.DoesNotContain(log.Records, r => r.EventId == Invalidated && r.Message.Contains("product:1", StringComparison.Ordinal));
+
+        // After the host's backoff it reads the slot again from the confirmed position: the change is applied now.
+        clock.Advance(TimeSpan.FromSeconds(2));
+        await log.WithinAsync(log.WhenLoggedAsync(Invalidated, "tag 'product:1'"), Generous, "the transaction read again and applied");
+        await Eventually.TrueAsync(async () => await ConfirmedAsync() != before, Generous, "the transaction confirmed once applied");
     }
 
     [Fact]
@@ -307,7 +331,8 @@ public sealed class LogicalReplicationTests(PostgreSqlFixture fixture)
 
     private async Task<CacheHost> StartNodeAsync(
         NodeLog log, FakeTimeProvider? clock = null, string? redis = null, bool waitConsuming = true,
-        Action<PostgreSqlLogicalReplicationOptions>? rule = null, string? connectionString = null, bool health = false)
+        Action<PostgreSqlLogicalReplicationOptions>? rule = null, string? connectionString = null, bool health = false,
+        ConcurrentDictionary<string, int>? failures = null)
     {
         var node = await CacheHost.StartAsync(
             app =>
@@ -318,6 +343,12 @@ public sealed class LogicalReplicationTests(PostgreSqlFixture fixture)
             services: services =>
             {
                 log.AddTo(services);
+                if (failures is not null)
+                {
+                    services.Replace(ServiceDescriptor.Singleton<ITieredResponseCache>(sp =>
+                        new FailingCache(ActivatorUtilities.CreateInstance<TieredResponseCacheService>(sp), failures)));
+                }
+
                 services.AddPostgreSqlLogicalReplication(o =>
                 {
                     o.ConnectionString = connectionString ?? Server.ConnectionString;
