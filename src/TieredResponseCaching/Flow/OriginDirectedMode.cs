@@ -138,7 +138,12 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
         var use = found.Entry is { } stored ? Judge(target, stored, now) : EntryUse.Miss;
         if (found.Entry is not { StatusCode: 200 } entry || use is not (EntryUse.Fresh or EntryUse.StaleWhileRevalidate or EntryUse.MaxStale))
         {
-            await _flow.BypassAsync(context, target, NotCachedReason.RangeRequest);
+            // §5.2.1.7: only-if-cached never reaches the origin, a Range request's neither.
+            if (!AnswerOnlyIfCached(context, target))
+            {
+                await _flow.BypassAsync(context, target, NotCachedReason.RangeRequest);
+            }
+
             return;
         }
 
