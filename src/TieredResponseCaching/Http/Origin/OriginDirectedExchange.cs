@@ -240,8 +240,15 @@ internal sealed class OriginDirectedExchange : CacheExchange
         var entry = TryCreateEntry(created);
         if (entry is not null && ConditionalRequests.Evaluate(Context.Request, entry) == ConditionalOutcome.NotModified)
         {
-            // The client's validator matches what the origin just sent: a 304 from the new entry (RFC 9110 §13.1).
+            // The client's validator matches what the origin just sent: a 304 from the new entry (RFC 9110 §13.1). A cookie
+            // the origin set is this client's (the entry has none): it goes with the 304.
+            var cookies = response.Headers.SetCookie;
             ReplaceHeldResponse();
+            if (cookies.Count > 0)
+            {
+                response.Headers.SetCookie = cookies;
+            }
+
             var age = CacheStatusHeader.AgeSeconds(entry, Clock.UtcNow);
             await ResponseWriter.ServeAsync(
                 Context,
@@ -357,6 +364,12 @@ internal sealed class OriginDirectedExchange : CacheExchange
     }
 
     protected override NotCachedReason PredictRefusal() => Judge().Refusal;
+
+    /// <summary>
+    /// The origin's rules judged this response's Set-Cookie (docs/modes.md, "Set-Cookie"): stored without it. When the
+    /// origin sent none, a cookie that appears later (middleware in front of the cache) still refuses the response.
+    /// </summary>
+    protected override bool SetCookieOmitted => Judge().OmittedFields.Contains(HeaderNames.SetCookie, StringComparer.OrdinalIgnoreCase);
 
     protected override void WriteCachingHeaders(IHeaderDictionary headers, NotCachedReason refusal)
     {
