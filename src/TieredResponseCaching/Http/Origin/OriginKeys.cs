@@ -47,6 +47,14 @@ internal static class OriginKeys
         return !writer.Overflowed;
     }
 
+    /// <summary>The key of the byte ranges stored for a URI (docs/modes.md, "Partial content"): its primary key, kind <c>R</c>.</summary>
+    public static byte[] PartialKey(byte[] primaryKey)
+    {
+        var key = (byte[])primaryKey.Clone();
+        key[2] = (byte)'R';
+        return key;
+    }
+
     /// <summary>
     /// The invalidation tag of a target URI (RFC 9111 §4.4): every origin-directed entry carries the tag of its URI, so
     /// invalidating a URI is one tag invalidation, on every node. Compared without regard to case (over-invalidating a
