@@ -95,6 +95,21 @@ public sealed class VaryNormalisationTests
         Assert.Equal(Key("X-Thing", one), Key("X-Thing", one.Replace(", ", " ,  ", StringComparison.Ordinal)));
     }
 
+    [Theory]
+    [InlineData("Accept-Charset", "UTF-8, ISO-8859-1;Q=0.5", "utf-8,iso-8859-1 ; q=0.5", true)]
+    [InlineData("Accept-Encoding", "c, b, a", "a, b, c", true)]
+    [InlineData("Accept-Encoding", "~A", "~a", true)]
+    [InlineData("Accept-Encoding", "gzip\u0001", "GZIP\u0001", false)]
+    [InlineData("Accept-Language", "en us", "enus", false)]
+    [InlineData("Accept-Language", "en us", "EN US", true)]
+    [InlineData("Accept", "A/B=C", "a/b=c", true)]
+    public void Each_rule_normalises_exactly_what_its_field_allows(string field, string one, string other, bool same)
+    {
+        one = System.Text.RegularExpressions.Regex.Unescape(one);
+        other = System.Text.RegularExpressions.Regex.Unescape(other);
+        Assert.Equal(same, Key(field, one).AsSpan().SequenceEqual(Key(field, other)));
+    }
+
     [Fact]
     public void A_value_with_a_quoted_string_is_keyed_as_written_not_normalised()
     {
