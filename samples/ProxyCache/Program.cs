@@ -4,7 +4,8 @@
 //   dotnet run --project samples/ProxyCache -- --upstream http://127.0.0.1:8000 --urls http://127.0.0.1:8080
 //
 // Options (README.md in this folder): --Redis host:port, --trust-client-directives, --heuristic-freshness false,
-// --stale-if-error <seconds>, --targeted-cache-control <field names>, --no-cache (YARP alone, for comparisons).
+// --stale-if-error <seconds>, --targeted-cache-control <field names>, --store-set-cookie-responses,
+// --no-cache (YARP alone, for comparisons).
 namespace ProxyCache;
 
 /// <summary>

@@ -30,6 +30,7 @@ public static class ProxyCacheApp
         ArgumentNullException.ThrowIfNull(args);
         var trustClientDirectives = TakeFlag(ref args, "--trust-client-directives");
         var withoutCache = TakeFlag(ref args, "--no-cache");
+        var storeSetCookie = TakeFlag(ref args, "--store-set-cookie-responses");
         var builder = WebApplication.CreateBuilder(args);
         // YARP logs every forwarded request at Information: too much for a proxy under load. (Set in code: an
         // appsettings.json here would collide with CatalogApi's in the test project's output.)
@@ -44,6 +45,8 @@ public static class ProxyCacheApp
 
         trustClientDirectives |= bool.TryParse(configuration["trust-client-directives"], out var trust) && trust;
         withoutCache |= bool.TryParse(configuration["no-cache"], out var off) && off;
+        // Off by default: a response with Set-Cookie may be one user's (docs/modes.md, "Set-Cookie").
+        storeSetCookie |= bool.TryParse(configuration["store-set-cookie-responses"], out var cookies) && cookies;
         var heuristic = !bool.TryParse(configuration["heuristic-freshness"], out var heuristicSetting) || heuristicSetting;
         var staleIfError = int.TryParse(configuration["stale-if-error"], NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
             ? seconds
@@ -100,6 +103,7 @@ public static class ProxyCacheApp
             .HeuristicFreshness(heuristic)
             .StaleIfError(TimeSpan.FromSeconds(staleIfError))
             .AllowCookies(allowCookies)
+            .StoreSetCookieResponses(storeSetCookie)
             .TargetedCacheControl(targeted));
         return app;
     }

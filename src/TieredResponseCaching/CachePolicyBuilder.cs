@@ -182,6 +182,17 @@ public sealed class CachePolicyBuilder
         return this;
     }
 
+    /// <summary>
+    /// Origin-directed mode: store responses that carry <c>Set-Cookie</c> (RFC 9111 §3 allows it), without the field: the
+    /// cookie goes to the client whose request produced the response, never to another. Off by default, and only for
+    /// origins whose cookies never come with personal content. See docs/modes.md, "Set-Cookie".
+    /// </summary>
+    public CachePolicyBuilder StoreSetCookieResponses(bool enabled = true)
+    {
+        Options.StoreSetCookieResponses = enabled;
+        return this;
+    }
+
     /// <summary>Origin-directed mode: honour these targeted cache-control fields first (RFC 9213), such as <c>CDN-Cache-Control</c>.</summary>
     public CachePolicyBuilder TargetedCacheControl(params string[] fieldNames)
     {

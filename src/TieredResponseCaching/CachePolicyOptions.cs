@@ -100,6 +100,13 @@ public sealed class CachePolicyOptions
     /// <summary>Origin-directed mode: heuristic freshness for responses without explicit expiration. Default off.</summary>
     public bool? HeuristicFreshness { get; set; }
 
+    /// <summary>
+    /// Origin-directed mode: store responses that carry <c>Set-Cookie</c>, without that field (the client whose request
+    /// produced the response still gets its cookie; no other client ever does). Default off: such a body may be personal
+    /// too. See docs/modes.md, "Set-Cookie".
+    /// </summary>
+    public bool? StoreSetCookieResponses { get; set; }
+
     /// <summary>Origin-directed mode: targeted cache-control fields (RFC 9213) honoured first, in order, such as <c>CDN-Cache-Control</c>.</summary>
     public IReadOnlyList<string>? TargetedCacheControl { get; set; }
 
@@ -140,6 +147,7 @@ public sealed class CachePolicyOptions
         OriginDirected = overrides.OriginDirected ?? OriginDirected;
         TrustClientDirectives = overrides.TrustClientDirectives ?? TrustClientDirectives;
         HeuristicFreshness = overrides.HeuristicFreshness ?? HeuristicFreshness;
+        StoreSetCookieResponses = overrides.StoreSetCookieResponses ?? StoreSetCookieResponses;
         TargetedCacheControl = overrides.TargetedCacheControl ?? TargetedCacheControl;
         CdnCacheControl = overrides.CdnCacheControl ?? CdnCacheControl;
         Rules = overrides.Rules ?? Rules;

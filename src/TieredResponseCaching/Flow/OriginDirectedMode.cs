@@ -1,4 +1,5 @@
 using System.IO.Hashing;
+using Microsoft.AspNetCore.Http.Features;
 using TieredResponseCaching.Diagnostics;
 using TieredResponseCaching.Http;
 using TieredResponseCaching.Http.Origin;
@@ -19,8 +20,9 @@ namespace TieredResponseCaching.Flow;
 /// <item>A fresh entry is served with <c>Age</c> (§4, §5.1); a stale one within <c>stale-while-revalidate</c> is served while one
 /// background revalidation runs; a stale one with a validator is revalidated (§4.3); otherwise the request is a miss
 /// (<see cref="OriginUse"/>).</item>
-/// <item>A GET with one byte <c>Range</c> is answered from a complete stored 200 that may be used; any other Range
-/// request goes to the app untouched. Partial responses are never stored.</item>
+/// <item>A GET with one byte <c>Range</c> is answered from a complete stored 200 that may be used, or from stored byte
+/// ranges of the representation; any other Range request goes to the app untouched, and a 206 it gets may be kept as a
+/// piece (<see cref="PartialResponses"/>).</item>
 /// </list>
 /// </remarks>
 internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
@@ -138,7 +140,12 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
         var use = found.Entry is { } stored ? Judge(target, stored, now) : EntryUse.Miss;
         if (found.Entry is not { StatusCode: 200 } entry || use is not (EntryUse.Fresh or EntryUse.StaleWhileRevalidate or EntryUse.MaxStale))
         {
-            await _flow.BypassAsync(context, target, NotCachedReason.RangeRequest);
+            // §5.2.1.7: only-if-cached never reaches the origin, a Range request's neither.
+            if (!await TryServePiecesAsync(context, target, now) && !AnswerOnlyIfCached(context, target))
+            {
+                await ForwardRangeAsync(context, target);
+            }
+
             return;
         }
 
@@ -151,7 +158,11 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
 
         if (!ByteRange.IfRangeAllows(request, entry) || !ByteRange.TryParse(request.Headers.Range, entry.Body.Length, out var range))
         {
-            await _flow.BypassAsync(context, target, NotCachedReason.RangeRequest);
+            if (!AnswerOnlyIfCached(context, target))
+            {
+                await ForwardRangeAsync(context, target);
+            }
+
             return;
         }
 
@@ -163,6 +174,70 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
 
         var values = _parts.Outcomes.Status.HitValues(entry, now);
         await range.WriteAsync(context, entry, values.Age, values.CacheStatus);
+    }
+
+    /// <summary>
+    /// A range inside the byte ranges stored for the URI (RFC 9111 §3.3; docs/modes.md, "Partial content"), answered
+    /// from them when they may be used as they are; a request with preconditions goes on (only If-Range is answered here).
+    /// </summary>
+    private async Task<bool> TryServePiecesAsync(HttpContext context, OriginTarget target, DateTimeOffset now)
+    {
+        var key = OriginKeys.PartialKey(target.Key);
+        if (_parts.Store.GetLocal(XxHash128.HashToUInt128(key), key, now) is not { Partial: { } partial } entry)
+        {
+            return false;
+        }
+
+        var request = context.Request;
+        var headers = request.Headers;
+        var use = Judge(target, entry, now);
+        if (use is not (EntryUse.Fresh or EntryUse.MaxStale)
+            || headers.IfMatch.Count > 0 || headers.IfNoneMatch.Count > 0 || headers.IfModifiedSince.Count > 0 || headers.IfUnmodifiedSince.Count > 0
+            || !ByteRange.IfRangeAllows(request, entry)
+            || !ByteRange.TryParse(headers.Range, partial.CompleteLength, out var range)
+            || !PartialResponses.TryFind(partial, range, out var piece))
+        {
+            return false;
+        }
+
+        _parts.Outcomes.Hit(target.Policy, CacheTier.L1, now);
+        var values = _parts.Outcomes.Status.HitValues(entry, now);
+        await PartialResponses.WriteAsync(context, entry, piece, range, values.Age, use == EntryUse.MaxStale ? MaxStale(entry, now) : values.CacheStatus);
+        return true;
+    }
+
+    /// <summary>A Range request the cache cannot answer goes to the app untouched; a 206 it answers with may be kept (§3.3).</summary>
+    private async Task ForwardRangeAsync(HttpContext context, OriginTarget target)
+    {
+        var policy = target.Policy;
+        var response = context.Response;
+        response.Headers[CacheStatusHeader.Name] = _parts.Outcomes.Bypass(policy, NotCachedReason.RangeRequest);
+        var created = _parts.Clock.NextStamp();
+        var original = context.Features.Get<IHttpResponseBodyFeature>()!;
+        var capture = new ResponseCapture(original, response, policy.MaximumBodySize, HoldMode.Never);
+        context.Features.Set<IHttpResponseBodyFeature>(capture);
+        try
+        {
+            try
+            {
+                await _next(context);
+                await capture.FlushWriterAsync();
+            }
+            finally
+            {
+                capture.AppDone();
+                context.Features.Set(original);
+            }
+
+            if (!capture.WriteFailed && !capture.Overflowed && !context.RequestAborted.IsCancellationRequested)
+            {
+                await PartialResponses.StoreAsync(_parts.Store, context, target, capture.Buffer?.ToBody(), created, _parts.Clock.UtcNow);
+            }
+        }
+        finally
+        {
+            capture.ReleaseBuffer();
+        }
     }
 
     public EntryUse Judge(OriginTarget target, CachedResponse entry, DateTimeOffset now) => OriginUse.Decide(target, entry, now, out _);

@@ -104,6 +104,12 @@ internal sealed class UnsafeMethods(FlowParts parts, RequestDelegate next)
                 return true;
             }
 
+            // Byte ranges of the URI, kept in this node's L1 only (docs/modes.md, "Partial content").
+            if (parts.Store.Memory.Get(XxHash128.HashToUInt128(OriginKeys.PartialKey(key.ToArray()))) is not null)
+            {
+                return true;
+            }
+
             return parts.Store.Remote is { } remote && await remote.MayHoldAsync(hash);
         }
     }

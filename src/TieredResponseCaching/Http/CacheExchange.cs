@@ -191,7 +191,7 @@ internal abstract class CacheExchange(
     /// </summary>
     private NotCachedReason PredictCommonRefusal()
     {
-        var refusal = CacheRules.CheckFinal(Context, Policy, _identity);
+        var refusal = CacheRules.CheckFinal(Context, Policy, _identity, SetCookieOmitted);
         return refusal != NotCachedReason.None ? refusal
             : Capture.Overflowed || Context.Response.ContentLength > Policy.MaximumBodySize ? NotCachedReason.BodyTooLarge
             : NotCachedReason.None;
@@ -222,6 +222,9 @@ internal abstract class CacheExchange(
 
     /// <summary>What the mode stores beside an entry (the origin-directed mode's vary record).</summary>
     protected virtual Task AfterStoredAsync(CachedResponse entry) => Task.CompletedTask;
+
+    /// <summary>The mode's rules store this response without its <c>Set-Cookie</c> field, so the field does not refuse it.</summary>
+    protected virtual bool SetCookieOmitted => false;
 
     /// <summary>Just before the app runs (the request may be adjusted).</summary>
     protected virtual void BeforeApp()
@@ -262,7 +265,7 @@ internal abstract class CacheExchange(
         var refusal = Refusal;
         if (refusal == NotCachedReason.None)
         {
-            refusal = CacheRules.CheckFinal(Context, Policy, _identity);
+            refusal = CacheRules.CheckFinal(Context, Policy, _identity, SetCookieOmitted);
         }
 
         if (refusal == NotCachedReason.None)

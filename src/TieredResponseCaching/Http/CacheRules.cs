@@ -150,7 +150,8 @@ internal static class CacheRules
     /// <param name="context">The exchange's context, after the app ran and the response started.</param>
     /// <param name="policy">The policy the entry would be stored under.</param>
     /// <param name="before">The identity the request had when it was keyed.</param>
-    public static NotCachedReason CheckFinal(HttpContext context, ResolvedPolicy policy, RequestIdentity before)
+    /// <param name="setCookieOmitted">The mode stores the response without <c>Set-Cookie</c> (origin-directed: docs/modes.md, "Set-Cookie").</param>
+    public static NotCachedReason CheckFinal(HttpContext context, ResolvedPolicy policy, RequestIdentity before, bool setCookieOmitted = false)
     {
         var identity = RequestIdentity.Of(context, policy);
         if (!identity.SameAs(before) || (!policy.VaryByUser && identity.Authenticated))
@@ -162,7 +163,7 @@ internal static class CacheRules
         // What no mode ever stores, whatever else the headers say; Cache-Control is the mode's to read (the origin-directed
         // mode honours must-understand and targeted fields), in CacheExchange.FinalModeRefusal.
         var headers = context.Response.Headers;
-        if (headers.SetCookie.Count > 0)
+        if (headers.SetCookie.Count > 0 && !setCookieOmitted)
         {
             return NotCachedReason.SetCookie;
         }

@@ -93,6 +93,9 @@ internal sealed class ResolvedPolicy
     /// <summary>Origin-directed mode: heuristic freshness for responses without explicit expiration.</summary>
     public bool HeuristicFreshness { get; init; }
 
+    /// <summary>Origin-directed mode: responses with <c>Set-Cookie</c> are stored without the field.</summary>
+    public bool StoreSetCookieResponses { get; init; }
+
     /// <summary>Origin-directed mode: targeted cache-control field names honoured first (RFC 9213).</summary>
     public string[] TargetedCacheControl { get; init; } = [];
 

@@ -57,6 +57,9 @@ internal sealed class CachedResponse
     /// </summary>
     public string[]? VaryNames { get; init; }
 
+    /// <summary>Origin-directed: the byte ranges this L1-only entry holds of a representation (a stored 206), else null.</summary>
+    public PartialContent? Partial { get; set; }
+
     /// <summary>
     /// Origin-directed mode: how long a stale entry with a validator is kept to revalidate it (RFC 9111 §4.3), past the
     /// end of its stale windows. It is never served unvalidated in that time. <c>null</c>: not kept.

@@ -7,7 +7,7 @@ namespace TieredResponseCaching.Http.Origin;
 
 /// <summary>
 /// Range requests answered from a complete stored response (RFC 9110 §14): one byte range, as a 206 with
-/// <c>Content-Range</c>. Partial responses are never stored (RFC 9111 §3.3 is not implemented); anything this cannot
+/// <c>Content-Range</c>. Stored partial responses are <see cref="PartialResponses"/>'s; anything this cannot
 /// answer exactly (several ranges, another unit, an unsatisfiable range, an If-Range that does not match) goes to the
 /// origin untouched.
 /// </summary>

@@ -172,12 +172,20 @@ internal sealed class OriginDirectedExchange : CacheExchange
             mergedHeaders.Append(name, value);
         }
 
-        var decision = OriginRules.Evaluate(stale.StatusCode, mergedHeaders, _target.Facts, Policy, created, _responseTime!.Value);
+        // §5.2.1.5: a trusted client's no-store keeps this exchange out of the cache, so the 304 is judged as if the request
+        // allowed storing (the client is served what it would freshen) but nothing is stored, and nothing removed.
+        var facts = _target.Facts with { NoStore = false };
+        var decision = OriginRules.Evaluate(stale.StatusCode, mergedHeaders, facts, Policy, created, _responseTime!.Value);
         var freshened = decision.Refusal == NotCachedReason.None
             ? EntryBuilder.OriginDirected(decision, stale.Key, stale.Hash, stale.StatusCode, merged, stale.Body, created, stale.Tags)
             : null;
         var cookies = notModified.SetCookie;
-        if (freshened is null)
+        if (freshened is not null && _target.Facts.NoStore)
+        {
+            decision = OriginDecision.Refused(NotCachedReason.RequestNoStore);
+            Refuse(decision.Refusal);
+        }
+        else if (freshened is null)
         {
             Refuse(decision.Refusal);
             await Store.RetractAsync(stale);
@@ -200,13 +208,13 @@ internal sealed class OriginDirectedExchange : CacheExchange
             var served = freshened ?? stale;
             var now = Clock.UtcNow;
             var age = CacheStatusHeader.AgeSeconds(served, now);
-            var status = freshened is null
+            var status = decision.Refusal != NotCachedReason.None
                 ? Outcomes.OriginStatus.NotStored(Forward.Stale, decision.Refusal)
                 : Outcomes.OriginStatus.Stored(_forward, CacheStatusHeader.Ttl(served, age), StatusCodes.Status304NotModified);
             await ResponseWriter.ServeAsync(Context, served, age.ToString(CultureInfo.InvariantCulture), status);
         }
 
-        return new FlightOutcome(freshened, false);
+        return new FlightOutcome(decision.Refusal == NotCachedReason.None ? freshened : null, false);
     }
 
     /// <summary>§4.3.4: a strong validator in the 304 must be the stored one's; a Last-Modified likewise.</summary>
@@ -232,8 +240,15 @@ internal sealed class OriginDirectedExchange : CacheExchange
         var entry = TryCreateEntry(created);
         if (entry is not null && ConditionalRequests.Evaluate(Context.Request, entry) == ConditionalOutcome.NotModified)
         {
-            // The client's validator matches what the origin just sent: a 304 from the new entry (RFC 9110 §13.1).
+            // The client's validator matches what the origin just sent: a 304 from the new entry (RFC 9110 §13.1). A cookie
+            // the origin set is this client's (the entry has none): it goes with the 304.
+            var cookies = response.Headers.SetCookie;
             ReplaceHeldResponse();
+            if (cookies.Count > 0)
+            {
+                response.Headers.SetCookie = cookies;
+            }
+
             var age = CacheStatusHeader.AgeSeconds(entry, Clock.UtcNow);
             await ResponseWriter.ServeAsync(
                 Context,
@@ -349,6 +364,12 @@ internal sealed class OriginDirectedExchange : CacheExchange
     }
 
     protected override NotCachedReason PredictRefusal() => Judge().Refusal;
+
+    /// <summary>
+    /// The origin's rules judged this response's Set-Cookie (docs/modes.md, "Set-Cookie"): stored without it. When the
+    /// origin sent none, a cookie that appears later (middleware in front of the cache) still refuses the response.
+    /// </summary>
+    protected override bool SetCookieOmitted => Judge().OmittedFields.Contains(HeaderNames.SetCookie, StringComparer.OrdinalIgnoreCase);
 
     protected override void WriteCachingHeaders(IHeaderDictionary headers, NotCachedReason refusal)
     {

@@ -13,7 +13,8 @@ namespace TieredResponseCaching.Http.Origin;
 /// <remarks>
 /// The first byte, <c>O</c>, keeps these keys apart from every other protocol's (<c>R</c>, <c>G</c>, <c>P</c>); the
 /// third tells primary (<c>P</c>) from secondary (<c>S</c>) keys. Varied values are normalised as RFC 9111 §4.1 allows:
-/// all field lines combined, split on commas, each member trimmed of whitespace; an absent field differs from an empty one.
+/// all field lines combined, split on commas, each member trimmed of whitespace; an absent field differs from an empty one;
+/// and per field as its semantics allow (<see cref="VaryValues"/>).
 /// </remarks>
 internal static class OriginKeys
 {
@@ -39,35 +40,19 @@ internal static class OriginKeys
         foreach (var name in varyNames)
         {
             writer.WriteText(name);
-            if (!headers.TryGetValue(name, out var values) || values.Count == 0)
-            {
-                writer.WriteByte(0);
-                continue;
-            }
-
-            writer.WriteByte(1);
-            var count = 0;
-            foreach (var value in values)
-            {
-                foreach (var _ in (value ?? "").AsSpan().Split(','))
-                {
-                    count++;
-                }
-            }
-
-            writer.WriteVarint((ulong)count);
-            foreach (var value in values)
-            {
-                var text = (value ?? "").AsSpan();
-                foreach (var range in text.Split(','))
-                {
-                    writer.WriteText(text[range].Trim(" \t"));
-                }
-            }
+            VaryValues.Write(ref writer, name, headers.TryGetValue(name, out var values) ? values : default);
         }
 
         key = writer.Overflowed ? default : writer.Written;
         return !writer.Overflowed;
+    }
+
+    /// <summary>The key of the byte ranges stored for a URI (docs/modes.md, "Partial content"): its primary key, kind <c>R</c>.</summary>
+    public static byte[] PartialKey(byte[] primaryKey)
+    {
+        var key = (byte[])primaryKey.Clone();
+        key[2] = (byte)'R';
+        return key;
     }
 
     /// <summary>

@@ -121,10 +121,18 @@ internal static class OriginRules
             return OriginDecision.Refused(NotCachedReason.Authorization);
         }
 
-        // docs/design.md rule 2: a cookie may be personal; so may the body it came with.
-        if (headers.SetCookie.Count > 0)
+        // docs/design.md rule 2: a cookie may be personal; so may the body it came with. Unless the policy says this
+        // origin's are not: then the response is stored without the field (docs/modes.md, "Set-Cookie").
+        var omitted = directives.NoCacheFields;
+        if (headers.SetCookie.Count > 0 && !Names(omitted, HeaderNames.SetCookie))
         {
-            return OriginDecision.Refused(NotCachedReason.SetCookie);
+            // §5.2.2.4: an origin's no-cache="Set-Cookie" says the rest of the response may be reused without it.
+            if (!policy.StoreSetCookieResponses)
+            {
+                return OriginDecision.Refused(NotCachedReason.SetCookie);
+            }
+
+            omitted = [.. omitted, HeaderNames.SetCookie];
         }
 
         if (!TryReadVary(headers.Vary, out var varyNames))
@@ -186,7 +194,7 @@ internal static class OriginRules
             StaleWhileRevalidate = swr,
             StaleIfError = sie,
             VaryNames = varyNames,
-            OmittedFields = directives.NoCacheFields,
+            OmittedFields = omitted,
             HasValidator = hasValidator,
             LastModified = lastModified,
         };
@@ -236,6 +244,19 @@ internal static class OriginRules
         }
 
         return true;
+    }
+
+    private static bool Names(string[] fields, string name)
+    {
+        foreach (var field in fields)
+        {
+            if (field.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Whether a request's <c>Authorization</c> may be answered by <paramref name="entry"/> (§3.5).</summary>
