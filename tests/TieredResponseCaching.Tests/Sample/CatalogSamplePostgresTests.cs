@@ -63,8 +63,8 @@ public sealed class CatalogSamplePostgresTests(PostgreSqlFixture fixture)
         var (client, log, database) = (sample.Client, sample.Log, sample.Database);
         await client.GetAsync("/products?category=tea");
 
-        await fixture.Server.ExecuteAsync("UPDATE products SET price = 8.00 WHERE id = 7", database);
-        await log.WithinAsync(log.WhenLoggedAsync(Invalidated, "tag 'product:7'"), Generous, "the price change applied");
+        await fixture.Server.ExecuteAsync("UPDATE products SET price = 8.00 WHERE id = 8", database);
+        await log.WithinAsync(log.WhenLoggedAsync(Invalidated, "tag 'product:8'"), Generous, "the price change applied");
         Assert.Equal("TieredResponseCache; fwd=uri-miss; stored", (await client.GetAsync("/products?category=tea")).CacheStatus());
         await fixture.Server.ExecuteAsync("UPDATE products SET category = 'tea' WHERE id = 1", database);
         await log.WithinAsync(log.WhenLoggedAsync(Invalidated, "tag 'catalog'"), Generous, "the category change dropped every list");
