@@ -1,8 +1,8 @@
 // CatalogApi: a small product catalog that shows TieredResponseCaching on minimal APIs, MVC controllers, GraphQL
 // (graphql-dotnet) and gRPC. L1 only (in-process memory) by default, nothing to install; with --Redis localhost:6379
 // several instances share a Redis L2 and invalidate each other; with --Postgres "Host=...;Username=...;Database=..."
-// the REST product endpoints use a PostgreSQL table whose trigger invalidates the cache (LISTEN/NOTIFY). README.md in
-// this folder has a curl tour of every feature.
+// the REST product endpoints use a PostgreSQL table whose changes invalidate the cache (logical replication).
+// README.md in this folder has a curl tour of every feature.
 using System.Security.Claims;
 using CatalogApi.Catalog;
 using CatalogApi.Demo;
@@ -103,10 +103,10 @@ builder.Services.AddSingleton<ProductCatalog>();
 builder.Services.AddHttpContextAccessor();
 
 // Optional: "--Postgres <connection string>". The REST product endpoints then read and write the products table
-// (created and seeded at start), and every change to a row, wherever it is made, invalidates what showed it: the
-// table's trigger calls pg_notify('catalog_changes', '{"tags": ["product:ID"]}') (with "catalog" too when a row is
-// added, removed or changes category) and this node listens. GraphQL, gRPC, the categories and the favourites keep
-// the in-memory catalog.
+// (created and seeded at start), and every committed change to a row, wherever it is made, invalidates what showed
+// it: logical replication (the server needs wal_level = logical, see README.md) reads the changes from a slot. A
+// row's change drops "product:{id}"; a row added, removed or moved to another category drops every list ("catalog")
+// too. GraphQL, gRPC, the categories and the favourites keep the in-memory catalog.
 var postgres = builder.Configuration["Postgres"];
 if (string.IsNullOrEmpty(postgres))
 {
@@ -117,15 +117,17 @@ else
     builder.Services.AddSingleton(_ => Npgsql.NpgsqlDataSource.Create(postgres));
     builder.Services.AddSingleton<PostgresProductStore>();
     builder.Services.AddSingleton<IProductStore>(services => services.GetRequiredService<PostgresProductStore>());
+    // Registered first, so it has created the table when the replication source (started after it) checks it.
     builder.Services.AddHostedService(services => services.GetRequiredService<PostgresProductStore>());
-    builder.Services.AddPostgreSqlInvalidation(options =>
+    builder.Services.AddPostgreSqlLogicalReplication(options =>
     {
         options.ConnectionString = postgres;
-        options.Channels.Add(PostgresProductStore.Channel);
-        // Notifications sent while this node was not listening are lost: after a reconnect, drop what they could
-        // have named (every list and every product page).
-        options.InvalidateOnReconnect.Add("catalog");
-        options.InvalidateOnReconnect.Add("products");
+        options.Publication = PostgresProductStore.Replication;
+        options.Slot = PostgresProductStore.Replication;
+        options.Table("products", "id")
+            .Tags("product:{id}")
+            .TagsOnInsertOrDelete("catalog")
+            .TagsWhenChanged("category", "catalog");
     });
 }
 
@@ -192,7 +194,7 @@ app.MapGet("/products", async (HttpContext context, IProductStore products, Time
 // change invalidates this path (InvalidateAsync), so the 30 seconds never serve an old price.
 // MapGet matches GET only (routing answers HEAD with 405 before the cache sees it); mapping HEAD as well lets
 // the cache answer HEAD from the GET entry.
-// The "products" tag lets a change feed drop every product page at once (see --Postgres); the tag template
+// The "products" tag lets a change feed drop every product page at once (with --Postgres, a TRUNCATE); the tag template
 // "product:{id}" is filled from the route value, so product 42's page carries "product:42".
 app.MapMethods("/products/{id:int}", [HttpMethods.Get, HttpMethods.Head], async (int id, IProductStore products, CancellationToken aborted) =>
         await products.FindAsync(id, aborted) is { } product ? Results.Ok(product) : Results.NotFound())
@@ -215,8 +217,8 @@ app.MapPost("/products/{id:int}/price", async (int id, PriceChange change, IProd
     // Every response that showed this product carries its tag: its page, the lists, favourites, GraphQL and gRPC
     // answers it appears in. Nothing else is dropped.
     await cache.InvalidateTagAsync(ProductTags.For(id));
-    // (With --Postgres the table's trigger reports the change too; invalidating here as well means this client's
-    // next request cannot race the notification.)
+    // (With --Postgres logical replication reports the change too; invalidating here as well means this client's
+    // next request cannot race it.)
     return Results.Ok(product);
 });
 

@@ -115,7 +115,8 @@ internal sealed class LogicalReplicationSource : IInvalidationSource
                                 relations[relation.RelationId] = Rule(relation);
                                 break;
                             case InsertMessage insert when RuleOf(relations, insert.Relation) is { } rule:
-                                await AddRowAsync(rule, insert.NewRow, tags, lost.Token).ConfigureAwait(false);
+                                AddRow(rule, await ReadRowAsync(rule, insert.NewRow, lost.Token).ConfigureAwait(false), tags);
+                                tags.UnionWith(rule.InsertOrDeleteTags);
                                 break;
                             case UpdateMessage update when RuleOf(relations, update.Relation) is { } rule:
                                 // The old key comes first on the wire: only when a replica identity column changed
@@ -126,18 +127,25 @@ internal sealed class LogicalReplicationSource : IInvalidationSource
                                     FullUpdateMessage full => full.OldRow,
                                     _ => null,
                                 };
-                                if (old is not null)
+                                var before = old is null ? null : await ReadRowAsync(rule, old, lost.Token).ConfigureAwait(false);
+                                var after = await ReadRowAsync(rule, update.NewRow, lost.Token).ConfigureAwait(false);
+                                if (before is not null)
                                 {
-                                    await AddRowAsync(rule, old, tags, lost.Token).ConfigureAwait(false);
+                                    AddRow(rule, before, tags);
+                                    rule.AddUpdateTags(before, after, tags);
                                 }
 
-                                await AddRowAsync(rule, update.NewRow, tags, lost.Token).ConfigureAwait(false);
+                                // Without an old row, no replica identity column changed: nor did the key or watched
+                                // columns, which setup checked are in it.
+                                AddRow(rule, after, tags);
                                 break;
                             case KeyDeleteMessage delete when RuleOf(relations, delete.Relation) is { } rule:
-                                await AddRowAsync(rule, delete.Key, tags, lost.Token).ConfigureAwait(false);
+                                AddRow(rule, await ReadRowAsync(rule, delete.Key, lost.Token).ConfigureAwait(false), tags);
+                                tags.UnionWith(rule.InsertOrDeleteTags);
                                 break;
                             case FullDeleteMessage delete when RuleOf(relations, delete.Relation) is { } rule:
-                                await AddRowAsync(rule, delete.OldRow, tags, lost.Token).ConfigureAwait(false);
+                                AddRow(rule, await ReadRowAsync(rule, delete.OldRow, lost.Token).ConfigureAwait(false), tags);
+                                tags.UnionWith(rule.InsertOrDeleteTags);
                                 break;
                             case TruncateMessage truncate:
                                 foreach (var rule in truncate.Relations.Select(r => RuleOf(relations, r)).OfType<TableRule>())
@@ -357,16 +365,31 @@ internal sealed class LogicalReplicationSource : IInvalidationSource
         Log.Confirmed(_logger, position.ToString());
     }
 
-    private async Task AddRowAsync(TableRule rule, ReplicationTuple row, HashSet<string> tags, CancellationToken cancellationToken)
+    /// <summary>The row's key and watched columns as text (null for SQL NULL); an unchanged TOASTed value is left out.</summary>
+    private static async Task<Dictionary<string, string?>> ReadRowAsync(TableRule rule, ReplicationTuple row, CancellationToken cancellationToken)
     {
-        var values = new RouteValueDictionary();
+        var values = new Dictionary<string, string?>(StringComparer.Ordinal);
         await foreach (var value in row.ConfigureAwait(false))
         {
-            // Every value is read in order (the tuple is streamed); only key columns are kept.
+            // Every value is read in order (the tuple is streamed); only the rule's columns are kept.
             var column = value.GetFieldName();
-            if (!value.IsDBNull && !value.IsUnchangedToastedValue && rule.KeyColumns.Contains(column, StringComparer.Ordinal))
+            if (!value.IsUnchangedToastedValue && rule.Reads(column))
             {
-                values[column] = await value.Get<string>(cancellationToken).ConfigureAwait(false);
+                values[column] = value.IsDBNull ? null : await value.Get<string>(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return values;
+    }
+
+    private void AddRow(TableRule rule, Dictionary<string, string?> row, HashSet<string> tags)
+    {
+        var values = new RouteValueDictionary();
+        foreach (var column in rule.KeyColumns)
+        {
+            if (row.TryGetValue(column, out var value) && value is not null)
+            {
+                values[column] = value;
             }
         }
 

@@ -54,6 +54,8 @@ public sealed class PostgreSqlLogicalReplicationOptions
 public sealed class LogicalReplicationTable
 {
     private readonly List<string> _tags = [];
+    private readonly List<string> _insertOrDeleteTags = [];
+    private readonly List<KeyValuePair<string, string>> _changeTags = [];
 
     internal LogicalReplicationTable(string name, string[] keyColumns)
     {
@@ -80,4 +82,35 @@ public sealed class LogicalReplicationTable
         _tags.AddRange(tags);
         return this;
     }
+
+    /// <summary>
+    /// Adds static tags invalidated only when a row is inserted or deleted (or its key columns change, which moves it):
+    /// what lists the rows depends on which rows exist, not on their other values. <c>TRUNCATE</c> invalidates them too.
+    /// </summary>
+    /// <example><c>o.Table("products", "id").Tags("product:{id}").TagsOnInsertOrDelete("catalog")</c>: a price change drops the product's responses, a new product every list.</example>
+    public LogicalReplicationTable TagsOnInsertOrDelete(params string[] tags)
+    {
+        ArgumentNullException.ThrowIfNull(tags);
+        _insertOrDeleteTags.AddRange(tags);
+        return this;
+    }
+
+    /// <summary>
+    /// Adds static tags invalidated when an <c>UPDATE</c> changes the value of <paramref name="column"/> (a product moving
+    /// to another category changes which lists show it). PostgreSQL sends a column's old value only when the column is in
+    /// the table's replica identity: run <c>ALTER TABLE ... REPLICA IDENTITY FULL</c>, or the source reports a setup error.
+    /// </summary>
+    public LogicalReplicationTable TagsWhenChanged(string column, params string[] tags)
+    {
+        ArgumentNullException.ThrowIfNull(column);
+        ArgumentNullException.ThrowIfNull(tags);
+        _changeTags.AddRange(tags.Select(tag => KeyValuePair.Create(column, tag)));
+        return this;
+    }
+
+    /// <summary>The tags of <see cref="TagsOnInsertOrDelete"/>, as declared.</summary>
+    internal IReadOnlyList<string> InsertOrDeleteTags => _insertOrDeleteTags;
+
+    /// <summary>The column and tag pairs of <see cref="TagsWhenChanged"/>, as declared.</summary>
+    internal IReadOnlyList<KeyValuePair<string, string>> ChangeTags => _changeTags;
 }

@@ -135,15 +135,29 @@ internal static class ReplicationSetup
             throw new ReplicationSetupException($"the table '{rule.QualifiedName}' has no column {string.Join(", ", unknown.Select(c => $"'{c}'"))} (a declared key column): fix the declaration.");
         }
 
+        unknown = [.. rule.WatchedColumns.Where(c => !columns.Contains(c, StringComparer.Ordinal))];
+        if (unknown.Count > 0)
+        {
+            throw new ReplicationSetupException($"the table '{rule.QualifiedName}' has no column {string.Join(", ", unknown.Select(c => $"'{c}'"))} (named by TagsWhenChanged): fix the declaration.");
+        }
+
+        var has = identity switch
+        {
+            "n" => "REPLICA IDENTITY NOTHING",
+            "d" when identityColumns.Length == 0 => "no primary key (REPLICA IDENTITY DEFAULT)",
+            _ => $"a replica identity of ({string.Join(", ", identityColumns)})",
+        };
+        var unwatched = rule.WatchedColumns.Where(c => !identityColumns.Contains(c, StringComparer.Ordinal)).ToList();
+        if (unwatched.Count > 0)
+        {
+            // An UPDATE carries the old values of the replica identity columns only, and only when they changed.
+            throw new ReplicationSetupException(
+                $"the column(s) {string.Join(", ", unwatched)} of '{rule.QualifiedName}' (named by TagsWhenChanged) are not in its replica identity ({has}), so an UPDATE would not say whether they changed: run ALTER TABLE {TableRule.Quote(rule.Schema)}.{TableRule.Quote(rule.Table)} REPLICA IDENTITY FULL.");
+        }
+
         var uncovered = rule.KeyColumns.Where(c => !identityColumns.Contains(c, StringComparer.Ordinal)).ToList();
         if (uncovered.Count > 0)
         {
-            var has = identity switch
-            {
-                "n" => "REPLICA IDENTITY NOTHING",
-                "d" when identityColumns.Length == 0 => "no primary key (REPLICA IDENTITY DEFAULT)",
-                _ => $"a replica identity of ({string.Join(", ", identityColumns)})",
-            };
             throw new ReplicationSetupException(
                 $"the key column(s) {string.Join(", ", uncovered)} of '{rule.QualifiedName}' are not in its replica identity ({has}), so a DELETE, or an UPDATE that changes them, would not say which row it was: make them the primary key, or run ALTER TABLE {TableRule.Quote(rule.Schema)}.{TableRule.Quote(rule.Table)} REPLICA IDENTITY FULL (or USING INDEX on a unique index of them).");
         }

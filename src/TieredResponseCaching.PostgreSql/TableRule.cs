@@ -10,13 +10,17 @@ namespace TieredResponseCaching.PostgreSql;
 /// </summary>
 internal sealed class TableRule
 {
-    private TableRule(string schema, string table, string[] keyColumns, TagTemplate[] templates, string[] staticTags)
+    private TableRule(
+        string schema, string table, string[] keyColumns, TagTemplate[] templates, string[] staticTags, string[] insertOrDeleteTags, ILookup<string, string> changeTags)
     {
         Schema = schema;
         Table = table;
         KeyColumns = keyColumns;
         Templates = templates;
         StaticTags = staticTags;
+        InsertOrDeleteTags = insertOrDeleteTags;
+        ChangeTags = changeTags;
+        WatchedColumns = [.. changeTags.Select(g => g.Key)];
     }
 
     public string Schema { get; }
@@ -29,11 +33,26 @@ internal sealed class TableRule
 
     public string[] StaticTags { get; }
 
+    /// <summary>Static tags of a row inserted or deleted (<see cref="LogicalReplicationTable.TagsOnInsertOrDelete"/>).</summary>
+    public string[] InsertOrDeleteTags { get; }
+
+    /// <summary>Static tags of an <c>UPDATE</c> that changes a column, by column (<see cref="LogicalReplicationTable.TagsWhenChanged"/>).</summary>
+    public ILookup<string, string> ChangeTags { get; }
+
+    /// <summary>The columns of <see cref="ChangeTags"/>: they must be in the replica identity, for their old values.</summary>
+    public string[] WatchedColumns { get; }
+
     /// <summary><c>schema.table</c>, as logs and errors name it.</summary>
     public string QualifiedName => Schema + "." + Table;
 
-    /// <summary>What a <c>TRUNCATE</c> invalidates: the static tags, else the table's name as a tag.</summary>
-    public string[] TruncateTags => StaticTags.Length > 0 ? StaticTags : [Table];
+    /// <summary>
+    /// What a <c>TRUNCATE</c> invalidates: the static tags, else the table's name as a tag; and, since it deletes every
+    /// row, the insert-or-delete tags.
+    /// </summary>
+    public string[] TruncateTags => [.. (StaticTags.Length > 0 ? StaticTags : [Table]).Union(InsertOrDeleteTags, StringComparer.Ordinal)];
+
+    /// <summary>Whether the source reads <paramref name="column"/> from a row: a key column or a watched one.</summary>
+    public bool Reads(string column) => KeyColumns.Contains(column, StringComparer.Ordinal) || WatchedColumns.Contains(column, StringComparer.Ordinal);
 
     /// <summary>Compiles every declared table; the errors say what to fix.</summary>
     public static TableRule[] Compile(IReadOnlyList<LogicalReplicationTable> tables, List<string> errors)
@@ -116,7 +135,39 @@ internal sealed class TableRule
             errors.Add($"Table '{table.Name}' has tag templates but no key columns: name them, as in .Table(\"{table.Name}\", \"id\").");
         }
 
-        return errors.Count > count ? null : new TableRule(schema, name, [.. table.KeyColumns], [.. templates], [.. staticTags]);
+        foreach (var tag in table.InsertOrDeleteTags)
+        {
+            CheckStatic(table.Name, "TagsOnInsertOrDelete", tag, errors);
+        }
+
+        foreach (var (column, tag) in table.ChangeTags)
+        {
+            if (!IsName(column))
+            {
+                errors.Add($"Table '{table.Name}': TagsWhenChanged column '{column}' must be a column name of 1 to 63 bytes.");
+            }
+
+            CheckStatic(table.Name, $"TagsWhenChanged(\"{column}\", ...)", tag, errors);
+        }
+
+        return errors.Count > count
+            ? null
+            : new TableRule(
+                schema, name, [.. table.KeyColumns], [.. templates], [.. staticTags], [.. table.InsertOrDeleteTags.Distinct(StringComparer.Ordinal)],
+                table.ChangeTags.Distinct().ToLookup(p => p.Key, p => p.Value, StringComparer.Ordinal));
+    }
+
+    // These tags are not filled from a row: a template there is a mistake, said at start.
+    private static void CheckStatic(string table, string method, string tag, List<string> errors)
+    {
+        if (TagTemplate.IsTemplate(tag))
+        {
+            errors.Add($"Table '{table}': {method} takes static tags, and '{tag}' is a template: give templates with .Tags(...).");
+        }
+        else if (TagRules.Problem(tag) is { } problem)
+        {
+            errors.Add($"Table '{table}': tag '{tag}' is not valid: {problem}; {TagRules.Description}");
+        }
     }
 
     /// <summary>
@@ -144,6 +195,30 @@ internal sealed class TableRule
             }
         }
     }
+
+    /// <summary>
+    /// Adds the tags an <c>UPDATE</c> from <paramref name="old"/> to <paramref name="current"/> invalidates besides the rows'
+    /// own: the insert-or-delete tags when a key column changed (the row moved), and the tags of each watched column
+    /// whose value changed. A value missing from <paramref name="current"/> (an unchanged TOASTed value) did not change.
+    /// </summary>
+    public void AddUpdateTags(IReadOnlyDictionary<string, string?> old, IReadOnlyDictionary<string, string?> current, HashSet<string> tags)
+    {
+        if (KeyColumns.Any(c => Changed(c, old, current)))
+        {
+            tags.UnionWith(InsertOrDeleteTags);
+        }
+
+        foreach (var watched in ChangeTags)
+        {
+            if (Changed(watched.Key, old, current))
+            {
+                tags.UnionWith(watched);
+            }
+        }
+    }
+
+    private static bool Changed(string column, IReadOnlyDictionary<string, string?> old, IReadOnlyDictionary<string, string?> current) =>
+        old.TryGetValue(column, out var before) && current.TryGetValue(column, out var after) && !string.Equals(before, after, StringComparison.Ordinal);
 
     /// <summary>A PostgreSQL identifier as an SQL literal-free quoted name.</summary>
     public static string Quote(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";

@@ -4,17 +4,20 @@ using Npgsql;
 namespace CatalogApi.Catalog;
 
 /// <summary>
-/// The products in a PostgreSQL table (<c>--Postgres</c>). Its trigger reports every change with
-/// <c>pg_notify('catalog_changes', '{"tags": ["product:ID"]}')</c> (and <c>"catalog"</c> when the row's lists change),
-/// which <c>AddPostgreSqlInvalidation</c> turns into invalidations: an <c>UPDATE</c> made anywhere (psql, another
-/// service, a migration) drops exactly the responses showing the product, on every node (see ProductTags).
+/// The products in a PostgreSQL table (<c>--Postgres</c>). <c>AddPostgreSqlLogicalReplication</c> reads its committed
+/// changes from a replication slot and invalidates their tags (Program.cs): an <c>UPDATE</c> made anywhere (psql,
+/// another service, a migration) drops exactly the responses showing the product, on every node (see ProductTags).
 /// </summary>
 public sealed class PostgresProductStore(NpgsqlDataSource database, TimeProvider time) : IProductStore, IHostedService
 {
-    /// <summary>The channel the trigger notifies and the sample listens on.</summary>
-    public const string Channel = "catalog_changes";
+    /// <summary>The sample's publication and replication slot (one name for both).</summary>
+    public const string Replication = "catalog_api";
 
-    /// <summary>The table, the seed rows (once) and the trigger; safe to run on every start, by every node.</summary>
+    /// <summary>The table and the seed rows (once); safe to run on every start, by every node.</summary>
+    /// <remarks>
+    /// REPLICA IDENTITY FULL: an UPDATE then carries the row's old values, so the source can tell that a product moved
+    /// to another category (TagsWhenChanged in Program.cs); by default it carries the old primary key only.
+    /// </remarks>
     public const string Schema = """
         CREATE TABLE IF NOT EXISTS products (
           id         int PRIMARY KEY,
@@ -23,25 +26,7 @@ public sealed class PostgresProductStore(NpgsqlDataSource database, TimeProvider
           price      numeric(10, 2) NOT NULL,
           updated_at timestamptz NOT NULL DEFAULT now()
         );
-
-        -- One notification per changed row: the row's tag, which every response showing the product carries (its
-        -- page, the lists and favourites it is in). A row added, removed or moved to another category changes which
-        -- lists show it: then every list goes too ("catalog").
-        CREATE OR REPLACE FUNCTION products_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-        DECLARE
-          changed int := CASE TG_OP WHEN 'DELETE' THEN OLD.id ELSE NEW.id END;
-        BEGIN
-          IF TG_OP = 'UPDATE' AND OLD.category = NEW.category THEN
-            PERFORM pg_notify('catalog_changes', json_build_object('tags', json_build_array('product:' || changed))::text);
-          ELSE
-            PERFORM pg_notify('catalog_changes', json_build_object('tags', json_build_array('product:' || changed, 'catalog'))::text);
-          END IF;
-          RETURN NULL;
-        END $$;
-
-        DROP TRIGGER IF EXISTS products_changed ON products;
-        CREATE TRIGGER products_changed AFTER INSERT OR UPDATE OR DELETE ON products
-          FOR EACH ROW EXECUTE FUNCTION products_notify();
+        ALTER TABLE products REPLICA IDENTITY FULL;
         """;
 
     public async Task StartAsync(CancellationToken cancellationToken)

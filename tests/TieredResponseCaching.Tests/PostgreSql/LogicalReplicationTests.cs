@@ -219,6 +219,59 @@ public sealed class LogicalReplicationTests(PostgreSqlFixture fixture)
     }
 
     [Fact]
+    public async Task Insert_or_delete_tags_follow_rows_coming_and_going_and_change_tags_follow_their_column_only()
+    {
+        await Server.ExecuteAsync($"""
+            CREATE TABLE {_name} (id int PRIMARY KEY, category text NOT NULL, price numeric(10, 2) NOT NULL);
+            ALTER TABLE {_name} REPLICA IDENTITY FULL;
+            INSERT INTO {_name} VALUES (1, 'coffee', 9.90), (2, 'tea', 4.50), (4, 'tea', 3.00);
+            """);
+        var log = new NodeLog();
+        await using var node = await StartNodeAsync(
+            log, rule: o => o.Table(_name, "id").Tags("product:{id}").TagsOnInsertOrDelete("catalog").TagsWhenChanged("category", "categories"));
+        await log.WithinAsync(log.WhenLoggedAsync(Consuming), Generous, "consuming the slot");
+
+        await Server.ExecuteAsync($"UPDATE {_name} SET price = 1 WHERE id = 1");
+        await Server.ExecuteAsync($"UPDATE {_name} SET category = 'tea' WHERE id = 1");
+        await Server.ExecuteAsync($"INSERT INTO {_name} VALUES (3, 'tea', 2.00)");
+        await Server.ExecuteAsync($"DELETE FROM {_name} WHERE id = 2");
+        // A key change moves the row: a delete and an insert.
+        await Server.ExecuteAsync($"UPDATE {_name} SET id = 9 WHERE id = 3");
+        // The last transaction: once its tag is invalidated, every earlier transaction was, in commit order.
+        await Server.ExecuteAsync($"UPDATE {_name} SET price = 5 WHERE id = 4");
+        await log.WithinAsync(log.WhenLoggedAsync(Invalidated, "tag 'product:4'"), Generous, "the last change applied");
+
+        Assert.Equal(3, Count(log, "catalog"));
+        Assert.Equal(1, Count(log, "categories"));
+        Assert.Equal(2, Count(log, "product:1"));
+    }
+
+    [Fact]
+    public async Task A_column_named_by_TagsWhenChanged_outside_the_replica_identity_is_a_setup_error_that_says_what_to_fix()
+    {
+        await Server.ExecuteAsync($"CREATE TABLE {_name} (id int PRIMARY KEY, category text NOT NULL)");
+        var log = new NodeLog();
+        await using var node = await StartNodeAsync(log, rule: o => o.Table(_name, "id").Tags("product:{id}").TagsWhenChanged("category", "catalog"));
+        await log.WithinAsync(log.WhenLoggedAsync(SetupProblem), Generous, "the setup problem");
+        Assert.Contains(log.Records, r => r.EventId == SetupProblem
+            && r.Message.Contains($"category of 'public.{_name}' (named by TagsWhenChanged) are not in its replica identity (a replica identity of (id))", StringComparison.Ordinal)
+            && r.Message.Contains($"ALTER TABLE \"public\".\"{_name}\" REPLICA IDENTITY FULL", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_template_given_to_TagsOnInsertOrDelete_stops_the_app_at_start()
+    {
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => CacheHost.StartAsync(
+            _ => { },
+            services: services => services.AddPostgreSqlLogicalReplication(o =>
+            {
+                o.ConnectionString = Server.ConnectionString;
+                o.Table("products", "id").Tags("products").TagsOnInsertOrDelete("product:{id}");
+            })));
+        Assert.Contains("TagsOnInsertOrDelete takes static tags, and 'product:{id}' is a template", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_user_without_the_replication_right_is_a_setup_error_that_says_what_to_fix()
     {
         await CreateProductsAsync();
@@ -285,6 +338,9 @@ public sealed class LogicalReplicationTests(PostgreSqlFixture fixture)
         clockA.Advance(TimeSpan.FromSeconds(1));
         await logA.WithinAsync(logA.WhenLoggedAsync(StandingBy), Generous, "node A standing by");
     }
+
+    private static int Count(NodeLog log, string tag) =>
+        log.Records.Count(r => r.EventId == Invalidated && r.Message.Contains($"tag '{tag}'", StringComparison.Ordinal));
 
     internal static LogicalReplicationSource Source(CacheHost node) =>
         node.Services.GetServices<IInvalidationSource>().OfType<LogicalReplicationSource>().Single();
