@@ -166,10 +166,16 @@ internal sealed class OriginDirectedExchange : CacheExchange
         }
 
         var merged = EntryBuilder.Freshen(stale, notModified);
-        var mergedHeaders = new HeaderDictionary();
+        IHeaderDictionary mergedHeaders = new HeaderDictionary();
         foreach (var (name, value) in merged)
         {
             mergedHeaders.Append(name, value);
+        }
+
+        // §4.2.3: the freshened entry is as old as the 304 says (its Age is not stored, but it counts).
+        if (notModified.Age.Count > 0)
+        {
+            mergedHeaders.Age = notModified.Age;
         }
 
         var decision = OriginRules.Evaluate(stale.StatusCode, mergedHeaders, _target.Facts, Policy, created, _responseTime!.Value);
