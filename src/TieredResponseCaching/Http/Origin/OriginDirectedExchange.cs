@@ -73,9 +73,15 @@ internal sealed class OriginDirectedExchange : CacheExchange
         _requestTime = now;
         return IsRefresh ? HoldMode.Never
             : _revalidate || ConditionalRequests.IsConditional(Context.Request) ? HoldMode.Always
-            : CanFallBack(now) ? HoldMode.OnServerError
+            : CanFallBack(now) || StaleForbidden ? HoldMode.OnServerError
             : HoldMode.Never;
     }
+
+    /// <summary>
+    /// §4.2.4: the entry behind this request may never be served stale (must-revalidate, proxy-revalidate, no-cache,
+    /// s-maxage): when the upstream gives no answer, the cache answers 504 itself (§5.2.2.2).
+    /// </summary>
+    private bool StaleForbidden => !IsRefresh && _stale is not null && (_stale.OriginFlags & OriginRules.NeverStale) != 0;
 
     protected override void BeforeApp()
     {
@@ -136,6 +142,11 @@ internal sealed class OriginDirectedExchange : CacheExchange
         if (_revalidate && response.StatusCode == StatusCodes.Status304NotModified && (IsRefresh || !response.HasStarted))
         {
             return FinishRevalidatedAsync(created);
+        }
+
+        if (StaleForbidden && response.StatusCode is StatusCodes.Status502BadGateway or StatusCodes.Status504GatewayTimeout && !response.HasStarted)
+        {
+            return AnswerGatewayTimeoutAsync();
         }
 
         return Capture.Holding ? FinishHeldAsync(created) : FinishStreamedAsync(TryCreateEntry(created));
@@ -213,6 +224,26 @@ internal sealed class OriginDirectedExchange : CacheExchange
         }
 
         return new FlightOutcome(freshened, false);
+    }
+
+    /// <summary>
+    /// §5.2.2.2: "if a cache is disconnected, the cache MUST generate an error response rather than reuse the stale
+    /// response. The generated status code SHOULD be 504". A 502 or 504 is what a gateway (YARP) answers when the upstream
+    /// could not be reached, was cut off or timed out; §4.3.3 lets a cache treat a 5xx to a validation as no answer. The
+    /// origin's own 500 or 503 is an answer and is passed on.
+    /// </summary>
+    private async Task<FlightOutcome> AnswerGatewayTimeoutAsync()
+    {
+        var response = Context.Response;
+        var upstreamStatus = response.StatusCode;
+        ReplaceHeldResponse();
+        Refuse(NotCachedReason.Status);
+        Log.GatewayTimeoutGenerated(Outcomes.Logger, Policy.EndpointName, upstreamStatus);
+        response.StatusCode = StatusCodes.Status504GatewayTimeout;
+        response.ContentLength = 0;
+        response.Headers[CacheStatusHeader.Name] = Outcomes.OriginStatus.GatewayTimeout(_forward, upstreamStatus);
+        await response.StartAsync(Context.RequestAborted);
+        return FlightOutcome.Failed;
     }
 
     /// <summary>§4.3.4: a strong validator in the 304 must be the stored one's; a Last-Modified likewise.</summary>
