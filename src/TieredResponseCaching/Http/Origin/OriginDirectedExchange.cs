@@ -246,20 +246,21 @@ internal sealed class OriginDirectedExchange : CacheExchange
         return FlightOutcome.Failed;
     }
 
-    /// <summary>§4.3.4: a strong validator in the 304 must be the stored one's; a Last-Modified likewise.</summary>
-    private static bool ValidatorsAgree(CachedResponse stale, IHeaderDictionary notModified)
+    /// <summary>
+    /// §4.3.4: the 304 updates the stored response only when its validator identifies it. An entity tag (strong or weak)
+    /// must be the stored one (weak comparison: "If none of the stored responses contain the same strong validator, then
+    /// the cache MUST NOT use the new response"; a weak one must correspond to a stored response); without one, a
+    /// Last-Modified must be the stored one when the entry has one.
+    /// </summary>
+    private bool ValidatorsAgree(CachedResponse stale, IHeaderDictionary notModified)
     {
         if (notModified.ETag.Count > 0)
         {
-            var etag = notModified.ETag.ToString();
-            var weak = etag.StartsWith("W/", StringComparison.Ordinal);
-            if (!weak && stale.ETag.Length > 0 && !ConditionalRequests.AnyTagMatches(etag, stale.ETag, weak: true))
-            {
-                return false;
-            }
+            return stale.ETag.Length > 0 && ConditionalRequests.AnyTagMatches(notModified.ETag, stale.ETag, weak: true);
         }
 
-        return true;
+        return notModified.LastModified.Count == 0 || stale.LastModified is not { } stored
+            || (HttpDate.TryParseFirst(notModified.LastModified, _responseTime!.Value, out var sent) && sent == stored);
     }
 
     private async Task<FlightOutcome> FinishHeldAsync(DateTimeOffset created)
