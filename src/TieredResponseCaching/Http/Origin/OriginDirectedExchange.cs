@@ -176,23 +176,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
             return FlightOutcome.NotStored;
         }
 
-        var merged = EntryBuilder.Freshen(stale, notModified);
-        IHeaderDictionary mergedHeaders = new HeaderDictionary();
-        foreach (var (name, value) in merged)
-        {
-            mergedHeaders.Append(name, value);
-        }
-
-        // §4.2.3: the freshened entry is as old as the 304 says (its Age is not stored, but it counts).
-        if (notModified.Age.Count > 0)
-        {
-            mergedHeaders.Age = notModified.Age;
-        }
-
-        var decision = OriginRules.Evaluate(stale.StatusCode, mergedHeaders, _target.Facts, Policy, created, _responseTime!.Value);
-        var freshened = decision.Refusal == NotCachedReason.None
-            ? EntryBuilder.OriginDirected(decision, stale.Key, stale.Hash, stale.StatusCode, merged, stale.Body, created, stale.Tags)
-            : null;
+        var freshened = Freshening.Apply(stale, notModified, _target.Facts, Policy, created, _responseTime!.Value, out var decision);
         var cookies = notModified.SetCookie;
         if (freshened is null)
         {
