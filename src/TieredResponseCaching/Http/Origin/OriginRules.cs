@@ -165,7 +165,7 @@ internal static class OriginRules
             : status < 500 ? policy.StaleIfError
             : TimeSpan.Zero;
 
-        var hasValidator = headers.ETag.Count > 0 || lastModified is not null;
+        var hasValidator = EntityTag.IsValid(headers.ETag) || lastModified is not null;
         var initialAge = OriginFreshness.InitialAge(headers.Age, dateValue, requestTime, responseTime);
         var freshFor = lifetime - initialAge;
         if (freshFor <= TimeSpan.Zero && !hasValidator && swr <= TimeSpan.Zero && directives.StaleIfError is not > 0)
@@ -262,8 +262,9 @@ internal static class OriginRules
             }
         }
 
-        return (entry.ETag.Length > 0 ? entry.ETag : null, lastModified);
+        return (EntityTag.IsValid(entry.ETag) ? entry.ETag : null, lastModified);
     }
 
-    public static bool HasValidator(CachedResponse entry) => entry.ETag.Length > 0 || entry.LastModified is not null;
+    /// <summary>Whether the entry can be revalidated (§4.3.1): a well-formed entity tag (<see cref="EntityTag"/>) or a Last-Modified.</summary>
+    public static bool HasValidator(CachedResponse entry) => EntityTag.IsValid(entry.ETag) || entry.LastModified is not null;
 }
