@@ -68,6 +68,9 @@ internal static partial class Log
     [LoggerMessage(21, LogLevel.Debug, "Revalidated the stored response of {Endpoint} with the origin (304): freshened, body kept.")]
     public static partial void Revalidated(ILogger logger, string endpoint);
 
+    [LoggerMessage(165, LogLevel.Warning, "The upstream of {Endpoint} gave no answer ({UpstreamStatus}) and the stored response may not be served stale (must-revalidate, proxy-revalidate, no-cache or s-maxage): answered 504 (RFC 9111 §5.2.2.2).")]
+    public static partial void GatewayTimeoutGenerated(ILogger logger, string endpoint, int upstreamStatus);
+
     [LoggerMessage(22, LogLevel.Debug, "A {Method} to {Endpoint} succeeded: invalidated {Count} URI(s) (RFC 9111 §4.4).")]
     public static partial void InvalidatedByMethod(ILogger logger, string method, string endpoint, int count);
 

@@ -96,7 +96,64 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
 
         // The fast path's secondary key reused the buffer the primary key lives in: build it again.
         OriginKeys.TryBuildPrimary(request, maximumKeySize, out var primary);
-        return _flow.HandleAsync(context, Target(request, policy, primary.ToArray()), _answersItself);
+        var target = Target(request, policy, primary.ToArray());
+        return isHead ? HeadAsync(context, target) : _flow.HandleAsync(context, target, _answersItself);
+    }
+
+    /// <summary>
+    /// A HEAD: answered from GET's entry when it may be used, else forwarded as HEAD (never stored). A 200 then updates
+    /// the stored GET response it still describes, or removes it when it says the resource changed (RFC 9111 §4.3.5).
+    /// </summary>
+    private async Task HeadAsync(HttpContext context, OriginTarget target)
+    {
+        var found = await _flow.FindAsync(context.Request, target);
+        if (found.KeyTooLarge)
+        {
+            await _flow.BypassAsync(context, target, NotCachedReason.KeyTooLarge);
+            return;
+        }
+
+        var now = _parts.Clock.UtcNow;
+        var use = found.Entry is { } entry ? Judge(target, entry, now) : EntryUse.Miss;
+        if (use is EntryUse.Fresh or EntryUse.StaleWhileRevalidate or EntryUse.MaxStale)
+        {
+            await _flow.ServeAsync(context, target, found, use, now);
+            return;
+        }
+
+        if (AnswerOnlyIfCached(context, target))
+        {
+            return;
+        }
+
+        var requestTime = _parts.Clock.NextStamp();
+        await _flow.BypassAsync(context, target, NotCachedReason.HeadMiss);
+        if (found.Entry is { } stored && context.Response.StatusCode == StatusCodes.Status200OK
+            && (!target.HasCredentials || OriginRules.AllowsAuthorization(stored)))
+        {
+            await UpdateFromHeadAsync(context.Response.Headers, target, stored, requestTime);
+        }
+    }
+
+    private async Task UpdateFromHeadAsync(IHeaderDictionary head, OriginTarget target, CachedResponse stored, DateTimeOffset requestTime)
+    {
+        var responseTime = _parts.Clock.UtcNow;
+        if (responseTime < requestTime)
+        {
+            responseTime = requestTime;
+        }
+
+        var freshened = Freshening.HeadMatches(stored, head, responseTime)
+            ? Freshening.Apply(stored, head, target.Facts, target.Policy, requestTime, responseTime, out _)
+            : null;
+        if (freshened is null)
+        {
+            await _parts.Store.RetractAsync(stored);
+        }
+        else
+        {
+            await _parts.Store.StoreAsync(freshened, target.Policy.Stats);
+        }
     }
 
     private static OriginTarget Target(HttpRequest request, ResolvedPolicy policy, byte[] primaryKey)

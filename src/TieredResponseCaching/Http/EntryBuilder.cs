@@ -197,7 +197,8 @@ internal static class EntryBuilder
 
     /// <summary>
     /// The stored header fields updated from a 304 (RFC 9111 §3.2, §4.3.4): each field the 304 carries replaces the
-    /// stored one of that name, except those never stored and <c>Content-Length</c> (the stored body stays).
+    /// stored one of that name, except those never stored, <c>Content-Length</c>, and the fields that describe the stored
+    /// bytes (<c>Content-Encoding</c>, <c>Content-Range</c>): the stored body stays, so its description does too.
     /// </summary>
     public static List<KeyValuePair<string, StringValues>> Freshen(CachedResponse stored, IHeaderDictionary notModified)
     {
@@ -205,7 +206,7 @@ internal static class EntryBuilder
         var merged = new List<KeyValuePair<string, StringValues>>(stored.Headers.Length + notModified.Count);
         foreach (var field in stored.Headers)
         {
-            if (!notModified.ContainsKey(field.Name) || NeverStored.Contains(field.Name) || IsListedIn(connection, field.Name))
+            if (!notModified.ContainsKey(field.Name) || NeverStored.Contains(field.Name) || DescribesStoredBytes(field.Name) || IsListedIn(connection, field.Name))
             {
                 merged.Add(KeyValuePair.Create(field.Name, field.Value));
             }
@@ -213,7 +214,7 @@ internal static class EntryBuilder
 
         foreach (var (name, value) in notModified)
         {
-            if (!NeverStored.Contains(name) && !IsListedIn(connection, name))
+            if (!NeverStored.Contains(name) && !DescribesStoredBytes(name) && !IsListedIn(connection, name))
             {
                 merged.Add(KeyValuePair.Create(name, value));
             }
@@ -221,6 +222,14 @@ internal static class EntryBuilder
 
         return merged;
     }
+
+    /// <summary>
+    /// RFC 9111 §3.2: "header fields that the cache's stored response depends upon" are not updated by a 304: the stored
+    /// bytes are in the stored content coding (a 304 naming another would make them unreadable), and whole (a 304's
+    /// Content-Range describes no part of them).
+    /// </summary>
+    private static bool DescribesStoredBytes(string name) =>
+        name.Equals(HeaderNames.ContentEncoding, StringComparison.OrdinalIgnoreCase) || name.Equals(HeaderNames.ContentRange, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>A strong validator from the body's 128-bit hash: equal bodies, equal tags, across nodes and restarts.</summary>
     public static string StrongETag(CachedBody body)

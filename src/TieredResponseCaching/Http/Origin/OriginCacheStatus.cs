@@ -36,6 +36,13 @@ internal sealed class OriginCacheStatus(string cacheName)
     /// <summary>Forwarded, not stored, and why.</summary>
     public string NotStored(Forward forward, NotCachedReason reason) => $"{cacheName}; fwd={Tokens[(int)forward]}; detail={reason.Token()}";
 
+    /// <summary>
+    /// The cache's own 504: the upstream gave no answer (<paramref name="upstreamStatus"/>, a gateway's 502 or 504) and the
+    /// stored response may not be served stale (RFC 9111 §5.2.2.2).
+    /// </summary>
+    public string GatewayTimeout(Forward forward, int upstreamStatus) =>
+        string.Create(CultureInfo.InvariantCulture, $"{cacheName}; fwd={Tokens[(int)forward]}; fwd-status={upstreamStatus}; detail=stale-forbidden");
+
     /// <summary>Served from the cache after a request that waited on another one producing the entry.</summary>
     public string Collapsed(long ttlSeconds) => string.Create(CultureInfo.InvariantCulture, $"{cacheName}; hit; ttl={ttlSeconds}; collapsed");
 

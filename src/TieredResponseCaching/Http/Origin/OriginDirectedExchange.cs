@@ -73,9 +73,15 @@ internal sealed class OriginDirectedExchange : CacheExchange
         _requestTime = now;
         return IsRefresh ? HoldMode.Never
             : _revalidate || ConditionalRequests.IsConditional(Context.Request) ? HoldMode.Always
-            : CanFallBack(now) ? HoldMode.OnServerError
+            : CanFallBack(now) || StaleForbidden ? HoldMode.OnServerError
             : HoldMode.Never;
     }
+
+    /// <summary>
+    /// §4.2.4: the entry behind this request may never be served stale (must-revalidate, proxy-revalidate, no-cache,
+    /// s-maxage): when the upstream gives no answer, the cache answers 504 itself (§5.2.2.2).
+    /// </summary>
+    private bool StaleForbidden => !IsRefresh && _stale is not null && (_stale.OriginFlags & OriginRules.NeverStale) != 0;
 
     protected override void BeforeApp()
     {
@@ -138,6 +144,11 @@ internal sealed class OriginDirectedExchange : CacheExchange
             return FinishRevalidatedAsync(created);
         }
 
+        if (StaleForbidden && response.StatusCode is StatusCodes.Status502BadGateway or StatusCodes.Status504GatewayTimeout && !response.HasStarted)
+        {
+            return AnswerGatewayTimeoutAsync();
+        }
+
         return Capture.Holding ? FinishHeldAsync(created) : FinishStreamedAsync(TryCreateEntry(created));
     }
 
@@ -165,20 +176,9 @@ internal sealed class OriginDirectedExchange : CacheExchange
             return FlightOutcome.NotStored;
         }
 
-        var merged = EntryBuilder.Freshen(stale, notModified);
-        var mergedHeaders = new HeaderDictionary();
-        foreach (var (name, value) in merged)
-        {
-            mergedHeaders.Append(name, value);
-        }
-
         // §5.2.1.5: a trusted client's no-store keeps this exchange out of the cache, so the 304 is judged as if the request
         // allowed storing (the client is served what it would freshen) but nothing is stored, and nothing removed.
-        var facts = _target.Facts with { NoStore = false };
-        var decision = OriginRules.Evaluate(stale.StatusCode, mergedHeaders, facts, Policy, created, _responseTime!.Value);
-        var freshened = decision.Refusal == NotCachedReason.None
-            ? EntryBuilder.OriginDirected(decision, stale.Key, stale.Hash, stale.StatusCode, merged, stale.Body, created, stale.Tags)
-            : null;
+        var freshened = Freshening.Apply(stale, notModified, _target.Facts with { NoStore = false }, Policy, created, _responseTime!.Value, out var decision);
         var cookies = notModified.SetCookie;
         if (freshened is not null && _target.Facts.NoStore)
         {
@@ -217,20 +217,41 @@ internal sealed class OriginDirectedExchange : CacheExchange
         return new FlightOutcome(decision.Refusal == NotCachedReason.None ? freshened : null, false);
     }
 
-    /// <summary>§4.3.4: a strong validator in the 304 must be the stored one's; a Last-Modified likewise.</summary>
-    private static bool ValidatorsAgree(CachedResponse stale, IHeaderDictionary notModified)
+    /// <summary>
+    /// §5.2.2.2: "if a cache is disconnected, the cache MUST generate an error response rather than reuse the stale
+    /// response. The generated status code SHOULD be 504". A 502 or 504 is what a gateway (YARP) answers when the upstream
+    /// could not be reached, was cut off or timed out; §4.3.3 lets a cache treat a 5xx to a validation as no answer. The
+    /// origin's own 500 or 503 is an answer and is passed on.
+    /// </summary>
+    private async Task<FlightOutcome> AnswerGatewayTimeoutAsync()
+    {
+        var response = Context.Response;
+        var upstreamStatus = response.StatusCode;
+        ReplaceHeldResponse();
+        Refuse(NotCachedReason.Status);
+        Log.GatewayTimeoutGenerated(Outcomes.Logger, Policy.EndpointName, upstreamStatus);
+        response.StatusCode = StatusCodes.Status504GatewayTimeout;
+        response.ContentLength = 0;
+        response.Headers[CacheStatusHeader.Name] = Outcomes.OriginStatus.GatewayTimeout(_forward, upstreamStatus);
+        await response.StartAsync(Context.RequestAborted);
+        return FlightOutcome.Failed;
+    }
+
+    /// <summary>
+    /// §4.3.4: the 304 updates the stored response only when its validator identifies it. An entity tag (strong or weak)
+    /// must be the stored one (weak comparison: "If none of the stored responses contain the same strong validator, then
+    /// the cache MUST NOT use the new response"; a weak one must correspond to a stored response); without one, a
+    /// Last-Modified must be the stored one when the entry has one.
+    /// </summary>
+    private bool ValidatorsAgree(CachedResponse stale, IHeaderDictionary notModified)
     {
         if (notModified.ETag.Count > 0)
         {
-            var etag = notModified.ETag.ToString();
-            var weak = etag.StartsWith("W/", StringComparison.Ordinal);
-            if (!weak && stale.ETag.Length > 0 && !ConditionalRequests.AnyTagMatches(etag, stale.ETag, weak: true))
-            {
-                return false;
-            }
+            return stale.ETag.Length > 0 && ConditionalRequests.AnyTagMatches(notModified.ETag, stale.ETag, weak: true);
         }
 
-        return true;
+        return notModified.LastModified.Count == 0 || stale.LastModified is not { } stored
+            || (HttpDate.TryParseFirst(notModified.LastModified, _responseTime!.Value, out var sent) && sent == stored);
     }
 
     private async Task<FlightOutcome> FinishHeldAsync(DateTimeOffset created)

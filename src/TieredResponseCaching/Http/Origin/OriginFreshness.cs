@@ -87,11 +87,28 @@ internal static class OriginFreshness
     }
 
     /// <summary>
-    /// The <c>Age</c> field's value in seconds (§5.1): one field line holding delta-seconds. Anything else (a list, a
-    /// negative or fractional number, text) is invalid and ignored.
+    /// The <c>Age</c> field's value in seconds (§5.1): the first member of the field value (all field lines are one list,
+    /// RFC 9110 §5.3; "a cache encountering a message with a list-based Age field value SHOULD use the first member"),
+    /// which must be delta-seconds. An invalid first member (a negative or fractional number, text, a parameter) is
+    /// ignored: zero.
     /// </summary>
-    public static long AgeValue(StringValues age) =>
-        age.Count == 1 && DeltaSeconds.TryParse(age[0].AsSpan().Trim(" \t"), out var seconds) ? seconds : 0;
+    public static long AgeValue(StringValues age)
+    {
+        foreach (var line in age)
+        {
+            var text = line.AsSpan();
+            foreach (var range in text.Split(','))
+            {
+                var member = text[range].Trim(" \t");
+                if (!member.IsEmpty)
+                {
+                    return DeltaSeconds.TryParse(member, out var seconds) ? seconds : 0;
+                }
+            }
+        }
+
+        return 0;
+    }
 
     /// <summary>The response's Date, or the time it was received when Date is absent or invalid (§4.2.3).</summary>
     public static DateTimeOffset DateValue(StringValues date, DateTimeOffset responseTime) =>

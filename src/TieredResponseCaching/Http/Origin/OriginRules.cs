@@ -161,17 +161,19 @@ internal static class OriginRules
             lifetime = TimeSpan.Zero;
         }
 
-        // §4.2.4: never stale under must-revalidate, proxy-revalidate or no-cache. The origin's own stale-* directives
-        // are explicit permissions and apply with s-maxage too; the policy's default stale-if-error does not (s-maxage
-        // carries proxy-revalidate for shared caches, §5.2.2.10), nor does it apply to an error response.
+        // §4.2.4: never stale under must-revalidate, proxy-revalidate or no-cache. With s-maxage (which carries
+        // proxy-revalidate for shared caches, §5.2.2.10) the origin's own stale-while-revalidate still applies (an
+        // explicit permission while the origin answers: `s-maxage=60, stale-while-revalidate=30` is the common CDN idiom),
+        // but no stale-if-error does, the origin's or the policy's: when the origin cannot be reached the answer is a 504
+        // (§5.2.2.2; docs/modes.md, "Stale rules"). The policy's stale-if-error never applies to an error response.
         var neverStale = (flags & (OriginFlags.MustRevalidate | OriginFlags.NoCache)) != 0;
         var swr = neverStale ? TimeSpan.Zero : OriginFreshness.Seconds(directives.StaleWhileRevalidate ?? 0);
-        var sie = neverStale ? TimeSpan.Zero
+        var sie = neverStale || directives.SharedMaxAge is not null ? TimeSpan.Zero
             : directives.StaleIfError is { } stated ? OriginFreshness.Seconds(stated)
-            : directives.SharedMaxAge is null && status < 500 ? policy.StaleIfError
+            : status < 500 ? policy.StaleIfError
             : TimeSpan.Zero;
 
-        var hasValidator = headers.ETag.Count > 0 || lastModified is not null;
+        var hasValidator = EntityTag.IsValid(headers.ETag) || lastModified is not null;
         var initialAge = OriginFreshness.InitialAge(headers.Age, dateValue, requestTime, responseTime);
         var freshFor = lifetime - initialAge;
         if (freshFor <= TimeSpan.Zero && !hasValidator && swr <= TimeSpan.Zero && directives.StaleIfError is not > 0)
@@ -258,6 +260,12 @@ internal static class OriginRules
 
         return false;
     }
+    /// <summary>
+    /// The flags under which a stored response is never served stale by this shared cache (§4.2.4): must-revalidate,
+    /// proxy-revalidate (both <see cref="OriginFlags.MustRevalidate"/>), no-cache, and s-maxage (which carries
+    /// proxy-revalidate, §5.2.2.10).
+    /// </summary>
+    public const OriginFlags NeverStale = OriginFlags.MustRevalidate | OriginFlags.NoCache | OriginFlags.SharedMaxAge;
 
     /// <summary>Whether a request's <c>Authorization</c> may be answered by <paramref name="entry"/> (§3.5).</summary>
     public static bool AllowsAuthorization(CachedResponse entry) => (entry.OriginFlags & OriginFlags.AuthorizationAllowed) != 0;
@@ -274,8 +282,9 @@ internal static class OriginRules
             }
         }
 
-        return (entry.ETag.Length > 0 ? entry.ETag : null, lastModified);
+        return (EntityTag.IsValid(entry.ETag) ? entry.ETag : null, lastModified);
     }
 
-    public static bool HasValidator(CachedResponse entry) => entry.ETag.Length > 0 || entry.LastModified is not null;
+    /// <summary>Whether the entry can be revalidated (§4.3.1): a well-formed entity tag (<see cref="EntityTag"/>) or a Last-Modified.</summary>
+    public static bool HasValidator(CachedResponse entry) => EntityTag.IsValid(entry.ETag) || entry.LastModified is not null;
 }

@@ -63,13 +63,13 @@ internal static class OriginUse
 
     /// <summary>
     /// Until when <paramref name="stale"/> may replace a failed response: its stale-if-error bound (RFC 5861 §4); never for
-    /// a stored error (5xx), nor when the origin forbade stale use (§4.2.4). A client's own stale-if-error always shortens
-    /// it (a client may refuse staleness); it lengthens it only when the policy trusts client directives and the origin
-    /// did not forbid stale use by shared caches.
+    /// a stored error (5xx), nor when the origin forbade stale use (§4.2.4: must-revalidate, proxy-revalidate, no-cache,
+    /// s-maxage). A client's own stale-if-error always shortens it (a client may refuse staleness); it lengthens it only
+    /// when the policy trusts client directives.
     /// </summary>
     public static DateTimeOffset FallbackUntil(CachedResponse? stale, OriginTarget target)
     {
-        if (stale is null || stale.StatusCode >= 500 || (stale.OriginFlags & (OriginFlags.MustRevalidate | OriginFlags.NoCache)) != 0)
+        if (stale is null || stale.StatusCode >= 500 || (stale.OriginFlags & OriginRules.NeverStale) != 0)
         {
             return DateTimeOffset.MinValue;
         }
@@ -78,7 +78,7 @@ internal static class OriginUse
         if (target.ClientStaleIfError is { } seconds)
         {
             var client = stale.FreshUntil + OriginFreshness.Seconds(seconds);
-            if (client < until || (target.Directives != RequestDirectives.None && (stale.OriginFlags & OriginFlags.SharedMaxAge) == 0))
+            if (client < until || target.Directives != RequestDirectives.None)
             {
                 until = client;
             }

@@ -81,12 +81,15 @@ public sealed class OriginFreshnessTests
     [InlineData("abc", 0L)]
     [InlineData("-7200", 0L)]
     [InlineData("7200.0", 0L)]
-    [InlineData("7200, 0", 0L)]
+    [InlineData("7200, 0", 7200L)]
+    [InlineData("x, 0", 0L)]
     [InlineData("99999999999", 2147483648L)]
-    public void The_Age_field_is_one_delta_seconds_value_or_ignored(string age, long expected)
+    public void The_Age_field_is_the_first_member_as_delta_seconds_or_ignored(string age, long expected)
     {
+        // RFC 9111 §5.1: a list-based Age: the first member counts, field lines being one list.
         Assert.Equal(expected, OriginFreshness.AgeValue(age));
-        Assert.Equal(0L, OriginFreshness.AgeValue(new StringValues(["7200", "0"])));
+        Assert.Equal(7200L, OriginFreshness.AgeValue(new StringValues(["7200", "0"])));
+        Assert.Equal(0L, OriginFreshness.AgeValue(new StringValues(["", " "])));
     }
 
     [Fact]

@@ -102,6 +102,7 @@ public sealed class OriginUseTests
         Assert.Equal(DateTimeOffset.MinValue, OriginUse.FallbackUntil(Entry(status: 503), Target()));
         Assert.Equal(DateTimeOffset.MinValue, OriginUse.FallbackUntil(Entry(flags: OriginFlags.MustRevalidate), Target()));
         Assert.Equal(DateTimeOffset.MinValue, OriginUse.FallbackUntil(Entry(flags: OriginFlags.NoCache), Target()));
+        Assert.Equal(DateTimeOffset.MinValue, OriginUse.FallbackUntil(Entry(flags: OriginFlags.SharedMaxAge), Target()));
     }
 
     [Fact]
@@ -125,7 +126,8 @@ public sealed class OriginUseTests
         var longer = entry.FreshUntil.AddHours(5);
         Assert.Equal(entry.StaleIfErrorUntil, OriginUse.FallbackUntil(entry, Target(clientStaleIfError: 5 * 3600)));
         Assert.Equal(longer, OriginUse.FallbackUntil(entry, Target("stale-if-error=18000", clientStaleIfError: 5 * 3600)));
-        Assert.Equal(entry.StaleIfErrorUntil, OriginUse.FallbackUntil(Entry(flags: OriginFlags.SharedMaxAge), Target("stale-if-error=18000", clientStaleIfError: 5 * 3600)));
+        // s-maxage forbids every stale-if-error to a shared cache (RFC 9111 §4.2.4, §5.2.2.10), a trusted client's too.
+        Assert.Equal(DateTimeOffset.MinValue, OriginUse.FallbackUntil(Entry(flags: OriginFlags.SharedMaxAge), Target("stale-if-error=18000", clientStaleIfError: 5 * 3600)));
     }
 
     /// <summary>A request; <paramref name="directives"/> are its trusted Cache-Control directives (none: not trusted or absent).</summary>

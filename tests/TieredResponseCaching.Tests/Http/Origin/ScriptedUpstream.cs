@@ -159,6 +159,9 @@ public sealed class ScriptedUpstream : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops listening: the proxy's next connection is refused.</summary>
+    public Task StopAsync() => _app.StopAsync();
+
     public async ValueTask DisposeAsync()
     {
         Gate?.TrySetResult();
