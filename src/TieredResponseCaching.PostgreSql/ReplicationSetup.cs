@@ -102,7 +102,8 @@ internal static class ReplicationSetup
     {
         await using var command = new NpgsqlCommand(
             "SELECT s.active_pid, r.application_name, r.client_addr::text FROM pg_replication_slots s LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = $1",
-            connection) { Parameters = { new() { Value = slot } } };
+            connection)
+        { Parameters = { new() { Value = slot } } };
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) && !reader.IsDBNull(0)
             ? $"PID {reader.GetInt32(0)} (application '{(reader.IsDBNull(1) ? "" : reader.GetString(1))}', client {(reader.IsDBNull(2) ? "local" : reader.GetString(2))})"
