@@ -142,7 +142,7 @@ public sealed class LogicalReplicationTests(PostgreSqlFixture fixture)
         {
             reached.TrySetResult();
             // The process dies here: applied on this node, never confirmed.
-            await Task.Delay(Timeout.Infinite, cancellationToken);
+            await new TaskCompletionSource().Task.WaitAsync(cancellationToken);
         };
         await Server.ExecuteAsync($"UPDATE {_name} SET price = 2 WHERE id = 1");
         await log.WithinAsync(reached.Task, Generous, "the transaction applied, about to be confirmed");
