@@ -53,7 +53,7 @@ internal static class NatsInvalidationLatency
 
         var js = await nats.JetStreamAsync();
         var payload = Encoding.UTF8.GetBytes("prices");
-        await nodeA.Services.GetRequiredService<ConsumingSignal>().Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await nodeA.Services.GetRequiredService<LogEventSignal>().Task.WaitAsync(TimeSpan.FromSeconds(30));
         await InvalidationLatency.CheckInvalidationIsVisibleAsync(nodeB, "the new price (a change published to JetStream)", async () =>
         {
             var appliedOnB = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -98,10 +98,8 @@ internal static class NatsInvalidationLatency
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        var signal = new ConsumingSignal();
-        builder.Services.AddSingleton(signal);
-        builder.Logging.AddProvider(signal);
-        builder.Logging.AddFilter<ConsumingSignal>("TieredResponseCaching.Nats", LogLevel.Information);
+        // The source consumes: event 2001.
+        new LogEventSignal("TieredResponseCaching.Nats", 2001).AddTo(builder);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Services.AddTieredResponseCache().AddRedis(options => options.Configuration = redis);
         if (natsUrl is not null)
@@ -121,32 +119,5 @@ internal static class NatsInvalidationLatency
         await app.StartAsync();
         await app.Services.GetRequiredService<CacheRuntime>().Redis().Backplane.Ready.WaitAsync(TimeSpan.FromSeconds(15));
         return app;
-    }
-
-    /// <summary>Completes when the NATS source logs that it consumes (event 2001, at Information: a filter lets it through to this provider alone).</summary>
-    private sealed class ConsumingSignal : ILoggerProvider, ILogger
-    {
-        private readonly TaskCompletionSource _consuming = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public Task Task => _consuming.Task;
-
-        public ILogger CreateLogger(string categoryName) => categoryName == "TieredResponseCaching.Nats" ? this : Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (eventId.Id == 2001)
-            {
-                _consuming.TrySetResult();
-            }
-        }
-
-        public void Dispose()
-        {
-        }
     }
 }

@@ -123,7 +123,7 @@ internal static class PostgreSqlInvalidationLatency
     /// <summary>Node A's source logs when it listens (or reads the slot); before that an update would not be heard.</summary>
     private static async Task WaitListeningAsync(WebApplication nodeA)
     {
-        var listening = nodeA.Services.GetRequiredService<ListeningSignal>();
+        var listening = nodeA.Services.GetRequiredService<LogEventSignal>();
         await listening.Task.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
@@ -131,10 +131,8 @@ internal static class PostgreSqlInvalidationLatency
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        var signal = new ListeningSignal();
-        builder.Services.AddSingleton(signal);
-        builder.Logging.AddProvider(signal);
-        builder.Logging.AddFilter<ListeningSignal>("TieredResponseCaching.PostgreSql", LogLevel.Information);
+        // The source listens (event 1001) or reads the slot (1006).
+        new LogEventSignal("TieredResponseCaching.PostgreSql", 1001, 1006).AddTo(builder);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Services.AddTieredResponseCache().AddRedis(options => options.Configuration = redis);
         if (listenTo is not null && logical)
@@ -161,35 +159,5 @@ internal static class PostgreSqlInvalidationLatency
         await app.StartAsync();
         await app.Services.GetRequiredService<CacheRuntime>().Redis().Backplane.Ready.WaitAsync(TimeSpan.FromSeconds(15));
         return app;
-    }
-
-    /// <summary>
-    /// Completes when the PostgreSQL source logs that it listens (event 1001) or reads the slot (1006), at Information:
-    /// a filter lets them through to this provider alone.
-    /// </summary>
-    private sealed class ListeningSignal : ILoggerProvider, ILogger
-    {
-        private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public Task Task => _listening.Task;
-
-        public ILogger CreateLogger(string categoryName) => categoryName == "TieredResponseCaching.PostgreSql" ? this : Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            if (eventId.Id is 1001 or 1006)
-            {
-                _listening.TrySetResult();
-            }
-        }
-
-        public void Dispose()
-        {
-        }
     }
 }

@@ -110,8 +110,9 @@ internal static class PartialResponses
     {
         if (headers.ETag.Count > 0)
         {
+            // A weak tag is no strong validator; a malformed one is no validator at all.
             var etag = headers.ETag.ToString().Trim();
-            return headers.ETag.Count == 1 && etag.Length >= 2 && etag[0] == '"' && etag[^1] == '"' ? "E" + etag : null;
+            return EntityTag.IsValid(headers.ETag) && !etag.StartsWith("W/", StringComparison.Ordinal) ? "E" + etag : null;
         }
 
         return HttpDate.TryParseFirst(headers.LastModified, responseTime, out var modified)
