@@ -31,7 +31,9 @@ public static class ProxyCacheApp
         var trustClientDirectives = TakeFlag(ref args, "--trust-client-directives");
         var withoutCache = TakeFlag(ref args, "--no-cache");
         var storeSetCookie = TakeFlag(ref args, "--store-set-cookie-responses");
-        var builder = WebApplication.CreateBuilder(args);
+        // The slim builder: a proxy needs no host filtering, HTTPS configuration or extra logging providers, and pays
+        // for each on every request (benchmarks/README.md, "Shared cache").
+        var builder = WebApplication.CreateSlimBuilder(args);
         // YARP logs every forwarded request at Information: too much for a proxy under load. (Set in code: an
         // appsettings.json here would collide with CatalogApi's in the test project's output.)
         builder.Logging.AddFilter("Yarp", LogLevel.Warning);
@@ -89,22 +91,28 @@ public static class ProxyCacheApp
 
         configure?.Invoke(builder);
         var app = builder.Build();
-        app.UseRouting();
         if (withoutCache)
         {
             // The same proxy without the cache (YARP alone): what benchmarks/load.sh compares the cache's hits with.
+            app.UseRouting();
             app.MapReverseProxy();
             return app;
         }
 
-        app.UseTieredResponseCache();
-        app.MapReverseProxy().CacheOriginDirected(policy => policy
+        // Every request goes upstream, so one policy covers them all, and the cache comes before routing: a hit is answered
+        // without matching YARP's route or running authorization (docs/modes.md, "Every request").
+        app.UseOriginDirectedCache(policy => policy
             .TrustClientDirectives(trustClientDirectives)
             .HeuristicFreshness(heuristic)
             .StaleIfError(TimeSpan.FromSeconds(staleIfError))
             .AllowCookies(allowCookies)
             .StoreSetCookieResponses(storeSetCookie)
             .TargetedCacheControl(targeted));
+        app.UseRouting();
+        // Called here, after the cache, so that WebApplication does not add it in front of everything (YARP registers
+        // the authorization services); a route with an authorization policy is still checked before it is forwarded.
+        app.UseAuthorization();
+        app.MapReverseProxy();
         return app;
     }
 

@@ -14,12 +14,35 @@ public static class TieredResponseCacheApplicationBuilderExtensions
     public static IApplicationBuilder UseTieredResponseCache(this IApplicationBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        EnsureRegistered(app, "app.UseTieredResponseCache()");
+        return app.UseMiddleware<TieredResponseCacheMiddleware>();
+    }
+
+    /// <summary>
+    /// Caches every request that reaches this point in the origin-directed mode, as a shared HTTP cache does (RFC 9111):
+    /// the responses' own headers decide. For a reverse proxy whose every path goes upstream. Place it before
+    /// <c>UseRouting()</c>: a hit is then answered before routing and authorization run, and a miss continues down the
+    /// pipeline. Use it instead of <c>UseTieredResponseCache()</c> with <c>.CacheOriginDirected()</c>, not with it: a
+    /// request it handles passes any other cache middleware untouched. See docs/modes.md, "Every request".
+    /// </summary>
+    /// <example><c>app.UseOriginDirectedCache(policy => policy.HeuristicFreshness()); app.UseRouting(); app.MapReverseProxy();</c></example>
+    /// <exception cref="InvalidOperationException">The cache is not registered, or the policy is invalid (when the pipeline is built).</exception>
+    public static IApplicationBuilder UseOriginDirectedCache(this IApplicationBuilder app, Action<CachePolicyBuilder>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        EnsureRegistered(app, "app.UseOriginDirectedCache()");
+        var policy = new CachePolicyBuilder();
+        policy.OriginDirected();
+        configure?.Invoke(policy);
+        return app.UseMiddleware<TieredResponseCacheMiddleware>(new EveryRequestPolicy(policy.Options));
+    }
+
+    private static void EnsureRegistered(IApplicationBuilder app, string call)
+    {
         if (app.ApplicationServices.GetService(typeof(CacheRuntime)) is null)
         {
             throw new InvalidOperationException(
-                "TieredResponseCaching is not registered: call builder.Services.AddTieredResponseCache(...) before app.UseTieredResponseCache().");
+                $"TieredResponseCaching is not registered: call builder.Services.AddTieredResponseCache(...) before {call}.");
         }
-
-        return app.UseMiddleware<TieredResponseCacheMiddleware>();
     }
 }

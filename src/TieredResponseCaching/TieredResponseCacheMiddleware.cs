@@ -14,15 +14,25 @@ namespace TieredResponseCaching;
 /// flow of docs/design.md. Nothing else lives here.
 /// </summary>
 internal sealed class TieredResponseCacheMiddleware(
-    RequestDelegate next, FlowParts parts, EndpointPolicyResolver policies, ProtocolHandlers protocols, BackgroundRefresher refresher, IServiceProvider services)
+    RequestDelegate next, FlowParts parts, EndpointPolicyResolver policies, ProtocolHandlers protocols, BackgroundRefresher refresher,
+    IServiceProvider services, EveryRequestPolicy? everyRequest = null)
 {
     private readonly ServerConfiguredMode _serverConfigured = new(parts, protocols.Get, refresher, next);
     private readonly OriginDirectedMode _originDirected = new(parts, refresher, next);
     private readonly IdentityProbe _identity = new(services, parts.Outcomes.Logger);
     private readonly PipelineOrder _order = parts.Outcomes.Order;
 
+    // UseOriginDirectedCache(): one policy for every request, compiled when the pipeline is built (an invalid one fails
+    // the app's start, not a request).
+    private readonly ResolvedPolicy? _everyRequest = everyRequest is null ? null : policies.ResolveEveryRequest(everyRequest.Settings);
+
     public Task InvokeAsync(HttpContext context)
     {
+        if (_everyRequest is { } every)
+        {
+            return HandleEveryRequest(context, every);
+        }
+
         // Fast exit: an endpoint without a policy costs one table lookup.
         var endpoint = RequestFeatures.Endpoint(context);
         if (endpoint is null)
@@ -47,10 +57,30 @@ internal sealed class TieredResponseCacheMiddleware(
             return next(context);
         }
 
-        return policy is null ? WithoutPolicy(context)
-            : _identity.MustAuthenticate(context) ? AuthenticateThenHandleAsync(context, policy)
-            : Dispatch(context, policy);
+        if (policy is null)
+        {
+            return WithoutPolicy(context);
+        }
+
+        // A UseOriginDirectedCache() in front already caches this request: a second cache on the same key would wait on
+        // the first one's flight, which waits on this one.
+        return policies.EveryRequestUsed && RequestFeatures.HandledByOneCache(context) ? next(context) : Handle(context, policy);
     }
+
+    /// <summary>UseOriginDirectedCache(): no endpoint, no routing; a hit is answered before either runs (docs/modes.md).</summary>
+    private Task HandleEveryRequest(HttpContext context, ResolvedPolicy every)
+    {
+        if (RequestFeatures.HandledByOneCache(context))
+        {
+            return next(context);
+        }
+
+        RequestFeatures.MarkHandledByOneCache(context.Features);
+        return Handle(context, every);
+    }
+
+    private Task Handle(HttpContext context, ResolvedPolicy policy) =>
+        _identity.MustAuthenticate(context) ? AuthenticateThenHandleAsync(context, policy) : Dispatch(context, policy);
 
     /// <summary>An endpoint without a cache policy: routing runs before the cache (a miss says so too, so a hit never has to).</summary>
     private Task WithoutPolicy(HttpContext context)
@@ -79,4 +109,10 @@ internal sealed class TieredResponseCacheMiddleware(
 
         await Dispatch(context, policy);
     }
+}
+
+/// <summary>The policy <c>UseOriginDirectedCache()</c> was given, passed to its middleware.</summary>
+internal sealed class EveryRequestPolicy(CachePolicyOptions settings)
+{
+    public CachePolicyOptions Settings { get; } = settings;
 }

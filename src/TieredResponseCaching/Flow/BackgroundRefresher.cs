@@ -202,6 +202,7 @@ internal sealed class BackgroundRefresher(FlowParts parts, IServiceScopeFactory 
         private ClaimsPrincipal? _user;
         private Endpoint? _endpoint;
         private RouteValueDictionary _routeValues = [];
+        private bool _handledByOneCache;
 
         public static ReplayRequest From(HttpContext context, ResolvedPolicy policy, byte[]? body, string[]? headerNames)
         {
@@ -230,6 +231,7 @@ internal sealed class BackgroundRefresher(FlowParts parts, IServiceScopeFactory 
                 _user = policy.VaryByUser ? context.User : null,
                 _endpoint = context.GetEndpoint(),
                 _routeValues = new RouteValueDictionary(request.RouteValues),
+                _handledByOneCache = RequestFeatures.HandledByOneCache(context),
             };
         }
 
@@ -262,6 +264,12 @@ internal sealed class BackgroundRefresher(FlowParts parts, IServiceScopeFactory 
             features.Set<IHttpResponseBodyFeature>(response);
             features.Set<IHttpResponseTrailersFeature>(response);
             features.Set<IHttpRequestLifetimeFeature>(new HttpRequestLifetimeFeature { RequestAborted = aborted });
+            if (_handledByOneCache)
+            {
+                // The replay of a UseOriginDirectedCache() request runs the pipeline after it: no other cache may take it.
+                RequestFeatures.MarkHandledByOneCache(features);
+            }
+
             var context = new DefaultHttpContext(features) { RequestServices = services };
             if (_user is not null)
             {

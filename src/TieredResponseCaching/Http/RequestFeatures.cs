@@ -17,4 +17,19 @@ internal static class RequestFeatures
     /// <summary>The user authentication set, or <c>null</c>; unlike <c>context.User</c>, never allocates an empty principal.</summary>
     public static System.Security.Claims.ClaimsPrincipal? User(HttpContext context) =>
         (context.Features[typeof(IHttpAuthenticationFeature)] as IHttpAuthenticationFeature)?.User;
+
+    /// <summary>
+    /// Whether a <c>UseOriginDirectedCache()</c> middleware already handles this request: any other cache middleware
+    /// then passes it on untouched (one cache per request; docs/modes.md, "Every request").
+    /// </summary>
+    public static bool HandledByOneCache(HttpContext context) => context.Features[typeof(OneCacheMarker)] is not null;
+
+    /// <summary>Marks the request as handled by a <c>UseOriginDirectedCache()</c> middleware.</summary>
+    public static void MarkHandledByOneCache(IFeatureCollection features) => features[typeof(OneCacheMarker)] = OneCacheMarker.Instance;
+
+    /// <summary>The marker itself: a type no one else sets.</summary>
+    private sealed class OneCacheMarker
+    {
+        public static readonly OneCacheMarker Instance = new();
+    }
 }

@@ -31,6 +31,28 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
         return _resolved.TryGetValue(endpoint, out var resolution) ? resolution.Policy : Add(endpoint);
     }
 
+    /// <summary>The name that stands for the endpoint in metrics and logs under <c>UseOriginDirectedCache()</c>.</summary>
+    public const string EveryRequestName = "(every request)";
+
+    /// <summary>
+    /// True once a <c>UseOriginDirectedCache()</c> middleware was built: requests it handles carry a marker, which every
+    /// other cache middleware then checks (docs/modes.md, "Every request").
+    /// </summary>
+    public bool EveryRequestUsed { get; private set; }
+
+    /// <summary>The policy of <c>UseOriginDirectedCache()</c>, for every request and without an endpoint; compiled once.</summary>
+    /// <exception cref="InvalidOperationException">The policy is invalid; the message says what to fix.</exception>
+    public ResolvedPolicy ResolveEveryRequest(CachePolicyOptions settings)
+    {
+        EveryRequestUsed = true;
+        var stats = _stats.GetOrAdd(EveryRequestName, static n => new EndpointStats(n));
+        var errors = new List<string>();
+        var policy = PolicyCompiler.Compile(
+            PolicyCompiler.Merge(_options, policyName: null, settings), EveryRequestName, _options.MaximumBodySize, errors,
+            tagHeaders: _options.Cdn.TagHeaders, stats: stats, routeParameters: [], ignorePathCase: !_options.UseCaseSensitivePaths, compression: _compression);
+        return policy ?? throw new InvalidOperationException($"The cache policy of UseOriginDirectedCache() is invalid: {string.Join(" ", errors)}");
+    }
+
     private ResolvedPolicy? Add(Endpoint endpoint)
     {
         var resolution = new Resolution(Compile(endpoint));

@@ -52,7 +52,8 @@ public sealed class CacheHost : IAsyncDisposable
         TimeProvider? clock = null,
         string? redis = null,
         Action<ITieredResponseCacheBuilder>? cache = null,
-        Action<RedisTierOptions>? redisOptions = null)
+        Action<RedisTierOptions>? redisOptions = null,
+        Action<CachePolicyBuilder>? everyRequest = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseTestServer(server => server.PreserveExecutionContext = true);
@@ -74,10 +75,22 @@ public sealed class CacheHost : IAsyncDisposable
         cache?.Invoke(parts);
         services?.Invoke(builder.Services);
         var app = builder.Build();
-        app.UseRouting();
-        beforeCache?.Invoke(app);
-        app.UseTieredResponseCache();
-        afterCache?.Invoke(app);
+        if (everyRequest is not null)
+        {
+            // UseOriginDirectedCache(): the cache before routing, afterCache between the two.
+            beforeCache?.Invoke(app);
+            app.UseOriginDirectedCache(everyRequest);
+            afterCache?.Invoke(app);
+            app.UseRouting();
+        }
+        else
+        {
+            app.UseRouting();
+            beforeCache?.Invoke(app);
+            app.UseTieredResponseCache();
+            afterCache?.Invoke(app);
+        }
+
         map(app);
         await app.StartAsync();
         var host = new CacheHost(app, time);
