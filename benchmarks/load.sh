@@ -62,6 +62,9 @@
 #   WARMUP=3s         run per endpoint before measuring (JIT tiering, the cache entries)
 #   ENDPOINTS="..."   a subset of the endpoints above
 #   EAGER_DURATION=20s  duration of an eager run (10 lifetimes of /eager)
+#   SYSCALLS=1        also count, per request, the server's system calls by kind and its context switches (perf
+#                     tracepoints, attached to the server's processes during each measured run; needs root and perf,
+#                     which it installs). The counts do not depend on the machine's load as times do.
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -72,6 +75,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
 WARMUP=${WARMUP:-3s}
 EAGER_DURATION=${EAGER_DURATION:-20s}
+SYSCALLS=${SYSCALLS:-0}
 ALL_ENDPOINTS="raw origin outputcache tiered tiered-redis outputcache-redis tiered-l2 outputcache-redis-keys tiered-l2-keys tiered-data graphql-get graphql-post h2-tiered h2-grpc proxy-hit proxy-yarp proxy-no-store proxy-floor proxy-nginx proxy-varnish json20k-identity json20k-br outputcache-br eager"
 read -r -a ENDPOINTS <<<"${ENDPOINTS:-$ALL_ENDPOINTS}"
 
@@ -154,6 +158,7 @@ install_missing() { # command package
 [ -z "${NEEDED[redis-server]:-}" ] || { install_missing redis-server redis-server && install_missing redis-cli redis-tools; }
 [ -z "${NEEDED[nginx]:-}" ] || install_missing nginx nginx
 [ -z "${NEEDED[varnish]:-}" ] || install_missing varnishd varnish
+[ "$SYSCALLS" != 1 ] || install_missing perf linux-perf
 
 work=$(mktemp -d)
 declare -A PID=() URL=() URL_H2=()
@@ -395,6 +400,25 @@ EOF
 clock_ticks=$(getconf CLK_TCK)
 # utime + stime of a process and its children (nginx's workers, Varnish's cache process), in clock ticks (fields 14
 # and 15 of /proc/<pid>/stat; the name in field 2 may hold spaces). The children live as long as the run.
+# SYSCALLS=1: perf counts tracepoints on every thread of the server and its child processes during one measured run.
+SYSCALL_EVENTS="raw_syscalls:sys_enter,context-switches"
+SYSCALL_KINDS="read recvfrom recvmsg write writev sendto sendmsg sendfile64 epoll_wait epoll_pwait epoll_pwait2 futex io_uring_enter"
+for kind in $SYSCALL_KINDS; do SYSCALL_EVENTS="$SYSCALL_EVENTS,syscalls:sys_enter_$kind"; done
+perf_pid=""
+start_syscall_count() { # server pid
+  local pids
+  pids=$(echo "$1" $(pgrep -P "$1" || true) | tr ' ' ',')
+  perf stat -x, -e "$SYSCALL_EVENTS" -p "$pids" -o "$work/perf.out" >/dev/null 2>&1 &
+  perf_pid=$!
+  sleep 0.3 # perf attaches to every thread before the run starts
+}
+stop_syscall_count() { # endpoint requests
+  kill -INT "$perf_pid" 2>/dev/null || true
+  wait "$perf_pid" 2>/dev/null || true
+  # One line per endpoint and round: each event's count divided by the requests of the run.
+  awk -F, -v n="$2" '$3 != "" && $1 ~ /^[0-9]+$/ { name = $3; sub(/^syscalls:sys_enter_/, "", name); sub(/^raw_syscalls:sys_enter$/, "all", name); printf "%s=%.3f ", name, $1 / n } END { print "" }' \
+    "$work/perf.out" >>"$work/$1.syscalls"
+}
 cpu_ticks() {
   local stat total=0 pid
   kill -0 "$1" 2>/dev/null || fail "process $1 is gone"
@@ -607,7 +631,9 @@ for round in $(seq 1 "$ROUNDS"); do
     [ -z "$upstream_pid" ] || upstream_before=$(cpu_ticks "$upstream_pid")
     duration=$DURATION
     [ "$ep" != eager ] || duration=$EAGER_DURATION
+    [ "$SYSCALLS" != 1 ] || start_syscall_count "$pid"
     read -r requests rps latency <<<"$(run_load "$ep" "$duration")"
+    [ "$SYSCALLS" != 1 ] || stop_syscall_count "$ep" "$requests"
     upstream_after=0
     [ -z "$upstream_pid" ] || upstream_after=$(cpu_ticks "$upstream_pid")
     after=$(cpu_ticks "$pid")
@@ -667,6 +693,25 @@ compare proxy-hit proxy-nginx "(target: CPU ≤ 1.00)"
 compare proxy-hit proxy-varnish "(Varnish 7.1, built-in VCL, malloc storage)"
 compare json20k-br json20k-identity "(target: CPU ≤ 1.15)"
 compare json20k-br outputcache-br "(target: req/s ≥ 2)"
+if [ "$SYSCALLS" = 1 ]; then
+  echo
+  echo "System calls and context switches per request (medians of the rounds; recv = read + recvfrom + recvmsg, send = write + writev + sendto + sendmsg + sendfile64, epoll = epoll_wait + epoll_pwait + epoll_pwait2)"
+  printf '| %-22s | %9s | %8s | %8s | %8s | %8s | %10s | %16s |\n' endpoint syscalls recv send epoll futex io_uring "context switches"
+  printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' "------------------------" "----------:" "---------:" "---------:" "---------:" "---------:" "-----------:" "-----------------:"
+  for ep in "${ENDPOINTS[@]}"; do
+    [ -f "$work/$ep.syscalls" ] || continue
+    for col in all recv send epoll futex io_uring_enter context-switches; do
+      awk -v col="$col" '{ s = 0; for (i = 1; i <= NF; i++) { split($i, kv, "="); k = kv[1]
+          if (k == col || (col == "recv" && (k == "read" || k == "recvfrom" || k == "recvmsg")) \
+              || (col == "send" && (k == "write" || k == "writev" || k == "sendto" || k == "sendmsg" || k == "sendfile64")) \
+              || (col == "epoll" && k ~ /^epoll_/)) s += kv[2] }
+        print s }' "$work/$ep.syscalls" >"$work/$ep.sc.$col"
+    done
+    printf '| %-22s | %9s | %8s | %8s | %8s | %8s | %10s | %16s |\n' "$ep" "$(median "$work/$ep.sc.all")" "$(median "$work/$ep.sc.recv")" \
+      "$(median "$work/$ep.sc.send")" "$(median "$work/$ep.sc.epoll")" "$(median "$work/$ep.sc.futex")" "$(median "$work/$ep.sc.io_uring_enter")" \
+      "$(median "$work/$ep.sc.context-switches")"
+  done
+fi
 if [ -f "$work/eager.checks" ]; then
   echo
   echo "Eager refresh (/eager: 2-second lifetime, refreshed past 0.8; each run after one request that stores the entry):"
