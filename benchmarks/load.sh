@@ -402,7 +402,7 @@ clock_ticks=$(getconf CLK_TCK)
 # and 15 of /proc/<pid>/stat; the name in field 2 may hold spaces). The children live as long as the run.
 # SYSCALLS=1: perf counts tracepoints on every thread of the server and its child processes during one measured run.
 SYSCALL_EVENTS="raw_syscalls:sys_enter,context-switches"
-SYSCALL_KINDS="read recvfrom recvmsg write writev sendto sendmsg sendfile64 epoll_wait epoll_pwait epoll_pwait2 futex io_uring_enter"
+SYSCALL_KINDS="read recvfrom recvmsg write writev sendto sendmsg sendfile64 epoll_wait epoll_pwait epoll_pwait2 futex io_uring_enter openat pread64 close newfstat newfstatat setsockopt"
 for kind in $SYSCALL_KINDS; do SYSCALL_EVENTS="$SYSCALL_EVENTS,syscalls:sys_enter_$kind"; done
 perf_pid=""
 start_syscall_count() { # server pid
@@ -695,21 +695,27 @@ compare json20k-br json20k-identity "(target: CPU ≤ 1.15)"
 compare json20k-br outputcache-br "(target: req/s ≥ 2)"
 if [ "$SYSCALLS" = 1 ]; then
   echo
-  echo "System calls and context switches per request (medians of the rounds; recv = read + recvfrom + recvmsg, send = write + writev + sendto + sendmsg + sendfile64, epoll = epoll_wait + epoll_pwait + epoll_pwait2)"
-  printf '| %-22s | %9s | %8s | %8s | %8s | %8s | %10s | %16s |\n' endpoint syscalls recv send epoll futex io_uring "context switches"
-  printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' "------------------------" "----------:" "---------:" "---------:" "---------:" "---------:" "-----------:" "-----------------:"
+  echo "System calls and context switches per request (medians of the rounds; recv = read + recvfrom + recvmsg, send = write + writev + sendto + sendmsg + sendfile64, epoll = epoll_wait + epoll_pwait + epoll_pwait2, file = openat + pread64 + close + newfstat + newfstatat, other = the rest)"
+  printf '| %-22s | %9s | %8s | %8s | %8s | %8s | %8s | %10s | %8s | %16s |\n' endpoint syscalls recv send epoll futex file io_uring other "context switches"
+  printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "------------------------" "----------:" "---------:" "---------:" "---------:" "---------:" "---------:" "-----------:" "---------:" "-----------------:"
   for ep in "${ENDPOINTS[@]}"; do
     [ -f "$work/$ep.syscalls" ] || continue
-    for col in all recv send epoll futex io_uring_enter context-switches; do
-      awk -v col="$col" '{ s = 0; for (i = 1; i <= NF; i++) { split($i, kv, "="); k = kv[1]
-          if (k == col || (col == "recv" && (k == "read" || k == "recvfrom" || k == "recvmsg")) \
-              || (col == "send" && (k == "write" || k == "writev" || k == "sendto" || k == "sendmsg" || k == "sendfile64")) \
-              || (col == "epoll" && k ~ /^epoll_/)) s += kv[2] }
-        print s }' "$work/$ep.syscalls" >"$work/$ep.sc.$col"
+    for col in all recv send epoll futex file io_uring_enter other context-switches; do
+      awk -v col="$col" 'function kind(k) {
+          if (k == "read" || k == "recvfrom" || k == "recvmsg") return "recv"
+          if (k == "write" || k == "writev" || k == "sendto" || k == "sendmsg" || k == "sendfile64") return "send"
+          if (k ~ /^epoll_/) return "epoll"
+          if (k == "openat" || k == "pread64" || k == "close" || k == "newfstat" || k == "newfstatat") return "file"
+          return k }
+        { s = 0; listed = 0; all = 0
+          for (i = 1; i <= NF; i++) { split($i, kv, "="); k = kind(kv[1])
+            if (k == "all") all = kv[2]; else if (k != "context-switches") listed += kv[2]
+            if (k == col) s += kv[2] }
+          print (col == "other" ? all - listed : s) }' "$work/$ep.syscalls" >"$work/$ep.sc.$col"
     done
-    printf '| %-22s | %9s | %8s | %8s | %8s | %8s | %10s | %16s |\n' "$ep" "$(median "$work/$ep.sc.all")" "$(median "$work/$ep.sc.recv")" \
-      "$(median "$work/$ep.sc.send")" "$(median "$work/$ep.sc.epoll")" "$(median "$work/$ep.sc.futex")" "$(median "$work/$ep.sc.io_uring_enter")" \
-      "$(median "$work/$ep.sc.context-switches")"
+    printf '| %-22s | %9s | %8s | %8s | %8s | %8s | %8s | %10s | %8s | %16s |\n' "$ep" "$(median "$work/$ep.sc.all")" "$(median "$work/$ep.sc.recv")" \
+      "$(median "$work/$ep.sc.send")" "$(median "$work/$ep.sc.epoll")" "$(median "$work/$ep.sc.futex")" "$(median "$work/$ep.sc.file")" \
+      "$(median "$work/$ep.sc.io_uring_enter")" "$(median "$work/$ep.sc.other")" "$(median "$work/$ep.sc.context-switches")"
   done
 fi
 if [ -f "$work/eager.checks" ]; then
