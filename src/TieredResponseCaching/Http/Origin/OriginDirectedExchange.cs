@@ -117,10 +117,10 @@ internal sealed class OriginDirectedExchange : CacheExchange
     {
         // Called once, with the stamp taken as the request is forwarded: the request_time of RFC 9111 §4.2.3.
         _requestTime = now;
+        // A miss that sends only other variants' tags streams anything but the 304 it would answer from a stored variant.
         return IsRefresh ? HoldMode.Never
-            : Conditional || ConditionalRequests.IsConditional(Context.Request) ? HoldMode.Always
-            : CanFallBack(now) || StaleForbidden ? HoldMode.OnServerError
-            : HoldMode.Never;
+            : _revalidate || ConditionalRequests.IsConditional(Context.Request) ? HoldMode.Always
+            : (_variantTags.Length > 0 ? HoldMode.OnNotModified : HoldMode.Never) | (CanFallBack(now) || StaleForbidden ? HoldMode.OnServerError : HoldMode.Never);
     }
 
     /// <summary>

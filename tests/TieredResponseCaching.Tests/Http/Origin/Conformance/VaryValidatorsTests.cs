@@ -2,7 +2,10 @@ using System.Net;
 using StackExchange.Redis;
 using TieredResponseCaching.Http.Origin;
 using TieredResponseCaching.Redis;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using TieredResponseCaching.Storage;
+using TieredResponseCaching.Tests.Flow;
 using TieredResponseCaching.Tests.Infrastructure;
 
 namespace TieredResponseCaching.Tests.Http.Origin.Conformance;
@@ -208,6 +211,41 @@ public sealed class VaryValidatorsTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NotModified, response.StatusCode);
         Assert.Equal("\"c\"", proxy.Upstream.Last("/client").Header("If-None-Match"));
         Assert.Equal(2, proxy.Upstream.Count("/client"));
+    }
+
+    /// <summary>Only a 304 is held back (the cache answers it from a stored variant): a 200 to the tags streams as any miss does.</summary>
+    [Fact]
+    public async Task A_miss_that_sends_other_variants_tags_streams_a_200_to_the_client_as_it_comes()
+    {
+        var gate = FlowKit.Signal();
+        await using var host = await CacheHost.StartAsync(app => app.MapGet("/streamed", async (HttpContext context) =>
+        {
+            var foo = context.Request.Headers["Foo"].ToString();
+            context.Response.Headers.CacheControl = "max-age=60";
+            context.Response.Headers.Vary = "Foo";
+            context.Response.Headers.ETag = $"\"s{foo}\"";
+            await context.Response.WriteAsync($"first {foo};");
+            await context.Response.Body.FlushAsync();
+            if (foo == "2")
+            {
+                await gate.Task;
+            }
+
+            await context.Response.WriteAsync("rest");
+        }).CacheOriginDirected());
+        await host.GetAsync("/streamed", ("Foo", "1"));
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/streamed");
+        request.Headers.Add("Foo", "2");
+        using var miss = await host.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead).Guarded();
+        var body = await miss.Content.ReadAsStreamAsync();
+        var first = new byte["first 2;".Length];
+        await body.ReadExactlyAsync(first).AsTask().Guarded();
+        gate.SetResult();
+
+        Assert.Equal("first 2;", System.Text.Encoding.ASCII.GetString(first));
+        Assert.Equal("rest", await new StreamReader(body).ReadToEndAsync());
+        Assert.Equal("TieredResponseCache; fwd=vary-miss; stored; ttl=60", miss.CacheStatus());
     }
 
     [Fact]
