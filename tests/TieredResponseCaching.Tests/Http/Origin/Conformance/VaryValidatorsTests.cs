@@ -1,9 +1,9 @@
 using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using StackExchange.Redis;
 using TieredResponseCaching.Http.Origin;
 using TieredResponseCaching.Redis;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using TieredResponseCaching.Storage;
 using TieredResponseCaching.Tests.Flow;
 using TieredResponseCaching.Tests.Infrastructure;
