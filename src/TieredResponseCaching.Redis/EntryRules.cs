@@ -119,7 +119,7 @@ internal static class EntryRules
     }
 
     /// <summary>
-    /// A vary record's variants (docs/modes.md, "Entity tags"): each a secondary key of the record's own URI with a
+    /// A vary record's variants (docs/modes.md, "Validators across variants"): each a secondary key of the record's own URI with a
     /// well-formed entity tag of field characters, so no record can lead a node to another URI's body or put a line break
     /// into If-None-Match.
     /// </summary>

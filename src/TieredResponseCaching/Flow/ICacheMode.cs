@@ -17,7 +17,7 @@ internal readonly record struct Lookup(CachedResponse? Entry, CachedResponse? Va
 
 /// <summary>
 /// How the request that produces an entry is forwarded: the entry it may fall back on, and whether it revalidates it;
-/// in origin-directed mode also the URI's vary record, whose other variants' entity tags it sends (docs/modes.md, "Entity tags").
+/// in origin-directed mode also the URI's vary record, whose other variants' entity tags it sends (docs/modes.md, "Validators across variants").
 /// </summary>
 internal readonly record struct Production(CachedResponse? Stale, bool Revalidate, Forward Forward, DateTimeOffset FallbackUntil, bool IsRefresh)
 {

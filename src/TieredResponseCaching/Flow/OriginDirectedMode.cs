@@ -325,7 +325,7 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
             stale = null;
         }
 
-        // docs/modes.md, "Entity tags": a URI whose record lists tagged variants sends their tags too (RFC 9111 §4.3.1).
+        // docs/modes.md, "Validators across variants": a URI whose record lists tagged variants sends their tags too (RFC 9111 §4.3.1).
         return new Production(stale, use == EntryUse.Revalidate && stale is not null, forward, OriginUse.FallbackUntil(stale, target), IsRefresh: false)
         {
             VaryRecord = found.VaryRecord is { StoredVariants.Length: > 0 } record ? record : null,

@@ -175,7 +175,7 @@ internal static class EntryBuilder
     /// <summary>
     /// The vary record under a URI's primary key: the names of the fields its responses vary on, and the variants stored
     /// with a well-formed entity tag, <paramref name="variant"/> first, then those of <paramref name="existing"/> (a record of
-    /// the same names) up to <see cref="StoredVariant.MaximumCount"/> (docs/modes.md, "Entity tags"). It carries the tags
+    /// the same names) up to <see cref="StoredVariant.MaximumCount"/> (docs/modes.md, "Validators across variants"). It carries the tags
     /// of the variant that wrote it, so an invalidation removes both, and lives as long as the longest-lived of the two.
     /// </summary>
     public static CachedResponse VaryRecord(byte[] primaryKey, UInt128 hash, string[] varyNames, CachedResponse variant, CachedResponse? existing)
@@ -195,7 +195,7 @@ internal static class EntryBuilder
             }
 
             // A variant stored again replaces its old tag (listed first above, or dropped when it has no tag now); what is
-            // not a tagged variant of this URI is dropped (docs/modes.md, "Entity tags").
+            // not a tagged variant of this URI is dropped (docs/modes.md, "Validators across variants").
             if (!listed.Key.AsSpan().SequenceEqual(variant.Key) && OriginKeys.IsVariantOf(primaryKey, listed.Key) && EntityTag.IsValid(listed.ETag))
             {
                 variants.Add(listed);

@@ -18,7 +18,7 @@ internal enum HoldMode
 
     /// <summary>
     /// Hold a 304: the cache sent validators of its own and answers with the stored response the 304 selects; any other
-    /// response streams (origin-directed, the tags of a URI's other variants on a miss: docs/modes.md, "Entity tags").
+    /// response streams (origin-directed, the tags of a URI's other variants on a miss: docs/modes.md, "Validators across variants").
     /// </summary>
     OnNotModified = 4,
 }

@@ -18,7 +18,7 @@ namespace TieredResponseCaching.Http.Origin;
 /// <remarks>
 /// A revalidation replaces the client's validators with the entry's on the forwarded request and restores them after:
 /// the cache answers the client's own preconditions from the entry it then holds. For a URI that varies, the entity tags
-/// of its other stored variants go too, so a 304 can select one of them (§4.3.1, §4.3.3; docs/modes.md, "Entity tags").
+/// of its other stored variants go too, so a 304 can select one of them (§4.3.1, §4.3.3; docs/modes.md, "Validators across variants").
 /// A miss forwards no other validators, so the origin sends a response the cache can store.
 /// </remarks>
 internal sealed class OriginDirectedExchange : CacheExchange
@@ -78,9 +78,9 @@ internal sealed class OriginDirectedExchange : CacheExchange
     private bool Conditional => _revalidate || _variantTags.Length > 0;
 
     /// <summary>
-    /// docs/modes.md, "Entity tags" (RFC 9111 §4.3.1: If-None-Match may list "the entity tags of all stored responses that
-    /// could be selected"): the variants the record lists, well-formed tags of this URI's keys only, each tag once, with the
-    /// revalidated entry's own at most <see cref="StoredVariant.MaximumCount"/>. None when the revalidated entry has no
+    /// docs/modes.md, "Validators across variants" (RFC 9111 §4.3.1: the preconditions may carry validators of several
+    /// stored responses of the URI, If-None-Match one entity tag for each): the variants the record lists, well-formed tags
+    /// of this URI's keys only, each tag once, with the revalidated entry's own at most <see cref="StoredVariant.MaximumCount"/>. None when the revalidated entry has no
     /// entity tag: an origin evaluates If-None-Match instead of its If-Modified-Since (RFC 9110 §13.2.2), so the other
     /// tags would hide the revalidation it rests on.
     /// </summary>

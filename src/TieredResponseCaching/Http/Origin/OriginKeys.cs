@@ -50,7 +50,7 @@ internal static class OriginKeys
     /// <summary>
     /// Whether <paramref name="key"/> is a secondary key of the URI whose primary key is <paramref name="primaryKey"/>: the
     /// same target, written first and length-prefixed, so no key of another URI shares the prefix. A vary record's list of
-    /// variants (docs/modes.md, "Entity tags") is checked with it: a record read from Redis never leads to another URI's body.
+    /// variants (docs/modes.md, "Validators across variants") is checked with it: a record read from Redis never leads to another URI's body.
     /// </summary>
     public static bool IsVariantOf(ReadOnlySpan<byte> primaryKey, ReadOnlySpan<byte> key) =>
         primaryKey.Length > 3 && key.Length > primaryKey.Length

@@ -11,7 +11,7 @@ using TieredResponseCaching.Tests.Infrastructure;
 namespace TieredResponseCaching.Tests.Http.Origin.Conformance;
 
 /// <summary>
-/// RFC 9111 §4.3.1, §4.3.3, §4.3.4 for a URI whose responses vary (docs/modes.md, "Entity tags"): a request the cache
+/// RFC 9111 §4.3.1, §4.3.3, §4.3.4 for a URI whose responses vary (docs/modes.md, "Validators across variants"): a request the cache
 /// forwards for one variant carries the entity tags of the URI's other stored variants, and a 304 naming one of them
 /// selects that stored response, freshened, for this request too.
 /// </summary>
