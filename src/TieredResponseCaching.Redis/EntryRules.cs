@@ -22,6 +22,7 @@ internal enum EntryRejection
     ContentLengthMismatch,
     BodyNotAllowed,
     BodyTooLarge,
+    InvalidVariantList,
 
     // Authentication (UnauthenticatedEntry): see docs/tiers.md, "What Redis is trusted with".
     Unsigned,
@@ -55,6 +56,7 @@ internal static class EntryRules
         EntryRejection.ContentLengthMismatch => "a Content-Length that disagrees with the body",
         EntryRejection.BodyNotAllowed => "a body on a status that has none (204, 205, 304)",
         EntryRejection.BodyTooLarge => "a body larger than MaximumBodySize",
+        EntryRejection.InvalidVariantList => "a vary record listing a variant that is not of its URI, or an entity tag that is not well formed",
         EntryRejection.Unsigned => "not signed, and this node requires signed entries (EntrySigningKey)",
         EntryRejection.UnknownSigningKey => "signed with a key that is neither EntrySigningKey nor one of PreviousEntrySigningKeys",
         EntryRejection.SignatureMismatch => "the signature does not match the content (forged or altered)",
@@ -110,6 +112,25 @@ internal static class EntryRules
             if (CheckField(field) is not EntryRejection.None and var rejection)
             {
                 return rejection;
+            }
+        }
+
+        return CheckVariants(entry);
+    }
+
+    /// <summary>
+    /// A vary record's variants (docs/modes.md, "Validators across variants"): each a secondary key of the record's own URI with a
+    /// well-formed entity tag of field characters, so no record can lead a node to another URI's body or put a line break
+    /// into If-None-Match.
+    /// </summary>
+    private static EntryRejection CheckVariants(CachedResponse entry)
+    {
+        foreach (var variant in entry.StoredVariants ?? [])
+        {
+            if (!TieredResponseCaching.Http.Origin.OriginKeys.IsVariantOf(entry.Key, variant.Key)
+                || !TieredResponseCaching.Http.Origin.EntityTag.IsValid(variant.ETag) || !IsFieldValue(variant.ETag))
+            {
+                return EntryRejection.InvalidVariantList;
             }
         }
 

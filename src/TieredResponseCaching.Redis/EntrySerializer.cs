@@ -22,7 +22,8 @@ namespace TieredResponseCaching.Redis;
 ///   offset  size    field
 ///   0       4       magic: 'T' 'R' 'C' 0x01 (the last byte is the format version)
 ///   4       1       flags: bit 0 = body compressed with Brotli; bit 1 = signed (see the end); bit 2 = the entry has
-///                   compressed variants (docs/compression.md; requires bit 0); other bits 0
+///                   compressed variants (docs/compression.md; requires bit 0); bit 3 = a vary record that lists its
+///                   variants' entity tags (requires a vary record); other bits 0
 ///   5       2       status code
 ///   7       8       created, UTC ticks
 ///   15      8       fresh until, UTC ticks
@@ -37,6 +38,8 @@ namespace TieredResponseCaching.Redis;
 ///           ...     trailers: varint count, then for each: name (text), varint value count, values (text each)
 ///           ...     origin-directed mode: varint flags, varint initial age (ticks), varint retain-until (UTC ticks;
 ///                   0: none), varint vary-name count + 1 (0: not a vary record), then the names (text each)
+///           ...     bit 3 only: varint variant count (1 to 8), then for each: secondary key (varint length + bytes),
+///                   entity tag (text). A record written before bit 3 existed has none: read as "no tags known"
 ///           ...     body: varint length as served, varint length as stored, stored bytes
 ///           ...     bit 2 only: the stored bytes are also the Brotli variant as served; then the gzip variant:
 ///                   varint length + 1 (0: none), bytes
@@ -63,6 +66,7 @@ internal static class EntrySerializer
     private const byte CompressedFlag = 1;
     private const byte SignedFlag = 2;
     private const byte VariantsFlag = 4;
+    private const byte StoredVariantsFlag = 8;
     private const int MaximumCount = 1 << 20;
     private const ulong MaximumTicks = 3155378975999999999;
     private static readonly byte[] Magic = [(byte)'T', (byte)'R', (byte)'C', FormatVersion];
@@ -82,7 +86,9 @@ internal static class EntrySerializer
         var compress = brotli is not null || entry.Body.Length >= compressionThreshold;
         Span<byte> fixedPart = stackalloc byte[FixedHeaderSize];
         Magic.CopyTo(fixedPart);
-        fixedPart[4] = (byte)((compress ? CompressedFlag : 0) | (authenticator is null ? 0 : SignedFlag) | (brotli is null ? 0 : VariantsFlag));
+        var storedVariants = entry.VaryNames is not null && entry.StoredVariants is { Length: > 0 } listed ? listed : null;
+        fixedPart[4] = (byte)((compress ? CompressedFlag : 0) | (authenticator is null ? 0 : SignedFlag) | (brotli is null ? 0 : VariantsFlag)
+            | (storedVariants is null ? 0 : StoredVariantsFlag));
         BinaryPrimitives.WriteUInt16LittleEndian(fixedPart[5..], (ushort)entry.StatusCode);
         BinaryPrimitives.WriteInt64LittleEndian(fixedPart[7..], entry.Created.UtcTicks);
         BinaryPrimitives.WriteInt64LittleEndian(fixedPart[15..], entry.FreshUntil.UtcTicks);
@@ -128,6 +134,16 @@ internal static class EntrySerializer
         foreach (var name in entry.VaryNames ?? [])
         {
             writer.WriteText(name);
+        }
+
+        if (storedVariants is not null)
+        {
+            writer.WriteVarint((ulong)storedVariants.Length);
+            foreach (var variant in storedVariants)
+            {
+                writer.WriteBytes(variant.Key);
+                writer.WriteText(variant.ETag);
+            }
         }
 
         writer.WriteVarint((ulong)entry.Body.Length);
@@ -181,7 +197,7 @@ internal static class EntrySerializer
     /// </summary>
     public static CachedResponse? TryRead(ReadOnlySpan<byte> data, UInt128 hash, long maximumBodySize, EntryAuthenticator? authenticator, out EntryRejection rejection)
     {
-        if (data.Length < FixedHeaderSize + ChecksumSize || !data[..4].SequenceEqual(Magic) || (data[4] & ~(CompressedFlag | SignedFlag | VariantsFlag)) != 0)
+        if (data.Length < FixedHeaderSize + ChecksumSize || !data[..4].SequenceEqual(Magic) || (data[4] & ~(CompressedFlag | SignedFlag | VariantsFlag | StoredVariantsFlag)) != 0)
         {
             rejection = EntryRejection.NotAnEntry;
             return null;
@@ -289,6 +305,22 @@ internal static class EntrySerializer
             varyNames[i] = reader.ReadText();
         }
 
+        StoredVariant[]? storedVariants = null;
+        if ((flags & StoredVariantsFlag) != 0)
+        {
+            var count = reader.ReadCount();
+            if (varyNames is null || count is 0 or > StoredVariant.MaximumCount)
+            {
+                throw new FormatException("Variant list out of range.");
+            }
+
+            storedVariants = new StoredVariant[count];
+            for (var i = 0; i < count; i++)
+            {
+                storedVariants[i] = new StoredVariant(reader.ReadBytes().ToArray(), reader.ReadText());
+            }
+        }
+
         if (initialAge > (ulong)TimeSpan.MaxValue.Ticks || originFlags > (OriginFlags)15 || retainUntil > MaximumTicks)
         {
             throw new FormatException("Origin metadata out of range.");
@@ -337,6 +369,7 @@ internal static class EntrySerializer
             RetainUntil = retainUntil == 0 ? null : new DateTimeOffset((long)retainUntil, TimeSpan.Zero),
             OriginFlags = originFlags,
             VaryNames = varyNames,
+            StoredVariants = storedVariants,
             ETag = etag,
             LastModified = lastModifiedTicks == 0 ? null : new DateTimeOffset(lastModifiedTicks, TimeSpan.Zero),
             Created = created,

@@ -5,11 +5,25 @@ using TieredResponseCaching.Storage;
 
 namespace TieredResponseCaching.Flow;
 
-/// <summary>Where a lookup ended: the entry (or none), the key it lives under, and what the cache says of a miss.</summary>
-internal readonly record struct Lookup(CachedResponse? Entry, string[]? VaryNames, byte[] Key, UInt128 Hash, Forward Forward, CacheTier Tier, bool KeyTooLarge);
+/// <summary>
+/// Where a lookup ended: the entry (or none), the URI's vary record when the entry is one of its variants, the key it
+/// lives under, and what the cache says of a miss.
+/// </summary>
+internal readonly record struct Lookup(CachedResponse? Entry, CachedResponse? VaryRecord, byte[] Key, UInt128 Hash, Forward Forward, CacheTier Tier, bool KeyTooLarge)
+{
+    /// <summary>The fields the URI's responses vary on, when it has a vary record.</summary>
+    public string[]? VaryNames => VaryRecord?.VaryNames;
+}
 
-/// <summary>How the request that produces an entry is forwarded: the entry it may fall back on, and whether it revalidates it.</summary>
-internal readonly record struct Production(CachedResponse? Stale, bool Revalidate, Forward Forward, DateTimeOffset FallbackUntil, bool IsRefresh);
+/// <summary>
+/// How the request that produces an entry is forwarded: the entry it may fall back on, and whether it revalidates it;
+/// in origin-directed mode also the URI's vary record, whose other variants' entity tags it sends (docs/modes.md, "Validators across variants").
+/// </summary>
+internal readonly record struct Production(CachedResponse? Stale, bool Revalidate, Forward Forward, DateTimeOffset FallbackUntil, bool IsRefresh)
+{
+    /// <summary>The URI's vary record, whose listed variants' entity tags the forwarded request also sends; <c>null</c>: none.</summary>
+    public CachedResponse? VaryRecord { get; init; }
+}
 
 /// <summary>
 /// What differs between the server-configured and the origin-directed mode, called by the one <see cref="RequestFlow{TTarget}"/>:

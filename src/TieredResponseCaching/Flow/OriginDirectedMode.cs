@@ -325,12 +325,16 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
             stale = null;
         }
 
-        return new Production(stale, use == EntryUse.Revalidate && stale is not null, forward, OriginUse.FallbackUntil(stale, target), IsRefresh: false);
+        // docs/modes.md, "Validators across variants": a URI whose record lists tagged variants sends their tags too (RFC 9111 §4.3.1).
+        return new Production(stale, use == EntryUse.Revalidate && stale is not null, forward, OriginUse.FallbackUntil(stale, target), IsRefresh: false)
+        {
+            VaryRecord = found.VaryRecord is { StoredVariants.Length: > 0 } record ? record : null,
+        };
     }
 
     public CacheExchange CreateExchange(HttpContext context, OriginTarget target, Production production) =>
         new OriginDirectedExchange(
-            _parts.Clock, _parts.Outcomes, _parts.Store, _parts.Options.MaximumKeySize, context, target.Policy, target, production.Stale, production.Revalidate, production.IsRefresh, production.Forward, production.FallbackUntil);
+            _parts.Clock, _parts.Outcomes, _parts.Store, _parts.Options.MaximumKeySize, context, target.Policy, target, production.Stale, production.Revalidate, production.IsRefresh, production.Forward, production.FallbackUntil, production.VaryRecord);
 
     public string Collapsed(CachedResponse entry, DateTimeOffset now) =>
         _parts.Outcomes.OriginStatus.Collapsed(CacheStatusHeader.Ttl(entry, CacheStatusHeader.AgeSeconds(entry, now)));

@@ -99,14 +99,15 @@ internal sealed class RequestFlow<TTarget>(ICacheMode<TTarget> mode, FlowParts p
             return new Lookup(entry, null, target.Key, target.Hash, Forward.UriMiss, tier, KeyTooLarge: false);
         }
 
+        var record = entry;
         if (!mode.TryVariantKey(request, names, out var key))
         {
-            return new Lookup(null, names, target.Key, target.Hash, Forward.VaryMiss, tier, KeyTooLarge: true);
+            return new Lookup(null, record, target.Key, target.Hash, Forward.VaryMiss, tier, KeyTooLarge: true);
         }
 
         var hash = XxHash128.HashToUInt128(key);
         (entry, tier) = await FindKeyAsync(target, key, hash);
-        return new Lookup(entry, names, key, hash, Forward.VaryMiss, tier, KeyTooLarge: false);
+        return new Lookup(entry, record, key, hash, Forward.VaryMiss, tier, KeyTooLarge: false);
     }
 
     private async ValueTask<(CachedResponse? Entry, CacheTier Tier)> FindKeyAsync(TTarget target, byte[] key, UInt128 hash)
@@ -246,9 +247,12 @@ internal sealed class RequestFlow<TTarget>(ICacheMode<TTarget> mode, FlowParts p
         return await ProduceAsync(context, target, production);
     }
 
-    /// <summary>Runs the app once (twice when a revalidation's 304 named another representation: RFC 9111 §4.3.4).</summary>
+    /// <summary>
+    /// Runs the app once (twice when a conditional request's 304 named no stored representation: RFC 9111 §4.3.4). A
+    /// request is conditional when it revalidates its entry or sends the tags of the URI's other variants.
+    /// </summary>
     private Task<FlightOutcome> ProduceAsync(HttpContext context, TTarget target, Production production) =>
-        production.Revalidate ? RevalidateAsync(context, target, production) : mode.CreateExchange(context, target, production).RunAsync(next);
+        production.Revalidate || production.VaryRecord is not null ? RevalidateAsync(context, target, production) : mode.CreateExchange(context, target, production).RunAsync(next);
 
     private async Task<FlightOutcome> RevalidateAsync(HttpContext context, TTarget target, Production production)
     {
@@ -256,7 +260,7 @@ internal sealed class RequestFlow<TTarget>(ICacheMode<TTarget> mode, FlowParts p
         var outcome = await exchange.RunAsync(next);
         if (exchange.RetryUnconditionally)
         {
-            outcome = await mode.CreateExchange(context, target, production with { Stale = null, Revalidate = false, FallbackUntil = DateTimeOffset.MinValue })
+            outcome = await mode.CreateExchange(context, target, production with { Stale = null, Revalidate = false, FallbackUntil = DateTimeOffset.MinValue, VaryRecord = null })
                 .RunAsync(next);
         }
 

@@ -173,27 +173,78 @@ internal static class EntryBuilder
     }
 
     /// <summary>
-    /// The vary record under a URI's primary key: the names of the fields its responses vary on. It lives as long as the
-    /// variant that wrote it and carries the same tags, so an invalidation removes both.
+    /// The vary record under a URI's primary key: the names of the fields its responses vary on, and the variants stored
+    /// with a well-formed entity tag, <paramref name="variant"/> first, then those of <paramref name="existing"/> (a record of
+    /// the same names) up to <see cref="StoredVariant.MaximumCount"/> (docs/modes.md, "Validators across variants"). It carries the tags
+    /// of the variant that wrote it, so an invalidation removes both, and lives as long as the longest-lived of the two.
     /// </summary>
-    public static CachedResponse VaryRecord(byte[] primaryKey, UInt128 hash, string[] varyNames, CachedResponse variant) => new()
+    public static CachedResponse VaryRecord(byte[] primaryKey, UInt128 hash, string[] varyNames, CachedResponse variant, CachedResponse? existing)
     {
-        Key = primaryKey,
-        Hash = hash,
-        StatusCode = variant.StatusCode,
-        Headers = [],
-        NotModifiedHeaders = [],
-        Body = CachedBody.Empty,
-        ETag = "",
-        Created = variant.Created,
-        FreshUntil = variant.FreshUntil,
-        StaleUntil = variant.StaleUntil,
-        StaleIfErrorUntil = variant.StaleIfErrorUntil,
-        RetainUntil = variant.RetainUntil,
-        Tags = variant.Tags,
-        VaryNames = varyNames,
-        Size = EntrySize.Of(primaryKey, [], CachedBody.Empty) + (varyNames.Length * 32),
-    };
+        var same = existing?.VaryNames is { } names && names.AsSpan().SequenceEqual(varyNames) ? existing : null;
+        var variants = new List<StoredVariant>(StoredVariant.MaximumCount);
+        if (EntityTag.IsValid(variant.ETag))
+        {
+            variants.Add(new StoredVariant(variant.Key, variant.ETag));
+        }
+
+        foreach (var listed in same?.StoredVariants ?? [])
+        {
+            if (variants.Count == StoredVariant.MaximumCount)
+            {
+                break;
+            }
+
+            // A variant stored again replaces its old tag (listed first above, or dropped when it has no tag now); what is
+            // not a tagged variant of this URI is dropped (docs/modes.md, "Validators across variants").
+            if (!listed.Key.AsSpan().SequenceEqual(variant.Key) && OriginKeys.IsVariantOf(primaryKey, listed.Key) && EntityTag.IsValid(listed.ETag))
+            {
+                variants.Add(listed);
+            }
+        }
+
+        var size = EntrySize.Of(primaryKey, [], CachedBody.Empty) + (varyNames.Length * 32);
+        foreach (var listed in variants)
+        {
+            size += listed.Key.Length + (listed.ETag.Length * 2) + 32;
+        }
+
+        return new()
+        {
+            Key = primaryKey,
+            Hash = hash,
+            StatusCode = variant.StatusCode,
+            Headers = [],
+            NotModifiedHeaders = [],
+            Body = CachedBody.Empty,
+            ETag = "",
+            Created = variant.Created,
+            FreshUntil = Later(variant.FreshUntil, same?.FreshUntil),
+            StaleUntil = Later(variant.StaleUntil, same?.StaleUntil),
+            StaleIfErrorUntil = Later(variant.StaleIfErrorUntil, same?.StaleIfErrorUntil),
+            RetainUntil = same?.RetainUntil is { } retain && (variant.RetainUntil is null || retain > variant.RetainUntil) ? retain : variant.RetainUntil,
+            Tags = variant.Tags,
+            VaryNames = varyNames,
+            StoredVariants = variants.Count == 0 ? null : [.. variants],
+            Size = size,
+        };
+    }
+
+    /// <summary>Whether <paramref name="record"/> already lists <paramref name="variant"/> as it is now (its key with its tag, or not at all without one).</summary>
+    public static bool ListsVariant(CachedResponse record, CachedResponse variant)
+    {
+        var tagged = EntityTag.IsValid(variant.ETag);
+        foreach (var listed in record.StoredVariants ?? [])
+        {
+            if (listed.Key.AsSpan().SequenceEqual(variant.Key))
+            {
+                return tagged && string.Equals(listed.ETag, variant.ETag, StringComparison.Ordinal);
+            }
+        }
+
+        return !tagged;
+    }
+
+    private static DateTimeOffset Later(DateTimeOffset value, DateTimeOffset? other) => other is { } o && o > value ? o : value;
 
     /// <summary>
     /// The stored header fields updated from a 304 (RFC 9111 §3.2, §4.3.4): each field the 304 carries replaces the

@@ -3,17 +3,24 @@ using Microsoft.AspNetCore.Http.Features;
 
 namespace TieredResponseCaching.Http;
 
-/// <summary>When a captured response is held back from the client instead of streamed.</summary>
+/// <summary>When a captured response is held back from the client instead of streamed (the flags combine).</summary>
+[Flags]
 internal enum HoldMode
 {
     /// <summary>Stream everything to the client as it is written.</summary>
-    Never,
+    Never = 0,
 
     /// <summary>Hold the whole response (up to the size limit): the client sent a validator, it may get a 304.</summary>
-    Always,
+    Always = 1,
 
     /// <summary>Hold a 5xx response: a stale entry may replace it (stale-if-error).</summary>
-    OnServerError,
+    OnServerError = 2,
+
+    /// <summary>
+    /// Hold a 304: the cache sent validators of its own and answers with the stored response the 304 selects; any other
+    /// response streams (origin-directed, the tags of a URI's other variants on a miss: docs/modes.md, "Validators across variants").
+    /// </summary>
+    OnNotModified = 4,
 }
 
 /// <summary>
@@ -346,7 +353,10 @@ internal sealed class ResponseCapture : WriteOnlyStream, IHttpResponseBodyFeatur
         _decided = true;
         ContentEncodingAsWritten = _response.Headers.ContentEncoding.ToString();
         FirstUse?.Invoke();
-        Holding = _holdMode == HoldMode.Always || (_holdMode == HoldMode.OnServerError && _response.StatusCode >= 500);
+        var status = _response.StatusCode;
+        Holding = (_holdMode & HoldMode.Always) != 0
+            || ((_holdMode & HoldMode.OnServerError) != 0 && status >= 500)
+            || ((_holdMode & HoldMode.OnNotModified) != 0 && status == StatusCodes.Status304NotModified);
     }
 
     /// <summary>The app is done: what it set is known, if no byte told it earlier.</summary>

@@ -57,6 +57,13 @@ internal sealed class CachedResponse
     /// </summary>
     public string[]? VaryNames { get; init; }
 
+    /// <summary>
+    /// Origin-directed mode, a vary record only: the stored variants of the URI that have a well-formed entity tag, most
+    /// recent first, at most <see cref="StoredVariant.MaximumCount"/>; <c>null</c> or empty when none is known (a record
+    /// written before the list existed). A hint to send validators: a variant is used only after it is found under its key.
+    /// </summary>
+    public StoredVariant[]? StoredVariants { get; init; }
+
     /// <summary>Origin-directed: the byte ranges this L1-only entry holds of a representation (a stored 206), else null.</summary>
     public PartialContent? Partial { get; set; }
 

@@ -124,6 +124,7 @@ internal static class ContentCodings
             InitialAge = entry.InitialAge,
             OriginFlags = entry.OriginFlags,
             VaryNames = entry.VaryNames,
+            StoredVariants = entry.StoredVariants,
             RetainUntil = entry.RetainUntil,
             Encodings = variants,
             ContentCoding = coding,

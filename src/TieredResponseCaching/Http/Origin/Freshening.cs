@@ -12,7 +12,9 @@ internal static class Freshening
 {
     /// <summary>
     /// The updated entry, or null when the merged fields now forbid storing it (<paramref name="decision"/> says why).
-    /// <paramref name="update"/>'s <c>Age</c> ages the result (§4.2.3) but is not stored.
+    /// <paramref name="update"/>'s <c>Age</c> ages the result (§4.2.3) but is not stored. The result lives under
+    /// <paramref name="key"/> when one is given (a variant selected for another variant's request, §4.3.3), else under the
+    /// stored response's key.
     /// </summary>
     public static CachedResponse? Apply(
         CachedResponse stored,
@@ -21,7 +23,8 @@ internal static class Freshening
         ResolvedPolicy policy,
         DateTimeOffset requestTime,
         DateTimeOffset responseTime,
-        out OriginDecision decision)
+        out OriginDecision decision,
+        byte[]? key = null)
     {
         var merged = EntryBuilder.Freshen(stored, update);
         IHeaderDictionary mergedHeaders = new HeaderDictionary();
@@ -37,7 +40,8 @@ internal static class Freshening
 
         decision = OriginRules.Evaluate(stored.StatusCode, mergedHeaders, facts, policy, requestTime, responseTime);
         return decision.Refusal == NotCachedReason.None
-            ? EntryBuilder.OriginDirected(decision, stored.Key, stored.Hash, stored.StatusCode, merged, stored.Body, requestTime, stored.Tags)
+            ? EntryBuilder.OriginDirected(
+                decision, key ?? stored.Key, key is null ? stored.Hash : System.IO.Hashing.XxHash128.HashToUInt128(key), stored.StatusCode, merged, stored.Body, requestTime, stored.Tags)
             : null;
     }
 

@@ -17,8 +17,9 @@ namespace TieredResponseCaching.Http.Origin;
 /// </summary>
 /// <remarks>
 /// A revalidation replaces the client's validators with the entry's on the forwarded request and restores them after:
-/// the cache answers the client's own preconditions from the entry it then holds. A miss forwards no validators at all,
-/// so the origin sends a response the cache can store.
+/// the cache answers the client's own preconditions from the entry it then holds. For a URI that varies, the entity tags
+/// of its other stored variants go too, so a 304 can select one of them (§4.3.1, §4.3.3; docs/modes.md, "Validators across variants").
+/// A miss forwards no other validators, so the origin sends a response the cache can store.
 /// </remarks>
 internal sealed class OriginDirectedExchange : CacheExchange
 {
@@ -26,6 +27,8 @@ internal sealed class OriginDirectedExchange : CacheExchange
     private readonly int _maximumKeySize;
     private readonly CachedResponse? _stale;
     private readonly bool _revalidate;
+    private readonly CachedResponse? _varyRecord;
+    private readonly StoredVariant[] _variantTags;
     private readonly Forward _forward;
     private OriginDecision? _decision;
     private DateTimeOffset _requestTime;
@@ -45,6 +48,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
     /// <param name="isRefresh">A background refresh: nobody waits for the response.</param>
     /// <param name="forward">Why the request goes forward (Cache-Status).</param>
     /// <param name="fallbackUntil">Until when <paramref name="stale"/> may replace a failed response (stale-if-error, as <see cref="OriginUse.FallbackUntil"/> decided).</param>
+    /// <param name="varyRecord">The URI's vary record, whose listed variants' entity tags are sent too; <c>null</c>: none are.</param>
     public OriginDirectedExchange(
         CacheClock clock,
         CacheOutcomes outcomes,
@@ -57,24 +61,66 @@ internal sealed class OriginDirectedExchange : CacheExchange
         bool revalidate,
         bool isRefresh,
         Forward forward,
-        DateTimeOffset fallbackUntil)
+        DateTimeOffset fallbackUntil,
+        CachedResponse? varyRecord = null)
         : base(clock, outcomes, store, context, policy, stale, fallbackUntil, isRefresh)
     {
         _target = target;
         _maximumKeySize = maximumKeySize;
         _stale = stale;
         _revalidate = revalidate && stale is not null && OriginRules.HasValidator(stale);
+        _varyRecord = varyRecord;
+        _variantTags = VariantTagsToSend(varyRecord, target, _revalidate ? stale : null);
         _forward = forward;
+    }
+
+    /// <summary>The request carries validators of the cache's own: the entry's, or other variants' entity tags.</summary>
+    private bool Conditional => _revalidate || _variantTags.Length > 0;
+
+    /// <summary>
+    /// docs/modes.md, "Validators across variants" (RFC 9111 §4.3.1: the preconditions may carry validators of several
+    /// stored responses of the URI, If-None-Match one entity tag for each): the variants the record lists, well-formed tags
+    /// of this URI's keys only, each tag once, with the revalidated entry's own at most <see cref="StoredVariant.MaximumCount"/>. None when the revalidated entry has no
+    /// entity tag: an origin evaluates If-None-Match instead of its If-Modified-Since (RFC 9110 §13.2.2), so the other
+    /// tags would hide the revalidation it rests on.
+    /// </summary>
+    private static StoredVariant[] VariantTagsToSend(CachedResponse? record, OriginTarget target, CachedResponse? revalidated)
+    {
+        if (record?.StoredVariants is not { Length: > 0 } listed || (revalidated is not null && !EntityTag.IsValid(revalidated.ETag)))
+        {
+            return [];
+        }
+
+        var budget = StoredVariant.MaximumCount - (revalidated is null ? 0 : 1);
+        var tags = new List<StoredVariant>(Math.Min(budget, listed.Length));
+        foreach (var variant in listed)
+        {
+            if (tags.Count == budget)
+            {
+                break;
+            }
+
+            if (!OriginKeys.IsVariantOf(target.Key, variant.Key) || !EntityTag.IsValid(variant.ETag)
+                || (revalidated is not null && (variant.Key.AsSpan().SequenceEqual(revalidated.Key) || variant.ETag == revalidated.ETag))
+                || tags.Exists(t => t.ETag == variant.ETag))
+            {
+                continue;
+            }
+
+            tags.Add(variant);
+        }
+
+        return [.. tags];
     }
 
     protected override HoldMode ChooseHoldMode(DateTimeOffset now)
     {
         // Called once, with the stamp taken as the request is forwarded: the request_time of RFC 9111 §4.2.3.
         _requestTime = now;
+        // A miss that sends only other variants' tags streams anything but the 304 it would answer from a stored variant.
         return IsRefresh ? HoldMode.Never
             : _revalidate || ConditionalRequests.IsConditional(Context.Request) ? HoldMode.Always
-            : CanFallBack(now) || StaleForbidden ? HoldMode.OnServerError
-            : HoldMode.Never;
+            : (_variantTags.Length > 0 ? HoldMode.OnNotModified : HoldMode.Never) | (CanFallBack(now) || StaleForbidden ? HoldMode.OnServerError : HoldMode.Never);
     }
 
     /// <summary>
@@ -100,19 +146,36 @@ internal sealed class OriginDirectedExchange : CacheExchange
 
     /// <summary>
     /// §4.3.1: a revalidation sends the entry's validators (If-None-Match from its ETag, If-Modified-Since from its
-    /// Last-Modified) in place of the client's; a miss sends none, so the origin answers with a storable response.
+    /// Last-Modified) in place of the client's, and the entity tags of the URI's other stored variants; a miss sends only
+    /// those tags, so the origin answers with a storable response or a 304 naming one of them.
     /// </summary>
     private void SetValidators(IHeaderDictionary headers)
     {
         headers.Remove(HeaderNames.IfNoneMatch);
         headers.Remove(HeaderNames.IfModifiedSince);
-        if (!_revalidate)
+        if (!Conditional)
         {
             return;
         }
 
-        var (etag, lastModified) = OriginRules.Validators(_stale!);
-        if (etag is not null)
+        var (etag, lastModified) = _revalidate ? OriginRules.Validators(_stale!) : (null, null);
+        if (_variantTags.Length > 0)
+        {
+            var list = new string[_variantTags.Length + (etag is null ? 0 : 1)];
+            var at = 0;
+            if (etag is not null)
+            {
+                list[at++] = etag;
+            }
+
+            foreach (var variant in _variantTags)
+            {
+                list[at++] = variant.ETag;
+            }
+
+            headers.IfNoneMatch = string.Join(", ", list);
+        }
+        else if (etag is not null)
         {
             headers.IfNoneMatch = etag;
         }
@@ -139,7 +202,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
     {
         var response = Context.Response;
         _responseTime ??= ResponseTime();
-        if (_revalidate && response.StatusCode == StatusCodes.Status304NotModified && (IsRefresh || !response.HasStarted))
+        if (Conditional && response.StatusCode == StatusCodes.Status304NotModified && (IsRefresh || !response.HasStarted))
         {
             return FinishRevalidatedAsync(created);
         }
@@ -153,19 +216,26 @@ internal sealed class OriginDirectedExchange : CacheExchange
     }
 
     /// <summary>
-    /// §4.3.3, §4.3.4: the origin says the stored response is still good. Its header fields are updated from the 304,
-    /// its freshness recomputed from them, its body kept; the client gets it (or a 304 when its own validators match).
+    /// §4.3.3, §4.3.4: the origin says a stored response is still good: the one revalidated, or the variant whose entity
+    /// tag the 304 names. Its header fields are updated from the 304, its freshness recomputed from them, its body kept;
+    /// the client gets it (or a 304 when its own validators match). Another variant is also stored under this request's
+    /// key: the origin said it is the representation for these header values.
     /// </summary>
     private async Task<FlightOutcome> FinishRevalidatedAsync(DateTimeOffset created)
     {
         var response = Context.Response;
-        var stale = _stale!;
         var notModified = response.Headers;
-        if (!ValidatorsAgree(stale, notModified))
+        var stored = _revalidate && ValidatorsAgree(_stale!, notModified) ? _stale : await FindNamedVariantAsync(notModified);
+        if (stored is null)
         {
-            // §4.3.4: a 304 naming another representation updates nothing. Forget the entry; the flow asks again.
+            // §4.3.4: a 304 naming no stored representation (another one, or a variant evicted meanwhile) updates nothing.
+            // The entry it was sent for is forgotten; the flow asks again without validators.
             Refuse(NotCachedReason.ValidatorMismatch);
-            await Store.RetractAsync(stale);
+            if (_revalidate)
+            {
+                await Store.RetractAsync(_stale!);
+            }
+
             if (!IsRefresh)
             {
                 Capture.DiscardHeld();
@@ -178,7 +248,9 @@ internal sealed class OriginDirectedExchange : CacheExchange
 
         // §5.2.1.5: a trusted client's no-store keeps this exchange out of the cache, so the 304 is judged as if the request
         // allowed storing (the client is served what it would freshen) but nothing is stored, and nothing removed.
-        var freshened = Freshening.Apply(stale, notModified, _target.Facts with { NoStore = false }, Policy, created, _responseTime!.Value, out var decision);
+        var facts = _target.Facts with { NoStore = false };
+        var freshened = Freshening.Apply(stored, notModified, facts, Policy, created, _responseTime!.Value, out var decision);
+        var answer = freshened;
         var cookies = notModified.SetCookie;
         if (freshened is not null && _target.Facts.NoStore)
         {
@@ -188,11 +260,17 @@ internal sealed class OriginDirectedExchange : CacheExchange
         else if (freshened is null)
         {
             Refuse(decision.Refusal);
-            await Store.RetractAsync(stale);
+            await Store.RetractAsync(stored);
+        }
+        else if (ReferenceEquals(stored, _stale))
+        {
+            await StoreAsync(freshened);
+            Log.Revalidated(Outcomes.Logger, Policy.EndpointName);
         }
         else
         {
-            await StoreAsync(freshened);
+            await Store.StoreAsync(freshened, Policy.Stats);
+            answer = await StoreForThisRequestAsync(stored, notModified, facts, decision.VaryNames, created) ?? freshened;
             Log.Revalidated(Outcomes.Logger, Policy.EndpointName);
         }
 
@@ -205,7 +283,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
                 response.Headers.SetCookie = cookies;
             }
 
-            var served = freshened ?? stale;
+            var served = answer ?? stored;
             var now = Clock.UtcNow;
             var age = CacheStatusHeader.AgeSeconds(served, now);
             var status = decision.Refusal != NotCachedReason.None
@@ -214,7 +292,63 @@ internal sealed class OriginDirectedExchange : CacheExchange
             await ResponseWriter.ServeAsync(Context, served, age.ToString(CultureInfo.InvariantCulture), status);
         }
 
-        return new FlightOutcome(decision.Refusal == NotCachedReason.None ? freshened : null, false);
+        return new FlightOutcome(decision.Refusal == NotCachedReason.None ? answer : null, false);
+    }
+
+    /// <summary>
+    /// §4.3.3: the stored variant a 304 names by its entity tag, among those whose tags were sent. The record is only a
+    /// hint: the entry under the listed key must be a complete response of this URI that still carries the tag the 304
+    /// names (§4.3.4), and may answer the request's credentials (§3.5).
+    /// </summary>
+    private async Task<CachedResponse?> FindNamedVariantAsync(IHeaderDictionary notModified)
+    {
+        if (_variantTags.Length == 0 || !EntityTag.IsValid(notModified.ETag))
+        {
+            return null;
+        }
+
+        var now = Clock.UtcNow;
+        foreach (var variant in _variantTags)
+        {
+            if (!ConditionalRequests.AnyTagMatches(notModified.ETag, variant.ETag, weak: true))
+            {
+                continue;
+            }
+
+            var hash = System.IO.Hashing.XxHash128.HashToUInt128(variant.Key);
+            var entry = Store.GetLocal(hash, variant.Key, now) ?? await Store.GetRemoteAsync(hash, variant.Key, now, Policy.Stats);
+            if (entry is { VaryNames: null, Partial: null } && OriginKeys.IsVariantOf(_target.Key, entry.Key)
+                && EntityTag.IsValid(entry.ETag) && ConditionalRequests.AnyTagMatches(notModified.ETag, entry.ETag, weak: true)
+                && (!_target.HasCredentials || OriginRules.AllowsAuthorization(entry)))
+            {
+                return entry;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The variant a 304 selected, freshened, stored also under this request's key (the origin chose it for these header
+    /// values) and listed in the vary record; null when this request's key is the variant's own or cannot be built.
+    /// </summary>
+    private async Task<CachedResponse?> StoreForThisRequestAsync(
+        CachedResponse variant, IHeaderDictionary notModified, OriginRequestFacts facts, string[] varyNames, DateTimeOffset created)
+    {
+        if (IsRefresh || varyNames.Length == 0 || !OriginKeys.TryBuildSecondary(Context.Request, varyNames, _maximumKeySize, out var key)
+            || key.SequenceEqual(variant.Key))
+        {
+            return null;
+        }
+
+        var own = Freshening.Apply(variant, notModified, facts, Policy, created, _responseTime!.Value, out _, key.ToArray());
+        if (own is null || !await StoreAsync(own))
+        {
+            return null;
+        }
+
+        await UpdateVaryRecordAsync(varyNames, own);
+        return own;
     }
 
     /// <summary>
@@ -371,15 +505,22 @@ internal sealed class OriginDirectedExchange : CacheExchange
     }
 
     /// <summary>For a response that varies, the vary record under the URI's primary key.</summary>
-    protected override async Task AfterStoredAsync(CachedResponse entry)
+    protected override Task AfterStoredAsync(CachedResponse entry) => UpdateVaryRecordAsync(_decision?.VaryNames ?? [], entry);
+
+    /// <summary>
+    /// Writes the URI's vary record when it does not name <paramref name="varyNames"/>, would expire before
+    /// <paramref name="entry"/>, or does not list the entry's entity tag. Two nodes storing variants at once may each
+    /// write a list without the other's tag: that costs one body fetch later, never a wrong answer (docs/modes.md).
+    /// </summary>
+    private async Task UpdateVaryRecordAsync(string[] varyNames, CachedResponse entry)
     {
-        var varyNames = _decision?.VaryNames ?? [];
         if (varyNames.Length > 0 && entry.Hash != _target.Hash)
         {
-            var existing = Store.GetLocal(_target.Hash, _target.Key);
-            if (existing?.VaryNames is not { } names || !names.AsSpan().SequenceEqual(varyNames) || existing.ExpiresAt < entry.ExpiresAt)
+            var existing = Store.GetLocal(_target.Hash, _target.Key) ?? _varyRecord;
+            if (existing?.VaryNames is not { } names || !names.AsSpan().SequenceEqual(varyNames) || existing.ExpiresAt < entry.ExpiresAt
+                || !EntryBuilder.ListsVariant(existing, entry))
             {
-                await Store.StoreAsync(EntryBuilder.VaryRecord(_target.Key, _target.Hash, varyNames, entry), Policy.Stats);
+                await Store.StoreAsync(EntryBuilder.VaryRecord(_target.Key, _target.Hash, varyNames, entry, existing), Policy.Stats);
             }
         }
     }

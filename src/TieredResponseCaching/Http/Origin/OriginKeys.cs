@@ -47,6 +47,17 @@ internal static class OriginKeys
         return !writer.Overflowed;
     }
 
+    /// <summary>
+    /// Whether <paramref name="key"/> is a secondary key of the URI whose primary key is <paramref name="primaryKey"/>: the
+    /// same target, written first and length-prefixed, so no key of another URI shares the prefix. A vary record's list of
+    /// variants (docs/modes.md, "Validators across variants") is checked with it: a record read from Redis never leads to another URI's body.
+    /// </summary>
+    public static bool IsVariantOf(ReadOnlySpan<byte> primaryKey, ReadOnlySpan<byte> key) =>
+        primaryKey.Length > 3 && key.Length > primaryKey.Length
+        && primaryKey[0] == Protocol && primaryKey[2] == (byte)'P'
+        && key[0] == Protocol && key[1] == primaryKey[1] && key[2] == (byte)'S'
+        && key[3..primaryKey.Length].SequenceEqual(primaryKey[3..]);
+
     /// <summary>The key of the byte ranges stored for a URI (docs/modes.md, "Partial content"): its primary key, kind <c>R</c>.</summary>
     public static byte[] PartialKey(byte[] primaryKey)
     {

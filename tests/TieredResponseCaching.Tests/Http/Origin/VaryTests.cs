@@ -96,9 +96,13 @@ public sealed class VaryTests
         Assert.Equal("123", forwarded.Header("Abc"));
         Assert.Equal("\"e\"", forwarded.Header("If-None-Match"));
 
+        // docs/modes.md, "Validators across variants": another variant's request carries the stored variant's tag too,
+        // with its own varied fields, and the 304 naming that tag selects the stored variant for it.
         var otherVariant = await proxy.GetAsync("/vr", ("Abc", "456"));
-        Assert.Null(proxy.Upstream.Last("/vr").Header("If-None-Match"));
-        Assert.Equal("TieredResponseCache; fwd=vary-miss; stored; ttl=1", otherVariant.CacheStatus());
+        Assert.Equal("\"e\"", proxy.Upstream.Last("/vr").Header("If-None-Match"));
+        Assert.Equal("456", proxy.Upstream.Last("/vr").Header("Abc"));
+        Assert.Equal("b", await otherVariant.Body());
+        Assert.Equal("TieredResponseCache; fwd=vary-miss; fwd-status=304; stored; ttl=1", otherVariant.CacheStatus());
         Assert.Equal(3, proxy.Upstream.Count("/vr"));
     }
 }
