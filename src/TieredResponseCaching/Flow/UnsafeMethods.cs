@@ -50,6 +50,12 @@ internal sealed class UnsafeMethods(FlowParts parts, RequestDelegate next)
                 Forward.Method, DateTimeOffset.MinValue, reuse);
             await exchange.RunAsync(async context =>
             {
+                // Registered after the exchange's own callback, so it runs before it (callbacks run in reverse order).
+                context.Response.OnStarting(static state =>
+                {
+                    ((OriginDirectedExchange)state).DeclineIfNotForGet();
+                    return Task.CompletedTask;
+                }, exchange);
                 await next(context);
                 await invalidation!.InvalidateAsync();
             });

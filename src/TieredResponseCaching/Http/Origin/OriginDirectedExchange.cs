@@ -476,6 +476,18 @@ internal sealed class OriginDirectedExchange : CacheExchange
         }
     }
 
+    /// <summary>
+    /// A POST's response as it starts, before the checks every response gets: one that cannot answer a GET at all (not a
+    /// 2xx, no Content-Location naming the target) is declined quietly, so nothing is counted or reported for it.
+    /// </summary>
+    public void DeclineIfNotForGet()
+    {
+        if (_post is not null && !WritingOwnResponse && Judge().Refusal == NotCachedReason.Method)
+        {
+            Decline(NotCachedReason.Method);
+        }
+    }
+
     protected override NotCachedReason PredictRefusal()
     {
         var refusal = Judge().Refusal;
@@ -506,7 +518,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
             }
         }
 
-        headers[CacheStatusHeader.Name] = refusal == NotCachedReason.Method && _post is not null ? Outcomes.OriginStatus.Method
+        headers[CacheStatusHeader.Name] = Refusal == NotCachedReason.Method && _post is not null ? Outcomes.OriginStatus.Method
             : refusal == NotCachedReason.None ? Outcomes.OriginStatus.Stored(_forward, _decision!.TtlSeconds)
             : Outcomes.OriginStatus.NotStored(_forward, refusal);
     }

@@ -331,6 +331,28 @@ public sealed class PostReuseTests
         Assert.Equal("get#3", await (await proxy.GetAsync("/later")).Body());
     }
 
+    /// <summary>A POST answer that could never answer a GET is a POST as before: a bypass, not a response the cache refused.</summary>
+    [Fact]
+    public async Task A_POST_response_that_could_not_answer_a_GET_is_counted_as_a_bypass_only()
+    {
+        await using var proxy = await ProxyHost.StartAsync();
+        await AssertKeptAsync(proxy, "/control");
+        Script(proxy, "/plain", Answer(null, fields: Fresh));
+        Script(proxy, "/refused", Answer("/refused", fields: [("Cache-Control", "no-store")]));
+        var before = proxy.Statistics;
+
+        await proxy.SendAsync(HttpMethod.Post, "/plain");
+        await proxy.SendAsync(HttpMethod.Post, "/plain", ("X-Again", "1"));
+        var afterPlain = proxy.Statistics;
+        await proxy.SendAsync(HttpMethod.Post, "/refused");
+        var afterRefused = proxy.Statistics;
+
+        Assert.Equal(before.Bypasses + 2, afterPlain.Bypasses);
+        Assert.Equal(before.NotStored, afterPlain.NotStored);
+        Assert.Equal(before.Stores, afterPlain.Stores);
+        Assert.Equal(afterPlain.NotStored + 1, afterRefused.NotStored);
+    }
+
     /// <summary>RFC 9110 §9.3.3 is about POST: a PUT, PATCH or DELETE answered the same way is not kept.</summary>
     [Theory]
     [InlineData("PUT")]
