@@ -119,7 +119,6 @@ internal static class OriginKeys
         }
 
         var scheme = request.Scheme;
-        var ownAuthority = Authority(scheme, request.Host);
         var targetPath = request.PathBase.Add(request.Path).ToUriComponent();
         var target = targetPath + request.QueryString.Value;
         string pathAndQuery;
@@ -151,7 +150,7 @@ internal static class OriginKeys
                 return ContentLocationMatch.OtherOrigin;
             }
 
-            if (!SameAuthority(scheme, authority, ownAuthority))
+            if (!SameAuthority(scheme, authority, request.Host))
             {
                 return ContentLocationMatch.OtherOrigin;
             }
@@ -204,11 +203,36 @@ internal static class OriginKeys
         return true;
     }
 
-    /// <summary>Host without regard to case; a port equal to the scheme's default is the same as none.</summary>
-    private static bool SameAuthority(string scheme, ReadOnlySpan<char> authority, string own)
+    /// <summary>
+    /// Host without regard to case; a port equal to the scheme's default is the same as none. Read by hand: no IDN
+    /// decoding, nothing that can throw on what an origin sends.
+    /// </summary>
+    private static bool SameAuthority(string scheme, ReadOnlySpan<char> authority, HostString own)
     {
-        var written = Authority(scheme, HostString.FromUriComponent(authority.ToString()));
-        return written.Equals(own, StringComparison.OrdinalIgnoreCase);
+        var host = authority;
+        var port = ReadOnlySpan<char>.Empty;
+        var colon = authority.LastIndexOf(':');
+        if (colon > authority.LastIndexOf(']'))
+        {
+            host = authority[..colon];
+            port = authority[(colon + 1)..];
+        }
+
+        int? defaultPort = scheme.Equals("http", StringComparison.OrdinalIgnoreCase) ? 80
+            : scheme.Equals("https", StringComparison.OrdinalIgnoreCase) ? 443
+            : null;
+        var theirs = defaultPort;
+        if (!port.IsEmpty)
+        {
+            if (!int.TryParse(port, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number) || number > 65535)
+            {
+                return false;
+            }
+
+            theirs = number;
+        }
+
+        return !host.IsEmpty && (own.Port ?? defaultPort) == theirs && host.Equals(own.Host, StringComparison.OrdinalIgnoreCase);
     }
 
     private static bool HasDotSegment(string pathAndQuery)
