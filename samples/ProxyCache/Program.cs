@@ -5,6 +5,7 @@
 //
 // Options (README.md in this folder): --Redis host:port, --trust-client-directives, --heuristic-freshness false,
 // --stale-if-error <seconds>, --targeted-cache-control <field names>, --store-set-cookie-responses,
+// --reuse-post-responses false,
 // --no-cache (YARP alone, for comparisons).
 namespace ProxyCache;
 

@@ -50,6 +50,8 @@ public static class ProxyCacheApp
         // Off by default: a response with Set-Cookie may be one user's (docs/modes.md, "Set-Cookie").
         storeSetCookie |= bool.TryParse(configuration["store-set-cookie-responses"], out var cookies) && cookies;
         var heuristic = !bool.TryParse(configuration["heuristic-freshness"], out var heuristicSetting) || heuristicSetting;
+        // On by default here, the RFC 9111 conformance configuration (RFC 9110 §9.3.3); off in the library: see README.md.
+        var reusePost = !bool.TryParse(configuration["reuse-post-responses"], out var reusePostSetting) || reusePostSetting;
         var staleIfError = int.TryParse(configuration["stale-if-error"], NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
             ? seconds
             : DefaultStaleIfErrorSeconds;
@@ -107,6 +109,7 @@ public static class ProxyCacheApp
             .StaleIfError(TimeSpan.FromSeconds(staleIfError))
             .AllowCookies(allowCookies)
             .StoreSetCookieResponses(storeSetCookie)
+            .ReusePostResponses(reusePost)
             .TargetedCacheControl(targeted));
         app.UseRouting();
         // Called here, after the cache, so that WebApplication does not add it in front of everything (YARP registers

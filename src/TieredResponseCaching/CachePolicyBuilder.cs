@@ -193,6 +193,18 @@ public sealed class CachePolicyBuilder
         return this;
     }
 
+    /// <summary>
+    /// Origin-directed mode: keep a <c>POST</c> response for later GET and HEAD requests of the same URI when it has
+    /// explicit freshness and a <c>Content-Location</c> equal to the POST's target URI (RFC 9110 §9.3.3), and every rule
+    /// that stores a GET response allows it. Off by default: an origin that echoes what a client posted into such a
+    /// response lets that client choose what everyone gets for the URI. See docs/modes.md, "POST responses".
+    /// </summary>
+    public CachePolicyBuilder ReusePostResponses(bool enabled = true)
+    {
+        Options.ReusePostResponses = enabled;
+        return this;
+    }
+
     /// <summary>Origin-directed mode: honour these targeted cache-control fields first (RFC 9213), such as <c>CDN-Cache-Control</c>.</summary>
     public CachePolicyBuilder TargetedCacheControl(params string[] fieldNames)
     {

@@ -107,6 +107,13 @@ public sealed class CachePolicyOptions
     /// </summary>
     public bool? StoreSetCookieResponses { get; set; }
 
+    /// <summary>
+    /// Origin-directed mode: a <c>POST</c> response with explicit freshness and a <c>Content-Location</c> equal to its
+    /// target URI answers later GET and HEAD requests of that URI (RFC 9110 §9.3.3). Default off. See docs/modes.md,
+    /// "POST responses".
+    /// </summary>
+    public bool? ReusePostResponses { get; set; }
+
     /// <summary>Origin-directed mode: targeted cache-control fields (RFC 9213) honoured first, in order, such as <c>CDN-Cache-Control</c>.</summary>
     public IReadOnlyList<string>? TargetedCacheControl { get; set; }
 
@@ -148,6 +155,7 @@ public sealed class CachePolicyOptions
         TrustClientDirectives = overrides.TrustClientDirectives ?? TrustClientDirectives;
         HeuristicFreshness = overrides.HeuristicFreshness ?? HeuristicFreshness;
         StoreSetCookieResponses = overrides.StoreSetCookieResponses ?? StoreSetCookieResponses;
+        ReusePostResponses = overrides.ReusePostResponses ?? ReusePostResponses;
         TargetedCacheControl = overrides.TargetedCacheControl ?? TargetedCacheControl;
         CdnCacheControl = overrides.CdnCacheControl ?? CdnCacheControl;
         Rules = overrides.Rules ?? Rules;

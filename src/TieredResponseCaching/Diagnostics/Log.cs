@@ -77,6 +77,12 @@ internal static partial class Log
     [LoggerMessage(23, LogLevel.Warning, "The cache runs before UseAuthentication() (seen on {Endpoint}): it authenticates each request with the default scheme '{Scheme}' itself before looking it up, so identities are never mixed. Place app.UseTieredResponseCache() after app.UseAuthentication() to authenticate once.")]
     public static partial void AuthenticatedBeforeAuthentication(ILogger logger, string endpoint, string scheme);
 
+    [LoggerMessage(24, LogLevel.Debug, "The {StatusCode} response to a POST to {Endpoint} is not kept for GET: its Content-Location {Detail} (RFC 9110 §9.3.3).")]
+    public static partial void PostResponseNotReusable(ILogger logger, int statusCode, string endpoint, string detail);
+
+    [LoggerMessage(25, LogLevel.Debug, "The {StatusCode} response to a POST to {Endpoint} was kept for GET and HEAD of its URI (RFC 9110 §9.3.3).")]
+    public static partial void PostResponseKept(ILogger logger, int statusCode, string endpoint);
+
     // 40 and up: operations (metrics, stats and admin endpoints).
     [LoggerMessage(40, LogLevel.Information, "Admin endpoint: {Caller} from {RemoteAddress} invalidated {Kind} '{Target}'.")]
     public static partial void AdminInvalidation(ILogger logger, string caller, string remoteAddress, string kind, string target);

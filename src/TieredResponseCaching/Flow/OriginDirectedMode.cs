@@ -156,7 +156,8 @@ internal sealed class OriginDirectedMode : ICacheMode<OriginTarget>
         }
     }
 
-    private static OriginTarget Target(HttpRequest request, ResolvedPolicy policy, byte[] primaryKey)
+    /// <summary>The target of a request whose primary key is <paramref name="primaryKey"/> (a GET, a HEAD, or a POST whose response may answer them).</summary>
+    internal static OriginTarget Target(HttpRequest request, ResolvedPolicy policy, byte[] primaryKey)
     {
         var directives = RequestDirectives.Parse(request.Headers.CacheControl);
         return new OriginTarget

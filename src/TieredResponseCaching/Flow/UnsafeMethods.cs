@@ -15,29 +15,76 @@ internal sealed class UnsafeMethods(FlowParts parts, RequestDelegate next)
     /// <summary>
     /// Methods other than GET and HEAD go to the app untouched. An unsafe one (anything but GET, HEAD, OPTIONS and
     /// TRACE) that succeeds (2xx, 3xx) invalidates its target URI and the same-origin URIs in Location and
-    /// Content-Location (§4.4), before its response reaches the client, on every node.
+    /// Content-Location (§4.4), before its response reaches the client, on every node. With
+    /// <see cref="ResolvedPolicy.ReusePostResponses"/>, a POST's response is captured as it streams and may then be kept
+    /// for GET and HEAD of its target URI (RFC 9110 §9.3.3; docs/modes.md, "POST responses").
     /// </summary>
     public async Task ForwardAsync(HttpContext context, ResolvedPolicy policy)
     {
         var cacheStatus = parts.Outcomes.Bypass(policy, NotCachedReason.Method, parts.Outcomes.OriginStatus.Method);
         var method = context.Request.Method;
-        var invalidation = HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method) ? null : new UnsafeRequest(parts, context, policy);
+        var post = HttpMethods.IsPost(method) ? PostTarget(context, policy) : null;
+        var reuse = post is null ? null : new PostReuse();
+        var invalidation = HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method) ? null : new UnsafeRequest(parts, context, policy, reuse);
         context.Response.OnStarting(static state =>
         {
-            var (status, context, invalidation) = ((string, HttpContext, UnsafeRequest?))state;
-            context.Response.Headers[CacheStatusHeader.Name] = status;
-            return invalidation?.InvalidateAsync() ?? Task.CompletedTask;
-        }, (cacheStatus, context, invalidation));
+            var (status, context, invalidation) = ((string?, HttpContext, UnsafeRequest?))state;
+            if (status is not null)
+            {
+                context.Response.Headers[CacheStatusHeader.Name] = status;
+            }
 
-        await next(context);
+            return invalidation?.InvalidateAsync() ?? Task.CompletedTask;
+        }, (post is null ? cacheStatus : null, context, invalidation));
+
+        if (post is null)
+        {
+            await next(context);
+        }
+        else
+        {
+            // The exchange writes Cache-Status. The invalidation runs as the response starts, or once the app is done with
+            // a response it left unstarted: either way before the entry is made, which is created at its moment.
+            var exchange = new OriginDirectedExchange(
+                parts.Clock, parts.Outcomes, parts.Store, parts.Options.MaximumKeySize, context, policy, post, stale: null, revalidate: false, isRefresh: false,
+                Forward.Method, DateTimeOffset.MinValue, post: reuse);
+            await exchange.RunAsync(async context =>
+            {
+                // Registered after the exchange's own callback, so it runs before it (callbacks run in reverse order).
+                context.Response.OnStarting(static state =>
+                {
+                    ((OriginDirectedExchange)state).DeclineIfNotForGet();
+                    return Task.CompletedTask;
+                }, exchange);
+                await next(context);
+                await invalidation!.InvalidateAsync();
+            });
+        }
+
         if (invalidation is not null)
         {
             await invalidation.InvalidateAsync();
         }
     }
 
+    /// <summary>
+    /// The GET target a POST's response may be stored for, or null: only when the policy opts in and a GET to the URI
+    /// could be stored at all (the policy stores, no authenticated user, a key within the limit).
+    /// </summary>
+    private OriginTarget? PostTarget(HttpContext context, ResolvedPolicy policy)
+    {
+        var request = context.Request;
+        if (!policy.ReusePostResponses || policy.NoStore || RequestFeatures.User(context)?.Identity?.IsAuthenticated == true
+            || !OriginKeys.TryBuildPrimary(request, parts.Options.MaximumKeySize, out var key))
+        {
+            return null;
+        }
+
+        return OriginDirectedMode.Target(request, policy, key.ToArray());
+    }
+
     /// <summary>The invalidations an unsafe request causes, run once: when its response starts, or when it ends unstarted.</summary>
-    private sealed class UnsafeRequest(FlowParts parts, HttpContext context, ResolvedPolicy policy)
+    private sealed class UnsafeRequest(FlowParts parts, HttpContext context, ResolvedPolicy policy, PostReuse? reuse)
     {
         private static readonly string[] NamedTargets = [Microsoft.Net.Http.Headers.HeaderNames.Location, Microsoft.Net.Http.Headers.HeaderNames.ContentLocation];
 
@@ -73,9 +120,18 @@ internal sealed class UnsafeMethods(FlowParts parts, RequestDelegate next)
                 return;
             }
 
+            // A POST's response kept for its own URI is created at the moment this invalidation of the URI is recorded
+            // (docs/modes.md, "POST responses").
+            var own = reuse is null ? null : OriginKeys.UriTag(request);
             foreach (var tag in tags)
             {
-                await parts.Store.InvalidateTagAsync(tag);
+                var isOwn = tag == own;
+                var at = await parts.Store.InvalidateTagAsync(tag, wholeMillisecond: isOwn);
+                if (isOwn)
+                {
+                    reuse!.TargetInvalidatedAt = at;
+                }
+
                 parts.Outcomes.Invalidated();
             }
 

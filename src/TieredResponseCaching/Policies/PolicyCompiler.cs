@@ -222,6 +222,7 @@ internal static class PolicyCompiler
             TrustClientDirectives = settings.TrustClientDirectives ?? false,
             HeuristicFreshness = settings.HeuristicFreshness ?? false,
             StoreSetCookieResponses = settings.StoreSetCookieResponses ?? false,
+            ReusePostResponses = settings.ReusePostResponses ?? false,
             TargetedCacheControl = [.. settings.TargetedCacheControl ?? []],
             // Origin-directed responses keep the origin's encoding (never re-encoded); gRPC has its own message compression.
             Compression = originDirected || protocol == CacheProtocol.Grpc ? null : compression,

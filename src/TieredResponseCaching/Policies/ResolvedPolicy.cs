@@ -96,6 +96,9 @@ internal sealed class ResolvedPolicy
     /// <summary>Origin-directed mode: responses with <c>Set-Cookie</c> are stored without the field.</summary>
     public bool StoreSetCookieResponses { get; init; }
 
+    /// <summary>Origin-directed mode: a POST response may answer later GET and HEAD requests (docs/modes.md, "POST responses").</summary>
+    public bool ReusePostResponses { get; init; }
+
     /// <summary>Origin-directed mode: targeted cache-control field names honoured first (RFC 9213).</summary>
     public string[] TargetedCacheControl { get; init; } = [];
 

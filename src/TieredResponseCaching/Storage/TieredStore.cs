@@ -59,18 +59,23 @@ internal sealed class TieredStore(
     /// <summary>
     /// Invalidates <paramref name="tag"/>: at once on this node, then in the shared tier and on every other node. With
     /// other nodes, an entry here may come from one whose clock runs ahead of ours: the record covers the same allowance
-    /// the other nodes add to it.
+    /// the other nodes add to it. Returns the moment recorded on this node: an entry created then survives the
+    /// invalidation, here and on every node, when <paramref name="wholeMillisecond"/> makes the time Redis keeps (whole
+    /// milliseconds) the time recorded (a POST response stored for its own URI, docs/modes.md "POST responses").
     /// </summary>
-    public async ValueTask InvalidateTagAsync(string tag)
+    public async ValueTask<DateTimeOffset> InvalidateTagAsync(string tag, bool wholeMillisecond = false)
     {
         // A long tag (a URI) is recorded, stored in Redis and sent as its hash: records stay small (docs/tiers.md).
         tag = TagInvalidations.RecordKey(tag);
-        var at = clock.NextStamp().UtcTicks;
-        Tags.Record(tag, backplane is null ? at : at + clockSkewAllowance.Ticks);
+        var at = clock.NextStamp(wholeMillisecond).UtcTicks;
+        var recorded = backplane is null ? at : at + clockSkewAllowance.Ticks;
+        Tags.Record(tag, recorded);
         if (backplane is not null)
         {
             await backplane.InvalidateAsync(tag, at);
         }
+
+        return new DateTimeOffset(recorded, TimeSpan.Zero);
     }
 
     /// <summary>The L1 entry for the key, or <c>null</c>. Allocates nothing.</summary>

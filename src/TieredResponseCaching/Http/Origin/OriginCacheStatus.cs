@@ -16,12 +16,15 @@ internal enum Forward
 
     /// <summary>The client asked for validation (request <c>no-cache</c>, <c>max-age</c>...).</summary>
     Request,
+
+    /// <summary>A method the cache does not answer (a POST whose response may be kept for GET, docs/modes.md "POST responses").</summary>
+    Method,
 }
 
 /// <summary><c>Cache-Status</c> values of the origin-directed mode (RFC 9211), for one cache name.</summary>
 internal sealed class OriginCacheStatus(string cacheName)
 {
-    private static readonly string[] Tokens = ["uri-miss", "vary-miss", "stale", "request"];
+    private static readonly string[] Tokens = ["uri-miss", "vary-miss", "stale", "request", "method"];
 
     public string Method { get; } = $"{cacheName}; fwd=method";
 

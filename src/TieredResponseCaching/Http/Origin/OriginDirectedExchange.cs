@@ -30,6 +30,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
     private readonly CachedResponse? _varyRecord;
     private readonly StoredVariant[] _variantTags;
     private readonly Forward _forward;
+    private readonly PostReuse? _post;
     private OriginDecision? _decision;
     private DateTimeOffset _requestTime;
     private DateTimeOffset? _responseTime;
@@ -49,6 +50,10 @@ internal sealed class OriginDirectedExchange : CacheExchange
     /// <param name="forward">Why the request goes forward (Cache-Status).</param>
     /// <param name="fallbackUntil">Until when <paramref name="stale"/> may replace a failed response (stale-if-error, as <see cref="OriginUse.FallbackUntil"/> decided).</param>
     /// <param name="varyRecord">The URI's vary record, whose listed variants' entity tags are sent too; <c>null</c>: none are.</param>
+    /// <param name="post">
+    /// A POST whose response may be kept for GET of its target (docs/modes.md, "POST responses"): the request goes as it
+    /// came (no validators changed), the response streams, and it is stored only as <see cref="PostReuse"/> says.
+    /// </param>
     public OriginDirectedExchange(
         CacheClock clock,
         CacheOutcomes outcomes,
@@ -62,9 +67,11 @@ internal sealed class OriginDirectedExchange : CacheExchange
         bool isRefresh,
         Forward forward,
         DateTimeOffset fallbackUntil,
-        CachedResponse? varyRecord = null)
+        CachedResponse? varyRecord = null,
+        PostReuse? post = null)
         : base(clock, outcomes, store, context, policy, stale, fallbackUntil, isRefresh)
     {
+        _post = post;
         _target = target;
         _maximumKeySize = maximumKeySize;
         _stale = stale;
@@ -118,7 +125,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
         // Called once, with the stamp taken as the request is forwarded: the request_time of RFC 9111 §4.2.3.
         _requestTime = now;
         // A miss that sends only other variants' tags streams anything but the 304 it would answer from a stored variant.
-        return IsRefresh ? HoldMode.Never
+        return IsRefresh || _post is not null ? HoldMode.Never
             : _revalidate || ConditionalRequests.IsConditional(Context.Request) ? HoldMode.Always
             : (_variantTags.Length > 0 ? HoldMode.OnNotModified : HoldMode.Never) | (CanFallBack(now) || StaleForbidden ? HoldMode.OnServerError : HoldMode.Never);
     }
@@ -131,6 +138,11 @@ internal sealed class OriginDirectedExchange : CacheExchange
 
     protected override void BeforeApp()
     {
+        if (_post is not null)
+        {
+            return;
+        }
+
         var headers = Context.Request.Headers;
         _clientIfNoneMatch = headers.IfNoneMatch;
         _clientIfModifiedSince = headers.IfModifiedSince;
@@ -139,6 +151,11 @@ internal sealed class OriginDirectedExchange : CacheExchange
 
     protected override void AfterApp()
     {
+        if (_post is not null)
+        {
+            return;
+        }
+
         var headers = Context.Request.Headers;
         Restore(headers, HeaderNames.IfNoneMatch, _clientIfNoneMatch);
         Restore(headers, HeaderNames.IfModifiedSince, _clientIfModifiedSince);
@@ -430,8 +447,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
             return NotCachedReason.None;
         }
 
-        var response = Context.Response;
-        var final = OriginRules.Evaluate(response.StatusCode, response.Headers, _target.Facts, Policy, _requestTime, _responseTime ?? _requestTime);
+        var final = Evaluate(_responseTime ?? _requestTime, log: false);
         return final.Refusal != NotCachedReason.None ? final.Refusal
             : !final.VaryNames.AsSpan().SequenceEqual(judged.VaryNames) ? NotCachedReason.VaryNotInKey
             : NotCachedReason.None;
@@ -445,9 +461,65 @@ internal sealed class OriginDirectedExchange : CacheExchange
             return _decision;
         }
 
-        var response = Context.Response;
         _responseTime ??= ResponseTime();
-        return _decision = OriginRules.Evaluate(response.StatusCode, response.Headers, _target.Facts, Policy, _requestTime, _responseTime.Value);
+        return _decision = Evaluate(_responseTime.Value, log: true);
+    }
+
+    /// <summary>
+    /// The origin's rules on the response's headers as they are now; for a POST, first whether it is one that may answer
+    /// a GET at all (RFC 9110 §9.3.3: a 2xx, not 206, whose Content-Location is the target URI), then explicit freshness.
+    /// </summary>
+    private OriginDecision Evaluate(DateTimeOffset responseTime, bool log)
+    {
+        var response = Context.Response;
+        var status = response.StatusCode;
+        if (_post is not null)
+        {
+            if (status is < 200 or > 299 or StatusCodes.Status206PartialContent)
+            {
+                return OriginDecision.Refused(NotCachedReason.Method);
+            }
+
+            var match = OriginKeys.MatchesTarget(Context.Request, response.Headers.ContentLocation);
+            if (match != ContentLocationMatch.Target)
+            {
+                if (log && match != ContentLocationMatch.Absent)
+                {
+                    Log.PostResponseNotReusable(Outcomes.Logger, status, Policy.EndpointName, match switch
+                    {
+                        ContentLocationMatch.OtherOrigin => "names another origin",
+                        ContentLocationMatch.OtherUri => "names another URI than the POST's target",
+                        _ => "is not one plain URI reference (several lines, a fragment, a dot segment, whitespace or non-ASCII)",
+                    });
+                }
+
+                return OriginDecision.Refused(NotCachedReason.Method);
+            }
+        }
+
+        var decision = OriginRules.Evaluate(status, response.Headers, _target.Facts, Policy, _requestTime, responseTime);
+        return _post is not null && decision.Refusal == NotCachedReason.None && !decision.ExplicitFreshness
+            ? OriginDecision.Refused(NotCachedReason.NoFreshness)
+            : decision;
+    }
+
+    /// <summary>
+    /// A refusal. A POST response that is not a candidate for GET at all (<see cref="NotCachedReason.Method"/>) is what
+    /// every POST was before: not counted as "not stored", and its Cache-Status says only <c>fwd=method</c>.
+    /// </summary>
+    private void Decline(NotCachedReason reason)
+    {
+        if (reason == NotCachedReason.Method && _post is not null)
+        {
+            if (Refusal == NotCachedReason.None)
+            {
+                Refusal = reason;
+            }
+
+            return;
+        }
+
+        Refuse(reason);
     }
 
     /// <summary>
@@ -469,6 +541,21 @@ internal sealed class OriginDirectedExchange : CacheExchange
         if (reason == NotCachedReason.None)
         {
             reason = CaptureRefusal();
+        }
+
+        if (reason == NotCachedReason.None && _post is not null)
+        {
+            // Created when the POST's invalidation of this URI was recorded (docs/modes.md, "POST responses"): that
+            // invalidation leaves it alone, on every node, and any later one removes it. Its age stays the same.
+            if (_post.TargetInvalidatedAt is { } at && at >= created)
+            {
+                decision = decision.CreatedLater(at - created);
+                created = at;
+            }
+            else
+            {
+                reason = NotCachedReason.InvalidatedWhileProduced;
+            }
         }
 
         byte[] key = _target.Key;
@@ -493,7 +580,7 @@ internal sealed class OriginDirectedExchange : CacheExchange
 
         if (reason != NotCachedReason.None)
         {
-            Refuse(reason);
+            Decline(reason);
             return null;
         }
 
@@ -523,9 +610,35 @@ internal sealed class OriginDirectedExchange : CacheExchange
                 await Store.StoreAsync(EntryBuilder.VaryRecord(_target.Key, _target.Hash, varyNames, entry, existing), Policy.Stats);
             }
         }
+
+        if (_post is not null)
+        {
+            Log.PostResponseKept(Outcomes.Logger, entry.StatusCode, Policy.EndpointName);
+        }
     }
 
-    protected override NotCachedReason PredictRefusal() => Judge().Refusal;
+    /// <summary>
+    /// A POST's response as it starts, before the checks every response gets: one that cannot answer a GET at all (not a
+    /// 2xx, no Content-Location naming the target) is declined quietly, so nothing is counted or reported for it.
+    /// </summary>
+    public void DeclineIfNotForGet()
+    {
+        if (_post is not null && !WritingOwnResponse && Judge().Refusal == NotCachedReason.Method)
+        {
+            Decline(NotCachedReason.Method);
+        }
+    }
+
+    protected override NotCachedReason PredictRefusal()
+    {
+        var refusal = Judge().Refusal;
+        if (refusal == NotCachedReason.Method)
+        {
+            Decline(refusal);
+        }
+
+        return refusal;
+    }
 
     /// <summary>
     /// The origin's rules judged this response's Set-Cookie (docs/modes.md, "Set-Cookie"): stored without it. When the
@@ -546,8 +659,8 @@ internal sealed class OriginDirectedExchange : CacheExchange
             }
         }
 
-        headers[CacheStatusHeader.Name] = refusal == NotCachedReason.None
-            ? Outcomes.OriginStatus.Stored(_forward, _decision!.TtlSeconds)
+        headers[CacheStatusHeader.Name] = Refusal == NotCachedReason.Method && _post is not null ? Outcomes.OriginStatus.Method
+            : refusal == NotCachedReason.None ? Outcomes.OriginStatus.Stored(_forward, _decision!.TtlSeconds)
             : Outcomes.OriginStatus.NotStored(_forward, refusal);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Extensions.Primitives;
 using TieredResponseCaching.Keys;
 
 namespace TieredResponseCaching.Http.Origin;
@@ -102,6 +103,164 @@ internal static class OriginKeys
         return UriTag(target.Scheme, new HostString(target.IsDefaultPort ? target.Host : $"{target.Host}:{target.Port}"), path + target.Query);
     }
 
+    /// <summary>
+    /// Whether a response's <c>Content-Location</c> names exactly the request's target URI (RFC 9110 §9.3.3: a POST
+    /// response is reusable for a GET of that URI only then), resolved as RFC 3986 §5.2 resolves a reference against the
+    /// target, and why not (docs/modes.md, "POST responses"). Strict, so that no spelling makes another URI's key: the
+    /// scheme and host compare without regard to case and a port equal to the scheme's default counts as absent, but the
+    /// path and query must equal the target's byte for byte as this server forwards them (a percent-encoding of another
+    /// character, a dot segment, a fragment, user information, whitespace or a non-ASCII character: not the target).
+    /// </summary>
+    public static ContentLocationMatch MatchesTarget(HttpRequest request, StringValues contentLocation)
+    {
+        if (contentLocation.Count == 0)
+        {
+            return ContentLocationMatch.Absent;
+        }
+
+        if (contentLocation.Count > 1 || contentLocation[0] is not { } value)
+        {
+            return ContentLocationMatch.Malformed;
+        }
+
+        var reference = value.AsSpan().Trim(" \t");
+        if (reference.IsEmpty || reference.ContainsAnyExceptInRange('!', '~') || reference.Contains('#'))
+        {
+            return ContentLocationMatch.Malformed;
+        }
+
+        var scheme = request.Scheme;
+        var targetPath = request.PathBase.Add(request.Path).ToUriComponent();
+        var target = targetPath + request.QueryString.Value;
+        string pathAndQuery;
+        var networkPath = reference.StartsWith("//", StringComparison.Ordinal);
+        var referenceScheme = ReadOnlySpan<char>.Empty;
+        if (networkPath || StartsWithScheme(reference, out referenceScheme))
+        {
+            // An absolute URI, or a network-path reference (the request's scheme): the same origin, then the same path.
+            var rest = reference;
+            if (!networkPath)
+            {
+                if (!referenceScheme.Equals(scheme, StringComparison.OrdinalIgnoreCase))
+                {
+                    return ContentLocationMatch.OtherOrigin;
+                }
+
+                rest = rest[(referenceScheme.Length + 1)..];
+                if (!rest.StartsWith("//", StringComparison.Ordinal))
+                {
+                    return ContentLocationMatch.Malformed;
+                }
+            }
+
+            rest = rest[2..];
+            var end = rest.IndexOfAny('/', '?');
+            var authority = end < 0 ? rest : rest[..end];
+            if (authority.IsEmpty || authority.Contains('@'))
+            {
+                return ContentLocationMatch.OtherOrigin;
+            }
+
+            if (!SameAuthority(scheme, authority, request.Host))
+            {
+                return ContentLocationMatch.OtherOrigin;
+            }
+
+            var path = end < 0 ? "" : rest[end..].ToString();
+            pathAndQuery = path.Length == 0 || path[0] == '?' ? "/" + path : path;
+        }
+        else if (reference[0] == '/')
+        {
+            pathAndQuery = reference.ToString();
+        }
+        else if (reference[0] == '?')
+        {
+            pathAndQuery = (targetPath.Length == 0 ? "/" : targetPath) + reference.ToString();
+        }
+        else
+        {
+            // A relative path: merged with the target's directory (RFC 3986 §5.2.3).
+            var directory = targetPath.AsSpan(0, targetPath.LastIndexOf('/') + 1);
+            pathAndQuery = (directory.IsEmpty ? "/" : directory.ToString()) + reference.ToString();
+        }
+
+        if (HasDotSegment(pathAndQuery))
+        {
+            return ContentLocationMatch.Malformed;
+        }
+
+        return pathAndQuery.Equals(target, StringComparison.Ordinal) ? ContentLocationMatch.Target : ContentLocationMatch.OtherUri;
+    }
+
+    private static bool StartsWithScheme(ReadOnlySpan<char> reference, out ReadOnlySpan<char> scheme)
+    {
+        // RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) ":", before any "/", "?".
+        scheme = default;
+        var colon = reference.IndexOfAny(':', '/', '?');
+        if (colon <= 0 || reference[colon] != ':' || !char.IsAsciiLetter(reference[0]))
+        {
+            return false;
+        }
+
+        foreach (var c in reference[..colon])
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('+' or '-' or '.'))
+            {
+                return false;
+            }
+        }
+
+        scheme = reference[..colon];
+        return true;
+    }
+
+    /// <summary>
+    /// Host without regard to case; a port equal to the scheme's default is the same as none. Read by hand: no IDN
+    /// decoding, nothing that can throw on what an origin sends.
+    /// </summary>
+    private static bool SameAuthority(string scheme, ReadOnlySpan<char> authority, HostString own)
+    {
+        var host = authority;
+        var port = ReadOnlySpan<char>.Empty;
+        var colon = authority.LastIndexOf(':');
+        if (colon > authority.LastIndexOf(']'))
+        {
+            host = authority[..colon];
+            port = authority[(colon + 1)..];
+        }
+
+        int? defaultPort = scheme.Equals("http", StringComparison.OrdinalIgnoreCase) ? 80
+            : scheme.Equals("https", StringComparison.OrdinalIgnoreCase) ? 443
+            : null;
+        var theirs = defaultPort;
+        if (!port.IsEmpty)
+        {
+            if (!int.TryParse(port, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number) || number > 65535)
+            {
+                return false;
+            }
+
+            theirs = number;
+        }
+
+        return !host.IsEmpty && (own.Port ?? defaultPort) == theirs && host.Equals(own.Host, StringComparison.OrdinalIgnoreCase);
+    }
+
+    private static bool HasDotSegment(string pathAndQuery)
+    {
+        var query = pathAndQuery.IndexOf('?', StringComparison.Ordinal);
+        var path = query < 0 ? pathAndQuery.AsSpan() : pathAndQuery.AsSpan(0, query);
+        foreach (var range in path.Split('/'))
+        {
+            if (path[range] is "." or "..")
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Host and port as a URI writes them: the scheme's default port is left out.</summary>
     private static string Authority(string scheme, HostString host)
     {
@@ -124,4 +283,23 @@ internal static class OriginKeys
         KeyParts.WriteTarget(ref writer, request);
         writer.WriteText(request.QueryString.Value);
     }
+}
+
+/// <summary>What a response's <c>Content-Location</c> names, compared with the request's target (<see cref="OriginKeys.MatchesTarget"/>).</summary>
+internal enum ContentLocationMatch
+{
+    /// <summary>Exactly the target URI.</summary>
+    Target,
+
+    /// <summary>No <c>Content-Location</c>.</summary>
+    Absent,
+
+    /// <summary>Several field lines, a fragment, whitespace, a non-ASCII character, a dot segment, or no URI at all.</summary>
+    Malformed,
+
+    /// <summary>Another scheme, host or port, or user information.</summary>
+    OtherOrigin,
+
+    /// <summary>The same origin, another path or query (or another spelling of it).</summary>
+    OtherUri,
 }

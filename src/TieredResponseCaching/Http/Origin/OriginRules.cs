@@ -38,6 +38,28 @@ internal sealed class OriginDecision
 
     public DateTimeOffset? LastModified { get; init; }
 
+    /// <summary>The lifetime came from the origin (<c>max-age</c>, <c>s-maxage</c>, <c>Expires</c>, a targeted field), not a heuristic (§4.2.1).</summary>
+    public bool ExplicitFreshness { get; init; }
+
+    /// <summary>
+    /// The same decision for an entry whose <c>Created</c> is <paramref name="later"/> than the request's stamp: its
+    /// initial age grows by as much, so its age and freshness stay what they were (docs/modes.md, "POST responses").
+    /// </summary>
+    public OriginDecision CreatedLater(TimeSpan later) => new()
+    {
+        Refusal = Refusal,
+        Flags = Flags,
+        Lifetime = Lifetime,
+        InitialAge = InitialAge + later,
+        StaleWhileRevalidate = StaleWhileRevalidate,
+        StaleIfError = StaleIfError,
+        VaryNames = VaryNames,
+        OmittedFields = OmittedFields,
+        HasValidator = HasValidator,
+        LastModified = LastModified,
+        ExplicitFreshness = ExplicitFreshness,
+    };
+
     /// <summary>Remaining freshness at the time of the decision, in whole seconds (negative: stale already).</summary>
     public long TtlSeconds => (long)Lifetime.TotalSeconds - (long)InitialAge.TotalSeconds;
 
@@ -199,6 +221,7 @@ internal static class OriginRules
             OmittedFields = omitted,
             HasValidator = hasValidator,
             LastModified = lastModified,
+            ExplicitFreshness = explicitLifetime is not null,
         };
     }
 

@@ -25,6 +25,36 @@ public sealed class OriginKeysTests
 
     private static byte[] Secondary(HttpRequest request, params string[] names) => OriginKeys.TryBuildSecondary(request, names, 8192, out var key) ? key.ToArray() : throw new InvalidOperationException();
 
+    /// <summary>docs/modes.md, "POST responses": only a reference to exactly the target names it; nothing an origin sends throws.</summary>
+    [Theory]
+    [InlineData("/dir/doc?x=1", "Target")]
+    [InlineData("doc?x=1", "Target")]
+    [InlineData("?x=1", "Target")]
+    [InlineData("HTTP://Example.TEST:80/dir/doc?x=1", "Target")]
+    [InlineData("http://example.test:/dir/doc?x=1", "Target")]
+    [InlineData("//example.test/dir/doc?x=1", "Target")]
+    [InlineData("/dir/doc?x=1#f", "Malformed")]
+    [InlineData("/dir/../dir/doc?x=1", "Malformed")]
+    [InlineData("/dir/doc?x=1 /dir/doc?x=1", "Malformed")]
+    [InlineData("http:/dir/doc?x=1", "Malformed")]
+    [InlineData("/dir/%64oc?x=1", "OtherUri")]
+    [InlineData("/dir/doc?x=1&", "OtherUri")]
+    [InlineData("/dir/doc", "OtherUri")]
+    [InlineData("https://example.test/dir/doc?x=1", "OtherOrigin")]
+    [InlineData("http://example.test:8080/dir/doc?x=1", "OtherOrigin")]
+    [InlineData("http://example.test:99999/dir/doc?x=1", "OtherOrigin")]
+    [InlineData("http://example.test:-1/dir/doc?x=1", "OtherOrigin")]
+    [InlineData("http://xn--zz/dir/doc?x=1", "OtherOrigin")]
+    [InlineData("http://[::1/dir/doc?x=1", "OtherOrigin")]
+    [InlineData("http://:80/dir/doc?x=1", "OtherOrigin")]
+    [InlineData("http://a@example.test/dir/doc?x=1", "OtherOrigin")]
+    [InlineData("//evil/dir/doc?x=1", "OtherOrigin")]
+    [InlineData("mailto:a@example.test", "OtherOrigin")]
+    public void A_Content_Location_names_the_target_only_when_it_resolves_to_exactly_it(string reference, string expected)
+    {
+        Assert.Equal(expected, OriginKeys.MatchesTarget(Request("/dir/doc", "?x=1"), reference).ToString());
+    }
+
     [Fact]
     public void The_primary_key_keeps_the_raw_query_and_lowers_scheme_and_host_only()
     {

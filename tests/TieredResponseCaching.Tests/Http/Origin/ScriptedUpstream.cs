@@ -15,6 +15,9 @@ namespace TieredResponseCaching.Tests.Http.Origin;
 /// <summary>What the upstream saw of one request.</summary>
 public sealed record UpstreamRequest(string Method, string Path, IReadOnlyDictionary<string, string> Headers, int Number)
 {
+    /// <summary>The request's content as received (UTF-8).</summary>
+    public string Body { get; init; } = "";
+
     /// <summary>A request header as received (values comma-joined), or null.</summary>
     public string? Header(string name) => Headers.TryGetValue(name, out var value) ? value : null;
 }
@@ -109,7 +112,8 @@ public sealed class ScriptedUpstream : IAsyncDisposable
         var path = request.Path.Value + request.QueryString.Value;
         var number = _counts.AddOrUpdate(path, 1, (_, count) => count + 1);
         var headers = request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
-        var seen = new UpstreamRequest(request.Method, path, headers, number);
+        var body = await new StreamReader(request.Body).ReadToEndAsync(context.RequestAborted);
+        var seen = new UpstreamRequest(request.Method, path, headers, number) { Body = body };
         _requests.Enqueue(seen);
         Received?.Invoke(seen);
         if (Gate is { } gate)
