@@ -43,6 +43,9 @@
 #   proxy-no-store                    wrk, GET /proxy/no-store through the caching proxy: the same body with
 #                                     Cache-Control: no-store, so the cache looks up, forwards and refuses to store
 #   proxy-floor                       wrk, GET /proxy/cached on floor: the floor of a proxy hit (no proxy, no cache)
+#   proxy-hit-inline                  proxy-hit on a proxy started with --inline-scheduling (requests run on the
+#                                     socket threads: samples/ProxyCache/README.md, "Inline scheduling")
+#   proxy-floor-inline                proxy-floor with the same transport setting (LoadApp --inline-scheduling true)
 #   proxy-nginx proxy-varnish         wrk, GET /proxy/cached through nginx and Varnish: their hits of the same response
 #   json20k-identity                  wrk, GET /json20k on the compression process (about 20 KB of JSON, UseResponseCompression
 #                                     in front of the cache, compressed variants on) without Accept-Encoding: identity hits
@@ -64,7 +67,8 @@
 #   EAGER_DURATION=20s  duration of an eager run (10 lifetimes of /eager)
 #   SYSCALLS=1        also count, per request, the server's system calls by kind and its context switches (perf
 #                     tracepoints, attached to the server's processes during each measured run; needs root and perf,
-#                     which it installs). The counts do not depend on the machine's load as times do.
+#                     which it installs). The counts do not depend on the machine's load as times do; the CPU
+#                     times of such a run include perf's own cost, so take times from a run without it.
 set -euo pipefail
 shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
@@ -76,7 +80,7 @@ THREADS=${THREADS:-1}
 WARMUP=${WARMUP:-3s}
 EAGER_DURATION=${EAGER_DURATION:-20s}
 SYSCALLS=${SYSCALLS:-0}
-ALL_ENDPOINTS="raw origin outputcache tiered tiered-redis outputcache-redis tiered-l2 outputcache-redis-keys tiered-l2-keys tiered-data graphql-get graphql-post h2-tiered h2-grpc proxy-hit proxy-yarp proxy-no-store proxy-floor proxy-nginx proxy-varnish json20k-identity json20k-br outputcache-br eager"
+ALL_ENDPOINTS="raw origin outputcache tiered tiered-redis outputcache-redis tiered-l2 outputcache-redis-keys tiered-l2-keys tiered-data graphql-get graphql-post h2-tiered h2-grpc proxy-hit proxy-yarp proxy-no-store proxy-floor proxy-nginx proxy-varnish proxy-hit-inline proxy-floor-inline json20k-identity json20k-br outputcache-br eager"
 read -r -a ENDPOINTS <<<"${ENDPOINTS:-$ALL_ENDPOINTS}"
 
 fail() {
@@ -105,7 +109,7 @@ declare -A SERVER=(
   [outputcache-redis-keys]=redis [tiered-l2-keys]=l2
   [tiered-data]=l1 [graphql-get]=l1 [graphql-post]=l1 [h2-tiered]=l1 [h2-grpc]=l1
   [proxy-hit]=proxy [proxy-yarp]=proxy-off [proxy-no-store]=proxy [eager]=l1
-  [proxy-floor]=floor [proxy-nginx]=nginx [proxy-varnish]=varnish
+  [proxy-floor]=floor [proxy-nginx]=nginx [proxy-varnish]=varnish [proxy-hit-inline]=proxy-inline [proxy-floor-inline]=floor-inline
   [json20k-identity]=compression [json20k-br]=compression [outputcache-br]=compression
 )
 declare -A TOOL=(
@@ -113,7 +117,7 @@ declare -A TOOL=(
   [outputcache-redis-keys]=wrk [tiered-l2-keys]=wrk
   [tiered-data]=wrk [graphql-get]=wrk [graphql-post]=wrk [h2-tiered]=h2load [h2-grpc]=h2load
   [proxy-hit]=wrk [proxy-yarp]=wrk [proxy-no-store]=wrk [eager]=wrk
-  [proxy-floor]=wrk [proxy-nginx]=wrk [proxy-varnish]=wrk
+  [proxy-floor]=wrk [proxy-nginx]=wrk [proxy-varnish]=wrk [proxy-hit-inline]=wrk [proxy-floor-inline]=wrk
   [json20k-identity]=wrk [json20k-br]=wrk [outputcache-br]=wrk
 )
 declare -A TARGET=(
@@ -123,7 +127,8 @@ declare -A TARGET=(
   [graphql-get]="/graphql?query=$(urlencode "$GRAPHQL_QUERY")&variables=$(urlencode "$GRAPHQL_VARIABLES")&operationName=Catalog"
   [graphql-post]=/graphql [h2-tiered]=/tiered [h2-grpc]=/loadtest.Catalog/GetPage
   [proxy-hit]=/proxy/cached [proxy-yarp]=/proxy/cached [proxy-no-store]=/proxy/no-store [eager]=/eager
-  [proxy-floor]=/proxy/cached [proxy-nginx]=/proxy/cached [proxy-varnish]=/proxy/cached
+  [proxy-floor]=/proxy/cached [proxy-nginx]=/proxy/cached [proxy-varnish]=/proxy/cached [proxy-hit-inline]=/proxy/cached
+  [proxy-floor-inline]=/proxy/cached
   [json20k-identity]=/json20k [json20k-br]=/json20k [outputcache-br]=/json20k-outputcache
 )
 
@@ -138,7 +143,7 @@ done
 if [ -n "${NEEDED[redis]:-}" ] || [ -n "${NEEDED[l2]:-}" ]; then
   NEEDED[redis-server]=1
 fi
-if [ -n "${NEEDED[proxy]:-}" ] || [ -n "${NEEDED[proxy-off]:-}" ] || [ -n "${NEEDED[nginx]:-}" ] || [ -n "${NEEDED[varnish]:-}" ]; then
+if [ -n "${NEEDED[proxy]:-}" ] || [ -n "${NEEDED[proxy-inline]:-}" ] || [ -n "${NEEDED[proxy-off]:-}" ] || [ -n "${NEEDED[nginx]:-}" ] || [ -n "${NEEDED[varnish]:-}" ]; then
   NEEDED[upstream]=1
 fi
 
@@ -288,20 +293,23 @@ start_redis() {
 }
 
 start_app() { # mode [arguments]: starts a LoadApp process and waits until it answers
-  local mode=$1 log="$work/app-$1.log" url=""
-  shift
+  start_app_as "$1" "$@"
+}
+start_app_as() { # name mode [arguments]: the same, under another name (one mode with other arguments)
+  local name=$1 mode=$2 log="$work/app-$1.log" url=""
+  shift 2
   DOTNET_ENVIRONMENT=Production dotnet "$dll" --mode "$mode" "$@" >"$log" 2>&1 &
-  PID[$mode]=$!
+  PID[$name]=$!
   for _ in $(seq 1 300); do
-    kill -0 "${PID[$mode]}" 2>/dev/null || { cat "$log" >&2; fail "the $mode server exited during start-up"; }
+    kill -0 "${PID[$name]}" 2>/dev/null || { cat "$log" >&2; fail "the $name server exited during start-up"; }
     url=$(sed -n 's/^listening-h2: //p' "$log" | head -n 1)
     [ -n "$url" ] && break
     sleep 0.1
   done
-  [ -n "$url" ] || { cat "$log" >&2; fail "the $mode server did not report its address within 30 s"; }
-  URL_H2[$mode]=$url
-  URL[$mode]=$(sed -n 's/^listening: //p' "$log" | head -n 1)
-  echo "load.sh: $mode server pid ${PID[$mode]} at ${URL[$mode]} and ${URL_H2[$mode]} (h2c)"
+  [ -n "$url" ] || { cat "$log" >&2; fail "the $name server did not report its address within 30 s"; }
+  URL_H2[$name]=$url
+  URL[$name]=$(sed -n 's/^listening: //p' "$log" | head -n 1)
+  echo "load.sh: $name server pid ${PID[$name]} at ${URL[$name]} and ${URL_H2[$name]} (h2c)"
 }
 
 # The origin of the proxy endpoints (LoadApp in mode upstream) and the proxies in front of it. The proxies listen on a port
@@ -348,7 +356,9 @@ fi
 [ -z "${NEEDED[upstream]:-}" ] || start_upstream
 [ -z "${NEEDED[proxy]:-}" ] || start_proxy proxy
 [ -z "${NEEDED[proxy-off]:-}" ] || start_proxy proxy-off --no-cache
+[ -z "${NEEDED[proxy-inline]:-}" ] || start_proxy proxy-inline --inline-scheduling
 [ -z "${NEEDED[floor]:-}" ] || start_app floor
+[ -z "${NEEDED[floor-inline]:-}" ] || start_app_as floor-inline floor --inline-scheduling true
 [ -z "${NEEDED[nginx]:-}" ] || start_nginx
 [ -z "${NEEDED[varnish]:-}" ] || start_varnish
 
@@ -402,7 +412,7 @@ clock_ticks=$(getconf CLK_TCK)
 # and 15 of /proc/<pid>/stat; the name in field 2 may hold spaces). The children live as long as the run.
 # SYSCALLS=1: perf counts tracepoints on every thread of the server and its child processes during one measured run.
 SYSCALL_EVENTS="raw_syscalls:sys_enter,context-switches"
-SYSCALL_KINDS="read recvfrom recvmsg write writev sendto sendmsg sendfile64 epoll_wait epoll_pwait epoll_pwait2 futex io_uring_enter openat pread64 close newfstat newfstatat setsockopt"
+SYSCALL_KINDS="read recvfrom recvmsg write writev sendto sendmsg sendfile64 epoll_wait epoll_pwait epoll_pwait2 futex sched_yield io_uring_enter openat pread64 close newfstat newfstatat setsockopt"
 for kind in $SYSCALL_KINDS; do SYSCALL_EVENTS="$SYSCALL_EVENTS,syscalls:sys_enter_$kind"; done
 perf_pid=""
 start_syscall_count() { # server pid
@@ -556,7 +566,7 @@ same_body() { # endpoints...
 }
 same_body raw origin outputcache tiered tiered-redis outputcache-redis tiered-l2 outputcache-redis-keys tiered-l2-keys h2-tiered
 same_body tiered-data graphql-get graphql-post
-same_body proxy-hit proxy-yarp proxy-no-store proxy-floor proxy-nginx proxy-varnish
+same_body proxy-hit proxy-yarp proxy-no-store proxy-floor proxy-nginx proxy-varnish proxy-hit-inline proxy-floor-inline
 # The floor writes what a proxy hit writes: the same header names (the values are constants, Date's aside).
 names() { tr -d '\r' <"$1" | sed -n 's/^\([A-Za-z-]*\):.*/\L\1/p' | sort; }
 if [ -f "$work/proxy-hit.headers" ] && [ -f "$work/proxy-floor.headers" ]; then
@@ -691,16 +701,19 @@ compare proxy-no-store proxy-yarp "(the caching proxy on a response it may not s
 compare proxy-hit proxy-floor "(target: CPU ≤ 1.05)"
 compare proxy-hit proxy-nginx "(target: CPU ≤ 1.00)"
 compare proxy-hit proxy-varnish "(Varnish 7.1, built-in VCL, malloc storage)"
+compare proxy-hit-inline proxy-floor-inline "(both with inline scheduling; target: CPU ≤ 1.05)"
+compare proxy-hit-inline proxy-nginx "(inline scheduling; target: CPU ≤ 1.00)"
+compare proxy-hit-inline proxy-hit "(what inline scheduling saves on a hit)"
 compare json20k-br json20k-identity "(target: CPU ≤ 1.15)"
 compare json20k-br outputcache-br "(target: req/s ≥ 2)"
 if [ "$SYSCALLS" = 1 ]; then
   echo
-  echo "System calls and context switches per request (medians of the rounds; recv = read + recvfrom + recvmsg, send = write + writev + sendto + sendmsg + sendfile64, epoll = epoll_wait + epoll_pwait + epoll_pwait2, file = openat + pread64 + close + newfstat + newfstatat, other = the rest)"
-  printf '| %-22s | %9s | %8s | %8s | %8s | %8s | %8s | %10s | %8s | %16s |\n' endpoint syscalls recv send epoll futex file io_uring other "context switches"
-  printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "------------------------" "----------:" "---------:" "---------:" "---------:" "---------:" "---------:" "-----------:" "---------:" "-----------------:"
+  echo "System calls and context switches per request (medians of the rounds; recv = read + recvfrom + recvmsg, send = write + writev + sendto + sendmsg + sendfile64, epoll = epoll_wait + epoll_pwait + epoll_pwait2, file = openat + pread64 + close + newfstat + newfstatat, yield = sched_yield (idle thread-pool workers spinning), other = the rest)"
+  printf '| %-22s | %9s | %8s | %8s | %8s | %8s | %8s | %8s | %10s | %8s | %16s |\n' endpoint syscalls recv send epoll futex yield file io_uring other "context switches"
+  printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "------------------------" "----------:" "---------:" "---------:" "---------:" "---------:" "---------:" "---------:" "-----------:" "---------:" "-----------------:"
   for ep in "${ENDPOINTS[@]}"; do
     [ -f "$work/$ep.syscalls" ] || continue
-    for col in all recv send epoll futex file io_uring_enter other context-switches; do
+    for col in all recv send epoll futex sched_yield file io_uring_enter other context-switches; do
       awk -v col="$col" 'function kind(k) {
           if (k == "read" || k == "recvfrom" || k == "recvmsg") return "recv"
           if (k == "write" || k == "writev" || k == "sendto" || k == "sendmsg" || k == "sendfile64") return "send"
@@ -713,8 +726,8 @@ if [ "$SYSCALLS" = 1 ]; then
             if (k == col) s += kv[2] }
           print (col == "other" ? all - listed : s) }' "$work/$ep.syscalls" >"$work/$ep.sc.$col"
     done
-    printf '| %-22s | %9s | %8s | %8s | %8s | %8s | %8s | %10s | %8s | %16s |\n' "$ep" "$(median "$work/$ep.sc.all")" "$(median "$work/$ep.sc.recv")" \
-      "$(median "$work/$ep.sc.send")" "$(median "$work/$ep.sc.epoll")" "$(median "$work/$ep.sc.futex")" "$(median "$work/$ep.sc.file")" \
+    printf '| %-22s | %9s | %8s | %8s | %8s | %8s | %8s | %8s | %10s | %8s | %16s |\n' "$ep" "$(median "$work/$ep.sc.all")" "$(median "$work/$ep.sc.recv")" \
+      "$(median "$work/$ep.sc.send")" "$(median "$work/$ep.sc.epoll")" "$(median "$work/$ep.sc.futex")" "$(median "$work/$ep.sc.sched_yield")" "$(median "$work/$ep.sc.file")" \
       "$(median "$work/$ep.sc.io_uring_enter")" "$(median "$work/$ep.sc.other")" "$(median "$work/$ep.sc.context-switches")"
   done
 fi

@@ -34,6 +34,8 @@ using TieredResponseCaching;
 //   --mode floor: the floor of the proxy scenario, a plain Kestrel endpoint without any cache middleware
 //     /proxy/cached    the headers and bytes a proxy hit sends, prepared once (Age and Cache-Status constant)
 //
+// --inline-scheduling true: requests run on the socket threads (the floor of samples/ProxyCache --inline-scheduling).
+//
 // --grpc-request-file <path> (l1 mode) writes the framed gRPC request the load test sends.
 var builder = WebApplication.CreateSlimBuilder(args);
 var mode = builder.Configuration["mode"] ?? "l1";
@@ -50,6 +52,14 @@ builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResol
 // Port 0: the kernel picks free ports. HTTP/2 on a cleartext port needs prior knowledge, which h2load and gRPC clients use.
 ListenOptions? http1 = null;
 ListenOptions? http2 = null;
+// --inline-scheduling true: what samples/ProxyCache's --inline-scheduling sets, so that the floor of a proxy hit can be
+// measured with the same transport (samples/ProxyCache/README.md, "Inline scheduling").
+if (bool.TryParse(builder.Configuration["inline-scheduling"], out var inlineScheduling) && inlineScheduling)
+{
+    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+    builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
+}
+
 builder.WebHost.ConfigureKestrel(kestrel =>
 {
     kestrel.Listen(IPAddress.Loopback, 0, o => (http1 = o).Protocols = HttpProtocols.Http1);

@@ -5,7 +5,7 @@
 //
 // Options (README.md in this folder): --Redis host:port, --trust-client-directives, --heuristic-freshness false,
 // --stale-if-error <seconds>, --targeted-cache-control <field names>, --store-set-cookie-responses,
-// --reuse-post-responses false,
+// --reuse-post-responses false, --inline-scheduling,
 // --no-cache (YARP alone, for comparisons).
 namespace ProxyCache;
 
@@ -15,5 +15,14 @@ namespace ProxyCache;
 /// </summary>
 internal static class Program
 {
-    private static void Main(string[] args) => ProxyCacheApp.Build(args).Run();
+    private static void Main(string[] args)
+    {
+        if (ProxyCacheApp.WantsInlineScheduling(args))
+        {
+            // The runtime's half of inline scheduling (README.md): socket completions run on the socket threads too.
+            Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
+        }
+
+        ProxyCacheApp.Build(args).Run();
+    }
 }

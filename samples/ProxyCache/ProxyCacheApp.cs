@@ -31,6 +31,7 @@ public static class ProxyCacheApp
         var trustClientDirectives = TakeFlag(ref args, "--trust-client-directives");
         var withoutCache = TakeFlag(ref args, "--no-cache");
         var storeSetCookie = TakeFlag(ref args, "--store-set-cookie-responses");
+        var inlineScheduling = TakeFlag(ref args, "--inline-scheduling");
         // The slim builder: a proxy needs no host filtering, HTTPS configuration or extra logging providers, and pays
         // for each on every request (benchmarks/README.md, "Shared cache").
         var builder = WebApplication.CreateSlimBuilder(args);
@@ -60,6 +61,13 @@ public static class ProxyCacheApp
         var allowCookies = (configuration["allow-cookies"] ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var targeted = (configuration["targeted-cache-control"] ?? DefaultTargetedCacheControl)
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+        if (inlineScheduling)
+        {
+            // Off by default (README.md, "Inline scheduling"): requests run on the socket threads, with no hop to the thread
+            // pool. The runtime's half of the setting is an environment variable, which Program.Main sets.
+            builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
+        }
 
         // Field values may carry obs-text (bytes 0x80-0xFF, RFC 9110 §5.5), which Kestrel and HttpClient refuse by
         // default: the upstream's response would become a 502. Latin-1 maps each byte to one char and back, so such
@@ -134,6 +142,16 @@ public static class ProxyCacheApp
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="args"/> ask for inline scheduling. Program.Main reads it before anything else runs: the
+    /// runtime reads <c>DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS</c> once, at the process's first socket operation.
+    /// </summary>
+    public static bool WantsInlineScheduling(string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        return TakeFlag(ref args, "--inline-scheduling");
     }
 
     /// <summary>Removes a bare <c>--flag</c> (or <c>--flag true|false</c>) from the arguments: configuration wants a value.</summary>
