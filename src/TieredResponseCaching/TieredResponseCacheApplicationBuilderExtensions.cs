@@ -23,7 +23,7 @@ public static class TieredResponseCacheApplicationBuilderExtensions
     /// the responses' own headers decide. For a reverse proxy whose every path goes upstream. Place it before
     /// <c>UseRouting()</c>: a hit is then answered before routing and authorization run, and a miss continues down the
     /// pipeline. Use it instead of <c>UseTieredResponseCache()</c> with <c>.CacheOriginDirected()</c>, not with it: a
-    /// request it handles passes any other cache middleware untouched. See docs/modes.md, "Every request".
+    /// request it handles passes an endpoint's origin-directed policy untouched. See docs/modes.md, "Every request".
     /// </summary>
     /// <example><c>app.UseOriginDirectedCache(policy => policy.HeuristicFreshness()); app.UseRouting(); app.MapReverseProxy();</c></example>
     /// <exception cref="InvalidOperationException">The cache is not registered, or the policy is invalid (when the pipeline is built).</exception>

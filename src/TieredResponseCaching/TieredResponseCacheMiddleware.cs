@@ -57,15 +57,11 @@ internal sealed class TieredResponseCacheMiddleware(
             return next(context);
         }
 
-        if (policy is null)
-        {
-            return WithoutPolicy(context);
-        }
-
-        // A UseOriginDirectedCache() in front already caches this request: a second cache on the same key would wait on
-        // the first one's flight, which waits on this one.
-        return policies.EveryRequestUsed && RequestFeatures.HandledByOneCache(context) ? next(context) : Handle(context, policy);
+        return policy is null ? WithoutPolicy(context) : Handle(context, policy);
     }
+
+    private Task Handle(HttpContext context, ResolvedPolicy policy) =>
+        _identity.MustAuthenticate(context) ? AuthenticateThenHandleAsync(context, policy) : Dispatch(context, policy);
 
     /// <summary>UseOriginDirectedCache(): no endpoint, no routing; a hit is answered before either runs (docs/modes.md).</summary>
     private Task HandleEveryRequest(HttpContext context, ResolvedPolicy every)
@@ -79,9 +75,6 @@ internal sealed class TieredResponseCacheMiddleware(
         return Handle(context, every);
     }
 
-    private Task Handle(HttpContext context, ResolvedPolicy policy) =>
-        _identity.MustAuthenticate(context) ? AuthenticateThenHandleAsync(context, policy) : Dispatch(context, policy);
-
     /// <summary>An endpoint without a cache policy: routing runs before the cache (a miss says so too, so a hit never has to).</summary>
     private Task WithoutPolicy(HttpContext context)
     {
@@ -90,7 +83,16 @@ internal sealed class TieredResponseCacheMiddleware(
     }
 
     private Task Dispatch(HttpContext context, ResolvedPolicy policy) =>
-        policy.OriginDirected ? _originDirected.HandleAsync(context, policy) : _serverConfigured.HandleAsync(context, policy);
+        !policy.OriginDirected ? _serverConfigured.HandleAsync(context, policy)
+        : OtherCacheHandles(context, policy) ? next(context)
+        : _originDirected.HandleAsync(context, policy);
+
+    /// <summary>
+    /// An endpoint's origin-directed policy behind a UseOriginDirectedCache() that already caches this request: both would
+    /// use one key, and this one would wait on the other's flight, which waits on this one (docs/modes.md, "Every request").
+    /// </summary>
+    private bool OtherCacheHandles(HttpContext context, ResolvedPolicy policy) =>
+        policies.EveryRequestUsed && !ReferenceEquals(policy, _everyRequest) && RequestFeatures.HandledByOneCache(context);
 
     /// <summary>The cache sits before the app's authentication: learn who the request is before keying it (docs/security.md).</summary>
     private async Task AuthenticateThenHandleAsync(HttpContext context, ResolvedPolicy policy)

@@ -19,8 +19,8 @@ internal static class RequestFeatures
         (context.Features[typeof(IHttpAuthenticationFeature)] as IHttpAuthenticationFeature)?.User;
 
     /// <summary>
-    /// Whether a <c>UseOriginDirectedCache()</c> middleware already handles this request: any other cache middleware
-    /// then passes it on untouched (one cache per request; docs/modes.md, "Every request").
+    /// Whether a <c>UseOriginDirectedCache()</c> middleware already handles this request: an endpoint's origin-directed
+    /// policy then passes it on untouched (one cache per key; docs/modes.md, "Every request").
     /// </summary>
     public static bool HandledByOneCache(HttpContext context) => context.Features[typeof(OneCacheMarker)] is not null;
 

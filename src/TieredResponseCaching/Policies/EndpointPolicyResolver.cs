@@ -35,8 +35,8 @@ internal sealed class EndpointPolicyResolver(IOptions<TieredResponseCacheOptions
     public const string EveryRequestName = "(every request)";
 
     /// <summary>
-    /// True once a <c>UseOriginDirectedCache()</c> middleware was built: requests it handles carry a marker, which every
-    /// other cache middleware then checks (docs/modes.md, "Every request").
+    /// True once a <c>UseOriginDirectedCache()</c> middleware was built: requests it handles carry a marker, which an
+    /// endpoint's origin-directed policy then checks (docs/modes.md, "Every request").
     /// </summary>
     public bool EveryRequestUsed { get; private set; }
 
