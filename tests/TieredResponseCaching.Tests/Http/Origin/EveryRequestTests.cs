@@ -123,6 +123,27 @@ public sealed class EveryRequestTests
     }
 
     [Fact]
+    public async Task Placed_twice_only_the_first_caches_and_the_request_never_waits_on_itself()
+    {
+        var calls = 0;
+        await using var host = await CacheHost.StartAsync(
+            app => app.Run(context =>
+            {
+                context.Response.Headers.CacheControl = "max-age=60";
+                return context.Response.WriteAsync($"call {Interlocked.Increment(ref calls)}");
+            }),
+            afterCache: app => app.UseOriginDirectedCache(),
+            everyRequest: _ => { });
+
+        var miss = await host.GetAsync("/twice").Guarded();
+        var hit = await host.GetAsync("/twice").Guarded();
+
+        Assert.Equal("TieredResponseCache; fwd=uri-miss; stored; ttl=60", miss.CacheStatus());
+        Assert.Equal("call 1", await hit.Body());
+        Assert.Equal(1, calls);
+    }
+
+    [Fact]
     public async Task A_stale_entry_is_refreshed_in_the_background_through_routing()
     {
         var calls = 0;
